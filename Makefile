@@ -1,0 +1,89 @@
+# kusto_sink — PGXS build and the project's make targets
+#
+#   make / make install      build and install the extension (PG_CONFIG selects the server)
+#   make deps                install every missing apt/npm dependency (idempotent; root)
+#   make installcheck        pg_regress on a throw-away instance (no running server needed)
+#   make unit                C unit tests of the ingest core (test/unit)
+#   make emulator-test       the Kusto emulator's own tests (node:test)
+#   make tap                 TAP tests (test/t, PostgreSQL::Test::Cluster)
+#   make test                deps, build, install, then every suite; ends with "N passed, N failed"
+#   make bench               benchmarks (test/bench), printed as a table
+#   make demo                the end-to-end demo
+#   make emulator            run the Kusto emulator in the foreground
+
+EXTENSION = kusto_sink
+MODULE_big = kusto_sink
+DATA = kusto_sink--1.0.sql
+PGFILEDESC = "kusto_sink - stream PostgreSQL changes into Azure Data Explorer (Kusto)"
+
+DECODER_OBJS = \
+	src/decoder/plugin.o \
+	src/decoder/options.o \
+	src/decoder/relinfo.o \
+	src/decoder/typemap.o \
+	src/decoder/values.o \
+	src/decoder/record.o \
+	src/decoder/escape.o
+
+API_OBJS = \
+	src/api/typeinfo.o
+
+OBJS = src/kusto_sink.o $(DECODER_OBJS) $(API_OBJS)
+
+# The regression tests run through our own installcheck (throw-away instance,
+# unprivileged user), so PGXS must not define one.
+NO_INSTALLCHECK = 1
+REGRESS = types formats changes toast options filter typeinfo
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+# -Wall -Wextra -Werror, minus the -Wextra warnings that PostgreSQL's own
+# headers and function-manager conventions trigger.
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
+export PG_CONFIG
+
+.PHONY: deps installcheck unit emulator-test tap test bench demo emulator
+
+deps:
+	@bash test/scripts/deps.sh
+
+installcheck:
+	@bash test/scripts/regress.sh $(REGRESS)
+
+unit:
+	@bash test/scripts/unit.sh
+
+emulator-test:
+	@bash test/scripts/emulator-test.sh
+
+tap:
+	@bash test/scripts/tap.sh
+
+# deps + build + install, then every suite, summed into one closing line.
+test:
+	@bash test/scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/scripts/run-suites.sh $(REGRESS)
+
+bench:
+	@bash test/scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/bench/decode_bench.sh
+
+demo:
+	@bash test/scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/scripts/demo.sh
+
+emulator:
+	@bash test/scripts/deps.sh --npm-only
+	@exec test/kusto-emulator/kusto-emulator

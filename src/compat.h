@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  PostgreSQL version differences (13 to 17), in one place.
+ *
+ * Every piece of kusto_sink that touches an API whose signature or layout
+ * changed between supported major versions goes through a macro defined
+ * here, so the rest of the code reads as if there were one PostgreSQL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KUSTO_SINK_COMPAT_H
+#define KUSTO_SINK_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 130000
+#error "kusto_sink needs PostgreSQL 13 or later"
+#endif
+
+/* ReorderBufferTXN: commit timestamp moved into a union in 15 */
+#if PG_VERSION_NUM >= 150000
+#define KS_TXN_COMMIT_TIME(txn) ((txn)->xact_time.commit_time)
+#else
+#define KS_TXN_COMMIT_TIME(txn) ((txn)->commit_time)
+#endif
+
+/* ReorderBufferChange tuples: a ReorderBufferTupleBuf until 16, a HeapTuple since 17 */
+#if PG_VERSION_NUM >= 170000
+#define KS_CHANGE_TUPLE(t) (t)
+#else
+#define KS_CHANGE_TUPLE(t) ((t) ? &(t)->tuple : NULL)
+#endif
+
+/* schema-level publications (FOR TABLES IN SCHEMA) exist since 15 */
+#if PG_VERSION_NUM >= 150000
+#define KS_HAVE_SCHEMA_PUBLICATIONS 1
+#endif
+
+/* GetFlushRecPtr grew a timeline argument in 15 */
+#if PG_VERSION_NUM >= 150000
+#define KS_GET_FLUSH_REC_PTR() GetFlushRecPtr(NULL)
+#else
+#define KS_GET_FLUSH_REC_PTR() GetFlushRecPtr()
+#endif
+
+#endif							/* KUSTO_SINK_COMPAT_H */

@@ -1,0 +1,224 @@
+/*-------------------------------------------------------------------------
+ *
+ * plugin.c
+ *	  The logical decoding output plugin "kusto_sink".
+ *
+ * Every decoded row change becomes one record in the sink's format (JSON
+ * line or CSV record, see record.h); transactions produce no records of
+ * their own, since every record carries its commit LSN, time and xid.
+ * Usable from pg_create_logical_replication_slot(..., 'kusto_sink'),
+ * pg_logical_slot_get_changes() and pg_recvlogical, and in-process by the
+ * sink worker.
+ *
+ *	insert		new row
+ *	update		new row; when the primary (or replica identity) key changed,
+ *				first a delete record for the old key
+ *	delete		old key (REPLICA IDENTITY DEFAULT / INDEX) or old row (FULL);
+ *				no user columns when the table has no replica identity
+ *	truncate	one record per truncated table, no user columns
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "mb/pg_wchar.h"
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "compat.h"
+#include "decoder/options.h"
+#include "decoder/record.h"
+#include "decoder/relinfo.h"
+
+typedef struct KsPluginState
+{
+	KsDecoderOptions opts;
+	MemoryContext change_cxt;	/* reset after every change */
+	bool		to_utf8;		/* server encoding needs converting */
+} KsPluginState;
+
+extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+static void
+ks_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+{
+	KsPluginState *state;
+	MemoryContext oldcxt;
+	int			encoding = GetDatabaseEncoding();
+
+	oldcxt = MemoryContextSwitchTo(ctx->context);
+	state = palloc0(sizeof(KsPluginState));
+	ks_parse_options(&state->opts, ctx->output_plugin_options);
+	state->change_cxt = AllocSetContextCreate(ctx->context,
+											  "kusto_sink change",
+											  ALLOCSET_DEFAULT_SIZES);
+	state->to_utf8 = (encoding != PG_UTF8 && encoding != PG_SQL_ASCII);
+	ks_relinfo_startup(ctx->context);
+	MemoryContextSwitchTo(oldcxt);
+
+	ctx->output_plugin_private = state;
+	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
+	opt->receive_rewrites = false;
+}
+
+static void
+ks_shutdown(LogicalDecodingContext *ctx)
+{
+	ks_relinfo_shutdown();
+}
+
+static void
+ks_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	/* records carry their transaction's metadata: nothing to write */
+}
+
+static void
+ks_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+}
+
+static void
+fill_meta(KsChangeMeta *meta, const char *op, ReorderBufferTXN *txn, XLogRecPtr lsn)
+{
+	meta->op = op;
+	meta->lsn = lsn;
+	meta->commit_lsn = txn->final_lsn;
+	meta->commit_time = KS_TXN_COMMIT_TIME(txn);
+	meta->xid = txn->xid;
+}
+
+/* Writes one record as one message of the decoding output. */
+static void
+write_record(LogicalDecodingContext *ctx, KsRelInfo *info, TupleDesc desc,
+			 HeapTuple tuple, HeapTuple fallback, bool key_only,
+			 const KsChangeMeta *meta)
+{
+	KsPluginState *state = (KsPluginState *) ctx->output_plugin_private;
+
+	OutputPluginPrepareWrite(ctx, true);
+	ks_append_record(ctx->out, &state->opts, info, desc, tuple, fallback, key_only, meta);
+	if (state->to_utf8)
+	{
+		char	   *utf8 = pg_server_to_any(ctx->out->data, ctx->out->len, PG_UTF8);
+
+		if (utf8 != ctx->out->data)
+		{
+			resetStringInfo(ctx->out);
+			appendStringInfoString(ctx->out, utf8);
+		}
+	}
+	OutputPluginWrite(ctx, true);
+}
+
+/* Did an update change the row's key?  Only asked when the old row was logged. */
+static bool
+key_changed(KsRelInfo *info, TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
+{
+	int			x = -1;
+
+	while ((x = bms_next_member(info->key_attrs, x)) >= 0)
+	{
+		AttrNumber	attnum = x + FirstLowInvalidHeapAttributeNumber;
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		bool		oldnull,
+					newnull;
+		Datum		oldval = heap_getattr(oldtup, attnum, desc, &oldnull);
+		Datum		newval = heap_getattr(newtup, attnum, desc, &newnull);
+
+		if (oldnull != newnull)
+			return true;
+		if (!oldnull && !datum_image_eq(oldval, newval, att->attbyval, att->attlen))
+			return true;
+	}
+	return false;
+}
+
+static void
+ks_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+		  Relation relation, ReorderBufferChange *change)
+{
+	KsPluginState *state = (KsPluginState *) ctx->output_plugin_private;
+	KsRelInfo  *info = ks_relinfo_get(relation, &state->opts);
+	TupleDesc	desc = RelationGetDescr(relation);
+	bool		full = (info->replident == REPLICA_IDENTITY_FULL);
+	HeapTuple	oldtup = KS_CHANGE_TUPLE(change->data.tp.oldtuple);
+	HeapTuple	newtup = KS_CHANGE_TUPLE(change->data.tp.newtuple);
+	KsChangeMeta meta;
+	MemoryContext oldcxt;
+
+	oldcxt = MemoryContextSwitchTo(state->change_cxt);
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+			if (info->publish_insert && newtup != NULL)
+			{
+				fill_meta(&meta, "insert", txn, change->lsn);
+				write_record(ctx, info, desc, newtup, NULL, false, &meta);
+			}
+			break;
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			if (info->publish_update && newtup != NULL)
+			{
+				if (oldtup != NULL && !bms_is_empty(info->key_attrs) &&
+					key_changed(info, desc, oldtup, newtup))
+				{
+					fill_meta(&meta, "delete", txn, change->lsn);
+					write_record(ctx, info, desc, oldtup, NULL, !full, &meta);
+				}
+				fill_meta(&meta, "update", txn, change->lsn);
+				write_record(ctx, info, desc, newtup, full ? oldtup : NULL, false, &meta);
+			}
+			break;
+		case REORDER_BUFFER_CHANGE_DELETE:
+			if (info->publish_delete)
+			{
+				fill_meta(&meta, "delete", txn, change->lsn);
+				write_record(ctx, info, desc, oldtup, NULL, !full, &meta);
+			}
+			break;
+		default:
+			/* other actions never reach an output plugin's change callback */
+			break;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(state->change_cxt);
+}
+
+static void
+ks_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			int nrelations, Relation relations[], ReorderBufferChange *change)
+{
+	KsPluginState *state = (KsPluginState *) ctx->output_plugin_private;
+	MemoryContext oldcxt;
+	KsChangeMeta meta;
+	int			i;
+
+	oldcxt = MemoryContextSwitchTo(state->change_cxt);
+	fill_meta(&meta, "truncate", txn, change->lsn);
+	for (i = 0; i < nrelations; i++)
+	{
+		KsRelInfo  *info = ks_relinfo_get(relations[i], &state->opts);
+
+		if (info->publish_truncate)
+			write_record(ctx, info, RelationGetDescr(relations[i]), NULL, NULL, false, &meta);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(state->change_cxt);
+}
+
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = ks_startup;
+	cb->begin_cb = ks_begin;
+	cb->change_cb = ks_change;
+	cb->truncate_cb = ks_truncate;
+	cb->commit_cb = ks_commit;
+	cb->shutdown_cb = ks_shutdown;
+}

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * relinfo.h
+ *	  Per-relation information the output plugin needs for every row,
+ *	  computed once per relation and kept until a relcache, publication or
+ *	  type invalidation says it changed.
+ *
+ * ks_relinfo_get() returns the entry for a relation seen in a change:
+ * whether (and for which operations) the table passes the options' table
+ * filter, its columns with their type renderers and pre-escaped JSON keys,
+ * its replica identity key columns, and its schema and table names already
+ * rendered as JSON strings and CSV fields.  It raises an error when a
+ * column's name is the name of an enabled metadata column.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_RELINFO_H
+#define KS_RELINFO_H
+
+#include "nodes/bitmapset.h"
+#include "utils/rel.h"
+
+#include "decoder/options.h"
+#include "decoder/typemap.h"
+
+typedef struct KsColumn
+{
+	int			attidx;			/* index in the relation's tuple descriptor */
+	const char *name;
+	KsTypeInfo *type;
+	const char *json_key;		/* "name": */
+	int			json_key_len;
+	bool		is_identity;	/* part of the replica identity key */
+} KsColumn;
+
+typedef struct KsRelInfo
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	MemoryContext cxt;			/* everything below lives here */
+
+	bool		publish_insert;
+	bool		publish_update;
+	bool		publish_delete;
+	bool		publish_truncate;
+
+	char		replident;		/* pg_class.relreplident */
+	int			ncolumns;
+	KsColumn   *columns;
+	Bitmapset  *key_attrs;		/* identity key (primary key under FULL);
+								 * offset by FirstLowInvalidHeapAttributeNumber */
+
+	const char *schema_json;	/* as a JSON string, quotes included */
+	int			schema_json_len;
+	const char *table_json;
+	int			table_json_len;
+	const char *schema_csv;		/* as a CSV field */
+	int			schema_csv_len;
+	const char *table_csv;
+	int			table_csv_len;
+} KsRelInfo;
+
+extern void ks_relinfo_startup(MemoryContext cxt);
+extern void ks_relinfo_shutdown(void);
+extern KsRelInfo *ks_relinfo_get(Relation rel, const KsDecoderOptions *opts);
+
+#endif							/* KS_RELINFO_H */

@@ -1,0 +1,69 @@
+# Shared helpers of kusto_sink's test, benchmark and demo scripts (sourced, not run).
+#
+# Contract: after sourcing, KS_ROOT is the repository root, PG_BINDIR/PGXS_DIR/PG_REGRESS
+# point at the PostgreSQL selected by PG_CONFIG, and
+#   as_test_user CMD...   runs CMD as the unprivileged test user when invoked as root
+#                         (PostgreSQL refuses to run as root), else as the caller
+#   make_test_dir         prints a fresh temporary directory that the test user owns
+#   server_conf           prints the postgresql.conf lines every kusto_sink test cluster needs
+#   free_port             prints a free TCP port on 127.0.0.1
+
+KS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
+PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
+KS_TEST_USER=${KS_TEST_USER:-kusto_sink_test}
+
+ensure_test_user() {
+	if ! id -u "$KS_TEST_USER" >/dev/null 2>&1; then
+		useradd --system --create-home --home-dir "/var/lib/$KS_TEST_USER" \
+			--shell /bin/bash "$KS_TEST_USER"
+	fi
+}
+
+as_test_user() {
+	if [ "$(id -u)" = 0 ]; then
+		ensure_test_user
+		runuser -u "$KS_TEST_USER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+make_test_dir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/kusto_sink.XXXXXX")
+	chmod 755 "$d"
+	if [ "$(id -u)" = 0 ]; then
+		ensure_test_user
+		chown "$KS_TEST_USER" "$d"
+	fi
+	echo "$d"
+}
+
+# PostgreSQL 15.19+ (and the other minor releases of that date) only accept
+# output plugins named in output_plugin_libraries; older servers do not know
+# the parameter and would refuse to start with it.
+server_supports_output_plugin_libraries() {
+	local described
+	described=$("$PG_BINDIR/postgres" --describe-config 2>/dev/null)
+	grep -q '^output_plugin_libraries' <<<"$described"
+}
+
+server_conf() {
+	cat <<CONF
+wal_level = logical
+max_replication_slots = 16
+max_wal_senders = 16
+max_worker_processes = 16
+shared_preload_libraries = 'kusto_sink'
+CONF
+	if server_supports_output_plugin_libraries; then
+		echo "output_plugin_libraries = 'pgoutput, test_decoding, kusto_sink'"
+	fi
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}

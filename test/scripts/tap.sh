@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make tap: runs the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster from
+# PGXS) with prove, as the unprivileged test user when invoked as root. Each
+# test creates its own clusters (with the configuration in common.sh's
+# server_conf, passed as TEMP_CONFIG) and, where it needs one, its own Kusto
+# emulator. Arguments select test files (default: all).
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+
+tmp=$(make_test_dir)
+keep=${KS_KEEP_TMP:-}
+trap '[ -n "$keep" ] || rm -rf "$tmp"' EXIT
+cp -r "$KS_ROOT/test/t" "$tmp/t"
+server_conf > "$tmp/temp.conf"
+[ "$(id -u)" = 0 ] && chown -R "$KS_TEST_USER" "$tmp"
+
+tests=("$@")
+if [ ${#tests[@]} = 0 ]; then
+	tests=("$tmp"/t/*.pl)
+else
+	tests=("${tests[@]/#/$tmp/t/}")
+fi
+
+cd "$tmp"
+as_test_user env \
+	PATH="$PG_BINDIR:$PATH" \
+	TESTDIR="$tmp" \
+	TEMP_CONFIG="$tmp/temp.conf" \
+	PG_REGRESS="$PG_REGRESS" \
+	KS_ROOT="$KS_ROOT" \
+	prove -I "$PGXS_DIR/src/test/perl" -I "$tmp/t" "${tests[@]}"
+rc=$?
+if [ $rc != 0 ]; then
+	echo "--- test logs are in $tmp/tmp_check/log (kept) ---"
+	keep=1
+fi
+exit $rc
