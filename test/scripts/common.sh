@@ -67,3 +67,24 @@ CONF
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
+
+# start_cluster DIR [CONF-LINE...]: initdb + start a throw-away cluster in DIR
+# (owned by the test user), listening only on a Unix socket in DIR; prints
+# nothing; sets PGHOST/PGPORT/PGUSER for the caller. stop_cluster DIR stops it.
+start_cluster() {
+	local dir=$1 line
+	shift
+	as_test_user "$PG_BINDIR/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+	{
+		server_conf
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$dir'"
+		for line in "$@"; do echo "$line"; done
+	} | as_test_user tee -a "$dir/data/postgresql.conf" >/dev/null
+	as_test_user "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+	export PGHOST=$dir PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+}
+
+stop_cluster() {
+	as_test_user "$PG_BINDIR/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
