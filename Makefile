@@ -26,6 +26,7 @@ DECODER_OBJS = \
 	src/decoder/escape.o
 
 API_OBJS = \
+	src/api/hide_statement.o \
 	src/api/typeinfo.o
 
 OBJS = src/kusto_sink.o $(DECODER_OBJS) $(API_OBJS)
@@ -33,7 +34,7 @@ OBJS = src/kusto_sink.o $(DECODER_OBJS) $(API_OBJS)
 # The regression tests run through our own installcheck (throw-away instance,
 # unprivileged user), so PGXS must not define one.
 NO_INSTALLCHECK = 1
-REGRESS = types formats changes toast options filter typeinfo
+REGRESS = types formats changes toast options filter typeinfo connections
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
