@@ -76,6 +76,7 @@ run_suite() {
 run_suite regress regress bash "$KS_ROOT/test/scripts/regress.sh" "$@"
 if [ -f "$KS_ROOT/test/unit/run.sh" ]; then
 	run_suite unit plain bash "$KS_ROOT/test/scripts/unit.sh"
+	run_suite unit-valgrind plain env VALGRIND=1 bash "$KS_ROOT/test/scripts/unit.sh"
 fi
 if compgen -G "$KS_ROOT/test/kusto-emulator/test/*.test.js" >/dev/null; then
 	run_suite emulator node bash "$KS_ROOT/test/scripts/emulator-test.sh"

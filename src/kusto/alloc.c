@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ *
+ * alloc.c
+ *	  The ingest core's allocator hooks (and jansson's), and small helpers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kusto_int.h"
+
+static void *(*k_malloc) (size_t) = malloc;
+static void *(*k_realloc) (void *, size_t) = realloc;
+static void (*k_free) (void *) = free;
+
+void
+kusto_set_allocator(void *(*malloc_fn) (size_t), void *(*realloc_fn) (void *, size_t),
+					void (*free_fn) (void *))
+{
+	k_malloc = malloc_fn;
+	k_realloc = realloc_fn;
+	k_free = free_fn;
+	json_set_alloc_funcs(malloc_fn, free_fn);
+}
+
+void *
+kusto_malloc(size_t size)
+{
+	void	   *p = k_malloc(size ? size : 1);
+
+	if (p == NULL)
+		abort();				/* the hooks of the extension never return NULL */
+	return p;
+}
+
+void *
+kusto_realloc(void *ptr, size_t size)
+{
+	void	   *p = k_realloc(ptr, size ? size : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void
+kusto_free(void *ptr)
+{
+	if (ptr != NULL)
+		k_free(ptr);
+}
+
+char *
+kusto_strdup(const char *s)
+{
+	size_t		len;
+	char	   *copy;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s);
+	copy = kusto_malloc(len + 1);
+	memcpy(copy, s, len + 1);
+	return copy;
+}
+
+void
+kusto_buf_append(kusto_buf *buf, const void *data, size_t len)
+{
+	if (buf->len + len + 1 > buf->cap)
+	{
+		size_t		cap = buf->cap ? buf->cap : 1024;
+
+		while (cap < buf->len + len + 1)
+			cap *= 2;
+		buf->data = kusto_realloc(buf->data, cap);
+		buf->cap = cap;
+	}
+	memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+void
+kusto_buf_free(kusto_buf *buf)
+{
+	kusto_free(buf->data);
+	buf->data = NULL;
+	buf->len = buf->cap = 0;
+}

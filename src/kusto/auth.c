@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ *
+ * auth.c
+ *	  Bearer tokens: a static token, or an Entra ID application with a
+ *	  client secret (client credentials, v2 token endpoint).
+ *
+ * The resource comes from the cluster's /v1/rest/auth/metadata
+ * (KustoServiceResourceId, and LoginEndpoint as the authority unless one is
+ * configured); without metadata, https://kusto.kusto.windows.net and
+ * https://login.microsoftonline.com.  A token is cached and refreshed five
+ * minutes before it expires; after a failure the next attempt waits 30 s
+ * (the error is returned meanwhile), so a wrong secret causes no storm.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kusto_int.h"
+
+#define REFRESH_MARGIN_S 300
+#define FAILURE_PAUSE_S 30
+
+static void
+discover_resource(kusto_client *c)
+{
+	char		url[2048];
+	kusto_request *req;
+	kusto_error err;
+
+	snprintf(url, sizeof(url), "%s/v1/rest/auth/metadata", c->cluster_url);
+	req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
+	kusto_request_submit(c, req);
+	if (kusto_request_wait(c, req, &err))
+	{
+		json_error_t jerr;
+		json_t	   *root = json_loadb(req->response.data, req->response.len, 0, &jerr);
+		json_t	   *aad = root ? json_object_get(root, "AzureAD") : NULL;
+		const char *resource = json_string_value(json_object_get(aad, "KustoServiceResourceId"));
+		const char *login = json_string_value(json_object_get(aad, "LoginEndpoint"));
+
+		if (resource)
+			c->resource = kusto_strdup(resource);
+		if (login && c->authority_host == NULL)
+			c->authority_host = kusto_strdup(login);
+		if (root)
+			json_decref(root);
+	}
+	kusto_request_free(req);
+	if (c->resource == NULL)
+		c->resource = kusto_strdup("https://kusto.kusto.windows.net");
+	if (c->authority_host == NULL)
+		c->authority_host = kusto_strdup("https://login.microsoftonline.com");
+}
+
+static bool
+fetch_application_token(kusto_client *c, kusto_error *err)
+{
+	CURL	   *esc = curl_easy_init();
+	char	   *id = curl_easy_escape(esc, c->app_id, 0);
+	char	   *secret = curl_easy_escape(esc, c->app_key, 0);
+	char	   *scope_raw;
+	char	   *scope;
+	char	   *form;
+	char		url[2048];
+	size_t		n;
+	kusto_request *req;
+	bool		ok = false;
+
+	n = strlen(c->resource) + 16;
+	scope_raw = kusto_malloc(n);
+	snprintf(scope_raw, n, "%s/.default", c->resource);
+	scope = curl_easy_escape(esc, scope_raw, 0);
+	n = strlen(id) + strlen(secret) + strlen(scope) + 128;
+	form = kusto_malloc(n);
+	snprintf(form, n, "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
+			 id, secret, scope);
+	snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token",
+			 c->authority_host, c->tenant_id);
+	/* strip a doubled slash after the authority */
+	req = kusto_request_new(c, url, "application/x-www-form-urlencoded", NULL, form, strlen(form), NULL);
+	kusto_request_submit(c, req);
+	if (kusto_request_wait(c, req, err))
+	{
+		json_error_t jerr;
+		json_t	   *root = json_loadb(req->response.data, req->response.len, 0, &jerr);
+		const char *token = root ? json_string_value(json_object_get(root, "access_token")) : NULL;
+		json_t	   *exp = root ? json_object_get(root, "expires_in") : NULL;
+		long		expires_in = json_is_integer(exp) ? (long) json_integer_value(exp)
+			: (json_is_string(exp) ? strtol(json_string_value(exp), NULL, 10) : 3600);
+
+		if (token)
+		{
+			kusto_free(c->token);
+			c->token = kusto_strdup(token);
+			c->token_expires = time(NULL) + expires_in;
+			ok = true;
+		}
+		else
+			kusto_error_set(err, KUSTO_ERR_AUTH, req->http_status, "invalid_response",
+							"the token endpoint answered without an access token");
+		if (root)
+			json_decref(root);
+	}
+	else if (err->status == KUSTO_ERR_PERMANENT)
+		err->status = KUSTO_ERR_AUTH;
+	kusto_request_free(req);
+	/* the form held the secret: wipe it */
+	memset(form, 0, strlen(form));
+	kusto_free(form);
+	kusto_free(scope_raw);
+	curl_free(id);
+	curl_free(secret);
+	curl_free(scope);
+	curl_easy_cleanup(esc);
+	return ok;
+}
+
+const char *
+kusto_token(kusto_client *c, kusto_error *err)
+{
+	time_t		now = time(NULL);
+
+	if (strcmp(c->auth, "token") == 0)
+		return c->static_token;
+	if (c->token && now < c->token_expires - REFRESH_MARGIN_S)
+		return c->token;
+	if (c->token_failed_at && now - c->token_failed_at < FAILURE_PAUSE_S)
+	{
+		/* keep using a token that has not expired yet; else the last error */
+		if (c->token && now < c->token_expires)
+			return c->token;
+		*err = c->token_error;
+		return NULL;
+	}
+	if (c->resource == NULL)
+		discover_resource(c);
+	if (fetch_application_token(c, err))
+	{
+		c->token_failed_at = 0;
+		return c->token;
+	}
+	c->token_failed_at = now;
+	c->token_error = *err;
+	if (c->token && now < c->token_expires)
+		return c->token;
+	return NULL;
+}

@@ -1,0 +1,293 @@
+/*-------------------------------------------------------------------------
+ *
+ * client.c
+ *	  The client: configuration, management commands and queries, and
+ *	  streaming ingestion as operations that run in the background.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kusto_int.h"
+
+struct kusto_op
+{
+	kusto_request *req;
+	void	   *user;
+	kusto_error err;
+	kusto_op   *next;
+};
+
+
+bool
+kusto_interrupted(kusto_client *client)
+{
+	return client->interrupt != NULL && client->interrupt(client->interrupt_arg) != 0;
+}
+
+kusto_client *
+kusto_client_create(const kusto_config *cfg, kusto_error *err)
+{
+	kusto_client *c;
+	size_t		len;
+
+	kusto_error_clear(err);
+	if (cfg->cluster_url == NULL || cfg->auth == NULL)
+	{
+		kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
+						"a cluster URL and an auth method are required");
+		return NULL;
+	}
+	if (strncmp(cfg->cluster_url, "https://", 8) != 0 &&
+		!(strncmp(cfg->cluster_url, "http://", 7) == 0 && kusto_url_is_loopback(cfg->cluster_url)))
+	{
+		kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
+						"refusing to send a token to %s: use https (plain http only to a loopback address)",
+						cfg->cluster_url);
+		return NULL;
+	}
+	if (strcmp(cfg->auth, "application") == 0)
+	{
+		if (!cfg->tenant_id || !cfg->app_id || !cfg->app_key)
+		{
+			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
+							"auth method application needs tenant_id, app_id and app_key");
+			return NULL;
+		}
+	}
+	else if (strcmp(cfg->auth, "token") == 0)
+	{
+		if (!cfg->token)
+		{
+			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
+							"auth method token needs a token");
+			return NULL;
+		}
+	}
+	else
+	{
+		kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "NotSupported",
+						"auth method %s is not supported by this build of the ingest core yet",
+						cfg->auth);
+		return NULL;
+	}
+
+	c = kusto_malloc(sizeof(kusto_client));
+	memset(c, 0, sizeof(*c));
+	c->cluster_url = kusto_strdup(cfg->cluster_url);
+	len = strlen(c->cluster_url);
+	while (len > 0 && c->cluster_url[len - 1] == '/')
+		c->cluster_url[--len] = '\0';
+	c->auth = kusto_strdup(cfg->auth);
+	c->tenant_id = kusto_strdup(cfg->tenant_id);
+	c->app_id = kusto_strdup(cfg->app_id);
+	c->app_key = kusto_strdup(cfg->app_key);
+	c->static_token = kusto_strdup(cfg->token);
+	c->authority_host = kusto_strdup(cfg->authority_host);
+	if (c->authority_host)
+	{
+		len = strlen(c->authority_host);
+		while (len > 0 && c->authority_host[len - 1] == '/')
+			c->authority_host[--len] = '\0';
+	}
+	c->ca_file = kusto_strdup(cfg->ca_file);
+	c->proxy = kusto_strdup(cfg->proxy);
+	c->app_name = kusto_strdup(cfg->app_name ? cfg->app_name : "kusto_sink");
+	c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
+	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 60000;
+	c->multi = curl_multi_init();
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 8L);
+	return c;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s)
+	{
+		memset(s, 0, strlen(s));
+		kusto_free(s);
+	}
+}
+
+void
+kusto_client_destroy(kusto_client *c)
+{
+	kusto_op   *op;
+	kusto_op   *next;
+
+	if (c == NULL)
+		return;
+	for (op = c->ops; op; op = next)
+	{
+		next = op->next;
+		curl_multi_remove_handle(c->multi, op->req->easy);
+		kusto_op_free(op);
+	}
+	for (op = c->done_head; op; op = next)
+	{
+		next = op->next;
+		kusto_op_free(op);
+	}
+	curl_multi_cleanup(c->multi);
+	kusto_free(c->cluster_url);
+	kusto_free(c->auth);
+	kusto_free(c->tenant_id);
+	kusto_free(c->app_id);
+	free_secret(c->app_key);
+	free_secret(c->static_token);
+	free_secret(c->token);
+	kusto_free(c->authority_host);
+	kusto_free(c->ca_file);
+	kusto_free(c->proxy);
+	kusto_free(c->app_name);
+	kusto_free(c->resource);
+	kusto_free(c);
+}
+
+void
+kusto_client_set_interrupt(kusto_client *c, int (*callback) (void *), void *arg)
+{
+	c->interrupt = callback;
+	c->interrupt_arg = arg;
+}
+
+kusto_status
+kusto_execute(kusto_client *c, const char *db, const char *csl, char **result_json,
+			  kusto_error *err)
+{
+	const char *token = kusto_token(c, err);
+	json_t	   *body;
+	char	   *text;
+	char		url[2048];
+	kusto_request *req;
+	bool		ok;
+
+	*result_json = NULL;
+	if (token == NULL)
+		return err->status;
+	body = json_pack("{s:s, s:s, s:{s:{}}}", "db", db, "csl", csl, "properties", "Options");
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	snprintf(url, sizeof(url), "%s/v1/rest/%s", c->cluster_url,
+			 csl[strspn(csl, " \t\r\n")] == '.' ? "mgmt" : "query");
+	req = kusto_request_new(c, url, "application/json; charset=utf-8", NULL, text, strlen(text), token);
+	kusto_request_submit(c, req);
+	ok = kusto_request_wait(c, req, err);
+	if (ok)
+	{
+		*result_json = req->response.data;	/* handed over */
+		req->response.data = NULL;
+	}
+	kusto_request_free(req);
+	kusto_free(text);
+	return ok ? KUSTO_OK : err->status;
+}
+
+/* ---------- operations ---------- */
+
+static kusto_op *
+op_finish(kusto_client *c, kusto_op *op)
+{
+	op->next = NULL;
+	if (c->done_tail)
+		c->done_tail->next = op;
+	else
+		c->done_head = op;
+	c->done_tail = op;
+	return op;
+}
+
+kusto_op *
+kusto_stream_ingest(kusto_client *c, const char *db, const char *table, const char *format,
+					const char *mapping, const void *gz, size_t gz_len, void *user)
+{
+	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
+	const char *token;
+	CURL	   *esc = curl_easy_init();
+	char	   *edb = curl_easy_escape(esc, db, 0);
+	char	   *etable = curl_easy_escape(esc, table, 0);
+	char	   *eformat = curl_easy_escape(esc, format, 0);
+	char	   *emapping = mapping ? curl_easy_escape(esc, mapping, 0) : NULL;
+	char		url[4096];
+
+	memset(op, 0, sizeof(*op));
+	kusto_error_clear(&op->err);
+	op->user = user;
+	snprintf(url, sizeof(url), "%s/v1/rest/ingest/%s/%s?streamFormat=%s%s%s",
+			 c->cluster_url, edb, etable, eformat,
+			 emapping ? "&mappingName=" : "", emapping ? emapping : "");
+	curl_free(edb);
+	curl_free(etable);
+	curl_free(eformat);
+	curl_free(emapping);
+	curl_easy_cleanup(esc);
+
+	token = kusto_token(c, &op->err);
+	if (token == NULL)
+		return op_finish(c, op);
+	op->req = kusto_request_new(c, url, "application/octet-stream", "gzip", gz, gz_len, token);
+	op->req->owner = op;
+	kusto_request_submit(c, op->req);
+	op->next = c->ops;
+	c->ops = op;
+	return op;
+}
+
+int
+kusto_client_run(kusto_client *c, int max_wait_ms)
+{
+	kusto_op  **p;
+	int			inflight = 0;
+
+	if (c->ops == NULL)
+		return 0;
+	kusto_http_run(c, max_wait_ms);
+	p = &c->ops;
+	while (*p)
+	{
+		kusto_op   *op = *p;
+
+		if (!op->req->done)
+		{
+			inflight++;
+			p = &op->next;
+			continue;
+		}
+		*p = op->next;
+		if (op->req->curl_rc != CURLE_OK)
+			kusto_error_from_curl(&op->err, op->req->curl_rc, op->req->curl_error);
+		else if (op->req->http_status < 200 || op->req->http_status >= 300)
+			kusto_error_from_response(&op->err, op->req->http_status, op->req->response.data,
+									  op->req->response.len, op->req->retry_after_s);
+		op_finish(c, op);
+	}
+	return inflight;
+}
+
+kusto_op *
+kusto_client_done(kusto_client *c, void **user, kusto_error *err)
+{
+	kusto_op   *op = c->done_head;
+
+	if (op == NULL)
+		return NULL;
+	c->done_head = op->next;
+	if (c->done_head == NULL)
+		c->done_tail = NULL;
+	op->next = NULL;
+	*user = op->user;
+	*err = op->err;
+	return op;
+}
+
+void
+kusto_op_free(kusto_op *op)
+{
+	if (op == NULL)
+		return;
+	kusto_request_free(op->req);
+	kusto_free(op);
+}

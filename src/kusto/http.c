@@ -1,0 +1,252 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *	  The HTTP layer of the ingest core: requests on curl easy handles
+ *	  driven by the client's multi handle (connections are kept alive and
+ *	  reused), with the headers every Kusto client sends, no redirects,
+ *	  gzip responses, timeouts, TLS verification (and an optional CA file),
+ *	  an optional proxy (curl also honours the usual environment variables),
+ *	  and an interrupt check at least every 100 ms.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kusto_int.h"
+
+#define KUSTO_CLIENT_VERSION "Kusto.kusto_sink:{1.0.0}|Runtime.C:{libcurl}"
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	kusto_request *req = (kusto_request *) userdata;
+
+	kusto_buf_append(&req->response, ptr, size * nmemb);
+	return size * nmemb;
+}
+
+static size_t
+header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	kusto_request *req = (kusto_request *) userdata;
+	size_t		len = size * nitems;
+
+	if (len > 12 && strncasecmp(buffer, "Retry-After:", 12) == 0)
+	{
+		char		value[64];
+		size_t		n = len - 12 < sizeof(value) - 1 ? len - 12 : sizeof(value) - 1;
+
+		memcpy(value, buffer + 12, n);
+		value[n] = '\0';
+		value[strcspn(value, "\r\n")] = '\0';
+		req->retry_after_s = kusto_parse_retry_after(value);
+	}
+	return len;
+}
+
+static int
+progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	return kusto_interrupted((kusto_client *) clientp) ? 1 : 0;
+}
+
+static void
+request_id(char *buf, size_t size)
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		memset(b, 0, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(buf, size,
+			 "x-ms-client-request-id: KSINK;%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+			 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+bool
+kusto_url_is_loopback(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *host = NULL;
+	bool		loopback = false;
+
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		loopback = ((strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host)) ||
+					strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return loopback;
+}
+
+kusto_request *
+kusto_request_new(kusto_client *client, const char *url, const char *content_type,
+				  const char *content_encoding, const void *body, size_t body_len,
+				  const char *bearer)
+{
+	kusto_request *req = kusto_malloc(sizeof(kusto_request));
+	char		header[256];
+	CURL	   *e;
+
+	memset(req, 0, sizeof(*req));
+	req->retry_after_s = -1;
+	req->easy = e = curl_easy_init();
+	if (e == NULL)
+		abort();
+
+	if (content_type)
+	{
+		snprintf(header, sizeof(header), "Content-Type: %s", content_type);
+		req->headers = curl_slist_append(req->headers, header);
+	}
+	if (content_encoding)
+	{
+		snprintf(header, sizeof(header), "Content-Encoding: %s", content_encoding);
+		req->headers = curl_slist_append(req->headers, header);
+	}
+	req->headers = curl_slist_append(req->headers, "Accept: application/json");
+	req->headers = curl_slist_append(req->headers, "x-ms-version: 2024-12-12");
+	req->headers = curl_slist_append(req->headers, "x-ms-client-version: " KUSTO_CLIENT_VERSION);
+	snprintf(header, sizeof(header), "x-ms-app: %s", client->app_name);
+	req->headers = curl_slist_append(req->headers, header);
+	request_id(header, sizeof(header));
+	req->headers = curl_slist_append(req->headers, header);
+	req->headers = curl_slist_append(req->headers, "Expect:");
+	if (bearer)
+	{
+		size_t		n = strlen(bearer) + 32;
+		char	   *auth = kusto_malloc(n);
+
+		snprintf(auth, n, "Authorization: Bearer %s", bearer);
+		req->headers = curl_slist_append(req->headers, auth);
+		kusto_free(auth);
+	}
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->curl_error);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, client->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, client->request_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, client);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+	if (client->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, client->ca_file);
+	if (client->proxy)
+		curl_easy_setopt(e, CURLOPT_PROXY, client->proxy);
+	if (body)
+	{
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
+	}
+	return req;
+}
+
+void
+kusto_request_free(kusto_request *req)
+{
+	if (req == NULL)
+		return;
+	curl_easy_cleanup(req->easy);
+	curl_slist_free_all(req->headers);
+	kusto_buf_free(&req->response);
+	kusto_free(req);
+}
+
+void
+kusto_request_submit(kusto_client *client, kusto_request *req)
+{
+	req->next = client->inflight;
+	client->inflight = req;
+	curl_multi_add_handle(client->multi, req->easy);
+}
+
+static void
+unlink_request(kusto_client *client, kusto_request *req)
+{
+	kusto_request **p;
+
+	for (p = &client->inflight; *p; p = &(*p)->next)
+	{
+		if (*p == req)
+		{
+			*p = req->next;
+			break;
+		}
+	}
+	curl_multi_remove_handle(client->multi, req->easy);
+}
+
+/*
+ * Drives every transfer for at most max_wait_ms; marks the finished ones
+ * done.  Returns how many are still running.
+ */
+int
+kusto_http_run(kusto_client *client, int max_wait_ms)
+{
+	int			running = 0;
+	int			left;
+	CURLMsg    *msg;
+
+	curl_multi_perform(client->multi, &running);
+	if (running > 0 && max_wait_ms > 0)
+	{
+		curl_multi_poll(client->multi, NULL, 0, max_wait_ms, NULL);
+		curl_multi_perform(client->multi, &running);
+	}
+	while ((msg = curl_multi_info_read(client->multi, &left)) != NULL)
+	{
+		kusto_request *req;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &req);
+		req->curl_rc = msg->data.result;
+		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->http_status);
+		req->done = true;
+		unlink_request(client, req);
+	}
+	return running;
+}
+
+/* Waits for one request; false (and err) on a transport or HTTP error. */
+bool
+kusto_request_wait(kusto_client *client, kusto_request *req, kusto_error *err)
+{
+	while (!req->done)
+	{
+		if (kusto_interrupted(client))
+		{
+			unlink_request(client, req);
+			kusto_error_set(err, KUSTO_ERR_CANCELLED, 0, "Cancelled", "the request was cancelled");
+			return false;
+		}
+		kusto_http_run(client, 100);
+	}
+	if (req->curl_rc != CURLE_OK)
+	{
+		kusto_error_from_curl(err, req->curl_rc, req->curl_error);
+		return false;
+	}
+	if (req->http_status < 200 || req->http_status >= 300)
+	{
+		kusto_error_from_response(err, req->http_status, req->response.data,
+								  req->response.len, req->retry_after_s);
+		return false;
+	}
+	kusto_error_clear(err);
+	return true;
+}

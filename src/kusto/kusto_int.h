@@ -1,0 +1,101 @@
+/*-------------------------------------------------------------------------
+ *
+ * kusto_int.h
+ *	  Internals of the ingest core shared by its modules: the growable
+ *	  buffer, error helpers, the HTTP layer over curl's multi interface and
+ *	  the token provider.  Not for the extension (it includes kusto.h only).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KUSTO_INT_H
+#define KUSTO_INT_H
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "kusto.h"
+
+/* ---------- buffer ---------- */
+typedef struct kusto_buf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} kusto_buf;
+
+extern void kusto_buf_append(kusto_buf *buf, const void *data, size_t len);
+extern void kusto_buf_free(kusto_buf *buf);
+
+/* ---------- errors (error.c) ---------- */
+extern void kusto_error_clear(kusto_error *err);
+extern void kusto_error_set(kusto_error *err, kusto_status status, long http_status,
+							const char *code, const char *fmt,...)
+			__attribute__((format(printf, 5, 6)));
+extern void kusto_error_from_response(kusto_error *err, long http_status,
+									  const char *body, size_t len, int retry_after_s);
+extern void kusto_error_from_curl(kusto_error *err, CURLcode rc, const char *detail);
+extern int	kusto_parse_retry_after(const char *value);
+
+/* ---------- HTTP (http.c) ---------- */
+typedef struct kusto_request
+{
+	CURL	   *easy;
+	struct curl_slist *headers;
+	kusto_buf	response;
+	int			retry_after_s;
+	CURLcode	curl_rc;
+	long		http_status;
+	char		curl_error[CURL_ERROR_SIZE];
+	bool		done;
+	struct kusto_request *next;	/* in the client's in-flight list */
+	void	   *owner;			/* the kusto_op, or NULL */
+} kusto_request;
+
+extern kusto_request *kusto_request_new(kusto_client *client, const char *url,
+										const char *content_type, const char *content_encoding,
+										const void *body, size_t body_len, const char *bearer);
+extern void kusto_request_free(kusto_request *req);
+extern void kusto_request_submit(kusto_client *client, kusto_request *req);
+extern bool kusto_request_wait(kusto_client *client, kusto_request *req, kusto_error *err);
+extern int	kusto_http_run(kusto_client *client, int max_wait_ms);
+extern bool kusto_url_is_loopback(const char *url);
+
+/* ---------- tokens (auth.c) ---------- */
+extern const char *kusto_token(kusto_client *client, kusto_error *err);
+
+/* ---------- the client (client.c) ---------- */
+struct kusto_client
+{
+	char	   *cluster_url;	/* without trailing slash */
+	char	   *auth;
+	char	   *tenant_id;
+	char	   *app_id;
+	char	   *app_key;
+	char	   *static_token;
+	char	   *authority_host;
+	char	   *ca_file;
+	char	   *proxy;
+	char	   *app_name;
+	long		connect_timeout_ms;
+	long		request_timeout_ms;
+
+	CURLM	   *multi;
+	kusto_request *inflight;
+	kusto_op   *ops;			/* operations in flight */
+	kusto_op   *done_head;		/* finished, not yet taken */
+	kusto_op   *done_tail;
+	int			(*interrupt) (void *);
+	void	   *interrupt_arg;
+
+	/* token cache */
+	char	   *token;
+	time_t		token_expires;
+	time_t		token_failed_at;
+	kusto_error token_error;
+	char	   *resource;		/* scope = resource + "/.default" */
+};
+
+extern bool kusto_interrupted(kusto_client *client);
+
+#endif							/* KUSTO_INT_H */

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The ingest core's C tests: builds every test_*.c against src/kusto/*.c,
+# starts the Kusto emulator for them (KUSTO_EMULATOR_URL), runs them (under
+# valgrind with VALGRIND=1) and ends with one "N passed, N failed" line.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$here/build
+mkdir -p "$build"
+CFLAGS="-std=gnu99 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wpointer-arith
+ -Wdeclaration-after-statement -Werror=vla -Wendif-labels -Wimplicit-fallthrough=3 -Wformat-security
+ -fno-strict-aliasing -fwrapv"
+LIBS="-lcurl -ljansson -lssl -lcrypto -lz"
+
+passed=0
+failed=0
+emu_pid=
+cleanup() { [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; wait 2>/dev/null; }
+trap cleanup EXIT
+
+out=$(mktemp)
+"$root/test/kusto-emulator/kusto-emulator" --port 0 > "$out" 2>/dev/null &
+emu_pid=$!
+for _ in $(seq 1 100); do grep -q 'listening on' "$out" && break; sleep 0.1; done
+export KUSTO_EMULATOR_URL=$(sed -n 's/^kusto-emulator listening on //p' "$out")
+rm -f "$out"
+
+for src in "$here"/test_*.c; do
+	name=$(basename "$src" .c)
+	if ! gcc $CFLAGS -o "$build/$name" "$src" "$root"/src/kusto/*.c $LIBS; then
+		echo "not ok - $name does not build"
+		failed=$((failed + 1))
+		continue
+	fi
+	echo "# $name"
+	if [ "${VALGRIND:-}" = 1 ]; then
+		log=$(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			--error-exitcode=99 --quiet "$build/$name" 2>&1)
+	else
+		log=$("$build/$name" 2>&1)
+	fi
+	rc=$?
+	echo "$log" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$'
+	line=$(echo "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+	p=$(echo "$line" | awk '{print $1}')
+	f=$(echo "$line" | awk '{print $3}')
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "not ok - $name exited with $rc (valgrind errors or a crash)"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

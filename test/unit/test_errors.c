@@ -1,0 +1,81 @@
+/*
+ * Pure unit tests of the ingest core: error shapes and their classes,
+ * Retry-After, loopback detection, configuration checks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/kusto/kusto_int.h"
+#include "unit.h"
+
+static void
+parse(kusto_error *err, long status, const char *body, int retry_after)
+{
+	kusto_error_from_response(err, status, body, body ? strlen(body) : 0, retry_after);
+}
+
+int
+main(void)
+{
+	kusto_error err;
+	kusto_config cfg;
+	kusto_client *c;
+
+	parse(&err, 400, "{\"error\":{\"code\":\"BadRequest_EntityNotFound\",\"message\":\"BadRequest_EntityNotFound: x\",\"@message\":\"Entity ID 'T' of kind 'Table' was not found.\",\"@permanent\":true}}", -1);
+	CHECK(err.status == KUSTO_ERR_PERMANENT, "Kusto JSON error, @permanent true: permanent");
+	CHECK_STR(err.code, "BadRequest_EntityNotFound", "Kusto error code");
+	CHECK_STR(err.message, "Entity ID 'T' of kind 'Table' was not found.", "@message preferred");
+
+	parse(&err, 400, "{\"error\":{\"code\":\"Some_Error\",\"message\":\"m\",\"@permanent\":false}}", -1);
+	CHECK(err.status == KUSTO_ERR_TRANSIENT, "@permanent false on a 400: transient");
+
+	parse(&err, 429, "{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"slow down\"}}", 7);
+	CHECK(err.status == KUSTO_ERR_THROTTLED && err.retry_after_s == 7, "429: throttled, Retry-After kept");
+
+	parse(&err, 503, NULL, -1);
+	CHECK(err.status == KUSTO_ERR_TRANSIENT, "503 with an empty body: transient");
+	CHECK_STR(err.message, "HTTP status 503", "an empty body still gets a message");
+
+	parse(&err, 401, "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client secret provided.\\r\\nTrace ID: x\",\"error_codes\":[7000215]}", -1);
+	CHECK(err.status == KUSTO_ERR_AUTH, "OAuth error: auth");
+	CHECK_STR(err.code, "invalid_client", "OAuth error code");
+	CHECK_STR(err.message, "AADSTS7000215: Invalid client secret provided.", "OAuth description, first line only");
+
+	parse(&err, 400, "General_BadRequest: Request is invalid and cannot be executed.", -1);
+	CHECK(err.status == KUSTO_ERR_PERMANENT, "plain-text 400: permanent");
+	CHECK_STR(err.code, "General_BadRequest", "plain-text code before the colon");
+
+	parse(&err, 403, "{\"error\":{\"code\":\"Forbidden\",\"message\":\"no\"}}", -1);
+	CHECK(err.status == KUSTO_ERR_AUTH, "403: auth");
+
+	CHECK(kusto_parse_retry_after("12") == 12, "Retry-After in seconds");
+	CHECK(kusto_parse_retry_after(" 0") == 0, "Retry-After 0");
+	CHECK(kusto_parse_retry_after("soon") == -1, "unreadable Retry-After");
+	CHECK(kusto_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0, "Retry-After as a past HTTP date");
+
+	CHECK(kusto_url_is_loopback("http://127.0.0.1:8080"), "127.0.0.1 is loopback");
+	CHECK(kusto_url_is_loopback("http://localhost/x"), "localhost is loopback");
+	CHECK(!kusto_url_is_loopback("http://example.com"), "a name is not loopback");
+	CHECK(!kusto_url_is_loopback("http://127.example.com"), "a name starting with 127 is not loopback");
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cluster_url = "http://mycluster.kusto.windows.net";
+	cfg.auth = "token";
+	cfg.token = "t";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && err.status == KUSTO_ERR_PERMANENT && strstr(err.message, "refusing to send a token"),
+		  "plain http to a remote host is refused");
+	cfg.cluster_url = "https://c.kusto.windows.net";
+	cfg.auth = "application";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strstr(err.message, "needs tenant_id, app_id and app_key"), "application needs its arguments");
+	cfg.auth = "certificate";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strstr(err.message, "not supported"), "a method this build lacks is refused clearly");
+	cfg.auth = "token";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c != NULL, "a static token over https is accepted");
+	kusto_client_destroy(c);
+
+	return unit_summary();
+}
