@@ -1,0 +1,269 @@
+'use strict';
+// The emulator's HTTP(S) front: Entra ID token endpoint for the development
+// principal, /v1/rest/auth/metadata, management and query (v1 and v2 bodies,
+// Kusto's error JSON), streaming ingestion, and the /admin/ fault API.
+
+const http = require('node:http');
+const https = require('node:https');
+const crypto = require('node:crypto');
+const zlib = require('node:zlib');
+const { KustoError } = require('../errors');
+const { Engine } = require('./engine');
+const { dotnetShort } = require('./types');
+
+const DEV = { tenant: 'emulator', clientId: 'kusto-sink-dev', secret: 'dev-secret' };
+const STREAMING_LIMIT = 4 * 1024 * 1024;
+
+class Emulator {
+  constructor(opts = {}) {
+    this.opts = opts;
+    this.engine = new Engine();
+    this.key = crypto.randomBytes(32);
+    this.tokenLifetime = Number(opts.tokenLifetime || 3600);
+    this.faults = [];
+    this.stats = {};
+    this.sockets = new Set();
+  }
+
+  // ---------- tokens ----------
+  issueToken(subject) {
+    const exp = Math.floor(Date.now() / 1000) + this.tokenLifetime;
+    const body = Buffer.from(JSON.stringify({ sub: subject, exp })).toString('base64url');
+    const sig = crypto.createHmac('sha256', this.key).update(body).digest('base64url');
+    return { token: `${body}.${sig}`, exp };
+  }
+
+  checkToken(req) {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization || '');
+    if (!m) throw new KustoError(401, 'Unauthorized', 'The request has no bearer token.');
+    const [body, sig] = m[1].split('.');
+    const expected = body ? Buffer.from(crypto.createHmac('sha256', this.key).update(body).digest('base64url')) : null;
+    const given = Buffer.from(sig || '');
+    const good = expected && given.length === expected.length && crypto.timingSafeEqual(given, expected);
+    if (!good) throw new KustoError(401, 'Unauthorized', 'The bearer token is not valid.');
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+    if (claims.exp * 1000 < Date.now()) throw new KustoError(401, 'Unauthorized', 'The bearer token has expired.');
+    return claims;
+  }
+
+  // ---------- faults ----------
+  takeFault(kind, path) {
+    this.stats[kind] = (this.stats[kind] || 0) + 1;
+    for (const f of this.faults) {
+      if (f.count > 0 && (f.kind === kind || f.kind === 'any') && (!f.path || new RegExp(f.path).test(path))) {
+        f.count--;
+        return f.action;
+      }
+    }
+    return null;
+  }
+
+  // ---------- HTTP ----------
+  async handle(req, res) {
+    const url = new URL(req.url, 'http://x');
+    const path = url.pathname;
+    const body = await readBody(req);
+    const requestId = req.headers['x-ms-client-request-id'] || '';
+    const send = (status, obj, headers = {}) => {
+      const text = typeof obj === 'string' ? obj : JSON.stringify(obj);
+      res.writeHead(status, { 'Content-Type': typeof obj === 'string' ? 'text/plain' : 'application/json; charset=utf-8',
+        'x-ms-client-request-id': requestId, 'x-ms-activity-id': crypto.randomUUID(), ...headers });
+      res.end(text);
+    };
+    try {
+      if (path.startsWith('/admin/')) return this.admin(req, path, body, send);
+      const kind = kindOf(path);
+      const fault = this.takeFault(kind, path);
+      if (fault) {
+        if (fault.delay) await new Promise((r) => setTimeout(r, fault.delay));
+        else if (fault.drop) {
+          // the connection breaks while the answer is on its way
+          req.socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"Tab');
+          req.socket.destroy();
+          return undefined;
+        }
+        else if (fault.hang) { return undefined; }
+        else if (fault.status) {
+          const err = new KustoError(fault.status, fault.code || (fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable'),
+            fault.message || 'Injected fault.', { permanent: fault.permanent, retryAfter: fault.retryAfter });
+          return send(err.status, err.toJSON({ clientRequestId: requestId }),
+            err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {});
+        }
+      }
+      switch (kind) {
+        case 'token': return this.token(url, path, body, send);
+        case 'metadata': return send(200, { AzureAD: { LoginEndpoint: this.baseUrl, LoginMfaRequired: 'False',
+          KustoClientAppId: 'db662dc1-0cfe-4e1c-a843-19a68e65be58', KustoClientRedirectUri: 'https://microsoft/kustoclient',
+          KustoServiceResourceId: this.baseUrl, FirstPartyAuthorityUrl: `${this.baseUrl}/f8cdef31-a31e-4b4a-93e4-5f571e91255a` }, dSTS: {} });
+        case 'mgmt':
+        case 'query': {
+          this.checkToken(req);
+          const { db, csl } = parseRequest(body);
+          const v2 = path.startsWith('/v2/');
+          if (kind === 'mgmt' || csl.trim().startsWith('.')) {
+            if (v2) return send(400, 'Bad request: control commands are not supported with api_version=v2');
+            return send(200, v1Body([this.engine.mgmt(db, csl)], false));
+          }
+          const r = this.engine.query(db, csl);
+          return send(200, v2 ? v2Body(r) : v1Body([r], true));
+        }
+        case 'streaming': return this.streaming(req, url, path, body, send);
+        default: return send(404, new KustoError(404, 'NotFound', `No such endpoint: ${path}`).toJSON());
+      }
+    } catch (e) {
+      if (e instanceof KustoError) {
+        return send(e.status, e.toJSON({ clientRequestId: requestId }),
+          e.retryAfter ? { 'Retry-After': String(e.retryAfter) } : {});
+      }
+      return send(500, new KustoError(500, 'InternalServiceError', String(e && e.message)).toJSON());
+    }
+  }
+
+  token(url, path, body, send) {
+    const form = new URLSearchParams(body.toString());
+    const tenant = path.split('/')[1];
+    if (form.get('grant_type') !== 'client_credentials') {
+      return send(400, { error: 'unsupported_grant_type', error_description: 'AADSTS70003: Only client_credentials is supported.', error_codes: [70003] });
+    }
+    if (tenant !== DEV.tenant || form.get('client_id') !== DEV.clientId) {
+      return send(400, { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory '${tenant}'.`, error_codes: [700016] });
+    }
+    if (form.get('client_secret') !== DEV.secret) {
+      return send(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.', error_codes: [7000215] });
+    }
+    const { token, exp } = this.issueToken(DEV.clientId);
+    return send(200, { token_type: 'Bearer', expires_in: exp - Math.floor(Date.now() / 1000), ext_expires_in: this.tokenLifetime, access_token: token });
+  }
+
+  streaming(req, url, path, body, send) {
+    this.checkToken(req);
+    const [, , , , db, table] = path.split('/').map(decodeURIComponent);
+    let data = body;
+    if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data);
+    if (data.length > STREAMING_LIMIT) {
+      throw new KustoError(413, 'Stream_InputStreamTooLarge', `The stream is larger than ${STREAMING_LIMIT} bytes.`, { permanent: true });
+    }
+    if (!this.engine.streamingEnabled(db, table)) {
+      throw new KustoError(400, 'BadRequest_StreamingIngestionPolicyNotEnabled',
+        `Streaming ingestion policy is not enabled for table '${table}' in database '${db}'.`, { permanent: true });
+    }
+    const format = url.searchParams.get('streamFormat') || 'csv';
+    const r = this.engine.ingest(db, table, data, { format });
+    return send(200, v1Body([{ columns: [{ name: 'ConsumedRecordsCount', type: 'long' },
+      { name: 'UpdatePolicyStatus', type: 'string' }, { name: 'UpdatePolicyFailureCode', type: 'string' },
+      { name: 'UpdatePolicyFailureReason', type: 'string' }], rows: [[r.rowCount, 'Inactive', 'Unknown', '']] }], false));
+  }
+
+  admin(req, path, body, send) {
+    const json = body.length ? JSON.parse(body.toString()) : {};
+    if (path === '/admin/faults' && req.method === 'POST') {
+      this.faults.push({ kind: json.kind || 'any', path: json.path, count: json.count || 1, action: json.action || {} });
+      return send(200, { ok: true });
+    }
+    if (path === '/admin/stats') return send(200, { requests: this.stats });
+    if (path === '/admin/reset' && req.method === 'POST') {
+      this.faults = [];
+      this.stats = {};
+      if (json.data) this.engine = new Engine();
+      return send(200, { ok: true });
+    }
+    if (path === '/admin/config' && req.method === 'POST') {
+      if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
+      return send(200, { ok: true });
+    }
+    return send(404, { error: 'no such admin endpoint' });
+  }
+
+  listen(host, port) {
+    const handler = (req, res) => { this.handle(req, res); };
+    this.server = this.opts.tlsCert
+      ? https.createServer({ cert: require('fs').readFileSync(this.opts.tlsCert), key: require('fs').readFileSync(this.opts.tlsKey) }, handler)
+      : http.createServer(handler);
+    this.server.on('connection', (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
+    return new Promise((resolve) => {
+      this.server.listen(port, host, () => {
+        const addr = this.server.address();
+        const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+        this.baseUrl = `${this.opts.tlsCert ? 'https' : 'http'}://${h}:${addr.port}`;
+        resolve(this.baseUrl);
+      });
+    });
+  }
+
+  close() {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+function kindOf(path) {
+  if (/^\/[^/]+\/oauth2\/v2\.0\/token$/.test(path)) return 'token';
+  if (path === '/v1/rest/auth/metadata') return 'metadata';
+  if (path === '/v1/rest/mgmt') return 'mgmt';
+  if (path === '/v1/rest/query' || path === '/v2/rest/query') return 'query';
+  if (path.startsWith('/v1/rest/ingest/')) return 'streaming';
+  return 'other';
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let b = Buffer.concat(chunks);
+      const enc = (req.headers['content-encoding'] || '').toLowerCase();
+      try {
+        if (enc === 'gzip' && !req.url.startsWith('/v1/rest/ingest/')) b = zlib.gunzipSync(b);
+        else if (enc === 'deflate') b = zlib.inflateSync(b);
+      } catch (e) { return reject(e); }
+      return resolve(b);
+    });
+    req.on('error', reject);
+  });
+}
+
+function parseRequest(body) {
+  let j;
+  try { j = JSON.parse(body.toString()); } catch {
+    throw new KustoError(400, 'General_BadRequest', 'The request body is not JSON.');
+  }
+  if (!j.db || typeof j.csl !== 'string') throw new KustoError(400, 'General_BadRequest', 'The request needs "db" and "csl".');
+  return j;
+}
+
+function wire(v, type, v1) {
+  if (type === 'dynamic' && v1) return v === null ? null : JSON.stringify(v);
+  return v;
+}
+
+function v1Body(results, isQuery) {
+  const tables = results.map((r, i) => ({
+    TableName: `Table_${i}`,
+    Columns: r.columns.map((c) => ({ ColumnName: c.name, DataType: dotnetShort(c.type), ColumnType: c.type })),
+    Rows: r.rows.map((row) => row.map((v, j) => wire(v, r.columns[j].type, true))),
+  }));
+  if (isQuery) {
+    tables.push({ TableName: 'Table_1', Columns: [{ ColumnName: 'Value', DataType: 'String', ColumnType: 'string' }], Rows: [] });
+    tables.push({ TableName: 'Table_2', Columns: [{ ColumnName: 'Ordinal', DataType: 'Int64', ColumnType: 'long' },
+      { ColumnName: 'Kind', DataType: 'String', ColumnType: 'string' }, { ColumnName: 'Name', DataType: 'String', ColumnType: 'string' },
+      { ColumnName: 'Id', DataType: 'String', ColumnType: 'string' }, { ColumnName: 'PrettyName', DataType: 'String', ColumnType: 'string' }],
+    Rows: [[0, 'QueryResult', 'PrimaryResult', crypto.randomUUID(), ''], [1, 'QueryProperties', '@ExtendedProperties', crypto.randomUUID(), '']] });
+  }
+  return { Tables: tables };
+}
+
+function v2Body(r) {
+  const frames = [
+    { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0', IsFragmented: false, ErrorReportingPlacement: 'EndOfTable' },
+    { FrameType: 'DataTable', TableId: 0, TableKind: 'QueryProperties', TableName: '@ExtendedProperties',
+      Columns: [{ ColumnName: 'TableId', ColumnType: 'int' }, { ColumnName: 'Key', ColumnType: 'string' }, { ColumnName: 'Value', ColumnType: 'dynamic' }], Rows: [] },
+    { FrameType: 'DataTable', TableId: 1, TableKind: 'PrimaryResult', TableName: 'PrimaryResult',
+      Columns: r.columns.map((c) => ({ ColumnName: c.name, ColumnType: c.type })), Rows: r.rows },
+    { FrameType: 'DataTable', TableId: 2, TableKind: 'QueryCompletionInformation', TableName: 'QueryCompletionInformation',
+      Columns: [{ ColumnName: 'Timestamp', ColumnType: 'datetime' }], Rows: [] },
+    { FrameType: 'DataSetCompletion', HasErrors: false, Cancelled: false },
+  ];
+  return `[${frames.map((f) => JSON.stringify(f)).join('\n,')}\n]`;
+}
+
+module.exports = { Emulator, DEV };
