@@ -27,14 +27,32 @@ DECODER_OBJS = \
 
 API_OBJS = \
 	src/api/hide_statement.o \
+	src/api/sink_control.o \
 	src/api/typeinfo.o
 
-OBJS = src/kusto_sink.o $(DECODER_OBJS) $(API_OBJS)
+WORKER_OBJS = \
+	src/worker/batch.o \
+	src/worker/config.o \
+	src/worker/decode.o \
+	src/worker/launcher.o \
+	src/worker/registry.o \
+	src/worker/sink_worker.o \
+	src/worker/ship.o
+
+KUSTO_OBJS = \
+	src/kusto/alloc.o \
+	src/kusto/auth.o \
+	src/kusto/client.o \
+	src/kusto/error.o \
+	src/kusto/http.o
+
+OBJS = src/kusto_sink.o $(DECODER_OBJS) $(WORKER_OBJS) $(API_OBJS) $(KUSTO_OBJS)
+SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 
 # The regression tests run through our own installcheck (throw-away instance,
 # unprivileged user), so PGXS must not define one.
 NO_INSTALLCHECK = 1
-REGRESS = types formats changes toast options filter typeinfo connections
+REGRESS = types formats changes toast options filter typeinfo connections sinks
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -42,6 +60,9 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # headers and function-manager conventions trigger.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
+
+# rebuild objects when a header they include changes
+override autodepend = yes
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -264,6 +264,8 @@ BEGIN
 		federated_token_file = c.federated_token_file, token = c.token, options = c.options,
 		updated_at = c.updated_at
 	WHERE k.name = c.name;
+	-- the workers of the sinks on this connection restart with it
+	PERFORM kusto_sink._notify_launcher();
 END
 $$;
 
@@ -272,7 +274,15 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	user_sink text;
 BEGIN
+	SELECT s.name INTO user_sink FROM kusto_sink.sink s WHERE s.connection = drop_connection.name LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'connection "%" is used by sink "%"', drop_connection.name, user_sink
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the sinks that use it first.';
+	END IF;
 	DELETE FROM kusto_sink.connection k WHERE k.name = drop_connection.name;
 	IF NOT FOUND AND NOT if_exists THEN
 		RAISE EXCEPTION 'connection "%" does not exist', drop_connection.name
@@ -292,3 +302,469 @@ CREATE VIEW kusto_sink.connections AS
 		   certificate_file, private_key_file, managed_identity_id, federated_token_file,
 		   options, owner, created_at, updated_at
 	FROM kusto_sink.connection;
+
+-------------------------------------------------------------------------------
+-- Sinks: a source (tables or a publication) streamed into Kusto tables
+-- through a connection, by one background worker decoding one slot.
+-------------------------------------------------------------------------------
+
+CREATE TABLE kusto_sink.sink (
+	name text PRIMARY KEY,
+	connection text NOT NULL REFERENCES kusto_sink.connection (name),
+	database text NOT NULL,
+	source_tables regclass[],		-- NULL for a publication source
+	publication text,				-- NULL for a table source
+	kusto_table text,				-- the default target table
+	options jsonb NOT NULL DEFAULT '{}',
+	enabled boolean NOT NULL DEFAULT true,
+	slot_name name NOT NULL UNIQUE,
+	owner regrole NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	CHECK ((source_tables IS NULL) <> (publication IS NULL))
+);
+REVOKE ALL ON kusto_sink.sink FROM PUBLIC;
+
+-- Validates sink options; returns them normalised (enum values lower-case).
+-- Options left out follow the kusto_sink.* defaults (GUCs) at worker start.
+CREATE FUNCTION kusto_sink._check_sink_options(options jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text;
+	val jsonb;
+	result jsonb;
+	known CONSTANT text[] := ARRAY['ingestion_method', 'format', 'batch_interval_ms', 'batch_size',
+		'client_batch_size_limit', 'flush_immediately', 'poll_for_ingestion_status',
+		'delivery_guarantee', 'ingestion_mapping_ref', 'on_error', 'tables', 'metadata',
+		'op_column', 'lsn_column', 'commit_lsn_column', 'commit_time_column', 'xid_column',
+		'schema_column', 'table_column', 'unchanged_toast_column'];
+	enums CONSTANT jsonb := '{"ingestion_method": ["streaming", "managed"],
+		"format": ["json", "csv"], "delivery_guarantee": ["at_least_once"],
+		"on_error": ["stop", "dead_letter"]}';
+BEGIN
+	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+		RAISE EXCEPTION 'sink options must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example: ''{"batch_interval_ms": 500, "format": "csv"}''.';
+	END IF;
+	result := '{}';
+	FOR key, val IN SELECT * FROM jsonb_each(options) LOOP
+		IF NOT key = ANY (known) THEN
+			RAISE EXCEPTION 'unrecognized sink option "%"', key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Valid options are: %s.', array_to_string(known, ', '));
+		END IF;
+		IF jsonb_typeof(val) = 'null' THEN
+			-- alter_sink: back to the default
+			result := result || jsonb_build_object(key, val);
+			CONTINUE;
+		END IF;
+		IF enums ? key THEN
+			IF jsonb_typeof(val) <> 'string' OR NOT (enums -> key) ? lower(val #>> '{}') THEN
+				IF key = 'ingestion_method' AND lower(val #>> '{}') = 'queued' THEN
+					RAISE EXCEPTION 'ingestion_method "queued" is not available yet'
+						USING ERRCODE = 'feature_not_supported',
+							  HINT = 'Use "streaming", or "managed", which streams every batch for now.';
+				END IF;
+				IF key = 'delivery_guarantee' AND val #>> '{}' = 'exactly_once' THEN
+					RAISE EXCEPTION 'delivery_guarantee "exactly_once" is not available yet'
+						USING ERRCODE = 'feature_not_supported',
+							  HINT = 'Use "at_least_once": every committed row arrives, a row may arrive twice after a crash.';
+				END IF;
+				RAISE EXCEPTION 'invalid value % for sink option "%"', val, key
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = format('Valid values are: %s.',
+										(SELECT string_agg(v, ', ') FROM jsonb_array_elements_text(enums -> key) v));
+			END IF;
+			val := to_jsonb(lower(val #>> '{}'));
+		ELSIF key IN ('batch_interval_ms', 'batch_size', 'client_batch_size_limit') THEN
+			IF jsonb_typeof(val) <> 'number' OR val::numeric <= 0 OR val::numeric <> trunc(val::numeric)
+			   OR val::numeric > 2147483647 THEN
+				RAISE EXCEPTION 'sink option "%" must be a positive integer, not %', key, val
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSIF key IN ('flush_immediately', 'poll_for_ingestion_status') THEN
+			IF jsonb_typeof(val) <> 'boolean' THEN
+				RAISE EXCEPTION 'sink option "%" must be true or false, not %', key, val
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSIF key = 'tables' THEN
+			IF jsonb_typeof(val) <> 'object' OR EXISTS (SELECT FROM jsonb_each(val) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+				RAISE EXCEPTION 'sink option "tables" must map source tables to Kusto table names'
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'For example: ''{"tables": {"public.orders": "Orders", "public.refunds": "Refunds"}}''.';
+			END IF;
+		ELSIF jsonb_typeof(val) <> 'string' OR val #>> '{}' = '' THEN
+			RAISE EXCEPTION 'sink option "%" must be a non-empty string, not %', key, val
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		result := result || jsonb_build_object(key, val);
+	END LOOP;
+	RETURN result;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._check_sink_options(jsonb) FROM PUBLIC;
+
+-- Tells the launcher, when the transaction commits, to look at the sinks again.
+CREATE FUNCTION kusto_sink._notify_launcher()
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_notify_launcher'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._notify_launcher() FROM PUBLIC;
+
+-- Stops a sink's worker and waits (up to timeout_ms) until it has exited and
+-- released the slot; false when it is still running at the timeout.
+CREATE FUNCTION kusto_sink._stop_worker(sink text, timeout_ms int)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kusto_sink_stop_worker'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._stop_worker(text, int) FROM PUBLIC;
+
+-- The prerequisites every sink needs, checked with errors that say what to change.
+CREATE FUNCTION kusto_sink._check_prerequisites()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF current_setting('wal_level') <> 'logical' THEN
+		RAISE EXCEPTION 'kusto_sink needs wal_level = logical, not %', current_setting('wal_level')
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Set wal_level = logical in postgresql.conf and restart the server.';
+	END IF;
+	IF NOT 'kusto_sink' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) THEN
+		RAISE EXCEPTION 'kusto_sink is not in shared_preload_libraries'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Add kusto_sink to shared_preload_libraries and restart the server: sinks run in background workers that only a preloaded library can start.';
+	END IF;
+	IF current_database() <> current_setting('kusto_sink.database') THEN
+		RAISE EXCEPTION 'sinks live in database "%", not in "%"', current_setting('kusto_sink.database'), current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Create the sink in that database, or set kusto_sink.database to this one and restart the server.';
+	END IF;
+END
+$$;
+
+-- create_sink() resolves the source with the caller's search_path and
+-- privileges, then _create_sink() (SECURITY DEFINER) does the rest.
+CREATE FUNCTION kusto_sink.create_sink(
+	name text,
+	connection text,
+	source text,
+	database text,
+	kusto_table text DEFAULT NULL,
+	options jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	rels pg_catalog.regclass[];
+	rel pg_catalog.regclass;
+	item text;
+	pub text;
+BEGIN
+	IF source IS NULL OR pg_catalog.btrim(source) = '' THEN
+		RAISE EXCEPTION 'the source must be given'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name a table, a comma-separated list of tables, or a publication as ''publication:<name>''.';
+	ELSIF source OPERATOR(pg_catalog.~~*) 'publication:%' THEN
+		pub := pg_catalog.btrim(pg_catalog.substr(source, 13));
+	ELSE
+		rels := ARRAY[]::pg_catalog.regclass[];
+		FOREACH item IN ARRAY pg_catalog.string_to_array(source, ',') LOOP
+			rel := pg_catalog.btrim(item)::pg_catalog.regclass;
+			IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
+				RAISE EXCEPTION 'permission denied for table %', rel
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'The owner of a sink must be able to read every source table.';
+			END IF;
+			rels := rels OPERATOR(pg_catalog.||) rel;
+		END LOOP;
+	END IF;
+	PERFORM kusto_sink._create_sink(name, connection, rels, pub, database, kusto_table, options);
+END
+$$;
+
+CREATE FUNCTION kusto_sink._create_sink(
+	name text,
+	connection text,
+	source_tables regclass[],
+	publication text,
+	database text,
+	kusto_table text,
+	options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	rel regclass;
+	mapped jsonb;
+BEGIN
+	IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
+		RAISE EXCEPTION 'invalid sink name "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A sink name starts with a lower-case letter or underscore and has at most 52 lower-case letters, digits or underscores (it names the replication slot kusto_sink_<name>).';
+	END IF;
+	PERFORM kusto_sink._check_prerequisites();
+	IF NOT EXISTS (SELECT FROM kusto_sink.connection c WHERE c.name = _create_sink.connection) THEN
+		RAISE EXCEPTION 'connection "%" does not exist', connection
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Create it with kusto_sink.create_connection().';
+	END IF;
+	IF database IS NULL OR database = '' THEN
+		RAISE EXCEPTION 'the Kusto database must be given'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT FROM kusto_sink.sink k WHERE k.name = _create_sink.name) THEN
+		RAISE EXCEPTION 'sink "%" already exists', name
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use kusto_sink.alter_sink() to change it, or drop it first.';
+	END IF;
+
+	s.name := name;
+	s.connection := connection;
+	s.database := database;
+	s.kusto_table := kusto_table;
+	s.options := jsonb_strip_nulls(kusto_sink._check_sink_options(coalesce(options, '{}')));
+	mapped := coalesce(s.options -> 'tables', '{}');
+	s.enabled := true;
+	s.slot_name := 'kusto_sink_' || name;
+	s.owner := session_user::regrole;
+	s.created_at := now();
+	s.updated_at := now();
+	s.source_tables := source_tables;
+	s.publication := publication;
+
+	IF publication IS NOT NULL THEN
+		IF NOT EXISTS (SELECT FROM pg_publication p WHERE p.pubname = publication) THEN
+			RAISE EXCEPTION 'publication "%" does not exist', publication
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		IF s.kusto_table IS NULL THEN
+			RAISE EXCEPTION 'a sink on a publication needs kusto_table'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name the Kusto table that tables without an entry in option "tables" go to.';
+		END IF;
+	ELSIF source_tables IS NULL OR cardinality(source_tables) = 0 THEN
+		RAISE EXCEPTION 'the source must be given'
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSE
+		FOREACH rel IN ARRAY source_tables LOOP
+			IF (SELECT relkind FROM pg_class WHERE oid = rel) NOT IN ('r', 'p') THEN
+				RAISE EXCEPTION '"%" is not a table', rel
+					USING ERRCODE = 'wrong_object_type';
+			END IF;
+			IF NOT has_table_privilege(session_user, rel, 'SELECT') THEN
+				RAISE EXCEPTION 'permission denied for table %', rel
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'The owner of a sink must be able to read every source table.';
+			END IF;
+			IF s.kusto_table IS NULL AND NOT mapped ? rel::text THEN
+				RAISE EXCEPTION 'no Kusto table for source table %', rel
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'Pass kusto_table, or map the table in option "tables".';
+			END IF;
+		END LOOP;
+	END IF;
+	BEGIN
+		PERFORM pg_create_logical_replication_slot(s.slot_name, 'kusto_sink');
+	EXCEPTION
+		WHEN duplicate_object THEN
+			RAISE EXCEPTION 'replication slot "%" already exists', s.slot_name
+				USING ERRCODE = 'duplicate_object',
+					  HINT = 'A sink of that name was dropped without its slot, or the slot belongs to something else: drop the slot (pg_drop_replication_slot) if nothing uses it.';
+		WHEN configuration_limit_exceeded THEN
+			RAISE EXCEPTION 'no free replication slot for sink "%"', name
+				USING ERRCODE = 'configuration_limit_exceeded',
+					  HINT = 'Raise max_replication_slots (needs a restart) or drop unused slots.';
+		WHEN OTHERS THEN
+			IF SQLERRM LIKE '%may not be used as an output plugin%' THEN
+				RAISE EXCEPTION 'the server does not allow kusto_sink as an output plugin'
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  HINT = 'Add kusto_sink to output_plugin_libraries (e.g. ''pgoutput, test_decoding, kusto_sink'') and reload the configuration.';
+			END IF;
+			RAISE;
+	END;
+
+	INSERT INTO kusto_sink.sink SELECT s.*;
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+CREATE FUNCTION kusto_sink.alter_sink(name text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	merged jsonb;
+BEGIN
+	SELECT k.options || kusto_sink._check_sink_options(coalesce(alter_sink.options, '{}'))
+	  INTO merged FROM kusto_sink.sink k WHERE k.name = alter_sink.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', alter_sink.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- an option set to null goes back to its default
+	merged := jsonb_strip_nulls(merged);
+	UPDATE kusto_sink.sink k SET options = merged, updated_at = now() WHERE k.name = alter_sink.name;
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+CREATE FUNCTION kusto_sink._set_enabled(name text, enabled boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE kusto_sink.sink k SET enabled = _set_enabled.enabled, updated_at = now()
+	WHERE k.name = _set_enabled.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', _set_enabled.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._set_enabled(text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink.pause_sink(name text)
+RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT kusto_sink._set_enabled(name, false) $$;
+
+CREATE FUNCTION kusto_sink.resume_sink(name text)
+RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT kusto_sink._set_enabled(name, true) $$;
+
+-- Closes the sink's open batches now instead of at their size or interval.
+CREATE FUNCTION kusto_sink.flush_sink(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_flush_sink'
+LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+-- Stops the worker (which finishes the batches it has in flight), drops the
+-- slot and the sink.
+CREATE FUNCTION kusto_sink.drop_sink(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = drop_sink.name FOR UPDATE;
+	IF NOT FOUND THEN
+		IF NOT if_exists THEN
+			RAISE EXCEPTION 'sink "%" does not exist', drop_sink.name
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		RETURN;
+	END IF;
+	IF NOT kusto_sink._stop_worker(s.name, 30000) THEN
+		RAISE EXCEPTION 'the worker of sink "%" is still delivering a batch', s.name
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Try again in a moment; pause the sink first to let it settle.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_replication_slots r WHERE r.slot_name = s.slot_name) THEN
+		PERFORM pg_drop_replication_slot(s.slot_name);
+	END IF;
+	DELETE FROM kusto_sink.sink k WHERE k.name = s.name;
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+REVOKE ALL ON FUNCTION kusto_sink.create_sink(text, text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._create_sink(text, text, regclass[], text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.alter_sink(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.pause_sink(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.resume_sink(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.flush_sink(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.drop_sink(text, boolean) FROM PUBLIC;
+
+-- A connection in use by a sink cannot be dropped (the foreign key says so).
+
+CREATE VIEW kusto_sink.sinks AS
+	SELECT name, connection, database, source_tables, publication, kusto_table, options,
+		   enabled, slot_name, owner, created_at, updated_at
+	FROM kusto_sink.sink;
+
+-- The sink workers' shared-memory state and counters.
+CREATE FUNCTION kusto_sink._status(
+	OUT name text, OUT state text, OUT worker_pid int,
+	OUT confirmed_lsn pg_lsn, OUT decoded_lsn pg_lsn,
+	OUT rows_sent bigint, OUT batches_sent bigint, OUT raw_bytes bigint, OUT compressed_bytes bigint,
+	OUT ingestion_failures bigint, OUT retries bigint,
+	OUT last_error text, OUT last_error_time timestamptz, OUT last_success timestamptz,
+	OUT last_commit_time timestamptz, OUT oldest_pending timestamptz,
+	OUT latency_p50_ms float8, OUT latency_p99_ms float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_status'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW kusto_sink.status AS
+	SELECT k.name,
+		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
+		   s.worker_pid, k.slot_name,
+		   r.confirmed_flush_lsn AS confirmed_lsn,
+		   s.decoded_lsn,
+		   pg_wal_lsn_diff(pg_current_wal_flush_lsn(), r.confirmed_flush_lsn)::bigint AS lag_bytes,
+		   CASE WHEN s.name IS NULL THEN NULL
+				WHEN s.oldest_pending IS NULL THEN 0
+				ELSE extract(epoch FROM now() - s.oldest_pending)::float8 END AS lag_seconds,
+		   s.rows_sent, s.batches_sent, s.raw_bytes, s.compressed_bytes,
+		   s.ingestion_failures, s.retries, s.last_error, s.last_error_time, s.last_success,
+		   s.latency_p50_ms, s.latency_p99_ms,
+		   r.wal_status
+	FROM kusto_sink.sink k
+	LEFT JOIN kusto_sink._status() s ON s.name = k.name
+	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name;
+
+-- Batches that Kusto rejected permanently, for sinks with on_error = dead_letter.
+-- kusto_sink.retry_dead_letter(sink) sends them again.
+CREATE TABLE kusto_sink.dead_letter (
+	id bigserial PRIMARY KEY,
+	sink text NOT NULL,
+	kusto_table text NOT NULL,
+	format text NOT NULL,
+	records bigint NOT NULL,
+	first_commit_lsn pg_lsn NOT NULL,
+	last_commit_lsn pg_lsn NOT NULL,
+	payload text NOT NULL,
+	error text NOT NULL,
+	failed_at timestamptz NOT NULL DEFAULT now(),
+	retry_requested boolean NOT NULL DEFAULT false
+);
+REVOKE ALL ON kusto_sink.dead_letter FROM PUBLIC;
+CREATE INDEX ON kusto_sink.dead_letter (sink) WHERE retry_requested;
+
+-- Asks the sink's worker to send its dead letters again; each one that Kusto
+-- accepts is deleted, each one it rejects again stays with the new error.
+-- Returns how many were queued for the retry.
+CREATE FUNCTION kusto_sink.retry_dead_letter(sink text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM kusto_sink.sink k WHERE k.name = retry_dead_letter.sink) THEN
+		RAISE EXCEPTION 'sink "%" does not exist', retry_dead_letter.sink
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	UPDATE kusto_sink.dead_letter d SET retry_requested = true WHERE d.sink = retry_dead_letter.sink;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM kusto_sink._notify_launcher();
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.retry_dead_letter(text) FROM PUBLIC;

@@ -44,4 +44,9 @@
 #define KS_GET_FLUSH_REC_PTR() GetFlushRecPtr()
 #endif
 
+/* reserving a GUC prefix: MarkGUCPrefixReserved since 15 */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
 #endif							/* KUSTO_SINK_COMPAT_H */

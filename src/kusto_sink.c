@@ -3,23 +3,118 @@
  * kusto_sink.c
  *	  Module entry point of the kusto_sink extension.
  *
- * The shared library is both the extension (SQL-callable functions, and
- * later the launcher and sink workers registered here at
- * shared_preload_libraries time) and the logical decoding output plugin
- * "kusto_sink" (src/decoder/plugin.c).
+ * The shared library is the extension (SQL-callable functions), the
+ * logical decoding output plugin "kusto_sink" (src/decoder/plugin.c), and,
+ * when loaded through shared_preload_libraries, the launcher and the sink
+ * workers (src/worker/).  _PG_init defines the GUCs, reserves the shared
+ * memory registry and registers the launcher.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "worker/launcher.h"
+#include "worker/registry.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* GUCs (README.md, "Configuration parameters") */
+int			ks_max_sinks = 16;
+int			ks_launcher_naptime_ms = 10000;
+int			ks_default_batch_interval_ms = 1000;
+int			ks_default_batch_size = 100000;
+int			ks_default_client_batch_size_limit_mb = 100;
+char	   *ks_default_ingestion_method = NULL;
+
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+
+static void
+ks_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	ks_registry_request();
+}
+#endif
+
+static void
+ks_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	ks_registry_attach();
+}
+
+static bool
+check_ingestion_method(char **newval, void **extra, GucSource source)
+{
+	if (strcmp(*newval, "queued") == 0 || strcmp(*newval, "streaming") == 0 ||
+		strcmp(*newval, "managed") == 0)
+		return true;
+	GUC_check_errdetail("Valid values are \"queued\", \"streaming\" and \"managed\".");
+	return false;
+}
+
 void
 _PG_init(void)
 {
-	/* Nothing to register yet: the launcher and its GUCs come with the sinks. */
+	/*
+	 * Loaded as an output plugin or for a SQL function only: the workers
+	 * need shared memory and a launcher, which exist only when preloaded.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomIntVariable("kusto_sink.max_sinks",
+							"Maximum number of sinks (and so of sink workers).",
+							NULL, &ks_max_sinks, 16, 1, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kusto_sink.launcher_naptime",
+							"Time between the launcher's checks of the sink catalog.",
+							"The launcher also wakes up at once when the SQL API changes a sink.",
+							&ks_launcher_naptime_ms, 10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kusto_sink.batch_interval_ms",
+							"Default for the sink option batch_interval_ms.",
+							NULL, &ks_default_batch_interval_ms, 1000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kusto_sink.batch_size",
+							"Default for the sink option batch_size (records).",
+							NULL, &ks_default_batch_size, 100000, 1, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kusto_sink.client_batch_size_limit",
+							"Default for the sink option client_batch_size_limit (MB of uncompressed data).",
+							NULL, &ks_default_client_batch_size_limit_mb, 100, 1, 4096,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("kusto_sink.ingestion_method",
+							   "Default for the sink option ingestion_method.",
+							   NULL, &ks_default_ingestion_method, "managed",
+							   PGC_SIGHUP, 0, check_ingestion_method, NULL, NULL);
+	DefineCustomStringVariable("kusto_sink.database",
+							   "The database where sinks are configured and run.",
+							   NULL, &ks_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("kusto_sink");
+
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ks_shmem_request;
+#else
+	ks_registry_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ks_shmem_startup;
+
+	ks_register_launcher();
 }

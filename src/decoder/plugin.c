@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "compat.h"
+#include "decoder/hooks.h"
 #include "decoder/options.h"
 #include "decoder/record.h"
 #include "decoder/relinfo.h"
@@ -40,7 +41,12 @@ typedef struct KsPluginState
 	KsDecoderOptions opts;
 	MemoryContext change_cxt;	/* reset after every change */
 	bool		to_utf8;		/* server encoding needs converting */
+	KsDecoderHooks *hooks;		/* in-process consumer, or NULL */
+	StringInfoData record;		/* the record being built, with hooks */
+	int64		index;			/* records so far in this transaction */
 } KsPluginState;
+
+KsDecoderHooks *ks_decoder_hooks = NULL;
 
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
@@ -58,6 +64,8 @@ ks_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 											  "kusto_sink change",
 											  ALLOCSET_DEFAULT_SIZES);
 	state->to_utf8 = (encoding != PG_UTF8 && encoding != PG_SQL_ASCII);
+	state->hooks = ks_decoder_hooks;
+	initStringInfo(&state->record);
 	ks_relinfo_startup(ctx->context);
 	MemoryContextSwitchTo(oldcxt);
 
@@ -75,12 +83,20 @@ ks_shutdown(LogicalDecodingContext *ctx)
 static void
 ks_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
+	KsPluginState *state = (KsPluginState *) ctx->output_plugin_private;
+
 	/* records carry their transaction's metadata: nothing to write */
+	state->index = 0;
 }
 
 static void
 ks_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
 {
+	KsPluginState *state = (KsPluginState *) ctx->output_plugin_private;
+
+	if (state->hooks != NULL && state->hooks->commit != NULL)
+		state->hooks->commit(state->hooks->arg, txn->final_lsn, txn->end_lsn,
+							 KS_TXN_COMMIT_TIME(txn), state->index);
 }
 
 static void
@@ -93,27 +109,45 @@ fill_meta(KsChangeMeta *meta, const char *op, ReorderBufferTXN *txn, XLogRecPtr 
 	meta->xid = txn->xid;
 }
 
-/* Writes one record as one message of the decoding output. */
+/*
+ * Writes one record: as one message of the decoding output, or to the
+ * in-process consumer's hook.
+ */
 static void
-write_record(LogicalDecodingContext *ctx, KsRelInfo *info, TupleDesc desc,
+write_record(LogicalDecodingContext *ctx, Oid relid, KsRelInfo *info, TupleDesc desc,
 			 HeapTuple tuple, HeapTuple fallback, bool key_only,
 			 const KsChangeMeta *meta)
 {
 	KsPluginState *state = (KsPluginState *) ctx->output_plugin_private;
+	StringInfo	out;
 
-	OutputPluginPrepareWrite(ctx, true);
-	ks_append_record(ctx->out, &state->opts, info, desc, tuple, fallback, key_only, meta);
+	if (state->hooks != NULL)
+	{
+		out = &state->record;
+		resetStringInfo(out);
+	}
+	else
+	{
+		OutputPluginPrepareWrite(ctx, true);
+		out = ctx->out;
+	}
+	ks_append_record(out, &state->opts, info, desc, tuple, fallback, key_only, meta);
 	if (state->to_utf8)
 	{
-		char	   *utf8 = pg_server_to_any(ctx->out->data, ctx->out->len, PG_UTF8);
+		char	   *utf8 = pg_server_to_any(out->data, out->len, PG_UTF8);
 
-		if (utf8 != ctx->out->data)
+		if (utf8 != out->data)
 		{
-			resetStringInfo(ctx->out);
-			appendStringInfoString(ctx->out, utf8);
+			resetStringInfo(out);
+			appendStringInfoString(out, utf8);
 		}
 	}
-	OutputPluginWrite(ctx, true);
+	if (state->hooks != NULL)
+		state->hooks->record(state->hooks->arg, relid, out->data, out->len,
+							 meta->commit_lsn, state->index);
+	else
+		OutputPluginWrite(ctx, true);
+	state->index++;
 }
 
 /* Did an update change the row's key?  Only asked when the old row was logged. */
@@ -159,7 +193,7 @@ ks_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			if (info->publish_insert && newtup != NULL)
 			{
 				fill_meta(&meta, "insert", txn, change->lsn);
-				write_record(ctx, info, desc, newtup, NULL, false, &meta);
+				write_record(ctx, RelationGetRelid(relation), info, desc, newtup, NULL, false, &meta);
 			}
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
@@ -169,17 +203,17 @@ ks_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					key_changed(info, desc, oldtup, newtup))
 				{
 					fill_meta(&meta, "delete", txn, change->lsn);
-					write_record(ctx, info, desc, oldtup, NULL, !full, &meta);
+					write_record(ctx, RelationGetRelid(relation), info, desc, oldtup, NULL, !full, &meta);
 				}
 				fill_meta(&meta, "update", txn, change->lsn);
-				write_record(ctx, info, desc, newtup, full ? oldtup : NULL, false, &meta);
+				write_record(ctx, RelationGetRelid(relation), info, desc, newtup, full ? oldtup : NULL, false, &meta);
 			}
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			if (info->publish_delete)
 			{
 				fill_meta(&meta, "delete", txn, change->lsn);
-				write_record(ctx, info, desc, oldtup, NULL, !full, &meta);
+				write_record(ctx, RelationGetRelid(relation), info, desc, oldtup, NULL, !full, &meta);
 			}
 			break;
 		default:
@@ -206,7 +240,7 @@ ks_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		KsRelInfo  *info = ks_relinfo_get(relations[i], &state->opts);
 
 		if (info->publish_truncate)
-			write_record(ctx, info, RelationGetDescr(relations[i]), NULL, NULL, false, &meta);
+			write_record(ctx, RelationGetRelid(relations[i]), info, RelationGetDescr(relations[i]), NULL, NULL, false, &meta);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(state->change_cxt);

@@ -11,7 +11,7 @@ source "$(dirname "$0")/common.sh"
 tmp=$(make_test_dir)
 trap 'rm -rf "$tmp"' EXIT
 cp -r "$KS_ROOT/sql" "$KS_ROOT/expected" "$tmp/"
-server_conf > "$tmp/regress.conf"
+{ server_conf; echo "kusto_sink.database = 'contrib_regression'"; } > "$tmp/regress.conf"
 chmod -R a+rX "$tmp"
 [ "$(id -u)" = 0 ] && chown -R "$KS_TEST_USER" "$tmp"
 

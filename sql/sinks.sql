@@ -1,0 +1,72 @@
+-- Sinks: validation of every argument and option, the slot that
+-- create_sink() makes, pause/resume/alter/drop, privileges.
+\set SHOW_CONTEXT never
+CREATE TABLE src_orders (id int PRIMARY KEY, v text);
+CREATE TABLE src_refunds (id int PRIMARY KEY, amount numeric);
+CREATE VIEW src_view AS SELECT 1 AS x;
+CREATE PUBLICATION src_pub FOR TABLE src_orders, src_refunds;
+SELECT kusto_sink.create_connection('emu', 'http://127.0.0.1:9', 'application',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+
+-- errors
+SELECT kusto_sink.create_sink('Bad-Name', 'emu', 'src_orders', 'db', 'Orders');
+SELECT kusto_sink.create_sink('s', 'nosuch', 'src_orders', 'db', 'Orders');
+SELECT kusto_sink.create_sink('s', 'emu', 'no_such_table', 'db', 'Orders');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_view', 'db', 'Orders');
+SELECT kusto_sink.create_sink('s', 'emu', '', 'db', 'Orders');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', '', 'Orders');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db');
+SELECT kusto_sink.create_sink('s', 'emu', 'publication:nosuch', 'db', 'Orders');
+SELECT kusto_sink.create_sink('s', 'emu', 'publication:src_pub', 'db');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_sise": 10}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"ingestion_method": "carrier pigeon"}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"ingestion_method": "queued"}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_size": 0}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_interval_ms": "fast"}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"flush_immediately": "yes"}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"delivery_guarantee": "exactly_once"}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"tables": ["a"]}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '[]');
+
+-- a sink on two tables, one of them routed to its own Kusto table
+SELECT kusto_sink.create_sink('two', 'emu', 'src_orders, src_refunds', 'db', 'Orders',
+	'{"tables": {"public.src_refunds": "Refunds"}, "format": "CSV", "batch_interval_ms": 250}');
+SELECT name, connection, database, source_tables, publication, kusto_table, options, enabled, slot_name
+FROM kusto_sink.sinks;
+SELECT slot_name, plugin, slot_type, database = current_database() AS here FROM pg_replication_slots;
+SELECT kusto_sink.create_sink('two', 'emu', 'src_orders', 'db', 'Orders');
+-- the connection is in use
+SELECT kusto_sink.drop_connection('emu');
+
+-- a sink on a publication
+SELECT kusto_sink.create_sink('pub', 'emu', 'publication:src_pub', 'db', 'Everything');
+SELECT name, source_tables, publication FROM kusto_sink.sinks ORDER BY name;
+
+-- alter, pause, resume
+SELECT kusto_sink.alter_sink('two', '{"batch_size": 500, "format": null}');
+SELECT options FROM kusto_sink.sinks WHERE name = 'two';
+SELECT kusto_sink.alter_sink('two', '{"batch_size": -1}');
+SELECT kusto_sink.alter_sink('nosuch', '{}');
+SELECT kusto_sink.pause_sink('two');
+SELECT name, enabled FROM kusto_sink.sinks ORDER BY name;
+SELECT kusto_sink.resume_sink('two');
+SELECT kusto_sink.pause_sink('nosuch');
+
+-- drop: the slot goes too
+SELECT kusto_sink.drop_sink('two');
+SELECT kusto_sink.drop_sink('pub');
+SELECT kusto_sink.drop_sink('two');
+SELECT kusto_sink.drop_sink('two', if_exists => true);
+SELECT count(*) AS slots_left FROM pg_replication_slots;
+
+-- PUBLIC may not create sinks
+CREATE ROLE kusto_nobody;
+GRANT USAGE ON SCHEMA kusto_sink TO kusto_nobody;
+SET ROLE kusto_nobody;
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders');
+RESET ROLE;
+REVOKE USAGE ON SCHEMA kusto_sink FROM kusto_nobody;
+DROP ROLE kusto_nobody;
+
+SELECT kusto_sink.drop_connection('emu');
+DROP PUBLICATION src_pub;

@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * hooks.h
+ *	  In-process consumers of the output plugin (the sink worker).
+ *
+ * When ks_decoder_hooks is set before a decoding context is created, the
+ * plugin hands every record to record() instead of writing it to the
+ * decoding output, and reports each transaction's commit to commit().  The
+ * record text is valid only during the call.  `index` numbers the records
+ * of one transaction from 0, so (commit_lsn, index) orders every record the
+ * slot ever produces.  A consumer that does not set the hooks (SQL
+ * functions, pg_recvlogical) gets the plugin's ordinary output.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_DECODER_HOOKS_H
+#define KS_DECODER_HOOKS_H
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+
+typedef struct KsDecoderHooks
+{
+	void		(*record) (void *arg, Oid relid, const char *data, int len,
+						   XLogRecPtr commit_lsn, int64 index);
+	void		(*commit) (void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
+						   TimestampTz commit_time, int64 nrecords);
+	void	   *arg;
+} KsDecoderHooks;
+
+extern PGDLLIMPORT KsDecoderHooks *ks_decoder_hooks;
+
+#endif							/* KS_DECODER_HOOKS_H */

@@ -1,0 +1,147 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *	  Batches of records, gzip-compressed as they arrive (see batch.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "worker/batch.h"
+
+#define GZIP_WINDOW_BITS (15 + 16)	/* zlib: a gzip member, not a raw zlib stream */
+
+static voidpf
+batch_zalloc(voidpf opaque, uInt items, uInt size)
+{
+	return MemoryContextAlloc((MemoryContext) opaque, (Size) items * size);
+}
+
+static void
+batch_zfree(voidpf opaque, voidpf address)
+{
+	pfree(address);
+}
+
+KsBatch *
+ks_batch_open(MemoryContext parent, uint64 seq, const char *kusto_table)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "kusto_sink batch", ALLOCSET_DEFAULT_SIZES);
+	KsBatch    *batch = MemoryContextAllocZero(cxt, sizeof(KsBatch));
+
+	batch->cxt = cxt;
+	batch->seq = seq;
+	batch->kusto_table = MemoryContextStrdup(cxt, kusto_table);
+	batch->opened_at = GetCurrentTimestamp();
+	batch->zs.zalloc = batch_zalloc;
+	batch->zs.zfree = batch_zfree;
+	batch->zs.opaque = (voidpf) cxt;
+	if (deflateInit2(&batch->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, GZIP_WINDOW_BITS,
+					 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not start a gzip stream: %s", batch->zs.msg ? batch->zs.msg : "unknown error")));
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+		initStringInfo(&batch->gz);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return batch;
+}
+
+static void
+deflate_into(KsBatch *batch, const char *data, int len, int flush)
+{
+	batch->zs.next_in = (Bytef *) data;
+	batch->zs.avail_in = len;
+	do
+	{
+		int			rc;
+		int			room;
+
+		enlargeStringInfo(&batch->gz, 16384);
+		room = batch->gz.maxlen - batch->gz.len - 1;
+		batch->zs.next_out = (Bytef *) batch->gz.data + batch->gz.len;
+		batch->zs.avail_out = room;
+		rc = deflate(&batch->zs, flush);
+		if (rc == Z_STREAM_ERROR)
+			elog(ERROR, "gzip compression failed");
+		batch->gz.len += room - batch->zs.avail_out;
+		if (flush == Z_FINISH && rc == Z_STREAM_END)
+			break;
+	} while (batch->zs.avail_out == 0 || (flush == Z_FINISH));
+}
+
+void
+ks_batch_add(KsBatch *batch, const char *data, int len, XLogRecPtr commit_lsn, int64 index)
+{
+	Assert(!batch->sealed);
+	deflate_into(batch, data, len, Z_NO_FLUSH);
+	deflate_into(batch, "\n", 1, Z_NO_FLUSH);
+	if (batch->nrecords == 0)
+	{
+		batch->first_commit_lsn = commit_lsn;
+		batch->first_index = index;
+	}
+	batch->last_commit_lsn = commit_lsn;
+	batch->last_index = index;
+	batch->nrecords++;
+	batch->raw_bytes += len + 1;
+}
+
+/* Appends records that are already newline-terminated (a dead letter's payload). */
+void
+ks_batch_add_raw(KsBatch *batch, const char *data, int len, int64 nrecords)
+{
+	Assert(!batch->sealed);
+	deflate_into(batch, data, len, Z_NO_FLUSH);
+	batch->nrecords += nrecords;
+	batch->raw_bytes += len;
+}
+
+void
+ks_batch_seal(KsBatch *batch)
+{
+	if (batch->sealed)
+		return;
+	deflate_into(batch, NULL, 0, Z_FINISH);
+	deflateEnd(&batch->zs);
+	batch->gz.data[batch->gz.len] = '\0';
+	batch->sealed = true;
+}
+
+void
+ks_batch_free(KsBatch *batch)
+{
+	if (!batch->sealed)
+		deflateEnd(&batch->zs);
+	MemoryContextDelete(batch->cxt);
+}
+
+/* The sealed batch's records as text (for the dead-letter table), palloc'd. */
+char *
+ks_batch_uncompressed(KsBatch *batch)
+{
+	z_stream	zs;
+	char	   *out = palloc(batch->raw_bytes + 1);
+	int			rc;
+
+	Assert(batch->sealed);
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, GZIP_WINDOW_BITS) != Z_OK)
+		elog(ERROR, "could not start a gzip decompression");
+	zs.next_in = (Bytef *) batch->gz.data;
+	zs.avail_in = batch->gz.len;
+	zs.next_out = (Bytef *) out;
+	zs.avail_out = batch->raw_bytes;
+	rc = inflate(&zs, Z_FINISH);
+	inflateEnd(&zs);
+	if (rc != Z_STREAM_END || zs.total_out != (uLong) batch->raw_bytes)
+		elog(ERROR, "could not decompress a batch for the dead-letter table");
+	out[batch->raw_bytes] = '\0';
+	return out;
+}

@@ -1,0 +1,57 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.h
+ *	  A batch: the records bound for one Kusto table, gzip-compressed as
+ *	  they arrive, with the position range they cover.
+ *
+ * Records are appended one by one (a newline is added after each) into a
+ * zlib deflate stream, so memory grows with the compressed size only.
+ * ks_batch_seal() finishes the gzip member; after that `gz` holds the bytes
+ * to send.  `seq` orders batches by when they were opened: a commit is
+ * acknowledged once every batch with a seq up to the newest one open at
+ * that commit has been acknowledged (sink_worker.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_WORKER_BATCH_H
+#define KS_WORKER_BATCH_H
+
+#include <zlib.h>
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+
+typedef struct KsBatch
+{
+	uint64		seq;
+	char	   *kusto_table;
+	MemoryContext cxt;			/* the batch and its buffers */
+	z_stream	zs;
+	StringInfoData gz;			/* compressed bytes so far */
+	bool		sealed;
+	int64		nrecords;
+	int64		raw_bytes;
+	XLogRecPtr	first_commit_lsn;
+	int64		first_index;
+	XLogRecPtr	last_commit_lsn;
+	int64		last_index;
+	TimestampTz opened_at;
+	TimestampTz newest_commit_time; /* for the latency figures */
+	TimestampTz oldest_commit_time;
+	int			attempts;		/* sends so far */
+	TimestampTz retry_at;		/* not before, after a failure */
+	int			retry_after_ms; /* what Kusto asked for (Retry-After), or 0 */
+	int64		dead_letter_id; /* a dead letter sent again (seq 0), or 0 */
+	char	   *error;			/* why Kusto rejected it, for the dead letter */
+} KsBatch;
+
+extern KsBatch *ks_batch_open(MemoryContext parent, uint64 seq, const char *kusto_table);
+extern void ks_batch_add(KsBatch *batch, const char *data, int len,
+						 XLogRecPtr commit_lsn, int64 index);
+extern void ks_batch_add_raw(KsBatch *batch, const char *data, int len, int64 nrecords);
+extern void ks_batch_seal(KsBatch *batch);
+extern char *ks_batch_uncompressed(KsBatch *batch);
+extern void ks_batch_free(KsBatch *batch);
+
+#endif							/* KS_WORKER_BATCH_H */

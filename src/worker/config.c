@@ -1,0 +1,250 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *	  Loading a sink's configuration from the catalog (see config.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "worker/config.h"
+
+extern int	ks_default_batch_interval_ms;
+extern int	ks_default_batch_size;
+extern int	ks_default_client_batch_size_limit_mb;
+extern char *ks_default_ingestion_method;
+
+static const char *sink_query =
+"SELECT s.slot_name, s.owner::oid, s.enabled, s.database, s.kusto_table, s.publication,"
+"       (SELECT string_agg(quote_ident(n.nspname) || '.' || quote_ident(c.relname), ',')"
+"          FROM unnest(s.source_tables) t JOIN pg_class c ON c.oid = t"
+"          JOIN pg_namespace n ON n.oid = c.relnamespace),"
+"       c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.certificate_file,"
+"       c.private_key_file, c.managed_identity_id, c.federated_token_file, c.token,"
+"       s.options::text, c.options::text"
+"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name = s.connection"
+" WHERE s.name = $1";
+
+static char *
+value_or_null(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+/* the key/value pairs of a JSON object (text values), as a list of DefElem */
+static List *
+json_pairs(const char *json, const char *path, MemoryContext cxt)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	List	   *pairs = NIL;
+	char	   *query;
+	uint64		i;
+
+	query = psprintf("SELECT key, value #>> '{}' FROM jsonb_each(($1::jsonb)%s) "
+					 "WHERE jsonb_typeof(value) <> 'null'", path);
+	args[0] = CStringGetTextDatum(json);
+	if (SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read kusto_sink options");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+		char	   *key = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		char	   *val = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+
+		pairs = lappend(pairs, makeDefElem(key, (Node *) makeString(val), -1));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return pairs;
+}
+
+static bool
+bool_value(const char *v)
+{
+	return strcmp(v, "true") == 0;
+}
+
+static void
+apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
+{
+	ListCell   *lc;
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+	c->ingestion_method = pstrdup(ks_default_ingestion_method ? ks_default_ingestion_method : "managed");
+	c->format = "json";
+	c->batch_interval_ms = ks_default_batch_interval_ms;
+	c->batch_size = ks_default_batch_size;
+	c->client_batch_size_limit_mb = ks_default_client_batch_size_limit_mb;
+	c->flush_immediately = false;
+	c->poll_for_ingestion_status = true;
+	c->on_error = "stop";
+
+	foreach(lc, options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+		char	   *v = strVal(d->arg);
+
+		if (strcmp(d->defname, "ingestion_method") == 0)
+			c->ingestion_method = v;
+		else if (strcmp(d->defname, "format") == 0)
+			c->format = v;
+		else if (strcmp(d->defname, "batch_interval_ms") == 0)
+			c->batch_interval_ms = pg_strtoint32(v);
+		else if (strcmp(d->defname, "batch_size") == 0)
+			c->batch_size = pg_strtoint32(v);
+		else if (strcmp(d->defname, "client_batch_size_limit") == 0)
+			c->client_batch_size_limit_mb = pg_strtoint32(v);
+		else if (strcmp(d->defname, "flush_immediately") == 0)
+			c->flush_immediately = bool_value(v);
+		else if (strcmp(d->defname, "poll_for_ingestion_status") == 0)
+			c->poll_for_ingestion_status = bool_value(v);
+		else if (strcmp(d->defname, "ingestion_mapping_ref") == 0)
+			c->ingestion_mapping_ref = v;
+		else if (strcmp(d->defname, "on_error") == 0)
+			c->on_error = v;
+		else if (strcmp(d->defname, "metadata") == 0 ||
+				 (strlen(d->defname) > 7 &&
+				  strcmp(d->defname + strlen(d->defname) - 7, "_column") == 0))
+			c->plugin_options = lappend(c->plugin_options, d);	/* for the plugin */
+		/* "tables" and "delivery_guarantee" are read elsewhere or need nothing */
+	}
+	c->plugin_options = lappend(c->plugin_options,
+								makeDefElem("format", (Node *) makeString(c->format), -1));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+apply_connection_options(KsSinkConfig *c, List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+		char	   *v = strVal(d->arg);
+
+		if (strcmp(d->defname, "authority_host") == 0)
+			c->authority_host = v;
+		else if (strcmp(d->defname, "ca_file") == 0)
+			c->ca_file = v;
+		else if (strcmp(d->defname, "proxy") == 0)
+			c->proxy = v;
+		else if (strcmp(d->defname, "managed_identity_endpoint") == 0)
+			c->managed_identity_endpoint = v;
+		else if (strcmp(d->defname, "jwt_algorithm") == 0)
+			c->jwt_algorithm = v;
+		else if (strcmp(d->defname, "ingest_url") == 0)
+			c->ingest_url = v;
+		else if (strcmp(d->defname, "connect_timeout_ms") == 0)
+			c->connect_timeout_ms = pg_strtoint32(v);
+		else if (strcmp(d->defname, "request_timeout_ms") == 0)
+			c->request_timeout_ms = pg_strtoint32(v);
+	}
+}
+
+KsSinkConfig *
+ks_load_config(const char *sink_name, MemoryContext cxt)
+{
+	KsSinkConfig *c = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	args[0] = CStringGetTextDatum(sink_name);
+	if (SPI_execute_with_args(sink_query, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the configuration of kusto_sink sink \"%s\"", sink_name);
+
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_copytuple(SPI_tuptable->vals[0]);
+		TupleDesc	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+		char	   *tables;
+		char	   *publication;
+		char	   *sink_options;
+		char	   *connection_options;
+		bool		isnull;
+		ListCell   *lc;
+
+		c = MemoryContextAllocZero(cxt, sizeof(KsSinkConfig));
+		c->name = MemoryContextStrdup(cxt, sink_name);
+		c->slot_name = value_or_null(tup, desc, 1, cxt);
+		c->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		c->enabled = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		c->database = value_or_null(tup, desc, 4, cxt);
+		c->kusto_table = value_or_null(tup, desc, 5, cxt);
+		publication = value_or_null(tup, desc, 6, cxt);
+		tables = value_or_null(tup, desc, 7, cxt);
+		c->cluster_url = value_or_null(tup, desc, 8, cxt);
+		c->auth = value_or_null(tup, desc, 9, cxt);
+		c->tenant_id = value_or_null(tup, desc, 10, cxt);
+		c->app_id = value_or_null(tup, desc, 11, cxt);
+		c->app_key = value_or_null(tup, desc, 12, cxt);
+		c->certificate_file = value_or_null(tup, desc, 13, cxt);
+		c->private_key_file = value_or_null(tup, desc, 14, cxt);
+		c->managed_identity_id = value_or_null(tup, desc, 15, cxt);
+		c->federated_token_file = value_or_null(tup, desc, 16, cxt);
+		c->token = value_or_null(tup, desc, 17, cxt);
+		sink_options = value_or_null(tup, desc, 18, cxt);
+		connection_options = value_or_null(tup, desc, 19, cxt);
+
+		apply_sink_options(c, json_pairs(sink_options, "", cxt), cxt);
+		apply_connection_options(c, json_pairs(connection_options, "", cxt));
+		foreach(lc, json_pairs(sink_options, "->'tables'", cxt))
+		{
+			DefElem    *d = (DefElem *) lfirst(lc);
+			KsTableRoute *r = MemoryContextAlloc(cxt, sizeof(KsTableRoute));
+
+			r->source = d->defname;
+			r->kusto_table = strVal(d->arg);
+			c->routes = lappend(c->routes, r);
+		}
+
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+			if (publication != NULL)
+				c->plugin_options = lappend(c->plugin_options,
+											makeDefElem("publication", (Node *) makeString(pstrdup(quote_identifier(publication))), -1));
+			else if (tables != NULL)
+				c->plugin_options = lappend(c->plugin_options,
+											makeDefElem("tables", (Node *) makeString(tables), -1));
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return c;
+}
+
+/* The Kusto table for a source table ("schema.table"), or NULL. */
+const char *
+ks_route_table(KsSinkConfig *config, const char *qualified_name)
+{
+	ListCell   *lc;
+
+	foreach(lc, config->routes)
+	{
+		KsTableRoute *r = (KsTableRoute *) lfirst(lc);
+
+		if (strcmp(r->source, qualified_name) == 0)
+			return r->kusto_table;
+	}
+	return config->kusto_table;
+}

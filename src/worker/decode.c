@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * decode.c
+ *	  In-process logical decoding of a sink's slot (the recipe of
+ *	  logicalfuncs.c and walsender.c, for a background worker).
+ *
+ * The worker keeps its decoding context for its whole life, like a
+ * walsender, instead of re-decoding from restart_lsn at every round as
+ * pg_logical_slot_get_changes() does.  It never reads past the flush
+ * position, so read_local_xlog_page() does not sit waiting for WAL (it may
+ * still wait a moment for the end of a record that is being flushed).
+ * Each step runs in a transaction of its own, as decoding does under
+ * pg_logical_slot_get_changes(); between steps the worker runs ordinary
+ * transactions, so a step starts and ends by invalidating the system caches,
+ * as logicalfuncs.c does.  The decoding context lives in a long-lived memory
+ * context of its own.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlogutils.h"
+#include "miscadmin.h"
+#include "replication/decode.h"
+#include "replication/logical.h"
+#include "replication/slot.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+
+#include "compat.h"
+#include "worker/decode.h"
+
+struct KsDecodeStream
+{
+	LogicalDecodingContext *ctx;
+	MemoryContext cxt;
+	KsDecoderHooks *hooks;		/* the caller's */
+	KsDecoderHooks counting;	/* ours: counts, then calls the caller's */
+	int64		nrecords;		/* records decoded so far */
+	XLogRecPtr	confirmed;
+};
+
+static void
+count_record(void *arg, Oid relid, const char *data, int len,
+			 XLogRecPtr commit_lsn, int64 index)
+{
+	KsDecodeStream *stream = (KsDecodeStream *) arg;
+
+	stream->nrecords++;
+	stream->hooks->record(stream->hooks->arg, relid, data, len, commit_lsn, index);
+}
+
+static void
+forward_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
+			   TimestampTz commit_time, int64 nrecords)
+{
+	KsDecodeStream *stream = (KsDecodeStream *) arg;
+
+	if (stream->hooks->commit != NULL)
+		stream->hooks->commit(stream->hooks->arg, commit_lsn, end_lsn, commit_time, nrecords);
+}
+
+/* the plugin writes through the hooks: the decoding output stays unused */
+static void
+unused_prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+					 TransactionId xid, bool last_write)
+{
+	resetStringInfo(ctx->out);
+}
+
+static void
+unused_write(LogicalDecodingContext *ctx, XLogRecPtr lsn,
+			 TransactionId xid, bool last_write)
+{
+}
+
+KsDecodeStream *
+ks_decode_start(const char *slot_name, List *plugin_options, KsDecoderHooks *hooks)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink decoding",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt;
+	KsDecodeStream *stream = MemoryContextAllocZero(cxt, sizeof(KsDecodeStream));
+
+	stream->cxt = cxt;
+	stream->hooks = hooks;
+	stream->counting.record = count_record;
+	stream->counting.commit = forward_commit;
+	stream->counting.arg = stream;
+
+	StartTransactionCommand();
+	oldcxt = MemoryContextSwitchTo(cxt);
+	CheckLogicalDecodingRequirements();
+	ReplicationSlotAcquire(slot_name, true);
+	if (MyReplicationSlot->data.database != MyDatabaseId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" belongs to another database", slot_name)));
+
+	ks_decoder_hooks = &stream->counting;
+	PG_TRY();
+	{
+		stream->ctx = CreateDecodingContext(InvalidXLogRecPtr, plugin_options, false,
+											XL_ROUTINE(.page_read = read_local_xlog_page,
+													   .segment_open = wal_segment_open,
+													   .segment_close = wal_segment_close),
+											unused_prepare_write, unused_write, NULL);
+	}
+	PG_FINALLY();
+	{
+		ks_decoder_hooks = NULL;
+	}
+	PG_END_TRY();
+
+	/* the slot's confirmed position holds; decoding restarts at restart_lsn */
+	stream->confirmed = MyReplicationSlot->data.confirmed_flush;
+	XLogBeginRead(stream->ctx->reader, MyReplicationSlot->data.restart_lsn);
+	MemoryContextSwitchTo(oldcxt);
+	CommitTransactionCommand();
+	return stream;
+}
+
+bool
+ks_decode_step(KsDecodeStream *stream, int64 max_records, int64 *nrecords)
+{
+	LogicalDecodingContext *ctx = stream->ctx;
+	XLogRecPtr	end_of_wal = KS_GET_FLUSH_REC_PTR();
+	int64		start = stream->nrecords;
+	bool		caught_up = true;
+	MemoryContext oldcxt;
+
+	*nrecords = 0;
+	if (ctx->reader->EndRecPtr >= end_of_wal)
+		return true;
+
+	StartTransactionCommand();
+
+	/*
+	 * The WAL reader allocates records too large for its decode buffer in
+	 * CurrentMemoryContext and frees them at the next read: they must
+	 * outlive this transaction.
+	 */
+	oldcxt = MemoryContextSwitchTo(stream->cxt);
+	/* drop cache entries that ordinary transactions built since the last step */
+	InvalidateSystemCaches();
+	while (ctx->reader->EndRecPtr < end_of_wal)
+	{
+		XLogRecord *record;
+		char	   *errm = NULL;
+
+		record = XLogReadRecord(ctx->reader, &errm);
+		if (errm)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("could not read WAL for logical decoding: %s", errm)));
+		if (record != NULL)
+			LogicalDecodingProcessRecord(ctx, ctx->reader);
+
+		CHECK_FOR_INTERRUPTS();
+		if (stream->nrecords - start >= max_records)
+		{
+			caught_up = false;
+			break;
+		}
+	}
+	/* and the entries built under historic snapshots */
+	InvalidateSystemCaches();
+	MemoryContextSwitchTo(oldcxt);
+	CommitTransactionCommand();
+	*nrecords = stream->nrecords - start;
+	return caught_up;
+}
+
+/* The position up to which the WAL has been read (and handed to the hooks). */
+XLogRecPtr
+ks_decode_position(KsDecodeStream *stream)
+{
+	return stream->ctx->reader->EndRecPtr;
+}
+
+XLogRecPtr
+ks_decode_confirmed(KsDecodeStream *stream)
+{
+	return stream->confirmed;
+}
+
+void
+ks_decode_confirm(KsDecodeStream *stream, XLogRecPtr lsn)
+{
+	if (lsn <= stream->confirmed)
+		return;
+	LogicalConfirmReceivedLocation(lsn);
+	/* LogicalConfirmReceivedLocation() saves the slot only when xmin or restart_lsn moved */
+	ReplicationSlotMarkDirty();
+	ReplicationSlotSave();
+	stream->confirmed = lsn;
+}
+
+void
+ks_decode_stop(KsDecodeStream *stream)
+{
+	FreeDecodingContext(stream->ctx);
+	ReplicationSlotRelease();
+	MemoryContextDelete(stream->cxt);
+}

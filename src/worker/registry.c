@@ -1,0 +1,137 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.c
+ *	  The shared-memory registry of sinks (see registry.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "worker/registry.h"
+
+/* GUC: kusto_sink.max_sinks, fixed at server start */
+extern int	ks_max_sinks;
+
+KsRegistry *ks_registry = NULL;
+
+Size
+ks_registry_size(void)
+{
+	return add_size(offsetof(KsRegistry, slots),
+					mul_size(ks_max_sinks, sizeof(KsSinkSlot)));
+}
+
+/* called from the shmem_request hook (15+) or _PG_init (13, 14) */
+void
+ks_registry_request(void)
+{
+	RequestAddinShmemSpace(ks_registry_size());
+	RequestNamedLWLockTranche("kusto_sink", 1);
+}
+
+/* called from the shmem_startup hook */
+void
+ks_registry_attach(void)
+{
+	bool		found;
+	int			i;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ks_registry = ShmemInitStruct("kusto_sink registry", ks_registry_size(), &found);
+	if (!found)
+	{
+		memset(ks_registry, 0, ks_registry_size());
+		ks_registry->lock = &(GetNamedLWLockTranche("kusto_sink"))->lock;
+		ks_registry->nslots = ks_max_sinks;
+		for (i = 0; i < ks_max_sinks; i++)
+			SpinLockInit(&ks_registry->slots[i].mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * The slot of a sink, or NULL.  With create, a free slot is taken for it
+ * (NULL when none is left).  Callers hold ks_registry->lock, exclusively
+ * when they may create.
+ */
+KsSinkSlot *
+ks_registry_find(const char *name, Oid dboid, bool create)
+{
+	KsSinkSlot *free_slot = NULL;
+	int			i;
+
+	for (i = 0; i < ks_registry->nslots; i++)
+	{
+		KsSinkSlot *slot = &ks_registry->slots[i];
+
+		if (!slot->in_use)
+		{
+			if (free_slot == NULL)
+				free_slot = slot;
+			continue;
+		}
+		if (slot->dboid == dboid && strcmp(slot->name, name) == 0)
+			return slot;
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+
+	/* a fresh slot: zero everything but the spinlock */
+	SpinLockAcquire(&free_slot->mutex);
+	memset(((char *) free_slot), 0, offsetof(KsSinkSlot, mutex));
+	memset(((char *) free_slot) + offsetof(KsSinkSlot, state), 0,
+		   sizeof(KsSinkSlot) - offsetof(KsSinkSlot, state));
+	SpinLockRelease(&free_slot->mutex);
+	free_slot->in_use = true;
+	strlcpy(free_slot->name, name, KS_NAME_LEN);
+	free_slot->dboid = dboid;
+	return free_slot;
+}
+
+void
+ks_registry_forget(const char *name, Oid dboid)
+{
+	KsSinkSlot *slot;
+
+	LWLockAcquire(ks_registry->lock, LW_EXCLUSIVE);
+	slot = ks_registry_find(name, dboid, false);
+	if (slot != NULL)
+		slot->in_use = false;
+	LWLockRelease(ks_registry->lock);
+}
+
+void
+ks_slot_set_error(KsSinkSlot *slot, const char *message)
+{
+	SpinLockAcquire(&slot->mutex);
+	strlcpy(slot->last_error, message, KS_ERROR_LEN);
+	slot->last_error_time = GetCurrentTimestamp();
+	SpinLockRelease(&slot->mutex);
+}
+
+void
+ks_slot_add_latency(KsSinkSlot *slot, double ms)
+{
+	SpinLockAcquire(&slot->mutex);
+	slot->latency_ms[slot->latency_next] = (float4) ms;
+	slot->latency_next = (slot->latency_next + 1) % KS_LATENCY_WINDOW;
+	if (slot->latency_count < KS_LATENCY_WINDOW)
+		slot->latency_count++;
+	SpinLockRelease(&slot->mutex);
+}
+
+/* Asks the launcher to look at the catalog again (after a configuration change). */
+void
+ks_wake_launcher(void)
+{
+	int			pid = ks_registry ? ks_registry->launcher_pid : 0;
+
+	if (pid != 0)
+		kill(pid, SIGUSR2);
+}

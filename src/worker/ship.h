@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * ship.h
+ *	  Sending batches to Kusto through the ingest core, without blocking the
+ *	  worker: the bridge between the worker (PostgreSQL) and src/kusto/.
+ *
+ * ks_ship_start() begins sending a sealed batch with the sink's ingestion
+ * method; ks_ship_poll() drives the transfers for at most timeout_ms and
+ * reports each finished batch to done() with its outcome: acknowledged
+ * (queued: the queue accepted it, or its status became Succeeded when
+ * poll_for_ingestion_status is on; streaming: 200), a transient failure (the
+ * core's retries ran out: send it again later), or a permanent one.
+ * Messages never contain secrets.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_WORKER_SHIP_H
+#define KS_WORKER_SHIP_H
+
+#include "worker/batch.h"
+#include "worker/config.h"
+
+typedef enum KsShipOutcome
+{
+	KS_SHIP_ACKED,
+	KS_SHIP_TRANSIENT,
+	KS_SHIP_PERMANENT
+} KsShipOutcome;
+
+typedef void (*KsShipDone) (void *arg, KsBatch *batch, KsShipOutcome outcome,
+							const char *message);
+
+typedef struct KsShipper KsShipper;
+
+extern KsShipper *ks_shipper_create(KsSinkConfig *config);
+extern void ks_shipper_destroy(KsShipper *shipper);
+extern void ks_ship_start(KsShipper *shipper, KsBatch *batch);
+extern int	ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg);
+extern int	ks_ship_inflight(KsShipper *shipper);
+extern size_t ks_ship_streaming_limit(KsShipper *shipper);
+
+#endif							/* KS_WORKER_SHIP_H */

@@ -1,0 +1,774 @@
+/*-------------------------------------------------------------------------
+ *
+ * sink_worker.c
+ *	  The sink worker: decodes one sink's slot in-process, fills a batch per
+ *	  Kusto table, ships batches while it goes on decoding, and moves the
+ *	  slot's confirmed position once Kusto has acknowledged every record of
+ *	  the transactions before it (at-least-once: nothing is confirmed before
+ *	  it is acknowledged, so a crash re-sends, never loses).
+ *
+ * Batches get a sequence number when they open.  At each commit the worker
+ * notes (end_lsn, newest seq open); that commit is confirmable once every
+ * batch up to that seq is acknowledged ("ack watermark").  A transaction
+ * larger than a batch fills several: the record hook seals full batches and
+ * waits for a free shipping slot, so memory stays bounded by
+ * (open batches + KS_MAX_INFLIGHT) x batch size whatever the transaction's
+ * size.  When nothing is open or in flight the worker confirms everything
+ * it has read, so an idle sink never holds WAL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "worker/batch.h"
+#include "worker/config.h"
+#include "worker/decode.h"
+#include "worker/launcher.h"
+#include "worker/registry.h"
+#include "worker/ship.h"
+
+PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
+
+#define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
+#define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */
+#define KS_IDLE_POLL_MS 20		/* WAL poll interval when caught up */
+#define KS_RETRY_MIN_MS 1000
+#define KS_RETRY_MAX_MS 60000
+
+typedef struct PendingCommit
+{
+	XLogRecPtr	end_lsn;
+	uint64		seq;			/* newest batch seq open at the commit */
+	TimestampTz commit_time;
+} PendingCommit;
+
+typedef struct SinkWorker
+{
+	KsSinkSlot *slot;
+	KsSinkConfig *config;
+	KsDecodeStream *stream;
+	KsShipper  *shipper;
+	MemoryContext batch_cxt;
+
+	List	   *open;			/* KsBatch *, one per Kusto table */
+	List	   *ready;			/* sealed, waiting to be shipped */
+	int			inflight;
+	uint64		next_seq;		/* next batch's seq (first is 1) */
+	List	   *unacked_seqs;	/* seqs opened and not yet acknowledged (ascending) */
+
+	PendingCommit *commits;		/* FIFO of commits waiting for acknowledgement */
+	int			ncommits;
+	int			commits_head;
+	int			commits_size;
+
+	HTAB	   *routes;			/* relid -> Kusto table */
+	size_t		max_batch_bytes;
+	bool		error_stop;		/* a permanent error stopped shipping */
+
+	/* dead letters (on_error = dead_letter), written outside decoding */
+	List	   *dead;			/* rejected batches to store */
+	List	   *resent;			/* dead letters Kusto accepted: delete */
+	List	   *resent_failed;	/* dead letters rejected again: keep */
+	TimestampTz next_dead_letter_check;
+} SinkWorker;
+
+typedef struct RouteEntry
+{
+	Oid			relid;
+	char		kusto_table[NAMEDATALEN * 2];
+} RouteEntry;
+
+static SinkWorker *W = NULL;
+
+/* ---------- acknowledgement bookkeeping ---------- */
+
+static uint64
+ack_watermark(void)
+{
+	/* every seq below the oldest unacknowledged one is acknowledged */
+	if (W->unacked_seqs == NIL)
+		return W->next_seq - 1;
+	return (uint64) linitial_oid(W->unacked_seqs) - 1;
+}
+
+static void
+push_commit(XLogRecPtr end_lsn, TimestampTz commit_time)
+{
+	PendingCommit *c;
+
+	if (W->ncommits == W->commits_size)
+	{
+		int			newsize = W->commits_size * 2;
+		PendingCommit *grown = MemoryContextAlloc(TopMemoryContext, newsize * sizeof(PendingCommit));
+		int			i;
+
+		for (i = 0; i < W->ncommits; i++)
+			grown[i] = W->commits[(W->commits_head + i) % W->commits_size];
+		pfree(W->commits);
+		W->commits = grown;
+		W->commits_head = 0;
+		W->commits_size = newsize;
+	}
+	c = &W->commits[(W->commits_head + W->ncommits) % W->commits_size];
+	c->end_lsn = end_lsn;
+	c->seq = W->next_seq - 1;
+	c->commit_time = commit_time;
+	W->ncommits++;
+}
+
+/* Confirms every commit whose batches are all acknowledged. */
+static void
+confirm_acknowledged(void)
+{
+	uint64		watermark = ack_watermark();
+	XLogRecPtr	confirm = InvalidXLogRecPtr;
+	TimestampTz commit_time = 0;
+
+	while (W->ncommits > 0 && W->commits[W->commits_head].seq <= watermark)
+	{
+		confirm = W->commits[W->commits_head].end_lsn;
+		commit_time = W->commits[W->commits_head].commit_time;
+		W->commits_head = (W->commits_head + 1) % W->commits_size;
+		W->ncommits--;
+	}
+	if (W->ncommits == 0 && W->open == NIL && W->ready == NIL && W->inflight == 0)
+	{
+		/* nothing of ours is pending: everything read so far is settled */
+		XLogRecPtr	pos = ks_decode_position(W->stream);
+
+		if (pos > confirm)
+			confirm = pos;
+	}
+	if (confirm != InvalidXLogRecPtr && confirm > ks_decode_confirmed(W->stream))
+	{
+		ks_decode_confirm(W->stream, confirm);
+		SpinLockAcquire(&W->slot->mutex);
+		W->slot->confirmed_lsn = confirm;
+		if (commit_time != 0)
+			W->slot->last_commit_time = commit_time;
+		SpinLockRelease(&W->slot->mutex);
+	}
+}
+
+static void
+forget_seq(uint64 seq)
+{
+	W->unacked_seqs = list_delete_oid(W->unacked_seqs, (Oid) seq);
+}
+
+/* ---------- shipping ---------- */
+
+static void ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message);
+
+/* may run inside decoding (see on_record): lists go to TopMemoryContext */
+static void
+ship_done(void *arg, KsBatch *batch, KsShipOutcome outcome, const char *message)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+	ship_done_internal(batch, outcome, message);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	W->inflight--;
+	if (batch->dead_letter_id != 0)
+	{
+		/* a dead letter sent again: its row is settled outside decoding */
+		if (outcome == KS_SHIP_ACKED)
+			W->resent = lappend(W->resent, batch);
+		else
+		{
+			batch->error = MemoryContextStrdup(batch->cxt, message);
+			W->resent_failed = lappend(W->resent_failed, batch);
+		}
+		return;
+	}
+	if (outcome == KS_SHIP_ACKED)
+	{
+		SpinLockAcquire(&W->slot->mutex);
+		W->slot->rows_sent += batch->nrecords;
+		W->slot->batches_sent++;
+		W->slot->raw_bytes += batch->raw_bytes;
+		W->slot->compressed_bytes += batch->gz.len;
+		W->slot->last_success = now;
+		if (W->slot->state != KS_STATE_PAUSED)
+			W->slot->state = KS_STATE_RUNNING;
+		SpinLockRelease(&W->slot->mutex);
+		if (batch->newest_commit_time != 0)
+			ks_slot_add_latency(W->slot,
+								(double) (now - batch->newest_commit_time) / 1000.0);
+		forget_seq(batch->seq);
+		ks_batch_free(batch);
+		return;
+	}
+
+	SpinLockAcquire(&W->slot->mutex);
+	W->slot->ingestion_failures++;
+	SpinLockRelease(&W->slot->mutex);
+	ks_slot_set_error(W->slot, message);
+
+	if (outcome == KS_SHIP_PERMANENT && strcmp(W->config->on_error, "dead_letter") == 0)
+	{
+		ereport(LOG,
+				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\", stored in kusto_sink.dead_letter: %s",
+						W->config->name, (long long) batch->nrecords, batch->kusto_table, message)));
+		batch->error = MemoryContextStrdup(batch->cxt, message);
+		W->dead = lappend(W->dead, batch);
+		return;
+	}
+	if (outcome == KS_SHIP_PERMANENT)
+	{
+		ereport(LOG,
+				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\": %s",
+						W->config->name, (long long) batch->nrecords, batch->kusto_table, message),
+				 errhint("Nothing was skipped: the sink stops until the cause is fixed (see kusto_sink.status), then resumes with this batch.")));
+		SpinLockAcquire(&W->slot->mutex);
+		W->slot->state = KS_STATE_ERROR;
+		SpinLockRelease(&W->slot->mutex);
+		W->error_stop = true;
+	}
+	else
+	{
+		SpinLockAcquire(&W->slot->mutex);
+		W->slot->retries++;
+		SpinLockRelease(&W->slot->mutex);
+	}
+	/* send it again later, with a growing pause, at least what Kusto asked for */
+	batch->attempts++;
+	batch->retry_at = TimestampTzPlusMilliseconds(now,
+												  Max(batch->retry_after_ms,
+													  Min(KS_RETRY_MAX_MS, KS_RETRY_MIN_MS << Min(batch->attempts - 1, 6))));
+	W->ready = lappend(W->ready, batch);
+}
+
+/* Starts the batches that are due; returns how long until the next one is. */
+static long
+start_ready(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		wait_ms = -1;
+	ListCell   *lc;
+
+	foreach(lc, W->ready)
+	{
+		KsBatch    *batch = (KsBatch *) lfirst(lc);
+
+		if (W->inflight >= KS_MAX_INFLIGHT || W->error_stop)
+			break;
+		if (batch->retry_at > now)
+		{
+			long		ms = TimestampDifferenceMilliseconds(now, batch->retry_at);
+
+			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
+			continue;
+		}
+		W->ready = foreach_delete_current(W->ready, lc);
+		W->inflight++;
+		ks_ship_start(W->shipper, batch);
+	}
+	return wait_ms;
+}
+
+static void
+seal(KsBatch *batch)
+{
+	ks_batch_seal(batch);
+	W->open = list_delete_ptr(W->open, batch);
+	W->ready = lappend(W->ready, batch);
+}
+
+/* Waits until fewer than KS_MAX_INFLIGHT batches are being shipped. */
+static void
+wait_for_room(void)
+{
+	while (list_length(W->ready) > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		start_ready();
+		if (list_length(W->ready) == 0)
+			break;
+		ks_ship_poll(W->shipper, 100, ship_done, NULL);
+		if (W->error_stop)
+		{
+			/* nothing can be shipped: hold here, the status says why */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+/* ---------- decoding hooks ---------- */
+
+static const char *
+route(Oid relid)
+{
+	RouteEntry *entry;
+	bool		found;
+
+	entry = hash_search(W->routes, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+		char	   *rel = get_rel_name(relid);
+		const char *qualified = quote_qualified_identifier(nsp, rel);
+		const char *table = ks_route_table(W->config, qualified);
+
+		if (table == NULL)
+		{
+			/* a partition: its parent's route */
+			table = W->config->kusto_table;
+		}
+		if (table == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("kusto_sink sink \"%s\" has no Kusto table for source table %s",
+							W->config->name, qualified),
+					 errhint("Map it in the sink option \"tables\" with kusto_sink.alter_sink().")));
+		strlcpy(entry->kusto_table, table, sizeof(entry->kusto_table));
+	}
+	return entry->kusto_table;
+}
+
+static KsBatch *
+batch_for(const char *kusto_table)
+{
+	ListCell   *lc;
+	KsBatch    *batch;
+
+	foreach(lc, W->open)
+	{
+		batch = (KsBatch *) lfirst(lc);
+		if (strcmp(batch->kusto_table, kusto_table) == 0)
+			return batch;
+	}
+	batch = ks_batch_open(W->batch_cxt, W->next_seq, kusto_table);
+	W->unacked_seqs = lappend_oid(W->unacked_seqs, (Oid) W->next_seq);
+	W->next_seq++;
+	W->open = lappend(W->open, batch);
+	return batch;
+}
+
+/*
+ * The hooks run inside decoding, where CurrentMemoryContext is the output
+ * plugin's per-change context: the worker's lists live in TopMemoryContext.
+ */
+static void
+on_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr commit_lsn, int64 index)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	KsBatch    *batch = batch_for(route(relid));
+
+	if (batch->raw_bytes + len + 1 > W->max_batch_bytes && batch->nrecords > 0)
+	{
+		seal(batch);
+		wait_for_room();
+		batch = batch_for(route(relid));
+	}
+	ks_batch_add(batch, data, len, commit_lsn, index);
+	if (batch->nrecords >= W->config->batch_size)
+	{
+		seal(batch);
+		wait_for_room();
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+on_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
+		  TimestampTz commit_time, int64 nrecords)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	ListCell   *lc;
+
+	foreach(lc, W->open)
+	{
+		KsBatch    *batch = (KsBatch *) lfirst(lc);
+
+		if (batch->oldest_commit_time == 0)
+			batch->oldest_commit_time = commit_time;
+		batch->newest_commit_time = commit_time;
+	}
+	push_commit(end_lsn, commit_time);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static KsDecoderHooks hooks = {on_record, on_commit, NULL};
+
+/* ---------- the loop ---------- */
+
+/* Seals batches that are old enough (or all of them); returns ms until the next is due. */
+static long
+seal_due(bool all)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		wait_ms = -1;
+	ListCell   *lc;
+
+	foreach(lc, W->open)
+	{
+		KsBatch    *batch = (KsBatch *) lfirst(lc);
+		TimestampTz due = TimestampTzPlusMilliseconds(batch->opened_at, W->config->batch_interval_ms);
+
+		if (all || due <= now)
+		{
+			W->open = foreach_delete_current(W->open, lc);
+			ks_batch_seal(batch);
+			W->ready = lappend(W->ready, batch);
+		}
+		else
+		{
+			long		ms = TimestampDifferenceMilliseconds(now, due);
+
+			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
+		}
+	}
+	return wait_ms;
+}
+
+/* ---------- dead letters ---------- */
+
+static void
+run_sql(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) < 0)
+		elog(ERROR, "kusto_sink: could not run \"%s\"", sql);
+}
+
+/* Stores rejected batches, settles retried ones, and picks up retry requests. */
+static void
+settle_dead_letters(bool check_requests)
+{
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (W->dead == NIL && W->resent == NIL && W->resent_failed == NIL &&
+		!check_requests && now < W->next_dead_letter_check)
+		return;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	foreach(lc, W->dead)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+		Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, LSNOID, LSNOID, TEXTOID, TEXTOID};
+		Datum		values[8];
+
+		values[0] = CStringGetTextDatum(W->config->name);
+		values[1] = CStringGetTextDatum(b->kusto_table);
+		values[2] = CStringGetTextDatum(W->config->format);
+		values[3] = Int64GetDatum(b->nrecords);
+		values[4] = LSNGetDatum(b->first_commit_lsn);
+		values[5] = LSNGetDatum(b->last_commit_lsn);
+		values[6] = CStringGetTextDatum(ks_batch_uncompressed(b));
+		values[7] = CStringGetTextDatum(b->error);
+		run_sql("INSERT INTO kusto_sink.dead_letter (sink, kusto_table, format, records, "
+				"first_commit_lsn, last_commit_lsn, payload, error) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, values);
+	}
+	foreach(lc, W->resent)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(b->dead_letter_id)};
+
+		run_sql("DELETE FROM kusto_sink.dead_letter WHERE id = $1", 1, types, values);
+	}
+	foreach(lc, W->resent_failed)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+		Oid			types[2] = {INT8OID, TEXTOID};
+		Datum		values[2] = {Int64GetDatum(b->dead_letter_id), CStringGetTextDatum(b->error)};
+
+		run_sql("UPDATE kusto_sink.dead_letter SET error = $2, failed_at = now(), "
+				"retry_requested = false WHERE id = $1", 2, types, values);
+	}
+
+	/* dead letters to send again */
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(W->config->name)};
+		uint64		i;
+
+		run_sql("UPDATE kusto_sink.dead_letter SET retry_requested = false "
+				"WHERE sink = $1 AND retry_requested "
+				"RETURNING id, kusto_table, records, payload", 1, types, values);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			char	   *payload = SPI_getvalue(tup, desc, 4);
+			KsBatch    *b = ks_batch_open(W->batch_cxt, 0, SPI_getvalue(tup, desc, 2));
+
+			b->dead_letter_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			ks_batch_add_raw(b, payload, strlen(payload),
+							 DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)));
+			ks_batch_seal(b);
+			W->ready = lappend(W->ready, b);
+		}
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	/* stored: these batches are settled */
+	foreach(lc, W->dead)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+
+		forget_seq(b->seq);
+		ks_batch_free(b);
+	}
+	foreach(lc, list_concat(W->resent, W->resent_failed))
+		ks_batch_free((KsBatch *) lfirst(lc));
+	list_free(W->dead);
+	W->dead = NIL;
+	W->resent = NIL;
+	W->resent_failed = NIL;
+	W->next_dead_letter_check = TimestampTzPlusMilliseconds(now, 10000);
+}
+
+static void
+publish_progress(void)
+{
+	TimestampTz oldest = 0;
+	ListCell   *lc;
+
+	if (W->ncommits > 0)
+		oldest = W->commits[W->commits_head].commit_time;
+	foreach(lc, W->open)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+
+		if (b->oldest_commit_time != 0 && (oldest == 0 || b->oldest_commit_time < oldest))
+			oldest = b->oldest_commit_time;
+	}
+	SpinLockAcquire(&W->slot->mutex);
+	W->slot->decoded_lsn = ks_decode_position(W->stream);
+	W->slot->oldest_pending = oldest;
+	SpinLockRelease(&W->slot->mutex);
+}
+
+/* Exits so that the launcher neither counts a failure nor waits to restart. */
+static void
+stop_cleanly(void)
+{
+	SpinLockAcquire(&W->slot->mutex);
+	W->slot->state = KS_STATE_STOPPED;
+	SpinLockRelease(&W->slot->mutex);
+	ks_decode_stop(W->stream);
+	proc_exit(0);
+}
+
+static void
+worker_exit(int code, Datum arg)
+{
+	KsSinkSlot *slot = (KsSinkSlot *) DatumGetPointer(arg);
+
+	slot->pid = 0;
+}
+
+void
+ks_sink_worker_main(Datum main_arg)
+{
+	int			index = DatumGetInt32(main_arg);
+	uint64		generation;
+	KsSinkSlot *slot;
+	char		name[KS_NAME_LEN];
+	char		owner[NAMEDATALEN];
+	HASHCTL		ctl;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	memcpy(&generation, MyBgworkerEntry->bgw_extra, sizeof(uint64));
+	slot = &ks_registry->slots[index];
+	LWLockAcquire(ks_registry->lock, LW_EXCLUSIVE);
+	if (!slot->in_use || slot->generation != generation || slot->dropping)
+	{
+		LWLockRelease(ks_registry->lock);
+		proc_exit(0);			/* a stale launch */
+	}
+	slot->pid = MyProcPid;
+	strlcpy(name, slot->name, KS_NAME_LEN);
+	strlcpy(owner, slot->owner, NAMEDATALEN);
+	LWLockRelease(ks_registry->lock);
+	before_shmem_exit(worker_exit, PointerGetDatum(slot));
+
+	/* connect as the bootstrap superuser to read the secrets, then become the owner */
+	BackgroundWorkerInitializeConnection(ks_database, NULL, 0);
+	pgstat_report_appname(psprintf("kusto_sink %s", name));
+
+	W = MemoryContextAllocZero(TopMemoryContext, sizeof(SinkWorker));
+	W->slot = slot;
+	W->next_seq = 1;
+	W->commits_size = 1024;
+	W->commits = MemoryContextAlloc(TopMemoryContext, W->commits_size * sizeof(PendingCommit));
+	W->batch_cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink batches", ALLOCSET_DEFAULT_SIZES);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(RouteEntry);
+	W->routes = hash_create("kusto_sink routes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+
+	W->config = ks_load_config(name, TopMemoryContext);
+	if (W->config == NULL)
+	{
+		ereport(LOG, (errmsg("kusto_sink sink \"%s\" no longer exists", name)));
+		SpinLockAcquire(&slot->mutex);
+		slot->state = KS_STATE_STOPPED;
+		SpinLockRelease(&slot->mutex);
+		proc_exit(0);
+	}
+	SetUserIdAndSecContext(W->config->owner, SECURITY_LOCAL_USERID_CHANGE);
+
+	W->max_batch_bytes = (size_t) W->config->client_batch_size_limit_mb * 1024 * 1024;
+	PG_TRY();
+	{
+		W->shipper = ks_shipper_create(W->config);
+	}
+	PG_CATCH();
+	{
+		/* show the configuration error in kusto_sink.status too */
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		ks_slot_set_error(slot, edata->message);
+		SpinLockAcquire(&slot->mutex);
+		slot->state = KS_STATE_ERROR;
+		SpinLockRelease(&slot->mutex);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (ks_ship_streaming_limit(W->shipper) > 0)
+		W->max_batch_bytes = Min(W->max_batch_bytes, ks_ship_streaming_limit(W->shipper));
+	W->stream = ks_decode_start(W->config->slot_name, W->config->plugin_options, &hooks);
+
+	SpinLockAcquire(&slot->mutex);
+	slot->state = KS_STATE_RUNNING;
+	slot->confirmed_lsn = ks_decode_confirmed(W->stream);
+	SpinLockRelease(&slot->mutex);
+	ereport(LOG, (errmsg("kusto_sink sink \"%s\" started", name)));
+
+	for (;;)
+	{
+		bool		caught_up = true;
+		int64		n;
+		long		wait_ms;
+		long		ms;
+		bool		flush;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (slot->stop_requested)
+		{
+			/* drop_sink: settle what is in flight, then go */
+			while (W->inflight > 0)
+			{
+				CHECK_FOR_INTERRUPTS();
+				ks_ship_poll(W->shipper, 100, ship_done, NULL);
+			}
+			stop_cleanly();
+		}
+		if (slot->reload_requested && !W->error_stop)
+		{
+			/*
+			 * The sink or its connection changed: ship and settle everything
+			 * decoded so far, then exit; the launcher starts the worker again
+			 * with the new configuration.
+			 */
+			slot->reload_requested = false;
+			seal_due(true);
+			while (W->ready != NIL || W->inflight > 0)
+			{
+				CHECK_FOR_INTERRUPTS();
+				start_ready();
+				ks_ship_poll(W->shipper, 100, ship_done, NULL);
+				if (W->error_stop)
+					break;
+			}
+			confirm_acknowledged();
+			stop_cleanly();
+		}
+		if (slot->reload_requested && W->error_stop)
+		{
+			/* stopped on an error: nothing to settle, restart with the fix */
+			slot->reload_requested = false;
+			stop_cleanly();
+		}
+
+		if (!W->error_stop)
+			caught_up = ks_decode_step(W->stream, KS_STEP_RECORDS, &n);
+
+		flush = slot->flush_requested;
+		if (flush)
+			slot->flush_requested = false;
+		wait_ms = seal_due(flush);
+		ms = start_ready();
+		if (ms >= 0)
+			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
+		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+		settle_dead_letters(false);
+		confirm_acknowledged();
+		publish_progress();
+
+		if (!caught_up)
+			continue;
+		if (W->inflight > 0)
+			ks_ship_poll(W->shipper, KS_IDLE_POLL_MS, ship_done, NULL);
+		else
+		{
+			long		timeout = KS_IDLE_POLL_MS;
+
+			if (W->error_stop)
+				timeout = 1000;
+			else if (wait_ms >= 0)
+				timeout = Min(timeout, Max(wait_ms, 1));
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		if (W->error_stop && W->ready != NIL)
+		{
+			/* try the rejected batch again once its pause is over */
+			KsBatch    *first = (KsBatch *) linitial(W->ready);
+
+			if (first->retry_at <= GetCurrentTimestamp())
+				W->error_stop = false;
+		}
+	}
+}

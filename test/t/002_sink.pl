@@ -1,0 +1,132 @@
+# Sinks end to end against the local Kusto emulator: every change arrives
+# with its values and metadata, several tables route to their Kusto tables,
+# pause/resume/flush/alter/drop, a restart of PostgreSQL and an unreachable
+# Kusto lose nothing, wrong credentials give a clear error state that
+# alter_connection() fixes.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib $ENV{KS_ROOT} . '/test/t';
+use KustoEmulator;
+
+my $kusto = KustoEmulator->new;
+my $db = 'Sales';
+my $cols = '_op:string, _lsn:long, _commit_lsn:long, _commit_time:datetime, _xid:long, '
+  . '_schema:string, _table:string, _unchanged_toast:dynamic';
+$kusto->mgmt($db, ".create table Orders (id:long, customer:string, amount:decimal, "
+	  . "created_at:datetime, payload:dynamic, $cols)");
+$kusto->mgmt($db, ".create table Refunds (id:long, order_id:long, $cols)");
+$kusto->mgmt($db, '.alter database Sales policy streamingingestion enable');
+
+my $node = PostgreSQL::Test::Cluster->new('sink');
+$node->init(allows_streaming => 'logical');
+$node->start;
+my $url = $kusto->url;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION kusto_sink;
+	CREATE TABLE orders (id int PRIMARY KEY, customer text, amount numeric(12,2),
+		created_at timestamptz, payload jsonb);
+	CREATE TABLE refunds (id int PRIMARY KEY, order_id int);
+	SELECT kusto_sink.create_connection('emu', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+	SELECT kusto_sink.create_sink('sales', 'emu', 'orders, refunds', '$db', 'Orders',
+		'{"tables": {"public.refunds": "Refunds"}, "ingestion_method": "streaming",
+		  "batch_interval_ms": 100}');
+});
+
+sub status
+{
+	my ($col) = @_;
+	return $node->safe_psql('postgres', "SELECT $col FROM kusto_sink.status WHERE name = 'sales'");
+}
+
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'sales'"), 'the worker runs');
+
+# ---- every kind of change, with values and metadata ----
+$node->safe_psql('postgres', q{
+	INSERT INTO orders SELECT g, 'c' || g, g * 1.5, '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 hour',
+		jsonb_build_object('n', g) FROM generate_series(1, 1000) g;
+	INSERT INTO refunds VALUES (1, 1), (2, 2);
+	UPDATE orders SET customer = 'renamed' WHERE id = 1;
+	DELETE FROM orders WHERE id = 2;
+});
+is($kusto->wait_count($db, 'Orders', 1002), 1002, 'inserts, the update and the delete arrive');
+is($kusto->wait_count($db, 'Refunds', 2), 2, 'the second table goes to its own Kusto table');
+my $ops = $kusto->query($db, 'Orders | summarize n = count() by _op | order by _op asc');
+is_deeply($ops, [ [ 'delete', 1 ], [ 'insert', 1000 ], [ 'update', 1 ] ], 'operations');
+my $row = $kusto->query($db, 'Orders | where id == 7 | project id, customer, amount, created_at, payload, _schema, _table');
+is_deeply($row, [ [ 7, 'c7', '10.50', '2024-01-01T07:00:00Z', '{"n":7}', 'public', 'orders' ] ],
+	'values: text, exact decimal, datetime in UTC, dynamic, source schema and table');
+my $upd = $kusto->query($db, "Orders | where _op == 'update' | project id, customer");
+is_deeply($upd, [ [ 1, 'renamed' ] ], 'the update carries the new row');
+my $del = $kusto->query($db, "Orders | where _op == 'delete' | project id, customer");
+is_deeply($del, [ [ 2, '' ] ], 'the delete carries the old key');
+is(scalar @{ $kusto->query($db, 'Orders | where isnull(_lsn) or isnull(_commit_time) or isnull(_xid) | take 1') },
+	0, 'every row has its change LSN, commit time and xid');
+
+$node->safe_psql('postgres', 'TRUNCATE refunds');
+is($kusto->wait_count($db, 'Refunds', 3), 3, 'a truncate is one record');
+ok($node->poll_query_until('postgres',
+	"SELECT lag_bytes < 1000000 AND rows_sent = 1005 FROM kusto_sink.status WHERE name = 'sales'"),
+	'status counts the rows and the slot follows');
+
+# ---- pause, resume, flush, alter ----
+$node->safe_psql('postgres', "SELECT kusto_sink.pause_sink('sales')");
+ok($node->poll_query_until('postgres',
+	"SELECT worker_pid IS NULL AND state = 'paused' FROM kusto_sink.status"), 'paused: no worker');
+$node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(2001, 2100) g');
+$node->safe_psql('postgres', "SELECT kusto_sink.resume_sink('sales')");
+is($kusto->wait_count($db, 'Orders', 1102), 1102, 'changes made while paused arrive after resume');
+
+$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('sales', '{"batch_interval_ms": 60000}')});
+ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status"), 'restarted after alter');
+$node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(3001, 3010) g');
+ok($node->poll_query_until('postgres',
+	"SELECT decoded_lsn >= pg_current_wal_lsn() FROM kusto_sink.status"), 'decoded');
+is($kusto->count($db, 'Orders'), 1102, 'a 60 s batch interval holds the batch');
+$node->safe_psql('postgres', "SELECT kusto_sink.flush_sink('sales')");
+is($kusto->wait_count($db, 'Orders', 1112), 1112, 'flush_sink sends it now');
+$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('sales', '{"batch_interval_ms": 100}')});
+
+# ---- a restart of PostgreSQL in the middle of a stream ----
+$node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(4001, 9000) g');
+$node->restart;
+$node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(9001, 9100) g');
+my $n = $kusto->wait_count($db, 'Orders', 1112 + 5100);
+cmp_ok($n, '>=', 1112 + 5100, 'nothing is lost across a restart (at least once)');
+is(scalar @{ $kusto->query($db, 'Orders | where id >= 4001 and id <= 9100 | distinct id') }, 5100,
+	'every id of the restart window is there');
+
+# ---- Kusto unreachable for a while ----
+my $before = $kusto->count($db, 'Orders');
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 3, action => { status => 503 } });
+$node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(10001, 10100) g');
+is($kusto->wait_count($db, 'Orders', $before + 100), $before + 100, 'the batch arrives after 503s');
+cmp_ok(status('retries'), '>=', 1, 'the retries are counted');
+like(status('last_error'), qr/HTTP 503/, 'the last error says what happened');
+
+# ---- wrong credentials, then fixed ----
+my $pid = status('worker_pid');
+$node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('emu', app_key => 'wrong')");
+ok($node->poll_query_until('postgres',
+	"SELECT worker_pid IS NOT NULL AND worker_pid <> $pid FROM kusto_sink.status"),
+	'the worker restarts with the changed connection');
+$node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(20001, 20010) g');
+ok($node->poll_query_until('postgres', "SELECT state = 'error' FROM kusto_sink.status"),
+	'wrong credentials: state error');
+like(status('last_error'), qr/invalid_client: AADSTS7000215: Invalid client secret/,
+	'the error names the cause, without the secret');
+unlike(status('last_error'), qr/wrong/, 'the secret is not in the error');
+$node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('emu', app_key => 'dev-secret')");
+is($kusto->wait_count($db, 'Orders', $before + 110), $before + 110, 'fixed: the rows arrive');
+
+# ---- drop ----
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('sales')");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0', 'drop_sink drops the slot');
+
+$node->stop;
+$kusto->stop;
+done_testing();

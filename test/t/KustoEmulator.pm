@@ -1,0 +1,135 @@
+# KustoEmulator: starts the local Kusto emulator (test/kusto-emulator) for a
+# TAP test, and talks to it: tokens for the development principal,
+# management commands, queries and the admin (fault) API.
+#
+#   my $kusto = KustoEmulator->new(%opts);   # starts it; opts go to the CLI
+#   $kusto->url                              # its base URL
+#   $kusto->mgmt($db, '.create table T (a:int)')
+#   $kusto->query($db, 'T | count')          # rows of the primary result
+#   $kusto->count($db, 'T')                  # T | count
+#   $kusto->wait_count($db, 'T', $n)         # waits (with a timeout) until T has $n rows
+#   $kusto->admin('POST', '/admin/faults', {...})
+#   $kusto->stop
+package KustoEmulator;
+
+use strict;
+use warnings;
+use HTTP::Tiny;
+use JSON::PP;
+use IPC::Run;
+use Time::HiRes qw(time usleep);
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $timeout = $PostgreSQL::Test::Utils::timeout_default;
+
+sub new
+{
+	my ($class, %opts) = @_;
+	my $root = $ENV{KS_ROOT} or die "KS_ROOT is not set";
+	my $state = PostgreSQL::Test::Utils::tempdir('kusto');
+	my @cmd = ("$root/test/kusto-emulator/kusto-emulator", '--port', '0', '--state-dir', $state);
+	push @cmd, map { ("--$_", $opts{$_}) } sort keys %opts;
+	my ($in, $out, $err) = ('', '', '');
+	my $h = IPC::Run::start(\@cmd, \$in, \$out, \$err,
+		IPC::Run::timeout($timeout));
+	my $deadline = time + $timeout;
+	while ($out !~ /kusto-emulator listening on (\S+)/)
+	{
+		die "the Kusto emulator did not start: $err" if time > $deadline || !$h->pumpable;
+		$h->pump_nb;
+		usleep(20_000);
+	}
+	$out =~ /kusto-emulator listening on (\S+)/;
+	my $self = bless {
+		handle => $h, url => $1, state => $state, err => \$err,
+		http => HTTP::Tiny->new(timeout => 30),
+	}, $class;
+	return $self;
+}
+
+sub url { return $_[0]->{url}; }
+
+sub stop
+{
+	my ($self) = @_;
+	return unless $self->{handle};
+	$self->{handle}->signal('TERM');
+	eval { $self->{handle}->finish; };
+	delete $self->{handle};
+}
+
+sub DESTROY { $_[0]->stop; }
+
+sub token
+{
+	my ($self) = @_;
+	return $self->{token} if $self->{token} && $self->{token_until} > time + 60;
+	my $res = $self->{http}->post_form("$self->{url}/emulator/oauth2/v2.0/token",
+		{ grant_type => 'client_credentials', client_id => 'kusto-sink-dev',
+		  client_secret => 'dev-secret', scope => "$self->{url}/.default" });
+	die "token: $res->{status} $res->{content}" unless $res->{success};
+	my $body = decode_json($res->{content});
+	$self->{token} = $body->{access_token};
+	$self->{token_until} = time + $body->{expires_in};
+	return $self->{token};
+}
+
+sub _rest
+{
+	my ($self, $path, $db, $csl) = @_;
+	my $res = $self->{http}->post("$self->{url}$path", {
+		headers => { 'Content-Type' => 'application/json; charset=utf-8',
+					 Authorization => 'Bearer ' . $self->token },
+		content => encode_json({ db => $db, csl => $csl }) });
+	die "$path $csl: $res->{status} $res->{content}" unless $res->{success};
+	my $body = decode_json($res->{content});
+	return $body->{Tables}[0];
+}
+
+# management command: the result table's rows
+sub mgmt
+{
+	my ($self, $db, $csl) = @_;
+	return $self->_rest('/v1/rest/mgmt', $db, $csl)->{Rows};
+}
+
+# query (v1): the primary result's rows
+sub query
+{
+	my ($self, $db, $csl) = @_;
+	return $self->_rest('/v1/rest/query', $db, $csl)->{Rows};
+}
+
+sub count
+{
+	my ($self, $db, $table) = @_;
+	my $rows = eval { $self->query($db, "['$table'] | count") };
+	return $rows ? $rows->[0][0] : 0;
+}
+
+# waits until the table holds $n rows; returns the last count seen
+sub wait_count
+{
+	my ($self, $db, $table, $n) = @_;
+	my $deadline = time + $timeout;
+	my $count;
+	while (1)
+	{
+		$count = $self->count($db, $table);
+		return $count if $count >= $n || time > $deadline;
+		usleep(50_000);
+	}
+}
+
+sub admin
+{
+	my ($self, $method, $path, $body) = @_;
+	my $res = $self->{http}->request($method, "$self->{url}$path", {
+		headers => { 'Content-Type' => 'application/json' },
+		($body ? (content => encode_json($body)) : ()) });
+	die "$method $path: $res->{status} $res->{content}" unless $res->{success};
+	return $res->{content} ? decode_json($res->{content}) : undef;
+}
+
+1;
