@@ -99,6 +99,7 @@ bench:
 	$(MAKE) all
 	$(MAKE) install
 	@bash test/bench/decode_bench.sh
+	@bash test/bench/sink_bench.sh
 
 demo:
 	@bash test/scripts/deps.sh

@@ -448,8 +448,8 @@ BEGIN
 END
 $$;
 
--- create_sink() resolves the source with the caller's search_path and
--- privileges, then _create_sink() (SECURITY DEFINER) does the rest.
+-- create_sink() resolves the source with the caller's search_path, then
+-- _create_sink() (SECURITY DEFINER) checks and does the rest.
 CREATE FUNCTION kusto_sink.create_sink(
 	name text,
 	connection text,
@@ -476,11 +476,6 @@ BEGIN
 		rels := ARRAY[]::pg_catalog.regclass[];
 		FOREACH item IN ARRAY pg_catalog.string_to_array(source, ',') LOOP
 			rel := pg_catalog.btrim(item)::pg_catalog.regclass;
-			IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
-				RAISE EXCEPTION 'permission denied for table %', rel
-					USING ERRCODE = 'insufficient_privilege',
-						  HINT = 'The owner of a sink must be able to read every source table.';
-			END IF;
 			rels := rels OPERATOR(pg_catalog.||) rel;
 		END LOOP;
 	END IF;

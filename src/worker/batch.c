@@ -39,7 +39,11 @@ ks_batch_open(MemoryContext parent, uint64 seq, const char *kusto_table)
 	batch->zs.zalloc = batch_zalloc;
 	batch->zs.zfree = batch_zfree;
 	batch->zs.opaque = (voidpf) cxt;
-	if (deflateInit2(&batch->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, GZIP_WINDOW_BITS,
+	/*
+	 * Level 1: a third of the CPU of the default level for about 20% more
+	 * bytes on the wire; the worker runs on the primary.
+	 */
+	if (deflateInit2(&batch->zs, Z_BEST_SPEED, Z_DEFLATED, GZIP_WINDOW_BITS,
 					 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),

@@ -98,6 +98,14 @@ ks_decode_start(const char *slot_name, List *plugin_options, KsDecoderHooks *hoo
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("replication slot \"%s\" belongs to another database", slot_name)));
+	/* an invalidated slot has lost its restart_lsn (and, since 16, says why) */
+	if (XLogRecPtrIsInvalid(MyReplicationSlot->data.restart_lsn))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" was invalidated: the WAL it needs has been removed",
+						slot_name),
+				 errdetail("Changes committed while the sink could not keep up are no longer in the WAL."),
+				 errhint("Drop and re-create the sink to start again from now, and raise max_slot_wal_keep_size (or set it to -1) to keep this from happening.")));
 
 	ks_decoder_hooks = &stream->counting;
 	PG_TRY();

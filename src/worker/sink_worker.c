@@ -48,6 +48,8 @@
 
 PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
 
+static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn();
+
 #define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
 #define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */
 #define KS_IDLE_POLL_MS 20		/* WAL poll interval when caught up */
@@ -301,14 +303,19 @@ seal(KsBatch *batch)
 	W->ready = lappend(W->ready, batch);
 }
 
-/* Waits until fewer than KS_MAX_INFLIGHT batches are being shipped. */
+/*
+ * Starts the sealed batches, waiting while KS_MAX_INFLIGHT are being
+ * shipped already; then gives the transfers a turn, so that uploads go on
+ * while decoding continues.
+ */
 static void
 wait_for_room(void)
 {
-	while (list_length(W->ready) > 0)
+	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
 		start_ready();
+		ks_ship_poll(W->shipper, 0, ship_done, NULL);
 		if (list_length(W->ready) == 0)
 			break;
 		ks_ship_poll(W->shipper, 100, ship_done, NULL);
@@ -394,6 +401,11 @@ on_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr commit_lsn
 	{
 		seal(batch);
 		wait_for_room();
+	}
+	else if (W->inflight > 0 && (batch->nrecords & 1023) == 0)
+	{
+		/* a long transaction: keep the transfers going */
+		ks_ship_poll(W->shipper, 0, ship_done, NULL);
 	}
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -639,6 +651,30 @@ ks_sink_worker_main(Datum main_arg)
 	ctl.entrysize = sizeof(RouteEntry);
 	W->routes = hash_create("kusto_sink routes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
 
+	PG_TRY();
+	{
+		run_sink(slot, name);
+	}
+	PG_CATCH();
+	{
+		/* an error ends the worker: say why in kusto_sink.status too */
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		ks_slot_set_error(slot, edata->message);
+		SpinLockAcquire(&slot->mutex);
+		slot->state = KS_STATE_ERROR;
+		SpinLockRelease(&slot->mutex);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* The worker's life after connecting: never returns (it exits). */
+static void
+run_sink(KsSinkSlot *slot, const char *name)
+{
 	W->config = ks_load_config(name, TopMemoryContext);
 	if (W->config == NULL)
 	{
@@ -651,24 +687,7 @@ ks_sink_worker_main(Datum main_arg)
 	SetUserIdAndSecContext(W->config->owner, SECURITY_LOCAL_USERID_CHANGE);
 
 	W->max_batch_bytes = (size_t) W->config->client_batch_size_limit_mb * 1024 * 1024;
-	PG_TRY();
-	{
-		W->shipper = ks_shipper_create(W->config);
-	}
-	PG_CATCH();
-	{
-		/* show the configuration error in kusto_sink.status too */
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(TopMemoryContext);
-		edata = CopyErrorData();
-		ks_slot_set_error(slot, edata->message);
-		SpinLockAcquire(&slot->mutex);
-		slot->state = KS_STATE_ERROR;
-		SpinLockRelease(&slot->mutex);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	W->shipper = ks_shipper_create(W->config);
 	if (ks_ship_streaming_limit(W->shipper) > 0)
 		W->max_batch_bytes = Min(W->max_batch_bytes, ks_ship_streaming_limit(W->shipper));
 	W->stream = ks_decode_start(W->config->slot_name, W->config->plugin_options, &hooks);

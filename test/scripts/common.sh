@@ -7,6 +7,8 @@
 #   make_test_dir         prints a fresh temporary directory that the test user owns
 #   server_conf           prints the postgresql.conf lines every kusto_sink test cluster needs
 #   free_port             prints a free TCP port on 127.0.0.1
+#   start_cluster, stop_cluster, start_emulator, stop_emulator, kusto_cmd:
+#                         see their comments below
 
 KS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
@@ -87,4 +89,35 @@ start_cluster() {
 
 stop_cluster() {
 	as_test_user "$PG_BINDIR/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# start_emulator DIR: starts the Kusto emulator on a free loopback port
+# (log in DIR/emulator.log); sets KS_EMU_URL and KS_EMU_PID. stop_emulator
+# stops it. kusto_cmd DB mgmt|query CSL prints the first result table's rows,
+# one per line, fields separated by " | " (as the development principal).
+start_emulator() {
+	local log=$1/emulator.log
+	"$KS_ROOT/test/kusto-emulator/kusto-emulator" --port 0 > "$log" 2>&1 &
+	KS_EMU_PID=$!
+	for _ in $(seq 1 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+	KS_EMU_URL=$(sed -n 's/^kusto-emulator listening on //p' "$log")
+	if [ -z "$KS_EMU_URL" ]; then
+		echo "the Kusto emulator did not start:" >&2
+		cat "$log" >&2
+		return 1
+	fi
+	KS_EMU_TOKEN=$(curl -s -d 'grant_type=client_credentials&client_id=kusto-sink-dev&client_secret=dev-secret&scope=x' \
+		"$KS_EMU_URL/emulator/oauth2/v2.0/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+}
+
+stop_emulator() {
+	[ -n "${KS_EMU_PID:-}" ] && kill "$KS_EMU_PID" 2>/dev/null
+	KS_EMU_PID=
+}
+
+kusto_cmd() {
+	curl -s -H "Authorization: Bearer $KS_EMU_TOKEN" -H 'Content-Type: application/json' \
+		-d "$(python3 -c 'import json,sys; print(json.dumps({"db": sys.argv[1], "csl": sys.argv[2]}))' "$1" "$3")" \
+		"$KS_EMU_URL/v1/rest/$2" |
+		python3 -c 'import json,sys; t=json.load(sys.stdin)["Tables"][0]; print("\n".join(" | ".join(map(str, r)) for r in t["Rows"]))'
 }

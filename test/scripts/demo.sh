@@ -9,33 +9,20 @@ source "$(dirname "$0")/common.sh"
 
 ROUNDS=${DEMO_ROUNDS:-20}
 dir=$(make_test_dir)
-emu_log=$dir/emulator.log
-emu_pid=
 cleanup() {
 	stop_cluster "$dir"
-	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
+	stop_emulator
 	wait 2>/dev/null || true
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 
 echo "demo: starting the Kusto emulator and a throw-away PostgreSQL cluster"
-"$KS_ROOT/test/kusto-emulator/kusto-emulator" --port 0 > "$emu_log" 2>&1 &
-emu_pid=$!
-for _ in $(seq 1 100); do grep -q 'listening on' "$emu_log" && break; sleep 0.1; done
-url=$(sed -n 's/^kusto-emulator listening on //p' "$emu_log")
-[ -n "$url" ] || { echo "demo: the emulator did not start"; cat "$emu_log"; exit 1; }
+start_emulator "$dir"
+url=$KS_EMU_URL
 start_cluster "$dir"
 psql_q() { as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-
-token=$(curl -s -d 'grant_type=client_credentials&client_id=kusto-sink-dev&client_secret=dev-secret&scope=x' \
-	"$url/emulator/oauth2/v2.0/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-kusto() {	# kusto mgmt|query "CSL": prints the first table's rows, one per line
-	curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-		-d "$(python3 -c 'import json,sys; print(json.dumps({"db": "Shop", "csl": sys.argv[1]}))' "$2")" \
-		"$url/v1/rest/$1" |
-		python3 -c 'import json,sys; t=json.load(sys.stdin)["Tables"][0]; print("\n".join(" | ".join(map(str, r)) for r in t["Rows"]))'
-}
+kusto() { kusto_cmd Shop "$@"; }
 
 echo "demo: creating the Kusto table Orders (streaming ingestion on)"
 kusto mgmt ".create table Orders (id:long, customer:string, amount:decimal, status:string, created_at:datetime,

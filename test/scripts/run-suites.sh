@@ -70,7 +70,7 @@ run_suite() {
 	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
-	summary+=("$(printf '%-10s %6d passed %4d failed' "$name" "$p" "$f")")
+	summary+=("$(printf '%-14s %6d passed %4d failed' "$name" "$p" "$f")")
 }
 
 run_suite regress regress bash "$KS_ROOT/test/scripts/regress.sh" "$@"

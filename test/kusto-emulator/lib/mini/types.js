@@ -27,8 +27,23 @@ const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?
 const TIMESPAN_RE = /^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?$/;
 const GUID_RE = /^[{(]?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})[)}]?$/i;
 
+const CANONICAL_UTC_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?Z$/;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 // datetime: kept as ISO 8601 UTC text with 7 fraction digits trimmed, as Kusto returns it
 function parseDatetime(s) {
+  // fast path: already UTC with Z, as kusto_sink writes it
+  const c = CANONICAL_UTC_RE.exec(s);
+  if (c) {
+    const year = Number(c[1]);
+    const mon = Number(c[2]);
+    const day = Number(c[3]);
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    if (year < 1 || mon < 1 || mon > 12 || day < 1 || day > (mon === 2 && !leap ? 28 : DAYS_IN_MONTH[mon - 1])
+        || Number(c[4]) > 23 || Number(c[5]) > 59 || Number(c[6]) > 59) return null;
+    const f = c[7] ? c[7].replace(/0+$/, '') : '';
+    return `${s.slice(0, 19)}${f ? `.${f}` : ''}Z`;
+  }
   const m = DATETIME_RE.exec(s.trim());
   if (!m) return null;
   const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', tz = 'Z'] = m;
@@ -110,29 +125,44 @@ function parseValue(v, type) {
 // RFC 4180 records
 function parseCsv(text) {
   const records = [];
+  const n = text.length;
   let fields = [];
-  let field = '';
-  let quoted = false;
   let i = 0;
-  let any = false;
-  while (i < text.length) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
-        quoted = false; i++; continue;
+  if (n === 0) return records;
+  for (;;) {
+    let value;
+    if (text.charCodeAt(i) === 34) {           // quoted field
+      let j = i + 1;
+      let parts = '';
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q < 0) { parts += text.slice(j); i = n; break; }
+        parts += text.slice(j, q);
+        if (text.charCodeAt(q + 1) === 34) { parts += '"'; j = q + 2; continue; }
+        i = q + 1;
+        break;
       }
-      field += c; i++; continue;
+      value = parts;
+    } else {
+      let j = i;
+      while (j < n) {
+        const ch = text.charCodeAt(j);
+        if (ch === 44 || ch === 10 || ch === 13) break;
+        j++;
+      }
+      value = text.slice(i, j);
+      i = j;
     }
-    if (c === '"' && field === '') { quoted = true; any = true; i++; continue; }
-    if (c === ',') { fields.push(field); field = ''; any = true; i++; continue; }
-    if (c === '\r' && text[i + 1] === '\n') { i++; continue; }
-    if (c === '\n') {
-      fields.push(field); records.push(fields); fields = []; field = ''; any = false; i++; continue;
-    }
-    field += c; any = true; i++;
+    fields.push(value);
+    if (i >= n) { records.push(fields); break; }
+    const ch = text.charCodeAt(i);
+    if (ch === 44) { i++; continue; }
+    if (ch === 13 && text.charCodeAt(i + 1) === 10) i++;
+    i++;                                       // end of record
+    records.push(fields);
+    fields = [];
+    if (i >= n) break;
   }
-  if (any || field !== '') { fields.push(field); records.push(fields); }
   return records;
 }
 
