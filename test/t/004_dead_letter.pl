@@ -1,0 +1,69 @@
+# on_error = dead_letter: a batch Kusto rejects permanently goes, with its
+# records and the error, to kusto_sink.dead_letter while the sink goes on;
+# retry_dead_letter() sends it again and removes it once Kusto accepts it.
+# With the default on_error = stop, the sink stops in state error instead.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib $ENV{KS_ROOT} . '/test/t';
+use KustoEmulator;
+
+my $kusto = KustoEmulator->new;
+$kusto->mgmt('Db', '.create table T (id:long, _op:string, _lsn:long, _commit_lsn:long, '
+	  . '_commit_time:datetime, _xid:long, _schema:string, _table:string, _unchanged_toast:dynamic)');
+$kusto->mgmt('Db', '.alter table T policy streamingingestion enable');
+
+my $node = PostgreSQL::Test::Cluster->new('deadletter');
+$node->init(allows_streaming => 'logical');
+$node->start;
+my $url = $kusto->url;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION kusto_sink;
+	CREATE TABLE t (id int PRIMARY KEY);
+	SELECT kusto_sink.create_connection('emu', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+	SELECT kusto_sink.create_sink('s', 'emu', 't', 'Db', 'T',
+		'{"ingestion_method": "streaming", "batch_interval_ms": 100, "on_error": "dead_letter"}');
+});
+ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status"), 'running');
+
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1,
+	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true,
+				message => 'Rejected for the test.' } });
+$node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(1, 50)');
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 1 FROM kusto_sink.dead_letter'),
+	'the rejected batch is a dead letter');
+is($node->safe_psql('postgres', 'SELECT records, kusto_table, format FROM kusto_sink.dead_letter'),
+	'50|T|json', 'with its records, table and format');
+like($node->safe_psql('postgres', 'SELECT error FROM kusto_sink.dead_letter'),
+	qr/BadRequest_SyntaxError: Rejected for the test\. \(HTTP 400, permanent\)/, 'and the error');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM kusto_sink.dead_letter, regexp_split_to_table(rtrim(payload, E'\n'), E'\n') l WHERE l::jsonb ? 'id'}),
+	'50', 'the payload holds the 50 records');
+
+$node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(51, 60)');
+is($kusto->wait_count('Db', 'T', 10), 10, 'the sink goes on');
+ok($node->poll_query_until('postgres',
+	"SELECT lag_bytes < 100000 AND state = 'running' FROM kusto_sink.status"), 'and its slot moves on');
+
+is($node->safe_psql('postgres', "SELECT kusto_sink.retry_dead_letter('s')"), '1', 'one dead letter to retry');
+is($kusto->wait_count('Db', 'T', 60), 60, 'the retried records arrive');
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM kusto_sink.dead_letter'),
+	'and the dead letter is gone');
+
+# on_error = stop (the default): nothing skipped, state error, then it goes on
+$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('s', '{"on_error": null}')});
+ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status"), 'running again');
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 2,
+	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });
+$node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(61, 70)');
+ok($node->poll_query_until('postgres', "SELECT state = 'error' FROM kusto_sink.status"),
+	'a permanent rejection stops the sink in state error');
+is($kusto->wait_count('Db', 'T', 70), 70, 'and, the cause gone, the same batch arrives');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.dead_letter'), '0', 'nothing was skipped');
+
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('s')");
+$node->stop;
+$kusto->stop;
+done_testing();
