@@ -763,3 +763,32 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink.retry_dead_letter(text) FROM PUBLIC;
+
+-- Gets a token for a connection and runs a harmless command (.show version)
+-- on its cluster; says what it reached, or why not.
+CREATE FUNCTION kusto_sink._probe_connection(
+	cluster_url text, auth text, tenant_id text, app_id text, app_key text, token text,
+	authority_host text, ca_file text, proxy text,
+	OUT ok boolean, OUT detail text)
+AS 'MODULE_PATHNAME', 'kusto_sink_probe_connection'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink.test_connection(name text, OUT ok boolean, OUT detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+BEGIN
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = test_connection.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', test_connection.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT p.ok, p.detail INTO ok, detail
+	FROM kusto_sink._probe_connection(c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.token,
+		c.options ->> 'authority_host', c.options ->> 'ca_file', c.options ->> 'proxy') p;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.test_connection(text) FROM PUBLIC;

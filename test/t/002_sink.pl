@@ -108,6 +108,17 @@ is($kusto->wait_count($db, 'Orders', $before + 100), $before + 100, 'the batch a
 cmp_ok(status('retries'), '>=', 1, 'the retries are counted');
 like(status('last_error'), qr/HTTP 503/, 'the last error says what happened');
 
+# ---- test_connection ----
+like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('emu')"),
+	qr/^true reached \Q$url\E: got a token and ran \.show version$/, 'test_connection reaches the cluster');
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_connection('bad', '$url', 'application',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'not-the-secret')});
+like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('bad')"),
+	qr/^false invalid_client: AADSTS7000215: Invalid client secret provided\..* \(HTTP 401\)$/,
+	'test_connection explains a wrong secret');
+unlike($node->safe_psql('postgres', "SELECT detail FROM kusto_sink.test_connection('bad')"),
+	qr/not-the-secret/, 'without showing it');
+
 # ---- wrong credentials, then fixed ----
 my $pid = status('worker_pid');
 $node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('emu', app_key => 'wrong')");

@@ -69,6 +69,14 @@ class Engine {
       return showTables(d, dbName);
     }
     if (/^\.show\s+tables\s*$/i.test(text)) return showTables(this.db(dbName), dbName);
+    if (/^\.show\s+version\s*$/i.test(text)) {
+      return result(['BuildVersion:string', 'BuildTime:datetime', 'ServiceType:string', 'ProductVersion:string'],
+        [['1.0.0.0', '2026-01-01T00:00:00Z', 'Engine', 'kusto-emulator']]);
+    }
+    if (/^\.show\s+databases\s*$/i.test(text)) {
+      return result(['DatabaseName:string', 'PersistentStorage:string', 'Version:string', 'IsCurrent:bool'],
+        [...this.databases.keys()].map((n) => [n, '', 'v1.0', n === dbName]));
+    }
     if ((m = /^\.show\s+table\s+(\S+)\s+schema\s+as\s+json\s*$/i.exec(text))) {
       return schemaResult(this.table(dbName, unbracket(m[1])), dbName);
     }
