@@ -12,8 +12,7 @@ ROWS=${BENCH_ROWS:-1000000}
 RUNS=${BENCH_RUNS:-3}
 
 dir=$(make_test_dir)
-cleanup() { stop_cluster "$dir"; rm -rf "$dir"; }
-trap cleanup EXIT
+cleanup_on_exit "$dir"
 wal2json_conf=""
 if server_supports_output_plugin_libraries; then
 	wal2json_conf="output_plugin_libraries = 'pgoutput, test_decoding, kusto_sink, wal2json'"

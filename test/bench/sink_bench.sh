@@ -19,13 +19,7 @@ LATENCY_S=${BENCH_LATENCY_S:-20}
 PGBENCH_S=${BENCH_PGBENCH_S:-20}
 
 dir=$(make_test_dir)
-cleanup() {
-	stop_cluster "$dir"
-	stop_emulator
-	wait 2>/dev/null || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+cleanup_on_exit "$dir"
 
 start_emulator "$dir"
 url=$KS_EMU_URL

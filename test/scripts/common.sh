@@ -121,3 +121,10 @@ kusto_cmd() {
 		"$KS_EMU_URL/v1/rest/$2" |
 		python3 -c 'import json,sys; t=json.load(sys.stdin)["Tables"][0]; print("\n".join(" | ".join(map(str, r)) for r in t["Rows"]))'
 }
+
+# cleanup_on_exit DIR: at exit, stop the cluster in DIR and the emulator, and
+# remove DIR.
+cleanup_on_exit() {
+	KS_CLEANUP_DIR=$1
+	trap 'stop_cluster "$KS_CLEANUP_DIR"; stop_emulator; wait 2>/dev/null || true; rm -rf "$KS_CLEANUP_DIR"' EXIT
+}

@@ -9,13 +9,7 @@ source "$(dirname "$0")/common.sh"
 
 ROUNDS=${DEMO_ROUNDS:-20}
 dir=$(make_test_dir)
-cleanup() {
-	stop_cluster "$dir"
-	stop_emulator
-	wait 2>/dev/null || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+cleanup_on_exit "$dir"
 
 echo "demo: starting the Kusto emulator and a throw-away PostgreSQL cluster"
 start_emulator "$dir"
