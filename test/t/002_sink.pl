@@ -13,12 +13,9 @@ use KustoEmulator;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Sales';
-my $cols = '_op:string, _lsn:long, _commit_lsn:long, _commit_time:datetime, _xid:long, '
-  . '_schema:string, _table:string, _unchanged_toast:dynamic';
-$kusto->mgmt($db, ".create table Orders (id:long, customer:string, amount:decimal, "
-	  . "created_at:datetime, payload:dynamic, $cols)");
-$kusto->mgmt($db, ".create table Refunds (id:long, order_id:long, $cols)");
-$kusto->mgmt($db, '.alter database Sales policy streamingingestion enable');
+$kusto->create_sink_table($db, 'Orders',
+	'id:long, customer:string, amount:decimal, created_at:datetime, payload:dynamic');
+$kusto->create_sink_table($db, 'Refunds', 'id:long, order_id:long');
 
 my $node = PostgreSQL::Test::Cluster->new('sink');
 $node->init(allows_streaming => 'logical');

@@ -9,9 +9,7 @@ use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
 
 my $kusto = KustoEmulator->new;
-$kusto->mgmt('Db', '.create table T (id:long, _op:string, _lsn:long, _commit_lsn:long, '
-	  . '_commit_time:datetime, _xid:long, _schema:string, _table:string, _unchanged_toast:dynamic)');
-$kusto->mgmt('Db', '.alter table T policy streamingingestion enable');
+$kusto->create_sink_table('Db', 'T', 'id:long');
 
 my $node = PostgreSQL::Test::Cluster->new('invalidated');
 $node->init(allows_streaming => 'logical');

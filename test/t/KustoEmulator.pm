@@ -5,6 +5,9 @@
 #   my $kusto = KustoEmulator->new(%opts);   # starts it; opts go to the CLI
 #   $kusto->url                              # its base URL
 #   $kusto->mgmt($db, '.create table T (a:int)')
+#   $kusto->create_sink_table($db, 'T', 'id:long, v:string')
+#                                            # + kusto_sink's metadata columns,
+#                                            # streaming ingestion enabled
 #   $kusto->query($db, 'T | count')          # rows of the primary result
 #   $kusto->count($db, 'T')                  # T | count
 #   $kusto->wait_count($db, 'T', $n)         # waits (with a timeout) until T has $n rows
@@ -92,6 +95,18 @@ sub mgmt
 {
 	my ($self, $db, $csl) = @_;
 	return $self->_rest('/v1/rest/mgmt', $db, $csl)->{Rows};
+}
+
+# the metadata columns kusto_sink writes by default
+our $METADATA_COLUMNS = '_op:string, _lsn:long, _commit_lsn:long, _commit_time:datetime, _xid:long, '
+  . '_schema:string, _table:string, _unchanged_toast:dynamic';
+
+# a table for a sink: the given columns plus the metadata ones, streaming on
+sub create_sink_table
+{
+	my ($self, $db, $table, $columns) = @_;
+	$self->mgmt($db, ".create table $table ($columns, $METADATA_COLUMNS)");
+	$self->mgmt($db, ".alter table $table policy streamingingestion enable");
 }
 
 # query (v1): the primary result's rows
