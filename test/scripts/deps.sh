@@ -15,7 +15,7 @@ APT_PACKAGES=(
 	"postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-$PG_MAJOR-wal2json"
 	postgresql-contrib
 	libcurl4-openssl-dev libssl-dev zlib1g-dev libjansson-dev
-	libipc-run-perl perl openssl valgrind python3 procps ca-certificates
+	libipc-run-perl perl openssl valgrind python3 procps ca-certificates curl bc
 )
 
 missing_apt() {
