@@ -57,6 +57,9 @@ kusto_sink_probe_connection(PG_FUNCTION_ARGS)
 	cfg.authority_host = arg_text(fcinfo, 6);
 	cfg.ca_file = arg_text(fcinfo, 7);
 	cfg.proxy = arg_text(fcinfo, 8);
+	cfg.managed_identity_id = arg_text(fcinfo, 9);
+	cfg.managed_identity_endpoint = arg_text(fcinfo, 10);
+	cfg.federated_token_file = arg_text(fcinfo, 11);
 	cfg.request_timeout_ms = 30000;
 
 	initStringInfo(&detail);

@@ -55,12 +55,111 @@ discover_resource(kusto_client *c)
 		c->authority_host = kusto_strdup("https://login.microsoftonline.com");
 }
 
+/* Reads the federated token (workload identity); NULL and err on failure. */
+static char *
+read_token_file(const char *path, kusto_error *err)
+{
+	FILE	   *f = fopen(path, "r");
+	kusto_buf	buf = {0};
+	char		chunk[4096];
+	size_t		n;
+
+	if (f == NULL)
+	{
+		kusto_error_set(err, KUSTO_ERR_AUTH, 0, "FederatedTokenFile",
+						"could not read the federated token file \"%s\"", path);
+		return NULL;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		kusto_buf_append(&buf, chunk, n);
+	fclose(f);
+	while (buf.len > 0 && (buf.data[buf.len - 1] == '\n' || buf.data[buf.len - 1] == '\r'))
+		buf.data[--buf.len] = '\0';
+	if (buf.len == 0)
+	{
+		kusto_buf_free(&buf);
+		kusto_error_set(err, KUSTO_ERR_AUTH, 0, "FederatedTokenFile",
+						"the federated token file \"%s\" is empty", path);
+		return NULL;
+	}
+	return buf.data;
+}
+
+/* Keeps the access token of a token endpoint's (or IMDS's) JSON answer. */
+static bool
+take_token(kusto_client *c, kusto_request *req, kusto_error *err)
+{
+	json_error_t jerr;
+	json_t	   *root = json_loadb(req->response.data, req->response.len, 0, &jerr);
+	const char *token = root ? json_string_value(json_object_get(root, "access_token")) : NULL;
+	json_t	   *exp = root ? json_object_get(root, "expires_in") : NULL;
+	long		expires_in = json_is_integer(exp) ? (long) json_integer_value(exp)
+		: (json_is_string(exp) ? strtol(json_string_value(exp), NULL, 10) : 3600);
+	bool		ok = false;
+
+	if (token)
+	{
+		kusto_free(c->token);
+		c->token = kusto_strdup(token);
+		c->token_expires = time(NULL) + expires_in;
+		ok = true;
+	}
+	else
+		kusto_error_set(err, KUSTO_ERR_AUTH, req->http_status, "invalid_response",
+						"the token endpoint answered without an access token");
+	if (root)
+		json_decref(root);
+	return ok;
+}
+
+static bool
+fetch_managed_identity_token(kusto_client *c, kusto_error *err)
+{
+	CURL	   *esc = curl_easy_init();
+	char	   *resource = curl_easy_escape(esc, c->resource, 0);
+	char	   *id = c->managed_identity_id ? curl_easy_escape(esc, c->managed_identity_id, 0) : NULL;
+	bool		app_service = (c->identity_header != NULL);
+	char		url[4096];
+	kusto_request *req;
+	bool		ok = false;
+
+	snprintf(url, sizeof(url), "%s%sapi-version=%s&resource=%s%s%s",
+			 c->managed_identity_endpoint, strchr(c->managed_identity_endpoint, '?') ? "&" : "?",
+			 app_service ? "2019-08-01" : "2018-02-01", resource,
+			 id ? (c->managed_identity_id[0] == '/' ? (app_service ? "&mi_res_id=" : "&msi_res_id=") : "&client_id=") : "",
+			 id ? id : "");
+	req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
+	if (app_service)
+	{
+		size_t		n = strlen(c->identity_header) + 32;
+		char	   *h = kusto_malloc(n);
+
+		snprintf(h, n, "X-IDENTITY-HEADER: %s", c->identity_header);
+		req->headers = curl_slist_append(req->headers, h);
+		kusto_free(h);
+	}
+	else
+		req->headers = curl_slist_append(req->headers, "Metadata: true");
+	curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
+	kusto_request_submit(c, req);
+	if (kusto_request_wait(c, req, err))
+		ok = take_token(c, req, err);
+	else if (err->status == KUSTO_ERR_PERMANENT)
+		err->status = KUSTO_ERR_AUTH;
+	kusto_request_free(req);
+	curl_free(resource);
+	curl_free(id);
+	curl_easy_cleanup(esc);
+	return ok;
+}
+
 static bool
 fetch_application_token(kusto_client *c, kusto_error *err)
 {
 	CURL	   *esc = curl_easy_init();
 	char	   *id = curl_easy_escape(esc, c->app_id, 0);
-	char	   *secret = curl_easy_escape(esc, c->app_key, 0);
+	char	   *assertion = NULL;
+	char	   *secret;
 	char	   *scope_raw;
 	char	   *scope;
 	char	   *form;
@@ -69,41 +168,38 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 	kusto_request *req;
 	bool		ok = false;
 
+	if (strcmp(c->auth, "workload_identity") == 0)
+	{
+		assertion = read_token_file(c->federated_token_file, err);
+		if (assertion == NULL)
+		{
+			curl_free(id);
+			curl_easy_cleanup(esc);
+			return false;
+		}
+		secret = curl_easy_escape(esc, assertion, 0);
+	}
+	else
+		secret = curl_easy_escape(esc, c->app_key, 0);
 	n = strlen(c->resource) + 16;
 	scope_raw = kusto_malloc(n);
 	snprintf(scope_raw, n, "%s/.default", c->resource);
 	scope = curl_easy_escape(esc, scope_raw, 0);
-	n = strlen(id) + strlen(secret) + strlen(scope) + 128;
+	n = strlen(id) + strlen(secret) + strlen(scope) + 256;
 	form = kusto_malloc(n);
-	snprintf(form, n, "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
-			 id, secret, scope);
+	if (assertion)
+		snprintf(form, n, "grant_type=client_credentials&client_id=%s&scope=%s"
+				 "&client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%3Ajwt-bearer"
+				 "&client_assertion=%s", id, scope, secret);
+	else
+		snprintf(form, n, "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
+				 id, secret, scope);
 	snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token",
 			 c->authority_host, c->tenant_id);
-	/* strip a doubled slash after the authority */
 	req = kusto_request_new(c, url, "application/x-www-form-urlencoded", NULL, form, strlen(form), NULL);
 	kusto_request_submit(c, req);
 	if (kusto_request_wait(c, req, err))
-	{
-		json_error_t jerr;
-		json_t	   *root = json_loadb(req->response.data, req->response.len, 0, &jerr);
-		const char *token = root ? json_string_value(json_object_get(root, "access_token")) : NULL;
-		json_t	   *exp = root ? json_object_get(root, "expires_in") : NULL;
-		long		expires_in = json_is_integer(exp) ? (long) json_integer_value(exp)
-			: (json_is_string(exp) ? strtol(json_string_value(exp), NULL, 10) : 3600);
-
-		if (token)
-		{
-			kusto_free(c->token);
-			c->token = kusto_strdup(token);
-			c->token_expires = time(NULL) + expires_in;
-			ok = true;
-		}
-		else
-			kusto_error_set(err, KUSTO_ERR_AUTH, req->http_status, "invalid_response",
-							"the token endpoint answered without an access token");
-		if (root)
-			json_decref(root);
-	}
+		ok = take_token(c, req, err);
 	else if (err->status == KUSTO_ERR_PERMANENT)
 		err->status = KUSTO_ERR_AUTH;
 	kusto_request_free(req);
@@ -115,6 +211,11 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 	curl_free(secret);
 	curl_free(scope);
 	curl_easy_cleanup(esc);
+	if (assertion)
+	{
+		memset(assertion, 0, strlen(assertion));
+		kusto_free(assertion);
+	}
 	return ok;
 }
 
@@ -137,7 +238,8 @@ kusto_token(kusto_client *c, kusto_error *err)
 	}
 	if (c->resource == NULL)
 		discover_resource(c);
-	if (fetch_application_token(c, err))
+	if (strcmp(c->auth, "managed_identity") == 0 ? fetch_managed_identity_token(c, err)
+		: fetch_application_token(c, err))
 	{
 		c->token_failed_at = 0;
 		return c->token;

@@ -8,6 +8,7 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kusto_int.h"
@@ -57,6 +58,23 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 			return NULL;
 		}
 	}
+	else if (strcmp(cfg->auth, "managed_identity") == 0)
+	{
+		/* system-assigned without an id; the endpoint has a default */
+	}
+	else if (strcmp(cfg->auth, "workload_identity") == 0)
+	{
+		/* tenant, client id and token file default to AZURE_* (AKS sets them) */
+		if (!(cfg->tenant_id || getenv("AZURE_TENANT_ID")) ||
+			!(cfg->app_id || getenv("AZURE_CLIENT_ID")) ||
+			!(cfg->federated_token_file || getenv("AZURE_FEDERATED_TOKEN_FILE")))
+		{
+			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
+							"auth method workload_identity needs tenant_id, app_id and federated_token_file, "
+							"or the AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE environment variables");
+			return NULL;
+		}
+	}
 	else if (strcmp(cfg->auth, "token") == 0)
 	{
 		if (!cfg->token)
@@ -85,7 +103,33 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	c->app_id = kusto_strdup(cfg->app_id);
 	c->app_key = kusto_strdup(cfg->app_key);
 	c->static_token = kusto_strdup(cfg->token);
+	c->managed_identity_id = kusto_strdup(cfg->managed_identity_id);
+	c->federated_token_file = kusto_strdup(cfg->federated_token_file);
+	if (strcmp(cfg->auth, "workload_identity") == 0)
+	{
+		if (c->tenant_id == NULL)
+			c->tenant_id = kusto_strdup(getenv("AZURE_TENANT_ID"));
+		if (c->app_id == NULL)
+			c->app_id = kusto_strdup(getenv("AZURE_CLIENT_ID"));
+		if (c->federated_token_file == NULL)
+			c->federated_token_file = kusto_strdup(getenv("AZURE_FEDERATED_TOKEN_FILE"));
+	}
+	if (cfg->managed_identity_endpoint)
+		c->managed_identity_endpoint = kusto_strdup(cfg->managed_identity_endpoint);
+	else if (getenv("IDENTITY_ENDPOINT") && getenv("IDENTITY_HEADER"))
+	{
+		/* App Service / Functions */
+		c->managed_identity_endpoint = kusto_strdup(getenv("IDENTITY_ENDPOINT"));
+		c->identity_header = kusto_strdup(getenv("IDENTITY_HEADER"));
+	}
+	else if (getenv("MSAL_MANAGED_IDENTITY_ENDPOINT"))
+		c->managed_identity_endpoint = kusto_strdup(getenv("MSAL_MANAGED_IDENTITY_ENDPOINT"));
+	else
+		c->managed_identity_endpoint = kusto_strdup("http://169.254.169.254/metadata/identity/oauth2/token");
 	c->authority_host = kusto_strdup(cfg->authority_host);
+	if (c->authority_host == NULL && strcmp(cfg->auth, "workload_identity") == 0 &&
+		getenv("AZURE_AUTHORITY_HOST"))
+		c->authority_host = kusto_strdup(getenv("AZURE_AUTHORITY_HOST"));
 	if (c->authority_host)
 	{
 		len = strlen(c->authority_host);
@@ -139,6 +183,10 @@ kusto_client_destroy(kusto_client *c)
 	free_secret(c->app_key);
 	free_secret(c->static_token);
 	free_secret(c->token);
+	free_secret(c->identity_header);
+	kusto_free(c->managed_identity_id);
+	kusto_free(c->managed_identity_endpoint);
+	kusto_free(c->federated_token_file);
 	kusto_free(c->authority_host);
 	kusto_free(c->ca_file);
 	kusto_free(c->proxy);

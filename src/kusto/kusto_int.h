@@ -73,6 +73,10 @@ struct kusto_client
 	char	   *app_id;
 	char	   *app_key;
 	char	   *static_token;
+	char	   *managed_identity_id;
+	char	   *managed_identity_endpoint;
+	char	   *identity_header;	/* App Service: X-IDENTITY-HEADER */
+	char	   *federated_token_file;
 	char	   *authority_host;
 	char	   *ca_file;
 	char	   *proxy;

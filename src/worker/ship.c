@@ -52,6 +52,9 @@ ks_shipper_create(KsSinkConfig *config)
 	kc.app_id = config->app_id;
 	kc.app_key = config->app_key;
 	kc.token = config->token;
+	kc.managed_identity_id = config->managed_identity_id;
+	kc.managed_identity_endpoint = config->managed_identity_endpoint;
+	kc.federated_token_file = config->federated_token_file;
 	kc.authority_host = config->authority_host;
 	kc.ca_file = config->ca_file;
 	kc.proxy = config->proxy;

@@ -115,6 +115,17 @@ like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.te
 	'test_connection explains a wrong secret');
 unlike($node->safe_psql('postgres', "SELECT detail FROM kusto_sink.test_connection('bad')"),
 	qr/not-the-secret/, 'without showing it');
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_connection('mi', '$url', 'managed_identity',
+	managed_identity_id => 'my-client-id',
+	options => '{"managed_identity_endpoint": "$url/metadata/identity/oauth2/token"}')});
+like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('mi')"),
+	qr/^true reached/, 'managed identity reaches the cluster');
+my $federated = PostgreSQL::Test::Utils::tempdir() . '/token';
+PostgreSQL::Test::Utils::append_to_file($federated, "dev-federated-token\n");
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_connection('wi', '$url', 'workload_identity',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev', federated_token_file => '$federated')});
+like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('wi')"),
+	qr/^true reached/, 'workload identity reaches the cluster');
 
 # ---- wrong credentials, then fixed ----
 my $pid = status('worker_pid');

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "../../src/kusto/kusto_int.h"
@@ -173,5 +174,63 @@ main(void)
 		CHECK(strstr(out, "\"token\"") == NULL, "no token request within 30 s of a failure (no retry storm)");
 	}
 	kusto_client_destroy(c);
+
+	/* managed identity through the emulator's IMDS endpoint */
+	{
+		kusto_config cfg;
+		char		endpoint[512];
+
+		memset(&cfg, 0, sizeof(cfg));
+		snprintf(endpoint, sizeof(endpoint), "%s/metadata/identity/oauth2/token", url);
+		cfg.cluster_url = url;
+		cfg.auth = "managed_identity";
+		cfg.managed_identity_endpoint = endpoint;
+		cfg.managed_identity_id = "00000000-0000-0000-0000-000000000001";
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_OK,
+			  "a user-assigned managed identity gets a token from IMDS");
+		kusto_free(json);
+		json = NULL;
+		kusto_client_destroy(c);
+	}
+
+	/* workload identity: the federated token file as assertion */
+	{
+		kusto_config cfg;
+		char		path[] = "/tmp/kusto-unit-federated-XXXXXX";
+		int			fd = mkstemp(path);
+		FILE	   *f = fdopen(fd, "w");
+
+		fputs("dev-federated-token\n", f);
+		fclose(f);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.cluster_url = url;
+		cfg.auth = "workload_identity";
+		cfg.tenant_id = "emulator";
+		cfg.app_id = "kusto-sink-dev";
+		cfg.federated_token_file = path;
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_OK,
+			  "workload identity gets a token with the federated token");
+		kusto_free(json);
+		json = NULL;
+		kusto_client_destroy(c);
+
+		f = fopen(path, "w");
+		fputs("forged\n", f);
+		fclose(f);
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "AADSTS700213") != NULL,
+			  "a federated token the authority does not trust is an auth error");
+		kusto_client_destroy(c);
+		cfg.federated_token_file = "/nonexistent/token";
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "could not read the federated token file") != NULL,
+			  "a missing federated token file is a clear auth error");
+		kusto_client_destroy(c);
+		unlink(path);
+	}
 	return unit_summary();
 }

@@ -69,6 +69,9 @@ main(void)
 	cfg.auth = "application";
 	c = kusto_client_create(&cfg, &err);
 	CHECK(c == NULL && strstr(err.message, "needs tenant_id, app_id and app_key"), "application needs its arguments");
+	cfg.auth = "workload_identity";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strstr(err.message, "AZURE_FEDERATED_TOKEN_FILE"), "workload identity says what it needs");
 	cfg.auth = "certificate";
 	c = kusto_client_create(&cfg, &err);
 	CHECK(c == NULL && strstr(err.message, "not supported"), "a method this build lacks is refused clearly");

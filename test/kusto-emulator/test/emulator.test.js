@@ -189,3 +189,32 @@ test('faults: status with Retry-After, dropped connections, delays; stats count 
   const stats = await (await fetch(`${base}/admin/stats`)).json();
   assert.ok(stats.requests.query >= 2 && stats.requests.streaming >= 1 && stats.requests.token >= 1);
 });
+
+test('managed identity: IMDS needs Metadata: true; App Service needs its header', async () => {
+  const imds = (headers, q = 'api-version=2018-02-01&resource=x') => fetch(`${base}/metadata/identity/oauth2/token?${q}`, { headers });
+  const ok = await imds({ Metadata: 'true' });
+  assert.equal(ok.status, 200);
+  const body = await ok.json();
+  assert.equal(typeof body.expires_in, 'string', 'IMDS answers numbers as strings');
+  token = body.access_token;
+  assert.equal((await mgmt('.show version')).status, 200, 'the token works on the engine');
+  assert.equal((await imds({})).status, 400);
+  const user = await (await imds({ Metadata: 'true' }, 'api-version=2018-02-01&resource=x&client_id=abc')).json();
+  assert.equal(user.client_id, 'abc');
+  const app = await fetch(`${base}/msi/token?api-version=2019-08-01&resource=x`, { headers: { 'X-IDENTITY-HEADER': 'emulator-identity-header' } });
+  assert.equal(app.status, 200);
+  const wrong = await fetch(`${base}/msi/token?api-version=2019-08-01&resource=x`, { headers: { 'X-IDENTITY-HEADER': 'no' } });
+  assert.equal(wrong.status, 400);
+});
+
+test('workload identity: the federated token as client assertion', async () => {
+  const post = (assertion) => fetch(`${base}/emulator/oauth2/v2.0/token`, {
+    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'kusto-sink-dev', scope: 'x',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+  });
+  assert.equal((await post('dev-federated-token')).status, 200);
+  const bad = await post('forged');
+  assert.equal(bad.status, 401);
+  assert.match((await bad.json()).error_description, /^AADSTS700213/);
+});

@@ -12,6 +12,8 @@ const { Engine } = require('./engine');
 const { dotnetShort } = require('./types');
 
 const DEV = { tenant: 'emulator', clientId: 'kusto-sink-dev', secret: 'dev-secret' };
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const IDENTITY_HEADER = 'emulator-identity-header';
 const STREAMING_LIMIT = 4 * 1024 * 1024;
 
 class Emulator {
@@ -20,6 +22,7 @@ class Emulator {
     this.engine = new Engine();
     this.key = crypto.randomBytes(32);
     this.tokenLifetime = Number(opts.tokenLifetime || 3600);
+    this.federatedToken = opts.federatedToken || 'dev-federated-token';
     this.faults = [];
     this.stats = {};
     this.sockets = new Set();
@@ -92,6 +95,7 @@ class Emulator {
       }
       switch (kind) {
         case 'token': return this.token(url, path, body, send);
+        case 'identity': return this.identity(req, url, path, send);
         case 'metadata': return send(200, { AzureAD: { LoginEndpoint: this.baseUrl, LoginMfaRequired: 'False',
           KustoClientAppId: 'db662dc1-0cfe-4e1c-a843-19a68e65be58', KustoClientRedirectUri: 'https://microsoft/kustoclient',
           KustoServiceResourceId: this.baseUrl, FirstPartyAuthorityUrl: `${this.baseUrl}/f8cdef31-a31e-4b4a-93e4-5f571e91255a` }, dSTS: {} });
@@ -128,11 +132,34 @@ class Emulator {
     if (tenant !== DEV.tenant || form.get('client_id') !== DEV.clientId) {
       return send(400, { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory '${tenant}'.`, error_codes: [700016] });
     }
-    if (form.get('client_secret') !== DEV.secret) {
+    if (form.get('client_assertion_type') === JWT_BEARER) {
+      // workload identity: the assertion is the federated token the emulator trusts
+      if (form.get('client_assertion') !== this.federatedToken) {
+        return send(401, { error: 'invalid_client', error_description: 'AADSTS700213: No matching federated identity record found for presented assertion.', error_codes: [700213] });
+      }
+    } else if (form.get('client_secret') !== DEV.secret) {
       return send(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.', error_codes: [7000215] });
     }
     const { token, exp } = this.issueToken(DEV.clientId);
     return send(200, { token_type: 'Bearer', expires_in: exp - Math.floor(Date.now() / 1000), ext_expires_in: this.tokenLifetime, access_token: token });
+  }
+
+  // managed identity: Azure IMDS (Metadata: true) and App Service (X-IDENTITY-HEADER)
+  identity(req, url, path, send) {
+    const appService = path === '/msi/token';
+    if (appService ? req.headers['x-identity-header'] !== IDENTITY_HEADER : req.headers.metadata !== 'true') {
+      return send(400, { error: 'invalid_request', error_description: appService
+        ? 'The X-IDENTITY-HEADER header is missing or wrong.' : 'Required metadata header not specified' });
+    }
+    if (!url.searchParams.get('api-version') || !url.searchParams.get('resource')) {
+      return send(400, { error: 'invalid_request', error_description: 'api-version and resource are required' });
+    }
+    const who = url.searchParams.get('client_id') || url.searchParams.get('msi_res_id')
+      || url.searchParams.get('mi_res_id') || url.searchParams.get('object_id') || 'system-assigned';
+    const { token, exp } = this.issueToken(`mi:${who}`);
+    return send(200, { access_token: token, expires_in: String(exp - Math.floor(Date.now() / 1000)),
+      expires_on: String(exp), not_before: String(Math.floor(Date.now() / 1000)),
+      resource: url.searchParams.get('resource'), token_type: 'Bearer', client_id: who });
   }
 
   streaming(req, url, path, body, send) {
@@ -199,6 +226,7 @@ class Emulator {
 function kindOf(path) {
   if (/^\/[^/]+\/oauth2\/v2\.0\/token$/.test(path)) return 'token';
   if (path === '/v1/rest/auth/metadata') return 'metadata';
+  if (path === '/metadata/identity/oauth2/token' || path === '/msi/token') return 'identity';
   if (path === '/v1/rest/mgmt') return 'mgmt';
   if (path === '/v1/rest/query' || path === '/v2/rest/query') return 'query';
   if (path.startsWith('/v1/rest/ingest/')) return 'streaming';
