@@ -770,10 +770,11 @@ CREATE FUNCTION kusto_sink._probe_connection(
 	cluster_url text, auth text, tenant_id text, app_id text, app_key text, token text,
 	authority_host text, ca_file text, proxy text,
 	managed_identity_id text, managed_identity_endpoint text, federated_token_file text,
+	certificate_file text, private_key_file text, jwt_algorithm text,
 	OUT ok boolean, OUT detail text)
 AS 'MODULE_PATHNAME', 'kusto_sink_probe_connection'
 LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, text, text, text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, text, text, text, text, text, text, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION kusto_sink.test_connection(name text, OUT ok boolean, OUT detail text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -790,7 +791,8 @@ BEGIN
 	SELECT p.ok, p.detail INTO ok, detail
 	FROM kusto_sink._probe_connection(c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.token,
 		c.options ->> 'authority_host', c.options ->> 'ca_file', c.options ->> 'proxy',
-		c.managed_identity_id, c.options ->> 'managed_identity_endpoint', c.federated_token_file) p;
+		c.managed_identity_id, c.options ->> 'managed_identity_endpoint', c.federated_token_file,
+		c.certificate_file, c.private_key_file, c.options ->> 'jwt_algorithm') p;
 END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink.test_connection(text) FROM PUBLIC;

@@ -60,6 +60,9 @@ kusto_sink_probe_connection(PG_FUNCTION_ARGS)
 	cfg.managed_identity_id = arg_text(fcinfo, 9);
 	cfg.managed_identity_endpoint = arg_text(fcinfo, 10);
 	cfg.federated_token_file = arg_text(fcinfo, 11);
+	cfg.certificate_file = arg_text(fcinfo, 12);
+	cfg.private_key_file = arg_text(fcinfo, 13);
+	cfg.jwt_algorithm = arg_text(fcinfo, 14);
 	cfg.request_timeout_ms = 30000;
 
 	initStringInfo(&detail);

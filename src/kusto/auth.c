@@ -168,7 +168,21 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 	kusto_request *req;
 	bool		ok = false;
 
-	if (strcmp(c->auth, "workload_identity") == 0)
+	snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token",
+			 c->authority_host, c->tenant_id);
+	if (strcmp(c->auth, "certificate") == 0)
+	{
+		assertion = kusto_jwt_client_assertion(c->certificate_file, c->private_key_file,
+											   c->jwt_rs256, c->app_id, url, err);
+		if (assertion == NULL)
+		{
+			curl_free(id);
+			curl_easy_cleanup(esc);
+			return false;
+		}
+		secret = curl_easy_escape(esc, assertion, 0);
+	}
+	else if (strcmp(c->auth, "workload_identity") == 0)
 	{
 		assertion = read_token_file(c->federated_token_file, err);
 		if (assertion == NULL)
@@ -194,8 +208,6 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 	else
 		snprintf(form, n, "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
 				 id, secret, scope);
-	snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token",
-			 c->authority_host, c->tenant_id);
 	req = kusto_request_new(c, url, "application/x-www-form-urlencoded", NULL, form, strlen(form), NULL);
 	kusto_request_submit(c, req);
 	if (kusto_request_wait(c, req, err))

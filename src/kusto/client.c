@@ -58,6 +58,15 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 			return NULL;
 		}
 	}
+	else if (strcmp(cfg->auth, "certificate") == 0)
+	{
+		if (!cfg->tenant_id || !cfg->app_id || !cfg->certificate_file || !cfg->private_key_file)
+		{
+			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
+							"auth method certificate needs tenant_id, app_id, certificate_file and private_key_file");
+			return NULL;
+		}
+	}
 	else if (strcmp(cfg->auth, "managed_identity") == 0)
 	{
 		/* system-assigned without an id; the endpoint has a default */
@@ -105,6 +114,9 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	c->static_token = kusto_strdup(cfg->token);
 	c->managed_identity_id = kusto_strdup(cfg->managed_identity_id);
 	c->federated_token_file = kusto_strdup(cfg->federated_token_file);
+	c->certificate_file = kusto_strdup(cfg->certificate_file);
+	c->private_key_file = kusto_strdup(cfg->private_key_file);
+	c->jwt_rs256 = (cfg->jwt_algorithm != NULL && strcmp(cfg->jwt_algorithm, "RS256") == 0);
 	if (strcmp(cfg->auth, "workload_identity") == 0)
 	{
 		if (c->tenant_id == NULL)
@@ -187,6 +199,8 @@ kusto_client_destroy(kusto_client *c)
 	kusto_free(c->managed_identity_id);
 	kusto_free(c->managed_identity_endpoint);
 	kusto_free(c->federated_token_file);
+	kusto_free(c->certificate_file);
+	kusto_free(c->private_key_file);
 	kusto_free(c->authority_host);
 	kusto_free(c->ca_file);
 	kusto_free(c->proxy);

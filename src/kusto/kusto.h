@@ -55,8 +55,9 @@ typedef struct kusto_error
 typedef struct kusto_config
 {
 	const char *cluster_url;
-	const char *auth;			/* "application", "managed_identity",
-								 * "workload_identity" or "token" */
+	const char *auth;			/* "application", "certificate",
+								 * "managed_identity", "workload_identity"
+								 * or "token" */
 	const char *tenant_id;
 	const char *app_id;
 	const char *app_key;
@@ -64,6 +65,9 @@ typedef struct kusto_config
 	const char *managed_identity_id;	/* user-assigned: client id or resource id */
 	const char *managed_identity_endpoint;	/* default: IMDS (or App Service's) */
 	const char *federated_token_file;	/* workload identity */
+	const char *certificate_file;	/* certificate: PEM certificate */
+	const char *private_key_file;	/* certificate: PEM private key (RSA) */
+	const char *jwt_algorithm;	/* certificate: "PS256" (default) or "RS256" */
 	const char *authority_host; /* default: the cluster's LoginEndpoint */
 	const char *ca_file;
 	const char *proxy;

@@ -61,6 +61,12 @@ extern bool kusto_request_wait(kusto_client *client, kusto_request *req, kusto_e
 extern int	kusto_http_run(kusto_client *client, int max_wait_ms);
 extern bool kusto_url_is_loopback(const char *url);
 
+/* ---------- JWT client assertions (jwt.c) ---------- */
+extern char *kusto_base64url(const unsigned char *data, size_t len);
+extern char *kusto_jwt_client_assertion(const char *cert_file, const char *key_file, bool rs256,
+										const char *client_id, const char *audience,
+										kusto_error *err);
+
 /* ---------- tokens (auth.c) ---------- */
 extern const char *kusto_token(kusto_client *client, kusto_error *err);
 
@@ -77,6 +83,9 @@ struct kusto_client
 	char	   *managed_identity_endpoint;
 	char	   *identity_header;	/* App Service: X-IDENTITY-HEADER */
 	char	   *federated_token_file;
+	char	   *certificate_file;
+	char	   *private_key_file;
+	bool		jwt_rs256;		/* legacy RS256 + x5t instead of PS256 + x5t#S256 */
 	char	   *authority_host;
 	char	   *ca_file;
 	char	   *proxy;

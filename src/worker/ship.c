@@ -55,6 +55,9 @@ ks_shipper_create(KsSinkConfig *config)
 	kc.managed_identity_id = config->managed_identity_id;
 	kc.managed_identity_endpoint = config->managed_identity_endpoint;
 	kc.federated_token_file = config->federated_token_file;
+	kc.certificate_file = config->certificate_file;
+	kc.private_key_file = config->private_key_file;
+	kc.jwt_algorithm = config->jwt_algorithm;
 	kc.authority_host = config->authority_host;
 	kc.ca_file = config->ca_file;
 	kc.proxy = config->proxy;

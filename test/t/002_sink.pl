@@ -11,7 +11,10 @@ use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
 
-my $kusto = KustoEmulator->new;
+my $certs = PostgreSQL::Test::Utils::tempdir();
+system('bash', "$ENV{KS_ROOT}/test/kusto-emulator/scripts/make-certs.sh", $certs) == 0
+  or die "could not make a test certificate";
+my $kusto = KustoEmulator->new('client-certificate' => "$certs/client.pem");
 my $db = 'Sales';
 $kusto->create_sink_table($db, 'Orders',
 	'id:long, customer:string, amount:decimal, created_at:datetime, payload:dynamic');
@@ -126,6 +129,11 @@ $node->safe_psql('postgres', qq{SELECT kusto_sink.create_connection('wi', '$url'
 	tenant_id => 'emulator', app_id => 'kusto-sink-dev', federated_token_file => '$federated')});
 like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('wi')"),
 	qr/^true reached/, 'workload identity reaches the cluster');
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_connection('cert', '$url', 'certificate',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev',
+	certificate_file => '$certs/client.pem', private_key_file => '$certs/client-key.pem')});
+like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('cert')"),
+	qr/^true reached/, 'a certificate credential reaches the cluster');
 
 # ---- wrong credentials, then fixed ----
 my $pid = status('worker_pid');

@@ -19,7 +19,11 @@ cleanup() { [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; wait 2>/dev/null; 
 trap cleanup EXIT
 
 out=$(mktemp)
-"$root/test/kusto-emulator/kusto-emulator" --port 0 > "$out" 2>/dev/null &
+certs=$build/certs
+bash "$root/test/kusto-emulator/scripts/make-certs.sh" "$certs"
+bash "$root/test/kusto-emulator/scripts/make-certs.sh" "$certs/other"
+export KUSTO_CERT_DIR=$certs
+"$root/test/kusto-emulator/kusto-emulator" --port 0 --client-certificate "$certs/client.pem" > "$out" 2>/dev/null &
 emu_pid=$!
 for _ in $(seq 1 100); do grep -q 'listening on' "$out" && break; sleep 0.1; done
 export KUSTO_EMULATOR_URL=$(sed -n 's/^kusto-emulator listening on //p' "$out")

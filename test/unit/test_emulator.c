@@ -232,5 +232,52 @@ main(void)
 		kusto_client_destroy(c);
 		unlink(path);
 	}
+	/* certificate: a JWT signed with the registered certificate's key */
+	{
+		kusto_config cfg;
+		const char *dir = getenv("KUSTO_CERT_DIR");
+		char		cert[512],
+					key[512],
+					other_key[512];
+
+		snprintf(cert, sizeof(cert), "%s/client.pem", dir);
+		snprintf(key, sizeof(key), "%s/client-key.pem", dir);
+		snprintf(other_key, sizeof(other_key), "%s/other/client-key.pem", dir);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.cluster_url = url;
+		cfg.auth = "certificate";
+		cfg.tenant_id = "emulator";
+		cfg.app_id = "kusto-sink-dev";
+		cfg.certificate_file = cert;
+		cfg.private_key_file = key;
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_OK,
+			  "certificate credential, PS256 with x5t#S256");
+		kusto_free(json);
+		json = NULL;
+		kusto_client_destroy(c);
+
+		cfg.jwt_algorithm = "RS256";
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_OK,
+			  "certificate credential, RS256 with x5t");
+		kusto_free(json);
+		json = NULL;
+		kusto_client_destroy(c);
+
+		cfg.private_key_file = other_key;
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "does not belong to the certificate") != NULL,
+			  "a key that does not match the certificate is a clear auth error");
+		kusto_client_destroy(c);
+
+		cfg.certificate_file = "/nonexistent/cert.pem";
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "could not read a PEM certificate") != NULL,
+			  "a missing certificate file is a clear auth error");
+		kusto_client_destroy(c);
+	}
 	return unit_summary();
 }

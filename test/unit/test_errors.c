@@ -14,12 +14,31 @@ parse(kusto_error *err, long status, const char *body, int retry_after)
 	kusto_error_from_response(err, status, body, body ? strlen(body) : 0, retry_after);
 }
 
+/* base64url: RFC 4648 section 10 vectors, without padding */
+static void
+check_base64url(void)
+{
+	char	   *s;
+
+	s = kusto_base64url((const unsigned char *) "foob", 4);
+	CHECK_STR(s, "Zm9vYg", "base64url of foob");
+	kusto_free(s);
+	s = kusto_base64url((const unsigned char *) "\xfb\xff", 2);
+	CHECK_STR(s, "-_8", "base64url uses - and _");
+	kusto_free(s);
+	s = kusto_base64url((const unsigned char *) "", 0);
+	CHECK_STR(s, "", "base64url of nothing");
+	kusto_free(s);
+}
+
 int
 main(void)
 {
 	kusto_error err;
 	kusto_config cfg;
 	kusto_client *c;
+
+	check_base64url();
 
 	parse(&err, 400, "{\"error\":{\"code\":\"BadRequest_EntityNotFound\",\"message\":\"BadRequest_EntityNotFound: x\",\"@message\":\"Entity ID 'T' of kind 'Table' was not found.\",\"@permanent\":true}}", -1);
 	CHECK(err.status == KUSTO_ERR_PERMANENT, "Kusto JSON error, @permanent true: permanent");
@@ -74,7 +93,10 @@ main(void)
 	CHECK(c == NULL && strstr(err.message, "AZURE_FEDERATED_TOKEN_FILE"), "workload identity says what it needs");
 	cfg.auth = "certificate";
 	c = kusto_client_create(&cfg, &err);
-	CHECK(c == NULL && strstr(err.message, "not supported"), "a method this build lacks is refused clearly");
+	CHECK(c == NULL && strstr(err.message, "certificate_file and private_key_file"), "certificate says what it needs");
+	cfg.auth = "kerberos";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strstr(err.message, "not supported"), "an unknown method is refused clearly");
 	cfg.auth = "token";
 	c = kusto_client_create(&cfg, &err);
 	CHECK(c != NULL, "a static token over https is accepted");

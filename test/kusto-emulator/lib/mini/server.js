@@ -23,6 +23,8 @@ class Emulator {
     this.key = crypto.randomBytes(32);
     this.tokenLifetime = Number(opts.tokenLifetime || 3600);
     this.federatedToken = opts.federatedToken || 'dev-federated-token';
+    this.clientCert = opts.clientCertificate
+      ? new crypto.X509Certificate(require('fs').readFileSync(opts.clientCertificate)) : null;
     this.faults = [];
     this.stats = {};
     this.sockets = new Set();
@@ -132,7 +134,13 @@ class Emulator {
     if (tenant !== DEV.tenant || form.get('client_id') !== DEV.clientId) {
       return send(400, { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory '${tenant}'.`, error_codes: [700016] });
     }
-    if (form.get('client_assertion_type') === JWT_BEARER) {
+    if (form.get('client_assertion_type') === JWT_BEARER && this.clientCert
+        && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(form.get('client_assertion') || '')
+        && form.get('client_assertion') !== this.federatedToken) {
+      // certificate credential: a JWT signed with the registered certificate's key
+      const why = this.checkAssertion(form.get('client_assertion'), `${this.baseUrl}${path}`, form.get('client_id'));
+      if (why) return send(401, { error: 'invalid_client', error_description: why, error_codes: [700027] });
+    } else if (form.get('client_assertion_type') === JWT_BEARER) {
       // workload identity: the assertion is the federated token the emulator trusts
       if (form.get('client_assertion') !== this.federatedToken) {
         return send(401, { error: 'invalid_client', error_description: 'AADSTS700213: No matching federated identity record found for presented assertion.', error_codes: [700213] });
@@ -142,6 +150,38 @@ class Emulator {
     }
     const { token, exp } = this.issueToken(DEV.clientId);
     return send(200, { token_type: 'Bearer', expires_in: exp - Math.floor(Date.now() / 1000), ext_expires_in: this.tokenLifetime, access_token: token });
+  }
+
+  // A certificate credential's JWT: header, signature (PS256 or RS256) and claims.
+  checkAssertion(jwt, audience, clientId) {
+    const [h, p, sig] = jwt.split('.');
+    let header;
+    let claims;
+    try {
+      header = JSON.parse(Buffer.from(h, 'base64url').toString());
+      claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    } catch {
+      return 'AADSTS50027: JWT token is invalid or malformed.';
+    }
+    const der = this.clientCert.raw;
+    const s256 = crypto.createHash('sha256').update(der).digest('base64url');
+    const s1 = crypto.createHash('sha1').update(der).digest('base64url');
+    if (header.alg === 'PS256' ? header['x5t#S256'] !== s256 : header.alg === 'RS256' ? header.x5t !== s1 : true) {
+      return 'AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.';
+    }
+    const ok = crypto.verify('sha256', Buffer.from(`${h}.${p}`), {
+      key: this.clientCert.publicKey,
+      padding: header.alg === 'PS256' ? crypto.constants.RSA_PKCS1_PSS_PADDING : crypto.constants.RSA_PKCS1_PADDING,
+      saltLength: 32,
+    }, Buffer.from(sig, 'base64url'));
+    if (!ok) return 'AADSTS700027: Client assertion failed signature validation.';
+    const now = Math.floor(Date.now() / 1000);
+    if (!(claims.exp > now) || (claims.nbf && claims.nbf > now + 300)) {
+      return 'AADSTS700024: Client assertion is not within its valid time range.';
+    }
+    if (claims.aud !== audience) return `AADSTS700021: Client assertion audience claim does not match Realm issuer. Expected ${audience}.`;
+    if (claims.iss !== clientId || claims.sub !== clientId) return 'AADSTS700023: Client assertion issuer and subject must be the client id.';
+    return null;
   }
 
   // managed identity: Azure IMDS (Metadata: true) and App Service (X-IDENTITY-HEADER)
