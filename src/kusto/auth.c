@@ -23,17 +23,23 @@
 #define REFRESH_MARGIN_S 300
 #define FAILURE_PAUSE_S 30
 
-static void
-discover_resource(kusto_client *c)
+/*
+ * The resource (and authority) from /v1/rest/auth/metadata.  A 404 or an
+ * answer without them means the documented defaults; a transport or TLS
+ * error, or any other status, is an error (the next attempt asks again).
+ */
+static bool
+discover_resource(kusto_client *c, kusto_error *err)
 {
 	char		url[2048];
 	kusto_request *req;
-	kusto_error err;
+	bool		ok;
 
 	snprintf(url, sizeof(url), "%s/v1/rest/auth/metadata", c->cluster_url);
 	req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
 	kusto_request_submit(c, req);
-	if (kusto_request_wait(c, req, &err))
+	ok = kusto_request_wait(c, req, err);
+	if (ok)
 	{
 		json_error_t jerr;
 		json_t	   *root = json_loadb(req->response.data, req->response.len, 0, &jerr);
@@ -48,11 +54,16 @@ discover_resource(kusto_client *c)
 		if (root)
 			json_decref(root);
 	}
+	else if (req->done && req->curl_rc == CURLE_OK && req->http_status == 404)
+		ok = true;				/* no metadata: the defaults */
 	kusto_request_free(req);
+	if (!ok)
+		return false;
 	if (c->resource == NULL)
 		c->resource = kusto_strdup("https://kusto.kusto.windows.net");
 	if (c->authority_host == NULL)
 		c->authority_host = kusto_strdup("https://login.microsoftonline.com");
+	return true;
 }
 
 /* Reads the federated token (workload identity); NULL and err on failure. */
@@ -248,10 +259,9 @@ kusto_token(kusto_client *c, kusto_error *err)
 		*err = c->token_error;
 		return NULL;
 	}
-	if (c->resource == NULL)
-		discover_resource(c);
-	if (strcmp(c->auth, "managed_identity") == 0 ? fetch_managed_identity_token(c, err)
-		: fetch_application_token(c, err))
+	if ((c->resource != NULL || discover_resource(c, err)) &&
+		(strcmp(c->auth, "managed_identity") == 0 ? fetch_managed_identity_token(c, err)
+		 : fetch_application_token(c, err)))
 	{
 		c->token_failed_at = 0;
 		return c->token;

@@ -151,9 +151,10 @@ kusto_error_from_curl(kusto_error *err, CURLcode rc, const char *detail)
 {
 	kusto_status status = KUSTO_ERR_TRANSIENT;
 
-	/* a bad CA file or URL does not get better by retrying */
+	/* a bad URL, CA file or server certificate does not get better by retrying */
 	if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ||
-		rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
+		rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+		rc == CURLE_PEER_FAILED_VERIFICATION)
 		status = KUSTO_ERR_PERMANENT;
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
 		status = KUSTO_ERR_CANCELLED;

@@ -15,7 +15,12 @@ LIBS="-lcurl -ljansson -lssl -lcrypto -lz"
 passed=0
 failed=0
 emu_pid=
-cleanup() { [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; wait 2>/dev/null; }
+tls_pid=
+cleanup() {
+	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null
+	[ -n "$tls_pid" ] && kill "$tls_pid" 2>/dev/null
+	wait 2>/dev/null
+}
 trap cleanup EXIT
 
 out=$(mktemp)
@@ -27,7 +32,12 @@ export KUSTO_CERT_DIR=$certs
 emu_pid=$!
 for _ in $(seq 1 100); do grep -q 'listening on' "$out" && break; sleep 0.1; done
 export KUSTO_EMULATOR_URL=$(sed -n 's/^kusto-emulator listening on //p' "$out")
-rm -f "$out"
+"$root/test/kusto-emulator/kusto-emulator" --port 0 --tls-cert "$certs/server.pem" \
+	--tls-key "$certs/server-key.pem" > "$out.tls" 2>/dev/null &
+tls_pid=$!
+for _ in $(seq 1 100); do grep -q 'listening on' "$out.tls" && break; sleep 0.1; done
+export KUSTO_EMULATOR_TLS_URL=$(sed -n 's/^kusto-emulator listening on //p' "$out.tls")
+rm -f "$out" "$out.tls"
 
 for src in "$here"/test_*.c; do
 	name=$(basename "$src" .c)
