@@ -46,7 +46,8 @@ KUSTO_OBJS = \
 	src/kusto/client.o \
 	src/kusto/error.o \
 	src/kusto/http.o \
-	src/kusto/jwt.o
+	src/kusto/jwt.o \
+	src/kusto/retry.o
 
 OBJS = src/kusto_sink.o $(DECODER_OBJS) $(WORKER_OBJS) $(API_OBJS) $(KUSTO_OBJS)
 SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz

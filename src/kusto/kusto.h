@@ -103,4 +103,12 @@ extern void kusto_op_free(kusto_op *op);
 
 extern const char *kusto_status_name(kusto_status status);
 
+/*
+ * The shared retry policy: the wait in ms before retrying after `err` on
+ * attempt `attempt` (1 = the first try failed), or -1 when it must not be
+ * retried (not transient/throttled, or max_attempts reached; 0 = no limit).
+ */
+extern long kusto_retry_delay_ms(int attempt, int max_attempts, const kusto_error *err,
+								 unsigned int *seed);
+
 #endif							/* KUSTO_H */

@@ -151,3 +151,21 @@ ks_ship_streaming_limit(KsShipper *shipper)
 {
 	return KUSTO_STREAMING_LIMIT;
 }
+
+/* The pause before sending a failed batch again (see sink_worker.c). */
+long
+ks_ship_retry_delay_ms(KsBatch *batch, KsShipOutcome outcome)
+{
+	static unsigned int seed = 0;
+	kusto_error err;
+	long		delay;
+
+	if (seed == 0)
+		seed = (unsigned int) MyProcPid;
+	memset(&err, 0, sizeof(err));
+	err.status = KUSTO_ERR_TRANSIENT;
+	err.retry_after_s = batch->retry_after_ms > 0 ? batch->retry_after_ms / 1000 : -1;
+	/* a permanent rejection (on_error = stop) gets the same growing pauses */
+	delay = kusto_retry_delay_ms(batch->attempts, 0, &err, &seed);
+	return delay;
+}

@@ -38,5 +38,6 @@ extern void ks_ship_start(KsShipper *shipper, KsBatch *batch);
 extern int	ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg);
 extern int	ks_ship_inflight(KsShipper *shipper);
 extern size_t ks_ship_streaming_limit(KsShipper *shipper);
+extern long ks_ship_retry_delay_ms(KsBatch *batch, KsShipOutcome outcome);
 
 #endif							/* KS_WORKER_SHIP_H */

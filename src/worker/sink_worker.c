@@ -53,8 +53,6 @@ static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn()
 #define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
 #define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */
 #define KS_IDLE_POLL_MS 20		/* WAL poll interval when caught up */
-#define KS_RETRY_MIN_MS 1000
-#define KS_RETRY_MAX_MS 60000
 
 typedef struct PendingCommit
 {
@@ -259,11 +257,13 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		W->slot->retries++;
 		SpinLockRelease(&W->slot->mutex);
 	}
-	/* send it again later, with a growing pause, at least what Kusto asked for */
+	/*
+	 * Send it again later: the core's retry policy (backoff with jitter, at
+	 * least Retry-After); a permanent rejection under on_error = stop is
+	 * tried again the same way, in case its cause went away.
+	 */
 	batch->attempts++;
-	batch->retry_at = TimestampTzPlusMilliseconds(now,
-												  Max(batch->retry_after_ms,
-													  Min(KS_RETRY_MAX_MS, KS_RETRY_MIN_MS << Min(batch->attempts - 1, 6))));
+	batch->retry_at = TimestampTzPlusMilliseconds(now, ks_ship_retry_delay_ms(batch, outcome));
 	W->ready = lappend(W->ready, batch);
 }
 

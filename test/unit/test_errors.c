@@ -31,6 +31,47 @@ check_base64url(void)
 	kusto_free(s);
 }
 
+/* the shared retry policy, table-driven */
+static void
+check_retry(void)
+{
+	kusto_error err;
+	unsigned int seed = 42;
+	long		d;
+	int			i;
+	bool		ok = true;
+
+	kusto_error_set(&err, KUSTO_ERR_PERMANENT, 400, "X", "x");
+	CHECK(kusto_retry_delay_ms(1, 0, &err, &seed) == -1, "a permanent error is never retried");
+	kusto_error_set(&err, KUSTO_ERR_AUTH, 401, "X", "x");
+	CHECK(kusto_retry_delay_ms(1, 0, &err, &seed) == -1, "an auth error is not retried");
+	kusto_error_set(&err, KUSTO_ERR_CANCELLED, 0, "X", "x");
+	CHECK(kusto_retry_delay_ms(1, 0, &err, &seed) == -1, "a cancelled request is not retried");
+	kusto_error_set(&err, KUSTO_ERR_TRANSIENT, 503, "X", "x");
+	CHECK(kusto_retry_delay_ms(3, 3, &err, &seed) == -1, "bounded attempts");
+	for (i = 0; i < 200; i++)
+	{
+		d = kusto_retry_delay_ms(1, 0, &err, &seed);
+		ok &= (d >= 500 && d <= 1000);
+	}
+	CHECK(ok, "first retry: 0.5 to 1 s (backoff 1 s with jitter)");
+	ok = true;
+	for (i = 0; i < 200; i++)
+	{
+		d = kusto_retry_delay_ms(4, 0, &err, &seed);
+		ok &= (d >= 4000 && d <= 8000);
+	}
+	CHECK(ok, "fourth retry: 4 to 8 s (doubling)");
+	d = kusto_retry_delay_ms(30, 0, &err, &seed);
+	CHECK(d >= 30000 && d <= 60000, "capped at 60 s");
+	kusto_error_set(&err, KUSTO_ERR_THROTTLED, 429, "X", "x");
+	err.retry_after_s = 20;
+	CHECK(kusto_retry_delay_ms(1, 0, &err, &seed) == 20000, "Retry-After is honoured");
+	err.retry_after_s = -1;
+	d = kusto_retry_delay_ms(1, 0, &err, &seed);
+	CHECK(d >= 500 && d <= 1000, "throttled without Retry-After: backoff");
+}
+
 int
 main(void)
 {
@@ -39,6 +80,7 @@ main(void)
 	kusto_client *c;
 
 	check_base64url();
+	check_retry();
 
 	parse(&err, 400, "{\"error\":{\"code\":\"BadRequest_EntityNotFound\",\"message\":\"BadRequest_EntityNotFound: x\",\"@message\":\"Entity ID 'T' of kind 'Table' was not found.\",\"@permanent\":true}}", -1);
 	CHECK(err.status == KUSTO_ERR_PERMANENT, "Kusto JSON error, @permanent true: permanent");
