@@ -181,21 +181,13 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 
 	snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token",
 			 c->authority_host, c->tenant_id);
-	if (strcmp(c->auth, "certificate") == 0)
+	/* the credential: a signed JWT, the federated token, or the secret */
+	if (strcmp(c->auth, "certificate") == 0 || strcmp(c->auth, "workload_identity") == 0)
 	{
-		assertion = kusto_jwt_client_assertion(c->certificate_file, c->private_key_file,
-											   c->jwt_rs256, c->app_id, url, err);
-		if (assertion == NULL)
-		{
-			curl_free(id);
-			curl_easy_cleanup(esc);
-			return false;
-		}
-		secret = curl_easy_escape(esc, assertion, 0);
-	}
-	else if (strcmp(c->auth, "workload_identity") == 0)
-	{
-		assertion = read_token_file(c->federated_token_file, err);
+		assertion = strcmp(c->auth, "certificate") == 0
+			? kusto_jwt_client_assertion(c->certificate_file, c->private_key_file,
+										 c->jwt_rs256, c->app_id, url, err)
+			: read_token_file(c->federated_token_file, err);
 		if (assertion == NULL)
 		{
 			curl_free(id);

@@ -5,11 +5,12 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { startEmulator } = require('../testlib/helpers');
 
 let proc;
 let base;
@@ -19,17 +20,7 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kusto-cert-'));
   execFileSync(path.join(__dirname, '..', 'scripts', 'make-certs.sh'), [dir]);
   execFileSync(path.join(__dirname, '..', 'scripts', 'make-certs.sh'), [path.join(dir, 'other')]);
-  proc = spawn(path.join(__dirname, '..', 'kusto-emulator'),
-    ['--port', '0', '--client-certificate', path.join(dir, 'client.pem')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the emulator did not start')), 20000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /kusto-emulator listening on (\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-  });
+  ({ base, proc } = await startEmulator(['--client-certificate', path.join(dir, 'client.pem')]));
 });
 
 after(() => {

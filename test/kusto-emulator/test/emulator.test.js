@@ -5,26 +5,12 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const path = require('node:path');
 const zlib = require('node:zlib');
+const { startEmulator } = require('../testlib/helpers');
 
 let proc;
 let base;
 let token;
-
-function start() {
-  return new Promise((resolve, reject) => {
-    proc = spawn(path.join(__dirname, '..', 'kusto-emulator'), ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the emulator did not start')), 20000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /kusto-emulator listening on (\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-  });
-}
 
 async function getToken(secret = 'dev-secret', tenant = 'emulator') {
   const res = await fetch(`${base}/${tenant}/oauth2/v2.0/token`, {
@@ -60,7 +46,7 @@ async function ingest(table, data, { format = 'json', gzip = true, db = 'db1' } 
 }
 
 before(async () => {
-  base = await start();
+  ({ base, proc } = await startEmulator());
   token = (await getToken()).body.access_token;
 });
 
