@@ -4,5 +4,5 @@
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 bash "$KS_ROOT/test/scripts/deps.sh" --npm-only >/dev/null
-cd "$KS_ROOT/test/kusto-emulator"
-exec node --test --test-concurrency=1 --test-reporter=tap test/
+cd "$KS_ROOT"
+exec test/kusto-emulator/scripts/run-tests.sh --test-reporter=tap

@@ -6,6 +6,7 @@
 
 const { KustoError } = require('../errors');
 const types = require('./types');
+const { KINDS, parseMapping } = require('./mapping');
 
 class Table {
   constructor(name, columns) {
@@ -14,11 +15,45 @@ class Table {
     this.rows = [];                  // arrays in column order
     this.extents = [];               // { id, rows, tags, createdOn }
     this.streaming = false;
+    this.mappings = new Map();       // "Json:name" -> { name, kind, text, compiled }
   }
 }
 
 class Engine {
-  constructor() { this.databases = new Map(); }
+  constructor() {
+    this.databases = new Map();
+    this.failures = [];              // rows of .show ingestion failures
+    this.onChange = () => {};
+  }
+
+  /** Everything the engine holds, as JSON (the emulator's --state-dir). */
+  toJSON() {
+    return {
+      failures: this.failures,
+      databases: [...this.databases].map(([name, d]) => ({ name, streaming: d.streaming,
+        tables: [...d.tables.values()].map((t) => ({ name: t.name, columns: t.columns, rows: t.rows,
+          extents: t.extents, streaming: t.streaming,
+          mappings: [...t.mappings.values()].map((m) => ({ name: m.name, kind: m.kind, text: m.text })) })) })),
+    };
+  }
+
+  static fromJSON(j) {
+    const e = new Engine();
+    e.failures = j.failures || [];
+    for (const d of j.databases || []) {
+      const db = e.db(d.name);
+      db.streaming = d.streaming;
+      for (const tj of d.tables) {
+        const t = new Table(tj.name, tj.columns);
+        Object.assign(t, { rows: tj.rows, extents: tj.extents, streaming: tj.streaming });
+        for (const m of tj.mappings) {
+          t.mappings.set(`${m.kind}:${m.name}`, { ...m, compiled: parseMapping(m.kind, m.text, t.columns) });
+        }
+        db.tables.set(t.name, t);
+      }
+    }
+    return e;
+  }
 
   db(name) {
     if (!this.databases.has(name)) this.databases.set(name, { tables: new Map(), streaming: false });
@@ -41,8 +76,45 @@ class Engine {
 
   // ---------- management commands ----------
   mgmt(dbName, csl) {
+    const r = this.command(dbName, csl);
+    if (!/^\s*\.show/i.test(csl)) this.onChange();
+    return r;
+  }
+
+  command(dbName, csl) {
     const text = csl.trim().replace(/^\s*\/\/.*$/gm, '').trim();
     let m;
+    if ((m = /^\.(create|create-or-alter|alter)\s+table\s+(\S+)\s+ingestion\s+(json|csv)\s+mapping\s+(\S+)\s+([\s\S]+)$/i.exec(text))) {
+      const t = this.table(dbName, unbracket(m[2]));
+      const kind = KINDS[m[3].toLowerCase()];
+      const name = unquote(m[4]);
+      const body = unquote(m[5].trim());
+      const key = `${kind}:${name}`;
+      if (m[1].toLowerCase() === 'create' && t.mappings.has(key)) {
+        throw new KustoError(400, 'BadRequest_EntityAlreadyExists',
+          `Ingestion mapping '${name}' of kind '${kind}' already exists for table '${t.name}'.`);
+      }
+      if (m[1].toLowerCase() === 'alter' && !t.mappings.has(key)) {
+        throw new KustoError(400, 'BadRequest_EntityNotFound', `Ingestion mapping '${name}' was not found.`);
+      }
+      t.mappings.set(key, { name, kind, text: body, compiled: parseMapping(kind, body, t.columns) });
+      return mappingsResult(t, kind, name);
+    }
+    if ((m = /^\.drop\s+table\s+(\S+)\s+ingestion\s+(json|csv)\s+mapping\s+(\S+)\s*$/i.exec(text))) {
+      const t = this.table(dbName, unbracket(m[1]));
+      t.mappings.delete(`${KINDS[m[2].toLowerCase()]}:${unquote(m[3])}`);
+      return mappingsResult(t);
+    }
+    if ((m = /^\.show\s+table\s+(\S+)\s+ingestion\s+(?:(json|csv)\s+)?mappings?\s*$/i.exec(text))) {
+      const t = this.table(dbName, unbracket(m[1]));
+      return mappingsResult(t, m[2] && KINDS[m[2].toLowerCase()]);
+    }
+    if (/^\.show\s+ingestion\s+failures\b/i.test(text)) {
+      return result(['OperationId:guid', 'Database:string', 'Table:string', 'FailedOn:datetime',
+        'IngestionSourcePath:string', 'Details:string', 'FailureKind:string', 'RootActivityId:guid',
+        'OperationKind:string', 'OriginatesFromUpdatePolicy:bool', 'ErrorCode:string', 'ShouldRetry:bool'],
+      this.failures.filter((f) => f[1] === dbName));
+    }
     if ((m = /^\.(create|create-merge|alter-merge)\s+table\s+(\S+)\s*\(([\s\S]*)\)\s*$/i.exec(text))) {
       const name = unbracket(m[2]);
       const cols = parseSchema(m[3]);
@@ -100,7 +172,9 @@ class Engine {
   ingest(dbName, tableName, data, opts = {}) {
     const t = this.table(dbName, tableName);
     const format = String(opts.format || 'csv').toLowerCase();
-    const records = types.readRecords(data.toString('utf8'), format, t.columns);
+    const mapping = this.resolveMapping(t, format, opts);
+    let records = types.readRecords(data.toString('utf8'), format, t.columns, mapping);
+    if (opts.limitRows !== undefined) records = records.slice(0, opts.limitRows);
     const tags = opts.tags || [];
     if (opts.ingestIfNotExists && opts.ingestIfNotExists.length) {
       for (const e of t.extents) {
@@ -113,7 +187,29 @@ class Engine {
     for (const r of records) t.rows.push(r);
     t.extents.push({ id: require('crypto').randomUUID(), rows: records.length, tags,
       createdOn: new Date().toISOString() });
+    this.onChange();
     return { rowCount: records.length };
+  }
+
+  // a mapping by reference (mappingName / ingestionMappingReference) or inline
+  resolveMapping(t, format, opts) {
+    const kind = KINDS[format];
+    if (opts.mapping) return parseMapping(kind, opts.mapping, t.columns);
+    if (!opts.mappingName) return null;
+    const m = t.mappings.get(`${kind}:${opts.mappingName}`);
+    if (!m) {
+      throw new KustoError(400, 'BadRequest_MappingReferenceWasNotFound',
+        `Mapping reference '${opts.mappingName}' of type 'mappingReference' in database '' could not be found.`,
+        { permanent: true });
+    }
+    return m.compiled;
+  }
+
+  recordFailure(f) {
+    this.failures.push([f.operationId, f.database, f.table, new Date().toISOString(), f.path || '',
+      f.details, f.permanent ? 'Permanent' : 'Transient', f.activityId || f.operationId, 'DataIngestPull',
+      false, f.errorCode, !f.permanent]);
+    this.onChange();
   }
 
   // ---------- queries ----------
@@ -126,6 +222,19 @@ class Engine {
 function unbracket(name) {
   const m = /^\[\s*(['"])(.*)\1\s*\]$/.exec(name);
   return m ? m[2] : name.replace(/^\[|\]$/g, '');
+}
+
+function unquote(s) {
+  const m = /^@?(['"])([\s\S]*)\1$/.exec(s) || /^```([\s\S]*)```$/.exec(s);
+  if (!m) return s;
+  if (m.length === 2) return m[1];
+  return s.startsWith('@') ? m[2] : m[2].replace(/\\(.)/g, '$1');
+}
+
+function mappingsResult(t, kind, name) {
+  const list = [...t.mappings.values()].filter((m) => (!kind || m.kind === kind) && (!name || m.name === name));
+  return result(['Name:string', 'Kind:string', 'Mapping:string', 'LastUpdatedOn:datetime', 'Database:string', 'Table:string'],
+    list.map((m) => [m.name, m.kind, JSON.stringify(JSON.parse(m.text)), null, '', t.name]));
 }
 
 function parseSchema(text) {

@@ -10,6 +10,23 @@ const zlib = require('node:zlib');
 const { KustoError } = require('../errors');
 const { Engine } = require('./engine');
 const { dotnetShort } = require('./types');
+const { Azurite } = require('../storage/azurite');
+const { StorageProxy } = require('../storage/proxy');
+const { StorageRest } = require('../storage/rest');
+const { accountSas, ACCOUNT } = require('../storage/sas');
+const { DataManagement } = require('../dm/dm');
+const { Principals } = require('./principals');
+const fs = require('node:fs');
+const nodePath = require('node:path');
+
+// the storage the DM hands out in .get ingestion resources
+const STORAGE = {
+  containers: ['tempstorage0', 'tempstorage1'],
+  ready: 'readyforaggregation',
+  failed: 'failedingestions',
+  succeeded: 'successfulingestions',
+  status: 'ingestionsstatus',
+};
 
 const DEV = { tenant: 'emulator', clientId: 'kusto-sink-dev', secret: 'dev-secret' };
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -19,12 +36,17 @@ const STREAMING_LIMIT = 4 * 1024 * 1024;
 class Emulator {
   constructor(opts = {}) {
     this.opts = opts;
-    this.engine = new Engine();
+    this.stateFile = opts.stateDir ? nodePath.join(opts.stateDir, 'engine.json') : null;
+    this.engine = this.stateFile && fs.existsSync(this.stateFile)
+      ? Engine.fromJSON(JSON.parse(fs.readFileSync(this.stateFile, 'utf8'))) : new Engine();
+    this.engine.onChange = () => this.scheduleSave();
+    this.ingestionDelayMs = Number(opts.ingestionDelayMs ?? 1000);
     this.key = crypto.randomBytes(32);
     this.tokenLifetime = Number(opts.tokenLifetime || 3600);
     this.federatedToken = opts.federatedToken || 'dev-federated-token';
     this.clientCert = opts.clientCertificate
       ? new crypto.X509Certificate(require('fs').readFileSync(opts.clientCertificate)) : null;
+    this.principals = new Principals(opts.principals, { ...DEV, cert: this.clientCert, federatedToken: this.federatedToken });
     this.faults = [];
     this.stats = {};
     this.sockets = new Set();
@@ -49,6 +71,74 @@ class Emulator {
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
     if (claims.exp * 1000 < Date.now()) throw new KustoError(401, 'Unauthorized', 'The bearer token has expired.');
     return claims;
+  }
+
+  // ---------- state ----------
+  scheduleSave() {
+    if (!this.stateFile || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => this.saveNow(), 200);
+  }
+
+  saveNow() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    if (!this.stateFile) return;
+    fs.writeFileSync(`${this.stateFile}.tmp`, JSON.stringify(this.engine.toJSON()));
+    fs.renameSync(`${this.stateFile}.tmp`, this.stateFile);
+  }
+
+  // ---------- queued ingestion: Azurite behind fault proxies, and the DM ----------
+  async startStorage(host) {
+    this.azurite = new Azurite(this.opts.stateDir ? nodePath.join(this.opts.stateDir, 'azurite') : undefined);
+    const urls = await this.azurite.start();
+    this.sas = accountSas();
+    const direct = new StorageRest(urls, this.sas);
+    await Promise.all([...STORAGE.containers.map((c) => direct.createContainer(c)),
+      direct.createQueue(STORAGE.ready), direct.createQueue(STORAGE.failed),
+      direct.createQueue(STORAGE.succeeded), direct.createTable(STORAGE.status)]);
+    const tls = this.tlsOptions();
+    this.proxies = {};
+    for (const kind of ['blob', 'queue', 'table']) {
+      this.proxies[kind] = new StorageProxy(kind, urls[kind], (k, p) => this.takeFault(k, p), tls);
+      await this.proxies[kind].listen(host);
+    }
+    const toAzurite = (u) => {
+      for (const kind of ['blob', 'queue', 'table']) {
+        if (u.startsWith(this.proxies[kind].url)) return urls[kind] + u.slice(this.proxies[kind].url.length);
+      }
+      return u;
+    };
+    this.dm = new DataManagement({ engine: () => this.engine, storage: direct, names: STORAGE, toAzurite,
+      checkAuthContext: (c) => this.checkAuthContext(c),
+      authorize: (sub, db) => this.principals.check(sub, db, 'ingestor', 'ingest'), delayMs: this.ingestionDelayMs });
+    this.dm.start();
+  }
+
+  ingestionResources() {
+    const u = (kind, name) => `${this.proxies[kind].url}/${ACCOUNT}/${name}?${this.sas}`;
+    return { columns: [{ name: 'ResourceTypeName', type: 'string' }, { name: 'StorageRoot', type: 'string' }],
+      rows: [['SecuredReadyForAggregationQueue', u('queue', STORAGE.ready)],
+        ['FailedIngestionsQueue', u('queue', STORAGE.failed)],
+        ['SuccessfulIngestionsQueue', u('queue', STORAGE.succeeded)],
+        ...STORAGE.containers.map((c) => ['TempStorage', u('blob', c)]),
+        ['IngestionsStatusTable', u('table', STORAGE.status)]] };
+  }
+
+  authContext(subject) {
+    const body = Buffer.from(JSON.stringify({ sub: subject, iat: Date.now(), n: crypto.randomUUID() })).toString('base64url');
+    return `${body}.${crypto.createHmac('sha256', this.key).update(`ctx.${body}`).digest('base64url')}`;
+  }
+
+  /** The subject of a valid authorization context, or null. */
+  checkAuthContext(c) {
+    const [body, sig] = String(c || '').split('.');
+    if (!body || !sig) return null;
+    const want = crypto.createHmac('sha256', this.key).update(`ctx.${body}`).digest('base64url');
+    return want === sig ? JSON.parse(Buffer.from(body, 'base64url').toString()).sub : null;
+  }
+
+  tlsOptions() {
+    return this.opts.tlsCert ? { cert: fs.readFileSync(this.opts.tlsCert), key: fs.readFileSync(this.opts.tlsKey) } : undefined;
   }
 
   // ---------- faults ----------
@@ -103,11 +193,22 @@ class Emulator {
           KustoServiceResourceId: this.baseUrl, FirstPartyAuthorityUrl: `${this.baseUrl}/f8cdef31-a31e-4b4a-93e4-5f571e91255a` }, dSTS: {} });
         case 'mgmt':
         case 'query': {
-          this.checkToken(req);
+          const claims = this.checkToken(req);
           const { db, csl } = parseRequest(body);
           const v2 = path.startsWith('/v2/');
+          const command = kind === 'mgmt' || csl.trim().startsWith('.');
+          const dmCommand = /^\s*\.get\s+(ingestion\s+resources|kusto\s+identity\s+token)\s*$/i.test(csl);
+          let need = 'admin';
+          if (!command || /^\s*\.show\b/i.test(csl)) need = 'viewer';
+          else if (dmCommand) need = 'ingestor';
+          this.principals.check(claims.sub, db, need, command ? csl.trim().split(/\s+/).slice(0, 2).join(' ') : 'query');
           if (kind === 'mgmt' || csl.trim().startsWith('.')) {
             if (v2) return send(400, 'Bad request: control commands are not supported with api_version=v2');
+            if (/^\s*\.get\s+ingestion\s+resources\s*$/i.test(csl)) return send(200, v1Body([this.ingestionResources()], false));
+            if (/^\s*\.get\s+kusto\s+identity\s+token\s*$/i.test(csl)) {
+              return send(200, v1Body([{ columns: [{ name: 'AuthorizationContext', type: 'string' }],
+                rows: [[this.authContext(claims.sub)]] }], false));
+            }
             return send(200, v1Body([this.engine.mgmt(db, csl)], false));
           }
           const r = this.engine.query(db, csl);
@@ -131,29 +232,30 @@ class Emulator {
     if (form.get('grant_type') !== 'client_credentials') {
       return send(400, { error: 'unsupported_grant_type', error_description: 'AADSTS70003: Only client_credentials is supported.', error_codes: [70003] });
     }
-    if (tenant !== DEV.tenant || form.get('client_id') !== DEV.clientId) {
+    const app = this.principals.app(tenant, form.get('client_id'));
+    if (!app) {
       return send(400, { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory '${tenant}'.`, error_codes: [700016] });
     }
-    if (form.get('client_assertion_type') === JWT_BEARER && this.clientCert
-        && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(form.get('client_assertion') || '')
-        && form.get('client_assertion') !== this.federatedToken) {
-      // certificate credential: a JWT signed with the registered certificate's key
-      const why = this.checkAssertion(form.get('client_assertion'), `${this.baseUrl}${path}`, form.get('client_id'));
-      if (why) return send(401, { error: 'invalid_client', error_description: why, error_codes: [700027] });
-    } else if (form.get('client_assertion_type') === JWT_BEARER) {
-      // workload identity: the assertion is the federated token the emulator trusts
-      if (form.get('client_assertion') !== this.federatedToken) {
+    const assertion = form.get('client_assertion');
+    if (form.get('client_assertion_type') === JWT_BEARER) {
+      if (app.federatedToken && assertion === app.federatedToken) {
+        // workload identity: the assertion is the federated token the emulator trusts
+      } else if (app.cert && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(assertion || '')) {
+        // certificate credential: a JWT signed with the registered certificate's key
+        const why = this.checkAssertion(assertion, `${this.baseUrl}${path}`, app.clientId, app.cert);
+        if (why) return send(401, { error: 'invalid_client', error_description: why, error_codes: [700027] });
+      } else {
         return send(401, { error: 'invalid_client', error_description: 'AADSTS700213: No matching federated identity record found for presented assertion.', error_codes: [700213] });
       }
-    } else if (form.get('client_secret') !== DEV.secret) {
+    } else if (!app.secret || form.get('client_secret') !== app.secret) {
       return send(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.', error_codes: [7000215] });
     }
-    const { token, exp } = this.issueToken(DEV.clientId);
+    const { token, exp } = this.issueToken(Principals.appSubject(app));
     return send(200, { token_type: 'Bearer', expires_in: exp - Math.floor(Date.now() / 1000), ext_expires_in: this.tokenLifetime, access_token: token });
   }
 
   // A certificate credential's JWT: header, signature (PS256 or RS256) and claims.
-  checkAssertion(jwt, audience, clientId) {
+  checkAssertion(jwt, audience, clientId, cert) {
     const [h, p, sig] = jwt.split('.');
     let header;
     let claims;
@@ -163,14 +265,14 @@ class Emulator {
     } catch {
       return 'AADSTS50027: JWT token is invalid or malformed.';
     }
-    const der = this.clientCert.raw;
+    const der = cert.raw;
     const s256 = crypto.createHash('sha256').update(der).digest('base64url');
     const s1 = crypto.createHash('sha1').update(der).digest('base64url');
     if (header.alg === 'PS256' ? header['x5t#S256'] !== s256 : header.alg === 'RS256' ? header.x5t !== s1 : true) {
       return 'AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.';
     }
     const ok = crypto.verify('sha256', Buffer.from(`${h}.${p}`), {
-      key: this.clientCert.publicKey,
+      key: cert.publicKey,
       padding: header.alg === 'PS256' ? crypto.constants.RSA_PKCS1_PSS_PADDING : crypto.constants.RSA_PKCS1_PADDING,
       saltLength: 32,
     }, Buffer.from(sig, 'base64url'));
@@ -196,6 +298,9 @@ class Emulator {
     }
     const who = url.searchParams.get('client_id') || url.searchParams.get('msi_res_id')
       || url.searchParams.get('mi_res_id') || url.searchParams.get('object_id') || 'system-assigned';
+    if (!this.principals.identity(who)) {
+      return send(400, { error: 'invalid_request', error_description: 'Identity not found' });
+    }
     const { token, exp } = this.issueToken(`mi:${who}`);
     return send(200, { access_token: token, expires_in: String(exp - Math.floor(Date.now() / 1000)),
       expires_on: String(exp), not_before: String(Math.floor(Date.now() / 1000)),
@@ -203,8 +308,9 @@ class Emulator {
   }
 
   streaming(req, url, path, body, send) {
-    this.checkToken(req);
+    const claims = this.checkToken(req);
     const [, , , , db, table] = path.split('/').map(decodeURIComponent);
+    this.principals.check(claims.sub, db, 'ingestor', 'ingest');
     let data = body;
     if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data);
     if (data.length > STREAMING_LIMIT) {
@@ -215,7 +321,7 @@ class Emulator {
         `Streaming ingestion policy is not enabled for table '${table}' in database '${db}'.`, { permanent: true });
     }
     const format = url.searchParams.get('streamFormat') || 'csv';
-    const r = this.engine.ingest(db, table, data, { format });
+    const r = this.engine.ingest(db, table, data, { format, mappingName: url.searchParams.get('mappingName') || undefined });
     return send(200, v1Body([{ columns: [{ name: 'ConsumedRecordsCount', type: 'long' },
       { name: 'UpdatePolicyStatus', type: 'string' }, { name: 'UpdatePolicyFailureCode', type: 'string' },
       { name: 'UpdatePolicyFailureReason', type: 'string' }], rows: [[r.rowCount, 'Inactive', 'Unknown', '']] }], false));
@@ -227,25 +333,40 @@ class Emulator {
       this.faults.push({ kind: json.kind || 'any', path: json.path, count: json.count || 1, action: json.action || {} });
       return send(200, { ok: true });
     }
-    if (path === '/admin/stats') return send(200, { requests: this.stats });
+    if (path === '/admin/stats') {
+      return send(200, { requests: this.stats, dm: { processed: this.dm.processed, inFlight: this.dm.inFlight.size } });
+    }
+    if (path === '/admin/ingestion-faults' && req.method === 'POST') {
+      if (!['transient', 'permanent', 'partial'].includes(json.kind)) {
+        return send(400, { error: 'kind must be transient, permanent or partial' });
+      }
+      this.dm.faults.push({ kind: json.kind, count: json.count || 1 });
+      return send(200, { ok: true });
+    }
     if (path === '/admin/reset' && req.method === 'POST') {
       this.faults = [];
       this.stats = {};
-      if (json.data) this.engine = new Engine();
+      this.dm.faults = [];
+      if (json.data) {
+        this.engine = new Engine();
+        this.engine.onChange = () => this.scheduleSave();
+        this.scheduleSave();
+      }
       return send(200, { ok: true });
     }
     if (path === '/admin/config' && req.method === 'POST') {
       if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
+      if (json.ingestionDelayMs !== undefined) this.dm.delayMs = Number(json.ingestionDelayMs);
       return send(200, { ok: true });
     }
     return send(404, { error: 'no such admin endpoint' });
   }
 
-  listen(host, port) {
+  async listen(host, port) {
+    if (this.opts.stateDir) fs.mkdirSync(this.opts.stateDir, { recursive: true });
+    await this.startStorage(host);
     const handler = (req, res) => { this.handle(req, res); };
-    this.server = this.opts.tlsCert
-      ? https.createServer({ cert: require('fs').readFileSync(this.opts.tlsCert), key: require('fs').readFileSync(this.opts.tlsKey) }, handler)
-      : http.createServer(handler);
+    this.server = this.opts.tlsCert ? https.createServer(this.tlsOptions(), handler) : http.createServer(handler);
     this.server.on('connection', (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
     return new Promise((resolve) => {
       this.server.listen(port, host, () => {
@@ -257,9 +378,13 @@ class Emulator {
     });
   }
 
-  close() {
+  async close() {
     for (const s of this.sockets) s.destroy();
-    return new Promise((r) => this.server.close(() => r()));
+    await new Promise((r) => this.server.close(() => r()));
+    await this.dm.stop();
+    await Promise.all(Object.values(this.proxies).map((p) => p.close()));
+    await this.azurite.stop();
+    this.saveNow();
   }
 }
 

@@ -166,10 +166,14 @@ function parseCsv(text) {
   return records;
 }
 
-function readRecords(text, format, columns) {
+function readRecords(text, format, columns, mapping) {
   const rows = [];
   if (format === 'csv') {
     for (const rec of parseCsv(text)) {
+      if (mapping) {
+        rows.push(require('./mapping').applyMapping(mapping, rec, columns, parseValue));
+        continue;
+      }
       if (rec.length > columns.length) {
         const { KustoError } = require('../errors');
         throw new KustoError(400, 'BadRequest_InvalidCsvFormat',
@@ -190,7 +194,11 @@ function readRecords(text, format, columns) {
       if (t.startsWith('[')) objects.push(...JSON.parse(t));
       else for (const o of splitJsonStream(t)) objects.push(o);
     }
-    for (const o of objects) rows.push(columns.map((c) => parseValue(o[c.name], c.type)));
+    const { applyMapping } = require('./mapping');
+    for (const o of objects) {
+      rows.push(mapping ? applyMapping(mapping, o, columns, parseValue)
+        : columns.map((c) => parseValue(o[c.name], c.type)));
+    }
     return rows;
   }
   const { KustoError } = require('../errors');

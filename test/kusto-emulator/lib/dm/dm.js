@@ -1,0 +1,176 @@
+'use strict';
+// The data management (DM) service of queued ingestion: it reads ingestion
+// messages from the ready-for-aggregation queue, waits the batching delay,
+// downloads the blob, ingests it into the engine (format, mapping reference or
+// inline mapping, tags, ingestIfNotExists) and reports the outcome the way the
+// message asks: the status table entity (IngestionStatusInTable) and/or the
+// success and failure queues, per ReportLevel and ReportMethod.
+
+const crypto = require('node:crypto');
+const zlib = require('node:zlib');
+const { KustoError } = require('../errors');
+
+const REPORT_LEVEL = { FailuresOnly: 0, None: 1, FailuresAndSuccesses: 2 };
+const REPORT_METHOD = { Queue: 0, Table: 1, QueueAndTable: 2 };
+
+class DataManagement {
+  /**
+   * @param {object} o { engine: () => Engine, storage: StorageRest (direct to Azurite),
+   *   names: { ready, failed, succeeded, status }, toAzurite: (url) => url,
+   *   checkAuthContext: (s) => subject | null, authorize: (subject, db) => throws, delayMs }
+   */
+  constructor(o) {
+    Object.assign(this, o);
+    this.faults = [];                // { count, kind: 'transient'|'permanent'|'partial' }
+    this.inFlight = new Set();
+    this.stopped = false;
+    this.processed = 0;
+  }
+
+  start() { this.loop = this.run(); }
+
+  async stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.wake) this.wake();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  async run() {
+    while (!this.stopped) {
+      let msgs = [];
+      try { msgs = await this.storage.getMessages(this.names.ready, 120); } catch (e) {
+        if (!this.stopped) process.stderr.write(`kusto-emulator: DM cannot read its queue: ${e.message}\n`);
+      }
+      for (const m of msgs) {
+        const p = this.later(m).finally(() => this.inFlight.delete(p));
+        this.inFlight.add(p);
+      }
+      if (msgs.length < 32) {
+        await new Promise((r) => { this.wake = r; this.timer = setTimeout(r, 50); });
+      }
+    }
+  }
+
+  async later(msg) {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.stopped) return;
+    try {
+      await this.process(msg);
+      await this.storage.deleteMessage(this.names.ready, msg);
+      this.processed++;
+    } catch (e) {
+      process.stderr.write(`kusto-emulator: DM: ${e.stack || e.message}\n`);
+    }
+  }
+
+  takeFault() {
+    const f = this.faults.find((x) => x.count > 0);
+    if (!f) return null;
+    f.count--;
+    return f.kind;
+  }
+
+  async process(qmsg) {
+    let m;
+    try { m = JSON.parse(Buffer.from(qmsg.text, 'base64').toString('utf8')); } catch {
+      return;                        // not an ingestion message: dropped, as the service does
+    }
+    if (process.env.KUSTO_EMULATOR_TRACE) process.stderr.write(`kusto-emulator: DM message ${JSON.stringify(m)}\n`);
+    const props = m.AdditionalProperties || {};
+    const outcome = { status: 'Succeeded', errorCode: '', failureStatus: '', details: '' };
+    const operationId = crypto.randomUUID();
+    let rows = 0;
+    try {
+      if (!m.Id || !m.BlobPath || !m.DatabaseName || !m.TableName) {
+        throw new KustoError(400, 'BadRequest_InvalidMessage', 'The ingestion message misses Id, BlobPath, DatabaseName or TableName.');
+      }
+      const subject = this.checkAuthContext(props.authorizationContext);
+      if (!subject) {
+        throw new KustoError(403, 'Forbidden_InvalidAuthorizationContext',
+          'The ingestion message has no valid authorizationContext (from .get kusto identity token).');
+      }
+      this.authorize(subject, m.DatabaseName);
+      const fault = this.takeFault();
+      if (fault === 'transient') {
+        throw new KustoError(500, 'General_TransientFailure', 'Injected transient ingestion failure.', { permanent: false });
+      }
+      if (fault === 'permanent') {
+        throw new KustoError(400, 'BadRequest_InvalidBlob', 'Injected permanent ingestion failure.', { permanent: true });
+      }
+      let data;
+      try { data = await this.storage.getBlob(this.toAzurite(m.BlobPath)); } catch (e) {
+        throw new KustoError(400, 'Download_SourceNotFound', `The blob could not be downloaded: ${e.message.split(':')[0]}`, { permanent: true });
+      }
+      if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data);
+      const opts = {
+        format: String(props.format || 'csv').toLowerCase(),
+        mappingName: props.ingestionMappingReference,
+        mapping: props.ingestionMapping,
+        tags: jsonList(props.tags),
+        ingestIfNotExists: jsonList(props.ingestIfNotExists),
+      };
+      if (fault === 'partial') {
+        const all = require('../mini/types').readRecords(data.toString('utf8'), opts.format,
+          this.engine().table(m.DatabaseName, m.TableName).columns,
+          this.engine().resolveMapping(this.engine().table(m.DatabaseName, m.TableName), opts.format, opts));
+        opts.limitRows = Math.floor(all.length / 2);
+      }
+      rows = this.engine().ingest(m.DatabaseName, m.TableName, data, opts).rowCount;
+      if (fault === 'partial') {
+        Object.assign(outcome, { status: 'PartiallySucceeded', errorCode: 'BadRequest_PartialIngestion',
+          failureStatus: 'Permanent', details: `Injected partial ingestion: ${rows} records ingested, the rest rejected.` });
+      }
+    } catch (e) {
+      const err = e instanceof KustoError ? e : new KustoError(400, 'BadRequest_InvalidBlob', String(e.message), { permanent: true });
+      const skipped = err.code === 'Skipped_IngestByTagAlreadyExists';
+      Object.assign(outcome, { status: skipped ? 'Skipped' : 'Failed', errorCode: err.code,
+        failureStatus: err.permanent ? 'Permanent' : 'Transient', details: err.message });
+      if (!skipped) {
+        this.engine().recordFailure({ operationId, database: m.DatabaseName, table: m.TableName,
+          path: stripSas(m.BlobPath), details: err.message, permanent: err.permanent, errorCode: err.code });
+      }
+    }
+    await this.report(m, outcome, operationId, rows);
+  }
+
+  async report(m, o, operationId, rows) {
+    const level = m.ReportLevel ?? REPORT_LEVEL.FailuresOnly;
+    const method = m.ReportMethod ?? REPORT_METHOD.Queue;
+    const success = o.status === 'Succeeded';
+    if (level === REPORT_LEVEL.None || (success && level !== REPORT_LEVEL.FailuresAndSuccesses)) return;
+    const now = new Date().toISOString();
+    // the Node SDK writes the keys in camel case, the others in Pascal case
+    const st = m.IngestionStatusInTable || {};
+    const pk = st.PartitionKey || st.partitionKey;
+    const rk = st.RowKey || st.rowKey;
+    if (method !== REPORT_METHOD.Queue && pk && rk) {
+      await this.storage.mergeEntity(this.names.status, pk, rk, {
+        Status: o.status, ErrorCode: o.errorCode, FailureStatus: o.failureStatus, Details: o.details,
+        OperationId: operationId, ActivityId: operationId, UpdatedOn: now, IngestionSourceId: m.Id,
+        IngestionSourcePath: stripSas(m.BlobPath), Database: m.DatabaseName, Table: m.TableName,
+        RowCount: rows,
+      });
+    }
+    if (method !== REPORT_METHOD.Table) {
+      const body = { OperationId: operationId, Database: m.DatabaseName, Table: m.TableName,
+        IngestionSourceId: m.Id, IngestionSourcePath: stripSas(m.BlobPath), RootActivityId: operationId };
+      if (success) body.SucceededOn = now;
+      else Object.assign(body, { FailedOn: now, Details: o.details, ErrorCode: o.errorCode,
+        FailureStatus: o.failureStatus, OriginatesFromUpdatePolicy: false, ShouldRetry: o.failureStatus === 'Transient' });
+      await this.storage.putMessage(success ? this.names.succeeded : this.names.failed,
+        Buffer.from(JSON.stringify(body)).toString('base64'));
+    }
+  }
+}
+
+function jsonList(v) {
+  if (!v) return [];
+  if (Array.isArray(v)) return v.map(String);
+  try { const a = JSON.parse(v); return Array.isArray(a) ? a.map(String) : []; } catch { return []; }
+}
+
+function stripSas(url) { return String(url || '').split('?')[0]; }
+
+module.exports = { DataManagement, REPORT_LEVEL, REPORT_METHOD };
