@@ -47,7 +47,10 @@ KUSTO_OBJS = \
 	src/kusto/error.o \
 	src/kusto/http.o \
 	src/kusto/jwt.o \
-	src/kusto/retry.o
+	src/kusto/queued.o \
+	src/kusto/resources.o \
+	src/kusto/retry.o \
+	src/kusto/storage.o
 
 OBJS = src/kusto_sink.o $(DECODER_OBJS) $(WORKER_OBJS) $(API_OBJS) $(KUSTO_OBJS)
 SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
@@ -74,6 +77,13 @@ PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
 export PG_CONFIG
 
 .PHONY: deps installcheck unit emulator-test tap test bench demo emulator
+
+# kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
+KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
+kusto-cli: src/kusto/cli/kusto_cli.c $(KUSTO_SRCS) src/kusto/kusto.h src/kusto/kusto_int.h
+	$(CC) -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -o $@ \
+		src/kusto/cli/kusto_cli.c $(KUSTO_SRCS) -lcurl -ljansson -lssl -lcrypto -lz
+EXTRA_CLEAN = kusto-cli
 
 deps:
 	@bash test/scripts/deps.sh

@@ -11,15 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kusto_int.h"
+#include <time.h>
 
-struct kusto_op
-{
-	kusto_request *req;
-	void	   *user;
-	kusto_error err;
-	kusto_op   *next;
-};
+#include "kusto_int.h"
 
 
 bool
@@ -153,6 +147,9 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	c->app_name = kusto_strdup(cfg->app_name ? cfg->app_name : "kusto_sink");
 	c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
 	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 60000;
+	c->block_threshold = cfg->block_threshold > 0 ? cfg->block_threshold : 64 * 1024 * 1024;
+	c->block_size = cfg->block_size > 0 ? cfg->block_size : 8 * 1024 * 1024;
+	c->seed = (unsigned int) time(NULL) ^ (unsigned int) (size_t) c;
 	c->multi = curl_multi_init();
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 8L);
 	return c;
@@ -179,7 +176,8 @@ kusto_client_destroy(kusto_client *c)
 	for (op = c->ops; op; op = next)
 	{
 		next = op->next;
-		curl_multi_remove_handle(c->multi, op->req->easy);
+		if (op->req)
+			curl_multi_remove_handle(c->multi, op->req->easy);
 		kusto_op_free(op);
 	}
 	for (op = c->done_head; op; op = next)
@@ -188,6 +186,7 @@ kusto_client_destroy(kusto_client *c)
 		kusto_op_free(op);
 	}
 	curl_multi_cleanup(c->multi);
+	kusto_resources_free(c->res);
 	kusto_free(c->cluster_url);
 	kusto_free(c->auth);
 	kusto_free(c->tenant_id);
@@ -220,6 +219,14 @@ kusto_status
 kusto_execute(kusto_client *c, const char *db, const char *csl, char **result_json,
 			  kusto_error *err)
 {
+	return kusto_execute_at(c, c->cluster_url, db, csl, result_json, err);
+}
+
+/* kusto_execute() against another endpoint of the cluster (the DM's) */
+kusto_status
+kusto_execute_at(kusto_client *c, const char *base_url, const char *db, const char *csl,
+				 char **result_json, kusto_error *err)
+{
 	const char *token = kusto_token(c, err);
 	json_t	   *body;
 	char	   *text;
@@ -233,7 +240,7 @@ kusto_execute(kusto_client *c, const char *db, const char *csl, char **result_js
 	body = json_pack("{s:s, s:s, s:{s:{}}}", "db", db, "csl", csl, "properties", "Options");
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	snprintf(url, sizeof(url), "%s/v1/rest/%s", c->cluster_url,
+	snprintf(url, sizeof(url), "%s/v1/rest/%s", base_url,
 			 csl[strspn(csl, " \t\r\n")] == '.' ? "mgmt" : "query");
 	req = kusto_request_new(c, url, "application/json; charset=utf-8", NULL, text, strlen(text), token);
 	kusto_request_submit(c, req);
@@ -277,6 +284,7 @@ kusto_stream_ingest(kusto_client *c, const char *db, const char *table, const ch
 
 	memset(op, 0, sizeof(*op));
 	kusto_error_clear(&op->err);
+	op->kind = KUSTO_OP_STREAM;
 	op->user = user;
 	snprintf(url, sizeof(url), "%s/v1/rest/ingest/%s/%s?streamFormat=%s%s%s",
 			 c->cluster_url, edb, etable, eformat,
@@ -318,6 +326,19 @@ kusto_client_run(kusto_client *c, int max_wait_ms)
 			p = &op->next;
 			continue;
 		}
+		if (op->kind != KUSTO_OP_STREAM)
+		{
+			/* a step of a queued, managed or status operation */
+			if (kusto_queued_advance(c, op))
+			{
+				inflight++;
+				p = &op->next;
+				continue;
+			}
+			*p = op->next;
+			op_finish(c, op);
+			continue;
+		}
 		*p = op->next;
 		if (op->req->curl_rc != CURLE_OK)
 			kusto_error_from_curl(&op->err, op->req->curl_rc, op->req->curl_error);
@@ -351,5 +372,31 @@ kusto_op_free(kusto_op *op)
 	if (op == NULL)
 		return;
 	kusto_request_free(op->req);
+	kusto_queued_free(op->q);
 	kusto_free(op);
+}
+
+const kusto_ingest_status *
+kusto_op_status(const kusto_op *op)
+{
+	return &op->status;
+}
+
+const kusto_ingest_result *
+kusto_op_result(const kusto_op *op)
+{
+	return &op->result;
+}
+
+/* Starts an operation's first request (or finishes it at once on error). */
+kusto_op *
+kusto_op_start(kusto_client *c, kusto_op *op)
+{
+	if (op->req == NULL)
+		return op_finish(c, op);
+	op->req->owner = op;
+	kusto_request_submit(c, op->req);
+	op->next = c->ops;
+	c->ops = op;
+	return op;
 }

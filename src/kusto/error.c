@@ -41,6 +41,7 @@ kusto_error_set(kusto_error *err, kusto_status status, long http_status,
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+	kusto_redact_inplace(err->message);
 }
 
 static kusto_status
@@ -73,6 +74,7 @@ copy_line(char *dst, size_t size, const char *s, size_t len)
 		dst[j++] = iscntrl((unsigned char) s[i]) ? ' ' : s[i];
 	}
 	dst[j] = '\0';
+	kusto_redact_inplace(dst);
 }
 
 void

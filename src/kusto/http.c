@@ -53,18 +53,36 @@ progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ulto
 	return kusto_interrupted((kusto_client *) clientp) ? 1 : 0;
 }
 
+/* A random (version 4) GUID, lower case. */
+char *
+kusto_guid(void)
+{
+	unsigned char b[16];
+	char	   *out = kusto_malloc(37);
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		abort();
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37,
+			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+			 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return out;
+}
+
+char *
+kusto_new_guid(void)
+{
+	return kusto_guid();
+}
+
 static void
 request_id(char *buf, size_t size)
 {
-	unsigned char b[16];
+	char	   *guid = kusto_guid();
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		memset(b, 0, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(buf, size,
-			 "x-ms-client-request-id: KSINK;%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-			 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	snprintf(buf, size, "x-ms-client-request-id: KSINK;%s", guid);
+	kusto_free(guid);
 }
 
 bool
@@ -153,6 +171,33 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
 	}
 	return req;
+}
+
+/* PUT, GET, MERGE...: the body (if any) stays as given to kusto_request_new */
+void
+kusto_request_set_method(kusto_request *req, const char *method)
+{
+	if (strcmp(method, "GET") == 0)
+		curl_easy_setopt(req->easy, CURLOPT_HTTPGET, 1L);
+	else
+		curl_easy_setopt(req->easy, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/* Sets a header ("Name: value"), replacing one of the same name. */
+void
+kusto_request_set_header(kusto_request *req, const char *header)
+{
+	size_t		namelen = strcspn(header, ":") + 1;
+	struct curl_slist *out = NULL;
+	struct curl_slist *h;
+
+	for (h = req->headers; h; h = h->next)
+		if (strncasecmp(h->data, header, namelen) != 0)
+			out = curl_slist_append(out, h->data);
+	out = curl_slist_append(out, header);
+	curl_slist_free_all(req->headers);
+	req->headers = out;
+	curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
 }
 
 void

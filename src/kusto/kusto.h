@@ -13,10 +13,22 @@
  *	  Tokens are never sent over plain http except to a loopback address.
  *	- kusto_execute() runs a management command or a query and waits for it
  *	  (calling the interrupt callback at least every 100 ms).
- *	- kusto_stream_ingest() starts a streaming ingestion of gzip-compressed
- *	  data without waiting; kusto_client_run() drives every transfer for at
- *	  most max_wait_ms; kusto_client_done() hands back finished operations
- *	  with their outcome.  Several operations may be in flight at once.
+ *	- kusto_stream_ingest(), kusto_queued_ingest(), kusto_managed_ingest()
+ *	  and kusto_get_ingest_status() start an operation without waiting;
+ *	  kusto_client_run() drives every transfer for at most max_wait_ms;
+ *	  kusto_client_done() hands back finished operations with their outcome.
+ *	  Several operations may be in flight at once.  The data passed to an
+ *	  ingestion must stay valid until its operation is handed back.
+ *	- Queued ingestion (kusto-protocol.md, C): ingestion resources and the
+ *	  identity token are cached for an hour (refetched sooner after a
+ *	  storage failure); storage accounts are ranked by recent success and
+ *	  up to three are tried; the blob goes up in one PUT, or in blocks and a
+ *	  block list above block_threshold; with track_status a status-table
+ *	  entity is written first and kusto_get_ingest_status() reads it back.
+ *	  The operation is done when the queue accepted the message.
+ *	- Managed ingestion streams when the data is small enough and falls
+ *	  back to queued ingestion when it is too large, when streaming is not
+ *	  enabled on the table, or when streaming failed transiently.
  *	- Errors come back as a kusto_error: HTTP status, Kusto error code,
  *	  message, Retry-After, and a class (transient, throttled, permanent,
  *	  auth, cancelled).  No message ever contains a secret.
@@ -74,7 +86,52 @@ typedef struct kusto_config
 	long		connect_timeout_ms; /* 0: 10 s */
 	long		request_timeout_ms; /* 0: 60 s */
 	const char *app_name;		/* x-ms-app; default "kusto_sink" */
+	size_t		block_threshold;	/* queued: blocks above this; 0: 64 MB */
+	size_t		block_size;		/* queued: block size; 0: 8 MB */
 } kusto_config;
+
+/* What a queued (or managed) ingestion carries besides the data. */
+typedef struct kusto_ingest_options
+{
+	const char *format;			/* csv, json, multijson, ... */
+	const char *mapping;		/* ingestion mapping reference, or NULL */
+	const char *source_id;		/* GUID of the ingestion; NULL: random */
+	const char *const *tags;	/* extent tags, e.g. "ingest-by:<id>" */
+	int			ntags;
+	const char *ingest_if_not_exists;	/* skip if an extent has ingest-by:<this> */
+	bool		flush_immediately;
+	bool		track_status;	/* write and report to the status table */
+	size_t		raw_size;		/* uncompressed size of the data */
+} kusto_ingest_options;
+
+/* The state of a queued ingestion, as the status table reports it. */
+typedef enum kusto_ingest_state
+{
+	KUSTO_INGEST_PENDING = 0,
+	KUSTO_INGEST_SUCCEEDED,
+	KUSTO_INGEST_ALREADY_INGESTED,	/* Skipped_IngestByTagAlreadyExists */
+	KUSTO_INGEST_FAILED,
+	KUSTO_INGEST_PARTIALLY_SUCCEEDED,
+	KUSTO_INGEST_SKIPPED,
+	KUSTO_INGEST_UNKNOWN		/* no status entity */
+} kusto_ingest_state;
+
+typedef struct kusto_ingest_status
+{
+	kusto_ingest_state state;
+	bool		permanent;		/* FailureStatus Permanent (when failed) */
+	char		source_id[40];
+	char		error_code[96];
+	char		details[512];
+} kusto_ingest_status;
+
+/* How an ingestion went: which path a managed ingestion took, and the id. */
+typedef struct kusto_ingest_result
+{
+	bool		queued;			/* false: streamed */
+	char		source_id[40];
+	int			storage_attempts;	/* blob/queue tries */
+} kusto_ingest_result;
 
 typedef struct kusto_client kusto_client;
 typedef struct kusto_op kusto_op;
@@ -97,6 +154,18 @@ extern kusto_status kusto_execute(kusto_client *client, const char *db, const ch
 extern kusto_op *kusto_stream_ingest(kusto_client *client, const char *db, const char *table,
 									 const char *format, const char *mapping,
 									 const void *gz, size_t gz_len, void *user);
+extern kusto_op *kusto_queued_ingest(kusto_client *client, const char *db, const char *table,
+									 const kusto_ingest_options *options,
+									 const void *gz, size_t gz_len, void *user);
+extern kusto_op *kusto_managed_ingest(kusto_client *client, const char *db, const char *table,
+									  const kusto_ingest_options *options,
+									  const void *gz, size_t gz_len, void *user);
+extern kusto_op *kusto_get_ingest_status(kusto_client *client, const char *source_id, void *user);
+extern const kusto_ingest_status *kusto_op_status(const kusto_op *op);
+extern const kusto_ingest_result *kusto_op_result(const kusto_op *op);
+extern const char *kusto_ingest_state_name(kusto_ingest_state state);
+extern char *kusto_new_guid(void);
+extern char *kusto_redact(const char *text);
 extern int	kusto_client_run(kusto_client *client, int max_wait_ms);
 extern kusto_op *kusto_client_done(kusto_client *client, void **user, kusto_error *err);
 extern void kusto_op_free(kusto_op *op);

@@ -61,6 +61,73 @@ extern bool kusto_request_wait(kusto_client *client, kusto_request *req, kusto_e
 extern int	kusto_http_run(kusto_client *client, int max_wait_ms);
 extern bool kusto_url_is_loopback(const char *url);
 
+extern void kusto_request_set_method(kusto_request *req, const char *method);
+extern void kusto_request_set_header(kusto_request *req, const char *header);
+extern char *kusto_guid(void);
+
+/* ---------- Azure Storage (storage.c) ---------- */
+extern char *kusto_storage_url(const char *root, const char *suffix, const char *query);
+extern char *kusto_storage_account(const char *root);
+extern char *kusto_url_without_query(const char *url);
+extern char *kusto_base64(const void *data, size_t len);
+extern void kusto_error_from_storage(kusto_error *err, const kusto_request *req);
+extern void kusto_redact_inplace(char *text);
+
+/* ---------- ingestion resources (resources.c) ---------- */
+typedef enum kusto_resource_kind
+{
+	KUSTO_RES_CONTAINER,
+	KUSTO_RES_QUEUE,
+	KUSTO_RES_STATUS_TABLE,
+	KUSTO_RES_NKINDS
+} kusto_resource_kind;
+
+typedef struct kusto_resource
+{
+	char	   *url;			/* with its SAS */
+	char	   *account;
+} kusto_resource;
+
+typedef struct kusto_resources kusto_resources;
+
+extern bool kusto_resources_refresh(kusto_client *client, kusto_error *err);
+extern int	kusto_resources_pick(kusto_client *client, kusto_resource_kind kind,
+								 const kusto_resource **out, int max);
+extern const char *kusto_resources_auth_context(kusto_client *client);
+extern void kusto_resources_report(kusto_client *client, const char *account, bool success);
+extern void kusto_resources_invalidate(kusto_client *client);
+extern void kusto_resources_free(kusto_resources *res);
+extern char *kusto_dm_url(const char *cluster_url);
+extern kusto_status kusto_execute_at(kusto_client *client, const char *base_url, const char *db,
+									 const char *csl, char **result_json, kusto_error *err);
+
+/* ---------- operations (client.c, queued.c) ---------- */
+typedef enum kusto_op_kind
+{
+	KUSTO_OP_STREAM,
+	KUSTO_OP_QUEUED,
+	KUSTO_OP_MANAGED,
+	KUSTO_OP_STATUS
+} kusto_op_kind;
+
+typedef struct kusto_queued kusto_queued;
+
+struct kusto_op
+{
+	kusto_op_kind kind;
+	kusto_request *req;			/* the request in flight, or NULL */
+	void	   *user;
+	kusto_error err;
+	kusto_op   *next;
+	kusto_queued *q;			/* queued/managed state */
+	kusto_ingest_status status; /* KUSTO_OP_STATUS */
+	kusto_ingest_result result;
+};
+
+extern bool kusto_queued_advance(kusto_client *client, kusto_op *op);
+extern kusto_op *kusto_op_start(kusto_client *client, kusto_op *op);
+extern void kusto_queued_free(kusto_queued *q);
+
 /* ---------- JWT client assertions (jwt.c) ---------- */
 extern char *kusto_base64url(const unsigned char *data, size_t len);
 extern char *kusto_jwt_client_assertion(const char *cert_file, const char *key_file, bool rs256,
@@ -100,6 +167,11 @@ struct kusto_client
 	kusto_op   *done_tail;
 	int			(*interrupt) (void *);
 	void	   *interrupt_arg;
+
+	size_t		block_threshold;
+	size_t		block_size;
+	kusto_resources *res;		/* queued ingestion's resources, or NULL */
+	unsigned int seed;
 
 	/* token cache */
 	char	   *token;

@@ -28,7 +28,8 @@ certs=$build/certs
 bash "$root/test/kusto-emulator/scripts/make-certs.sh" "$certs"
 bash "$root/test/kusto-emulator/scripts/make-certs.sh" "$certs/other"
 export KUSTO_CERT_DIR=$certs
-"$root/test/kusto-emulator/kusto-emulator" --port 0 --client-certificate "$certs/client.pem" > "$out" 2>/dev/null &
+"$root/test/kusto-emulator/kusto-emulator" --port 0 --client-certificate "$certs/client.pem" \
+	--ingestion-delay-ms 100 > "$out" 2>/dev/null &
 emu_pid=$!
 for _ in $(seq 1 100); do grep -q 'listening on' "$out" && break; sleep 0.1; done
 export KUSTO_EMULATOR_URL=$(sed -n 's/^kusto-emulator listening on //p' "$out")
@@ -67,5 +68,33 @@ for src in "$here"/test_*.c; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+
+# kusto-cli: a file ingested through the core alone, then counted
+check() {
+	if [ "$1" = "$2" ]; then
+		passed=$((passed + 1)); echo "ok - $3"
+	else
+		failed=$((failed + 1)); echo "not ok - $3 # got '$1', expected '$2'"
+	fi
+}
+echo "# kusto-cli"
+if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -o "$build/kusto-cli" \
+	"$root/src/kusto/cli/kusto_cli.c" "$root"/src/kusto/*.c $LIBS; then
+	cli() { KUSTO_APP_KEY=dev-secret "$build/kusto-cli" --cluster "$KUSTO_EMULATOR_URL" \
+		--tenant emulator --app-id kusto-sink-dev "$@"; }
+	seq 1 500 | sed 's/$/,cli/' > "$build/cli.csv"
+	cli query clidb '.create table C (id:long, src:string)' >/dev/null
+	st=$(cli ingest clidb C "$build/cli.csv" --method queued --tag ingest-by:f1 --ingest-if-not-exists f1 --wait | cut -f2)
+	check "$st" Succeeded "kusto-cli ingest --method queued --wait: Succeeded"
+	st=$(cli ingest clidb C "$build/cli.csv" --method queued --tag ingest-by:f1 --ingest-if-not-exists f1 --wait | cut -f2)
+	check "$st" AlreadyIngested "kusto-cli: the same file again under its ingest-by tag is not ingested twice"
+	n=$(cli query clidb 'C | count' | sed -n 's/.*"Rows":\[\[\([0-9]*\)\].*/\1/p')
+	check "$n" 500 "kusto-cli query: the 500 rows of the file, once"
+	err=$(KUSTO_APP_KEY=wrong "$build/kusto-cli" --cluster "$KUSTO_EMULATOR_URL" --tenant emulator \
+		--app-id kusto-sink-dev query clidb 'C | count' 2>&1 >/dev/null)
+	check "$(echo "$err" | grep -c 'AADSTS7000215')" 1 "kusto-cli: a wrong secret is reported with Entra ID's error"
+else
+	failed=$((failed + 1)); echo "not ok - kusto-cli does not build"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
