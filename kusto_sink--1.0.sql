@@ -341,7 +341,7 @@ DECLARE
 		'delivery_guarantee', 'ingestion_mapping_ref', 'on_error', 'tables', 'metadata',
 		'op_column', 'lsn_column', 'commit_lsn_column', 'commit_time_column', 'xid_column',
 		'schema_column', 'table_column', 'unchanged_toast_column'];
-	enums CONSTANT jsonb := '{"ingestion_method": ["streaming", "managed"],
+	enums CONSTANT jsonb := '{"ingestion_method": ["queued", "streaming", "managed"],
 		"format": ["json", "csv"], "delivery_guarantee": ["at_least_once"],
 		"on_error": ["stop", "dead_letter"]}';
 BEGIN
@@ -364,11 +364,6 @@ BEGIN
 		END IF;
 		IF enums ? key THEN
 			IF jsonb_typeof(val) <> 'string' OR NOT (enums -> key) ? lower(val #>> '{}') THEN
-				IF key = 'ingestion_method' AND lower(val #>> '{}') = 'queued' THEN
-					RAISE EXCEPTION 'ingestion_method "queued" is not available yet'
-						USING ERRCODE = 'feature_not_supported',
-							  HINT = 'Use "streaming", or "managed", which streams every batch for now.';
-				END IF;
 				IF key = 'delivery_guarantee' AND val #>> '{}' = 'exactly_once' THEN
 					RAISE EXCEPTION 'delivery_guarantee "exactly_once" is not available yet'
 						USING ERRCODE = 'feature_not_supported',

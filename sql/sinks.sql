@@ -20,7 +20,7 @@ SELECT kusto_sink.create_sink('s', 'emu', 'publication:nosuch', 'db', 'Orders');
 SELECT kusto_sink.create_sink('s', 'emu', 'publication:src_pub', 'db');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_sise": 10}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"ingestion_method": "carrier pigeon"}');
-SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"ingestion_method": "queued"}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"ingestion_method": "Queued", "poll_for_ingestion_status": 1}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_size": 0}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_interval_ms": "fast"}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"flush_immediately": "yes"}');

@@ -144,6 +144,7 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	}
 	c->ca_file = kusto_strdup(cfg->ca_file);
 	c->proxy = kusto_strdup(cfg->proxy);
+	c->ingest_url = kusto_strdup(cfg->ingest_url);
 	c->app_name = kusto_strdup(cfg->app_name ? cfg->app_name : "kusto_sink");
 	c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
 	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 60000;
@@ -203,6 +204,7 @@ kusto_client_destroy(kusto_client *c)
 	kusto_free(c->authority_host);
 	kusto_free(c->ca_file);
 	kusto_free(c->proxy);
+	kusto_free(c->ingest_url);
 	kusto_free(c->app_name);
 	kusto_free(c->resource);
 	kusto_free(c);

@@ -83,6 +83,7 @@ typedef struct kusto_config
 	const char *authority_host; /* default: the cluster's LoginEndpoint */
 	const char *ca_file;
 	const char *proxy;
+	const char *ingest_url;		/* DM endpoint; default: "ingest-" + cluster host */
 	long		connect_timeout_ms; /* 0: 10 s */
 	long		request_timeout_ms; /* 0: 60 s */
 	const char *app_name;		/* x-ms-app; default "kusto_sink" */

@@ -156,6 +156,7 @@ struct kusto_client
 	char	   *authority_host;
 	char	   *ca_file;
 	char	   *proxy;
+	char	   *ingest_url;
 	char	   *app_name;
 	long		connect_timeout_ms;
 	long		request_timeout_ms;

@@ -209,7 +209,7 @@ kusto_resources_refresh(kusto_client *c, kusto_error *err)
 	if (r->auth_context && !r->invalid && time(NULL) - r->fetched_at < RESOURCES_TTL_S)
 		return true;
 
-	dm = kusto_dm_url(c->cluster_url);
+	dm = c->ingest_url ? kusto_strdup(c->ingest_url) : kusto_dm_url(c->cluster_url);
 	free_lists(r);
 	ok = kusto_execute_at(c, dm, "NetDefaultDB", ".get ingestion resources", &text, err) == KUSTO_OK &&
 		parse_resources(r, text, err);

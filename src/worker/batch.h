@@ -43,6 +43,11 @@ typedef struct KsBatch
 	TimestampTz retry_at;		/* not before, after a failure */
 	int			retry_after_ms; /* what Kusto asked for (Retry-After), or 0 */
 	int64		dead_letter_id; /* a dead letter sent again (seq 0), or 0 */
+	/* queued ingestion (ship.c) */
+	char		source_id[40];	/* the ingestion's id once queued */
+	bool		polling;		/* waiting for its status */
+	TimestampTz next_poll_at;
+	int			polls;
 	char	   *error;			/* why Kusto rejected it, for the dead letter */
 } KsBatch;
 

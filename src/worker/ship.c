@@ -13,17 +13,25 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "kusto/kusto.h"
 #include "worker/ship.h"
 
+/* status polls: the first after this, then doubling up to the maximum */
+#define KS_POLL_FIRST_MS 250
+#define KS_POLL_MAX_MS 10000
+
 struct KsShipper
 {
 	kusto_client *client;
 	KsSinkConfig *config;
-	int			inflight;
+	int			inflight;		/* batches handed to ks_ship_start, not yet done */
+	int			running;		/* operations of the core in flight */
+	List	   *polling;		/* KsBatch * queued, waiting for their status */
 };
 
 static int
@@ -38,12 +46,6 @@ ks_shipper_create(KsSinkConfig *config)
 	KsShipper  *shipper = MemoryContextAllocZero(TopMemoryContext, sizeof(KsShipper));
 	kusto_config kc;
 	kusto_error err;
-
-	if (strcmp(config->ingestion_method, "queued") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("kusto_sink sink \"%s\": queued ingestion is not available yet", config->name),
-				 errhint("Use ingestion_method \"streaming\" or \"managed\" (which streams) with kusto_sink.alter_sink().")));
 
 	memset(&kc, 0, sizeof(kc));
 	kc.cluster_url = config->cluster_url;
@@ -61,6 +63,7 @@ ks_shipper_create(KsSinkConfig *config)
 	kc.authority_host = config->authority_host;
 	kc.ca_file = config->ca_file;
 	kc.proxy = config->proxy;
+	kc.ingest_url = config->ingest_url;
 	kc.connect_timeout_ms = config->connect_timeout_ms;
 	kc.request_timeout_ms = config->request_timeout_ms;
 	kc.app_name = "kusto_sink";
@@ -86,11 +89,136 @@ ks_shipper_destroy(KsShipper *shipper)
 void
 ks_ship_start(KsShipper *shipper, KsBatch *batch)
 {
+	KsSinkConfig *cfg = shipper->config;
+	kusto_ingest_options o;
+
 	batch->retry_after_ms = 0;
-	kusto_stream_ingest(shipper->client, shipper->config->database, batch->kusto_table,
-						shipper->config->format, shipper->config->ingestion_mapping_ref,
-						batch->gz.data, batch->gz.len, batch);
+	batch->polling = false;
+	batch->polls = 0;
+	memset(&o, 0, sizeof(o));
+	o.format = cfg->format;
+	o.mapping = cfg->ingestion_mapping_ref;
+	o.flush_immediately = cfg->flush_immediately;
+	o.track_status = cfg->poll_for_ingestion_status;
+	o.raw_size = (size_t) batch->raw_bytes;
+	if (strcmp(cfg->ingestion_method, "queued") == 0)
+		kusto_queued_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
+							batch->gz.data, batch->gz.len, batch);
+	else if (strcmp(cfg->ingestion_method, "managed") == 0)
+		kusto_managed_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
+							 batch->gz.data, batch->gz.len, batch);
+	else
+		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
+							cfg->format, cfg->ingestion_mapping_ref,
+							batch->gz.data, batch->gz.len, batch);
 	shipper->inflight++;
+	shipper->running++;
+}
+
+static KsShipOutcome
+outcome_of(const kusto_error *err)
+{
+	switch (err->status)
+	{
+		case KUSTO_OK:
+			return KS_SHIP_ACKED;
+		case KUSTO_ERR_PERMANENT:
+		case KUSTO_ERR_AUTH:
+			return KS_SHIP_PERMANENT;
+		default:
+			return KS_SHIP_TRANSIENT;
+	}
+}
+
+static void
+describe(char *message, size_t size, const kusto_error *err)
+{
+	if (err->http_status > 0)
+		snprintf(message, size, "%s%s%s (HTTP %ld, %s)",
+				 err->code, err->code[0] ? ": " : "", err->message, err->http_status,
+				 kusto_status_name(err->status));
+	else
+		snprintf(message, size, "%s (%s)", err->message, kusto_status_name(err->status));
+}
+
+/*
+ * What a status read means for the batch: done (acked or failed, with
+ * outcome and message) or still pending (false).
+ */
+static bool
+status_outcome(KsBatch *batch, const kusto_ingest_status *st, KsShipOutcome *outcome,
+			   char *message, size_t size)
+{
+	switch (st->state)
+	{
+		case KUSTO_INGEST_SUCCEEDED:
+		case KUSTO_INGEST_ALREADY_INGESTED:
+			*outcome = KS_SHIP_ACKED;
+			return true;
+		case KUSTO_INGEST_PENDING:
+			return false;
+		case KUSTO_INGEST_UNKNOWN:
+			/* written before the message was queued: give storage a few tries */
+			if (batch->polls < 5)
+				return false;
+			*outcome = KS_SHIP_TRANSIENT;
+			snprintf(message, size, "the status of ingestion %s is missing from the status table",
+					 batch->source_id);
+			return true;
+		case KUSTO_INGEST_FAILED:
+			*outcome = st->permanent ? KS_SHIP_PERMANENT : KS_SHIP_TRANSIENT;
+			break;
+		case KUSTO_INGEST_PARTIALLY_SUCCEEDED:
+		case KUSTO_INGEST_SKIPPED:
+			*outcome = KS_SHIP_PERMANENT;
+			break;
+	}
+	snprintf(message, size, "queued ingestion %s %s: %s%s%s", batch->source_id,
+			 kusto_ingest_state_name(st->state), st->error_code,
+			 st->error_code[0] && st->details[0] ? ": " : "", st->details);
+	return true;
+}
+
+/* Starts the status reads that are due; the ms until the next one, or -1. */
+static long
+start_due_polls(KsShipper *shipper)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		next = -1;
+	ListCell   *lc;
+
+	foreach(lc, shipper->polling)
+	{
+		KsBatch    *batch = (KsBatch *) lfirst(lc);
+
+		if (batch->next_poll_at <= now)
+		{
+			shipper->polling = foreach_delete_current(shipper->polling, lc);
+			kusto_get_ingest_status(shipper->client, batch->source_id, batch);
+			shipper->running++;
+		}
+		else
+		{
+			long		ms = (long) ((batch->next_poll_at - now) / 1000) + 1;
+
+			next = next < 0 ? ms : Min(next, ms);
+		}
+	}
+	return next;
+}
+
+static void
+poll_later(KsShipper *shipper, KsBatch *batch)
+{
+	long		ms = KS_POLL_FIRST_MS;
+	int			i;
+
+	for (i = 0; i < batch->polls && ms < KS_POLL_MAX_MS; i++)
+		ms *= 2;
+	batch->polls++;
+	batch->polling = true;
+	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, KS_POLL_MAX_MS));
+	shipper->polling = lappend(shipper->polling, batch);
 }
 
 int
@@ -100,41 +228,54 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 	void	   *user;
 	kusto_error err;
 	int			finished = 0;
+	long		next_poll;
 
 	if (shipper->inflight == 0)
 		return 0;
-	kusto_client_run(shipper->client, timeout_ms);
+	next_poll = start_due_polls(shipper);
+	if (shipper->running > 0)
+		kusto_client_run(shipper->client, timeout_ms);
+	else if (timeout_ms > 0)
+	{
+		/* only status reads ahead: sleep until the next is due */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 next_poll >= 0 ? Min(timeout_ms, next_poll) : timeout_ms,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 	while ((op = kusto_client_done(shipper->client, &user, &err)) != NULL)
 	{
 		KsBatch    *batch = (KsBatch *) user;
-		KsShipOutcome outcome;
-		char		message[768];
+		KsShipOutcome outcome = outcome_of(&err);
+		char		message[768] = "";
+		bool		was_poll = batch->polling;
+		kusto_ingest_result res = *kusto_op_result(op);
+		kusto_ingest_status st = *kusto_op_status(op);
 
 		kusto_op_free(op);
-		shipper->inflight--;
-		finished++;
-		switch (err.status)
-		{
-			case KUSTO_OK:
-				outcome = KS_SHIP_ACKED;
-				break;
-			case KUSTO_ERR_PERMANENT:
-			case KUSTO_ERR_AUTH:
-				outcome = KS_SHIP_PERMANENT;
-				break;
-			default:
-				outcome = KS_SHIP_TRANSIENT;
-				break;
-		}
+		shipper->running--;
 		if (err.retry_after_s > 0)
 			batch->retry_after_ms = err.retry_after_s * 1000;
-		if (err.http_status > 0)
-			snprintf(message, sizeof(message), "%s%s%s (HTTP %ld, %s)",
-					 err.code, err.code[0] ? ": " : "", err.message, err.http_status,
-					 kusto_status_name(err.status));
-		else
-			snprintf(message, sizeof(message), "%s (%s)", err.message,
-					 kusto_status_name(err.status));
+		if (outcome != KS_SHIP_ACKED)
+			describe(message, sizeof(message), &err);
+		else if (!was_poll && res.queued)
+		{
+			/* the queue took it */
+			snprintf(batch->source_id, sizeof(batch->source_id), "%s", res.source_id);
+			if (shipper->config->poll_for_ingestion_status)
+			{
+				poll_later(shipper, batch);
+				continue;
+			}
+		}
+		else if (was_poll && !status_outcome(batch, &st, &outcome, message, sizeof(message)))
+		{
+			poll_later(shipper, batch);
+			continue;
+		}
+		batch->polling = false;
+		shipper->inflight--;
+		finished++;
 		done(arg, batch, outcome, outcome == KS_SHIP_ACKED ? NULL : message);
 	}
 	return finished;
@@ -146,10 +287,11 @@ ks_ship_inflight(KsShipper *shipper)
 	return shipper->inflight;
 }
 
+/* The largest batch the ingestion method takes (0: no limit of its own). */
 size_t
 ks_ship_streaming_limit(KsShipper *shipper)
 {
-	return KUSTO_STREAMING_LIMIT;
+	return strcmp(shipper->config->ingestion_method, "streaming") == 0 ? KUSTO_STREAMING_LIMIT : 0;
 }
 
 /* The pause before sending a failed batch again (see sink_worker.c). */
