@@ -49,6 +49,7 @@ KUSTO_OBJS = \
 	src/kusto/jwt.o \
 	src/kusto/queued.o \
 	src/kusto/resources.o \
+	src/kusto/result.o \
 	src/kusto/retry.o \
 	src/kusto/storage.o
 

@@ -12,7 +12,9 @@
  *	  minutes before it expires (at most once per 30 s after a failure).
  *	  Tokens are never sent over plain http except to a loopback address.
  *	- kusto_execute() runs a management command or a query and waits for it
- *	  (calling the interrupt callback at least every 100 ms).
+ *	  (calling the interrupt callback at least every 100 ms), returning the
+ *	  v1 JSON text; kusto_query() does the same with a query over v2 and
+ *	  returns typed tables (kusto_result).
  *	- kusto_stream_ingest(), kusto_queued_ingest(), kusto_managed_ingest()
  *	  and kusto_get_ingest_status() start an operation without waiting;
  *	  kusto_client_run() drives every transfer for at most max_wait_ms;
@@ -135,6 +137,8 @@ typedef struct kusto_ingest_result
 } kusto_ingest_result;
 
 typedef struct kusto_client kusto_client;
+typedef struct kusto_result kusto_result;
+typedef struct kusto_table kusto_table;
 typedef struct kusto_op kusto_op;
 
 extern void kusto_set_allocator(void *(*malloc_fn) (size_t),
@@ -151,6 +155,23 @@ extern void kusto_client_set_interrupt(kusto_client *client, int (*callback) (vo
 
 extern kusto_status kusto_execute(kusto_client *client, const char *db, const char *csl,
 								  char **result_json, kusto_error *err);
+
+/* typed results: queries through v2, commands through v1 (see result.c) */
+extern kusto_status kusto_query(kusto_client *client, const char *db, const char *csl,
+								kusto_result **result, kusto_error *err);
+extern void kusto_result_free(kusto_result *result);
+extern int	kusto_result_ntables(const kusto_result *result);
+extern const kusto_table *kusto_result_table(const kusto_result *result, int i);
+extern const kusto_table *kusto_result_primary(const kusto_result *result);
+extern const char *kusto_table_name(const kusto_table *table);
+extern int	kusto_table_ncolumns(const kusto_table *table);
+extern const char *kusto_table_column_name(const kusto_table *table, int col);
+extern const char *kusto_table_column_type(const kusto_table *table, int col);
+extern long kusto_table_nrows(const kusto_table *table);
+extern bool kusto_table_is_null(const kusto_table *table, long row, int col);
+extern bool kusto_table_long(const kusto_table *table, long row, int col, long long *out);
+extern bool kusto_table_double(const kusto_table *table, long row, int col, double *out);
+extern char *kusto_table_text(const kusto_table *table, long row, int col);
 
 extern kusto_op *kusto_stream_ingest(kusto_client *client, const char *db, const char *table,
 									 const char *format, const char *mapping,

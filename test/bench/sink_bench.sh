@@ -2,7 +2,9 @@
 # Sink benchmark (make bench): a throw-away cluster and the local Kusto
 # emulator, measured in one run.
 #   throughput  1M committed orders rows (one transaction) until Kusto has
-#               acknowledged all of them, json and csv, streaming ingestion;
+#               acknowledged all of them, json and csv, streaming and queued
+#               ingestion (queued: acknowledged = the status table says
+#               Succeeded, through Azurite and the emulator's DM);
 #               the peer is decoding the same rows with kusto_sink through
 #               pg_logical_slot_peek_changes (the ceiling: no network, no Kusto)
 #   latency     ~1000 rows/s for BENCH_LATENCY_S seconds with batch_interval_ms
@@ -29,7 +31,7 @@ now() { date +%s.%N; }
 
 kusto_mgmt() { kusto_cmd Bench mgmt "$1" > /dev/null; }
 META='_op:string, _lsn:long, _commit_lsn:long, _commit_time:datetime, _xid:long, _schema:string, _table:string, _unchanged_toast:dynamic'
-for t in OrdersJson OrdersCsv; do
+for t in OrdersJson OrdersCsv OrdersJsonQ OrdersCsvQ; do
 	kusto_mgmt ".create table $t (id:long, customer:string, amount:decimal, created_at:datetime, payload:dynamic,
 		flag:bool, ref:guid, qty:int, score:real, $META)"
 done
@@ -60,30 +62,37 @@ wait_rows() {	# wait_rows SINK N: seconds until the sink's rows_sent reaches N
 }
 
 declare -A secs
-for format in json csv; do
+for run in json csv json_queued csv_queued; do
+	format=${run%_queued}
+	method=streaming
 	table=OrdersJson
 	[ $format = csv ] && table=OrdersCsv
-	psql_q -c "SELECT kusto_sink.create_sink('thr_$format', 'emu', 'orders', 'Bench', '$table',
-		'{\"ingestion_method\": \"streaming\", \"format\": \"$format\", \"batch_interval_ms\": 200}')" > /dev/null
+	if [ "$run" != "$format" ]; then
+		method=queued
+		table=${table}Q
+	fi
+	psql_q -c "SELECT kusto_sink.create_sink('thr_$run', 'emu', 'orders', 'Bench', '$table',
+		'{\"ingestion_method\": \"$method\", \"format\": \"$format\", \"batch_interval_ms\": 200,
+		  \"flush_immediately\": true, \"client_batch_size_limit\": 16}')" > /dev/null
 	psql_q -c "TRUNCATE orders" > /dev/null
-	[ $format = json ] && psql_q -c "SELECT 'x' FROM pg_create_logical_replication_slot('bench_peek', 'kusto_sink')" > /dev/null
+	[ $run = json ] && psql_q -c "SELECT 'x' FROM pg_create_logical_replication_slot('bench_peek', 'kusto_sink')" > /dev/null
 	sleep 1
-	base=$(psql_q -c "SELECT rows_sent FROM kusto_sink.status WHERE name = 'thr_$format'")
+	base=$(psql_q -c "SELECT rows_sent FROM kusto_sink.status WHERE name = 'thr_$run'")
 	psql_q -c "INSERT INTO orders (customer, amount, created_at, payload, flag, ref, qty, score)
 		SELECT 'customer-' || (g % 5000), (g % 100000) / 100.0, '2024-01-01'::timestamptz + g * interval '1 second',
 			   jsonb_build_object('sku', 'SKU-' || (g % 977), 'n', g % 13), g % 2 = 0,
 			   md5(g::text)::uuid, g % 50, g / 7.0
 		FROM generate_series(1, $ROWS) g" > /dev/null
 	t0=$(now)
-	secs[$format]=$(wait_rows "thr_$format" $((base + ROWS)) "$t0")
-	echo "bench: sink $format: $ROWS rows acknowledged ${secs[$format]} s after the commit"
-	if [ $format = json ]; then
+	secs[$run]=$(wait_rows "thr_$run" $((base + ROWS)) "$t0")
+	echo "bench: sink $format $method: $ROWS rows acknowledged ${secs[$run]} s after the commit"
+	if [ $run = json ]; then
 		t0=$(now)
 		psql_q -c "SELECT count(*) FROM pg_logical_slot_peek_changes('bench_peek', NULL, NULL)" > /dev/null
 		secs[decode]=$(echo "$(now) - $t0" | bc)
 		psql_q -c "SELECT pg_drop_replication_slot('bench_peek')" > /dev/null
 	fi
-	psql_q -c "SELECT kusto_sink.drop_sink('thr_$format')" > /dev/null
+	psql_q -c "SELECT kusto_sink.drop_sink('thr_$run')" > /dev/null
 done
 
 # latency at ~1000 rows/s
@@ -123,10 +132,13 @@ rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")
 
 echo
 printf '%-44s %12s %14s\n' "measure" "value" "ratio"
-awk -v r="$ROWS" -v j="${secs[json]}" -v c="${secs[csv]}" -v d="${secs[decode]}" 'BEGIN {
+awk -v r="$ROWS" -v j="${secs[json]}" -v c="${secs[csv]}" -v d="${secs[decode]}" \
+	-v jq="${secs[json_queued]}" -v cq="${secs[csv_queued]}" 'BEGIN {
 	printf "%-44s %10.0f/s %13.2fx\n", "decode only (peek_changes, kusto_sink json)", r / d, 1
 	printf "%-44s %10.0f/s %13.2fx\n", "sink json -> emulator, streaming", r / j, (r / j) / (r / d)
 	printf "%-44s %10.0f/s %13.2fx\n", "sink csv  -> emulator, streaming", r / c, (r / c) / (r / d)
+	printf "%-44s %10.0f/s %13.2fx\n", "sink json -> emulator, queued (Succeeded)", r / jq, (r / jq) / (r / d)
+	printf "%-44s %10.0f/s %13.2fx\n", "sink csv  -> emulator, queued (Succeeded)", r / cq, (r / cq) / (r / d)
 }'
 printf '%-44s %9s ms %14s\n' "latency p50 at ~1000 rows/s ($latrows rows)" "$p50" ""
 printf '%-44s %9s ms %14s\n' "latency p99 at ~1000 rows/s" "$p99" ""

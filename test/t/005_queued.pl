@@ -84,8 +84,9 @@ ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink
 is($kusto->query($db, 'Orders | where id > 1000 | summarize dcount(id), count()')->[0][0], 10,
 	'the late rows, each once');
 
-# ---- poll_for_ingestion_status off: acknowledged as soon as the queue took the message ----
-$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('q', '{"poll_for_ingestion_status": false}')});
+# ---- poll_for_ingestion_status off: acknowledged as soon as the queue took the message
+# (and flush_immediately off, so that the DM's 5 s batching delay applies) ----
+$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('q', '{"poll_for_ingestion_status": false, "flush_immediately": false}')});
 ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status WHERE name = 'q'"),
 	'running with poll_for_ingestion_status off');
 $kusto->admin('POST', '/admin/config', { ingestionDelayMs => 5000 });

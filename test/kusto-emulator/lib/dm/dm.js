@@ -53,8 +53,11 @@ class DataManagement {
     }
   }
 
+  // the batching delay, which FlushImmediately skips as in Kusto
   async later(msg) {
-    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    let flush = false;
+    try { flush = !!JSON.parse(Buffer.from(msg.text, 'base64').toString('utf8')).FlushImmediately; } catch { /* process() says why */ }
+    if (this.delayMs > 0 && !flush) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.stopped) return;
     try {
       await this.process(msg);
