@@ -135,6 +135,27 @@ $node->safe_psql('postgres', qq{SELECT kusto_sink.create_connection('cert', '$ur
 like($node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('cert')"),
 	qr/^true reached/, 'a certificate credential reaches the cluster');
 
+# ---- a sink per auth method delivers rows ----
+for my $c ('mi', 'wi', 'cert')
+{
+	$kusto->create_sink_table($db, "Auth_$c", 'id:long');
+}
+$node->safe_psql('postgres', 'CREATE TABLE authsrc (id int PRIMARY KEY)');
+for my $c ('mi', 'wi', 'cert')
+{
+	$node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('auth_$c', '$c', 'authsrc', 'Sales', 'Auth_$c',
+		'{"ingestion_method": "streaming", "batch_interval_ms": 100}')});
+}
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 3 FROM kusto_sink.status WHERE name LIKE 'auth_%' AND state = 'running'"),
+	'sinks with managed identity, workload identity and certificate connections run');
+$node->safe_psql('postgres', 'INSERT INTO authsrc SELECT generate_series(1, 5)');
+for my $c ('mi', 'wi', 'cert')
+{
+	is($kusto->wait_count($db, "Auth_$c", 5), 5, "the rows arrive through the $c connection");
+}
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('auth_$_')") for ('mi', 'wi', 'cert');
+
 # ---- wrong credentials, then fixed ----
 my $pid = status('worker_pid');
 $node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('emu', app_key => 'wrong')");
