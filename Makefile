@@ -34,8 +34,10 @@ API_OBJS = \
 WORKER_OBJS = \
 	src/worker/batch.o \
 	src/worker/config.o \
+	src/worker/crashpoint.o \
 	src/worker/decode.o \
 	src/worker/launcher.o \
+	src/worker/progress.o \
 	src/worker/registry.o \
 	src/worker/sink_worker.o \
 	src/worker/ship.o

@@ -342,7 +342,7 @@ DECLARE
 		'op_column', 'lsn_column', 'commit_lsn_column', 'commit_time_column', 'xid_column',
 		'schema_column', 'table_column', 'unchanged_toast_column'];
 	enums CONSTANT jsonb := '{"ingestion_method": ["queued", "streaming", "managed"],
-		"format": ["json", "csv"], "delivery_guarantee": ["at_least_once"],
+		"format": ["json", "csv"], "delivery_guarantee": ["at_least_once", "exactly_once"],
 		"on_error": ["stop", "dead_letter"]}';
 BEGIN
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
@@ -364,11 +364,6 @@ BEGIN
 		END IF;
 		IF enums ? key THEN
 			IF jsonb_typeof(val) <> 'string' OR NOT (enums -> key) ? lower(val #>> '{}') THEN
-				IF key = 'delivery_guarantee' AND val #>> '{}' = 'exactly_once' THEN
-					RAISE EXCEPTION 'delivery_guarantee "exactly_once" is not available yet'
-						USING ERRCODE = 'feature_not_supported',
-							  HINT = 'Use "at_least_once": every committed row arrives, a row may arrive twice after a crash.';
-				END IF;
 				RAISE EXCEPTION 'invalid value % for sink option "%"', val, key
 					USING ERRCODE = 'invalid_parameter_value',
 						  HINT = format('Valid values are: %s.',
@@ -402,6 +397,30 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink._check_sink_options(jsonb) FROM PUBLIC;
+
+-- Checks what a sink's options say together (the final options of a sink).
+CREATE FUNCTION kusto_sink._check_sink_combination(options jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF options ->> 'delivery_guarantee' = 'exactly_once' THEN
+		IF coalesce(options ->> 'ingestion_method', current_setting('kusto_sink.ingestion_method')) <> 'queued' THEN
+			RAISE EXCEPTION 'delivery_guarantee "exactly_once" needs ingestion_method "queued"'
+				USING ERRCODE = 'feature_not_supported',
+					  HINT = 'Only queued ingestion carries the ingest-by tags that make a re-sent batch harmless; add "ingestion_method": "queued".';
+		END IF;
+		IF (options -> 'poll_for_ingestion_status') = 'false'::jsonb THEN
+			RAISE EXCEPTION 'delivery_guarantee "exactly_once" needs poll_for_ingestion_status'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A batch can only count as delivered once Kusto reported it ingested.';
+		END IF;
+	END IF;
+	RETURN options;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._check_sink_combination(jsonb) FROM PUBLIC;
 
 -- Tells the launcher, when the transaction commits, to look at the sinks again.
 CREATE FUNCTION kusto_sink._notify_launcher()
@@ -520,7 +539,8 @@ BEGIN
 	s.connection := connection;
 	s.database := database;
 	s.kusto_table := kusto_table;
-	s.options := jsonb_strip_nulls(kusto_sink._check_sink_options(coalesce(options, '{}')));
+	s.options := kusto_sink._check_sink_combination(
+		jsonb_strip_nulls(kusto_sink._check_sink_options(coalesce(options, '{}'))));
 	mapped := coalesce(s.options -> 'tables', '{}');
 	s.enabled := true;
 	s.slot_name := 'kusto_sink_' || name;
@@ -601,7 +621,7 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	-- an option set to null goes back to its default
-	merged := jsonb_strip_nulls(merged);
+	merged := kusto_sink._check_sink_combination(jsonb_strip_nulls(merged));
 	UPDATE kusto_sink.sink k SET options = merged, updated_at = now() WHERE k.name = alter_sink.name;
 	PERFORM kusto_sink._notify_launcher();
 END
@@ -717,6 +737,37 @@ CREATE VIEW kusto_sink.status AS
 	FROM kusto_sink.sink k
 	LEFT JOIN kusto_sink._status() s ON s.name = k.name
 	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name;
+
+-- Exactly-once progress (delivery_guarantee = exactly_once), written by the
+-- sink's worker: per Kusto table the position (commit LSN, index of the record
+-- in its transaction) up to which every record is in Kusto, and the batches
+-- sent (or about to be) past it, with their deterministic ids.  See README,
+-- "Exactly once".
+CREATE TABLE kusto_sink.progress (
+	sink text NOT NULL REFERENCES kusto_sink.sink (name) ON DELETE CASCADE,
+	kusto_table text NOT NULL,
+	committed_lsn pg_lsn NOT NULL,
+	committed_index bigint NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (sink, kusto_table)
+);
+REVOKE ALL ON kusto_sink.progress FROM PUBLIC;
+
+CREATE TABLE kusto_sink.batch (
+	sink text NOT NULL REFERENCES kusto_sink.sink (name) ON DELETE CASCADE,
+	id uuid NOT NULL,
+	kusto_table text NOT NULL,
+	first_lsn pg_lsn NOT NULL,
+	first_index bigint NOT NULL,
+	last_lsn pg_lsn NOT NULL,
+	last_index bigint NOT NULL,
+	records bigint NOT NULL,
+	method text NOT NULL,
+	acked boolean NOT NULL DEFAULT false,
+	first_sent_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (sink, id)
+);
+REVOKE ALL ON kusto_sink.batch FROM PUBLIC;
 
 -- Batches that Kusto rejected permanently, for sinks with on_error = dead_letter.
 -- kusto_sink.retry_dead_letter(sink) sends them again.

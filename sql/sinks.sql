@@ -46,6 +46,8 @@ SELECT name, source_tables, publication FROM kusto_sink.sinks ORDER BY name;
 SELECT kusto_sink.alter_sink('two', '{"batch_size": 500, "format": null}');
 SELECT options FROM kusto_sink.sinks WHERE name = 'two';
 SELECT kusto_sink.alter_sink('two', '{"batch_size": -1}');
+SELECT kusto_sink.alter_sink('two', '{"delivery_guarantee": "exactly_once"}');
+SELECT kusto_sink.alter_sink('two', '{"delivery_guarantee": "exactly_once", "ingestion_method": "queued", "poll_for_ingestion_status": false}');
 SELECT kusto_sink.alter_sink('nosuch', '{}');
 SELECT kusto_sink.pause_sink('two');
 SELECT name, enabled FROM kusto_sink.sinks ORDER BY name;

@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "worker/crashpoint.h"
 #include "worker/launcher.h"
 #include "worker/registry.h"
 
@@ -105,6 +106,11 @@ _PG_init(void)
 							   "The database where sinks are configured and run.",
 							   NULL, &ks_database, "postgres",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("kusto_sink.test_crash_file",
+							   "For tests only: a file naming a crash point where sink workers kill themselves.",
+							   "The fault suite uses it to stop a worker at each step of the exactly-once protocol.",
+							   &ks_test_crash_file, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("kusto_sink");
 
 #if PG_VERSION_NUM >= 150000

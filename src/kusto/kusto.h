@@ -26,7 +26,8 @@
  *	  storage failure); storage accounts are ranked by recent success and
  *	  up to three are tried; the blob goes up in one PUT, or in blocks and a
  *	  block list above block_threshold; with track_status a status-table
- *	  entity is written first and kusto_get_ingest_status() reads it back.
+ *	  entity (Pending) is written after the blob, just before the message,
+ *	  and kusto_get_ingest_status() reads it back.
  *	  The operation is done when the queue accepted the message.
  *	- Managed ingestion streams when the data is small enough and falls
  *	  back to queued ingestion when it is too large, when streaming is not
@@ -134,6 +135,8 @@ typedef struct kusto_ingest_result
 	bool		queued;			/* false: streamed */
 	char		source_id[40];
 	int			storage_attempts;	/* blob/queue tries */
+	bool		maybe_queued;	/* failed, but a queue post got no answer: the
+								 * message may be in the queue */
 } kusto_ingest_result;
 
 typedef struct kusto_client kusto_client;

@@ -2,8 +2,8 @@
  *
  * queued.c
  *	  Queued and managed ingestion as operations that advance one request
- *	  at a time inside kusto_client_run(): status entity (when tracked),
- *	  blob (one PUT, or blocks and a block list), queue message; and the
+ *	  at a time inside kusto_client_run(): blob (one PUT, or blocks and a
+ *	  block list), status entity (when tracked), queue message; and the
  *	  status lookup of an ingestion by its source id.
  *
  * A storage failure is reported against its account (for ranking) and the
@@ -165,8 +165,7 @@ entity_request(kusto_client *c, kusto_queued *q)
 	char	   *url;
 	char	   *text;
 	char		now[64];
-	char	   *path = kusto_storage_url(q->urls[KUSTO_RES_CONTAINER][0], "/", NULL);
-	char	   *path_noq = kusto_url_without_query(path);
+	char	   *path_noq = kusto_url_without_query(q->blob_url);
 	json_t	   *e;
 	kusto_request *req;
 
@@ -174,9 +173,9 @@ entity_request(kusto_client *c, kusto_queued *q)
 	snprintf(suffix, sizeof(suffix), "(PartitionKey='%s',RowKey='%s')", q->source_id, q->source_id);
 	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
 	iso_now(now, sizeof(now));
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s+, s:s, s:s, s:s, s:s}",
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 				  "PartitionKey", q->source_id, "RowKey", q->source_id, "Status", "Pending",
-				  "IngestionSourceId", q->source_id, "IngestionSourcePath", path_noq, q->blob_name,
+				  "IngestionSourceId", q->source_id, "IngestionSourcePath", path_noq,
 				  "Database", q->db, "Table", q->table, "UpdatedOn", now, "Details", "");
 	text = json_dumps(e, JSON_COMPACT);
 	json_decref(e);
@@ -188,7 +187,6 @@ entity_request(kusto_client *c, kusto_queued *q)
 	curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, text);
 	kusto_free(text);
 	kusto_free(url);
-	kusto_free(path);
 	kusto_free(path_noq);
 	return req;
 }
@@ -361,13 +359,7 @@ start_queued(kusto_client *c, kusto_op *op)
 		q->blob_name = mine;
 	}
 	q->tried = 0;
-	if (q->track_status)
-	{
-		q->step = Q_ENTITY;
-		op->req = entity_request(c, q);
-	}
-	else
-		op->req = start_blob(c, q);
+	op->req = start_blob(c, q);
 	return true;
 }
 
@@ -613,6 +605,8 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 	kusto_resources_report(c, q->accounts[kind][kind == KUSTO_RES_STATUS_TABLE ? 0 : q->tried], !failed);
 	if (failed)
 	{
+		if (q->step == Q_QUEUE && req->curl_rc != CURLE_OK)
+			op->result.maybe_queued = true;
 		kusto_error_from_storage(&op->err, req);
 		kusto_request_free(req);
 		if (op->err.status == KUSTO_ERR_AUTH || op->err.http_status == 404)
@@ -632,7 +626,9 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 		switch (q->step)
 		{
 			case Q_ENTITY:
-				op->req = start_blob(c, q);
+				q->step = Q_QUEUE;
+				q->tried = 0;
+				op->req = queue_request(c, q);
 				break;
 			case Q_BLOCK:
 				if (++q->block < q->nblocks)
@@ -651,9 +647,18 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 					op->result.storage_attempts++;
 					snprintf(suffix, sizeof(suffix), "/%s", q->blob_name);
 					q->blob_url = kusto_storage_url(q->urls[KUSTO_RES_CONTAINER][q->tried], suffix, NULL);
-					q->step = Q_QUEUE;
 					q->tried = 0;
-					op->req = queue_request(c, q);
+					if (q->track_status)
+					{
+						/* Pending only once the blob is there: a status says the message is due */
+						q->step = Q_ENTITY;
+						op->req = entity_request(c, q);
+					}
+					else
+					{
+						q->step = Q_QUEUE;
+						op->req = queue_request(c, q);
+					}
 				}
 				break;
 			case Q_QUEUE:

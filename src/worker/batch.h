@@ -43,6 +43,12 @@ typedef struct KsBatch
 	TimestampTz retry_at;		/* not before, after a failure */
 	int			retry_after_ms; /* what Kusto asked for (Retry-After), or 0 */
 	int64		dead_letter_id; /* a dead letter sent again (seq 0), or 0 */
+	/* exactly once (progress.c) */
+	char		batch_id[37];	/* deterministic id, "" when at least once */
+	bool		recorded;		/* its row is committed: it may be sent */
+	bool		resume;			/* rebuilt after a restart: settle idempotently */
+	bool		resuming;		/* ship.c: reading its status before sending */
+	bool		partial;		/* Kusto ingested only part of it once */
 	/* queued ingestion (ship.c) */
 	char		source_id[40];	/* the ingestion's id once queued */
 	bool		polling;		/* waiting for its status */

@@ -113,11 +113,13 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 			c->ingestion_mapping_ref = v;
 		else if (strcmp(d->defname, "on_error") == 0)
 			c->on_error = v;
+		else if (strcmp(d->defname, "delivery_guarantee") == 0)
+			c->exactly_once = strcmp(v, "exactly_once") == 0;
 		else if (strcmp(d->defname, "metadata") == 0 ||
 				 (strlen(d->defname) > 7 &&
 				  strcmp(d->defname + strlen(d->defname) - 7, "_column") == 0))
 			c->plugin_options = lappend(c->plugin_options, d);	/* for the plugin */
-		/* "tables" and "delivery_guarantee" are read elsewhere or need nothing */
+		/* "tables" is read elsewhere */
 	}
 	c->plugin_options = lappend(c->plugin_options,
 								makeDefElem("format", (Node *) makeString(c->format), -1));

@@ -45,6 +45,7 @@ typedef struct KsSinkConfig
 	bool		poll_for_ingestion_status;
 	char	   *ingestion_mapping_ref;
 	char	   *on_error;		/* stop | dead_letter */
+	bool		exactly_once;	/* delivery_guarantee = exactly_once */
 	List	   *plugin_options; /* DefElem list for the output plugin */
 
 	/* connection */

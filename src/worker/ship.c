@@ -19,11 +19,14 @@
 #include "utils/timestamp.h"
 
 #include "kusto/kusto.h"
+#include "worker/crashpoint.h"
 #include "worker/ship.h"
 
 /* status polls: the first after this, then doubling up to the maximum */
 #define KS_POLL_FIRST_MS 250
 #define KS_POLL_MAX_MS 10000
+/* a rebuilt batch Pending this often (about 10 min) is sent again */
+#define KS_RESUME_MAX_POLLS 66
 
 struct KsShipper
 {
@@ -86,13 +89,15 @@ ks_shipper_destroy(KsShipper *shipper)
 	pfree(shipper);
 }
 
-void
-ks_ship_start(KsShipper *shipper, KsBatch *batch)
+/* Starts the ingestion of a batch with the sink's method (see ks_ship_start). */
+static void
+send_batch(KsShipper *shipper, KsBatch *batch)
 {
 	KsSinkConfig *cfg = shipper->config;
 	kusto_ingest_options o;
+	char		tag[64];
+	const char *tags[1];
 
-	batch->retry_after_ms = 0;
 	batch->polling = false;
 	batch->polls = 0;
 	memset(&o, 0, sizeof(o));
@@ -101,6 +106,16 @@ ks_ship_start(KsShipper *shipper, KsBatch *batch)
 	o.flush_immediately = cfg->flush_immediately;
 	o.track_status = cfg->poll_for_ingestion_status;
 	o.raw_size = (size_t) batch->raw_bytes;
+	if (batch->batch_id[0] != '\0')
+	{
+		/* exactly once: the batch's own id, and Kusto skips it if it is there already */
+		snprintf(tag, sizeof(tag), "ingest-by:%s", batch->batch_id);
+		tags[0] = tag;
+		o.source_id = batch->batch_id;
+		o.tags = tags;
+		o.ntags = 1;
+		o.ingest_if_not_exists = batch->batch_id;
+	}
 	if (strcmp(cfg->ingestion_method, "queued") == 0)
 		kusto_queued_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
 							batch->gz.data, batch->gz.len, batch);
@@ -111,8 +126,31 @@ ks_ship_start(KsShipper *shipper, KsBatch *batch)
 		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
 							cfg->format, cfg->ingestion_mapping_ref,
 							batch->gz.data, batch->gz.len, batch);
-	shipper->inflight++;
 	shipper->running++;
+}
+
+void
+ks_ship_start(KsShipper *shipper, KsBatch *batch)
+{
+	batch->retry_after_ms = 0;
+	shipper->inflight++;
+	if (batch->resume || batch->resuming)
+	{
+		/*
+		 * Rebuilt after a restart: it may be in Kusto already, or on its
+		 * way.  Its status decides: sent again only if it never arrived.
+		 */
+		batch->resume = false;
+		batch->resuming = true;
+		batch->polling = true;
+		batch->polls = 0;
+		strlcpy(batch->source_id, batch->batch_id, sizeof(batch->source_id));
+		kusto_get_ingest_status(shipper->client, batch->source_id, batch);
+		shipper->running++;
+		return;
+	}
+	batch->resuming = false;
+	send_batch(shipper, batch);
 }
 
 static KsShipOutcome
@@ -152,7 +190,18 @@ status_outcome(KsBatch *batch, const kusto_ingest_status *st, KsShipOutcome *out
 	switch (st->state)
 	{
 		case KUSTO_INGEST_SUCCEEDED:
+			*outcome = KS_SHIP_ACKED;
+			return true;
 		case KUSTO_INGEST_ALREADY_INGESTED:
+			if (batch->partial)
+			{
+				/* the extent with its tag holds only part of it */
+				*outcome = KS_SHIP_PERMANENT;
+				snprintf(message, size,
+						 "batch %s was only partially ingested before; drop the extent tagged ingest-by:%s and retry it",
+						 batch->batch_id, batch->batch_id);
+				return true;
+			}
 			*outcome = KS_SHIP_ACKED;
 			return true;
 		case KUSTO_INGEST_PENDING:
@@ -169,6 +218,9 @@ status_outcome(KsBatch *batch, const kusto_ingest_status *st, KsShipOutcome *out
 			*outcome = st->permanent ? KS_SHIP_PERMANENT : KS_SHIP_TRANSIENT;
 			break;
 		case KUSTO_INGEST_PARTIALLY_SUCCEEDED:
+			batch->partial = true;
+			*outcome = KS_SHIP_PERMANENT;
+			break;
 		case KUSTO_INGEST_SKIPPED:
 			*outcome = KS_SHIP_PERMANENT;
 			break;
@@ -257,10 +309,41 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		if (err.retry_after_s > 0)
 			batch->retry_after_ms = err.retry_after_s * 1000;
 		if (outcome != KS_SHIP_ACKED)
+		{
 			describe(message, sizeof(message), &err);
+			/* exactly once: an unanswered queue post is settled by its status */
+			if (!was_poll && batch->batch_id[0] != '\0' && res.maybe_queued)
+				batch->resume = true;
+		}
+		else if (was_poll && batch->resuming)
+		{
+			/* a rebuilt batch: already there, on its way, or to be sent again */
+			if (st.state == KUSTO_INGEST_PENDING && batch->polls < KS_RESUME_MAX_POLLS)
+			{
+				poll_later(shipper, batch);
+				continue;
+			}
+			if (st.state == KUSTO_INGEST_PENDING)
+				ereport(LOG,
+						(errmsg("kusto_sink sink \"%s\": batch %s is still Pending after %d status reads; sending it again (Kusto skips it if it lands meanwhile)",
+								shipper->config->name, batch->batch_id, batch->polls)));
+			batch->resuming = false;
+			if (st.state == KUSTO_INGEST_UNKNOWN || st.state == KUSTO_INGEST_FAILED ||
+				st.state == KUSTO_INGEST_PENDING)
+			{
+				send_batch(shipper, batch);
+				continue;
+			}
+			if (!status_outcome(batch, &st, &outcome, message, sizeof(message)))
+			{
+				poll_later(shipper, batch);
+				continue;
+			}
+		}
 		else if (!was_poll && res.queued)
 		{
 			/* the queue took it */
+			ks_crash_point("after_queue");
 			snprintf(batch->source_id, sizeof(batch->source_id), "%s", res.source_id);
 			if (shipper->config->poll_for_ingestion_status)
 			{

@@ -41,8 +41,10 @@
 
 #include "worker/batch.h"
 #include "worker/config.h"
+#include "worker/crashpoint.h"
 #include "worker/decode.h"
 #include "worker/launcher.h"
+#include "worker/progress.h"
 #include "worker/registry.h"
 #include "worker/ship.h"
 
@@ -89,6 +91,11 @@ typedef struct SinkWorker
 	List	   *resent;			/* dead letters Kusto accepted: delete */
 	List	   *resent_failed;	/* dead letters rejected again: keep */
 	TimestampTz next_dead_letter_check;
+
+	/* exactly once (progress.c) */
+	bool		eo;
+	KsProgress *progress;
+	List	   *settled;		/* acknowledged (or dead-lettered) batches to settle */
 } SinkWorker;
 
 typedef struct RouteEntry
@@ -222,6 +229,13 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 			ks_slot_add_latency(W->slot,
 								(double) (now - batch->newest_commit_time) / 1000.0);
 		forget_seq(batch->seq);
+		if (W->eo)
+		{
+			/* its progress is committed outside decoding (settle_progress) */
+			ks_crash_point("after_ack");
+			W->settled = lappend(W->settled, batch);
+			return;
+		}
 		ks_batch_free(batch);
 		return;
 	}
@@ -281,6 +295,8 @@ start_ready(void)
 
 		if (W->inflight >= KS_MAX_INFLIGHT || W->error_stop)
 			break;
+		if (W->eo && !batch->recorded)
+			continue;			/* its row is committed first (record_ready) */
 		if (batch->retry_at > now)
 		{
 			long		ms = TimestampDifferenceMilliseconds(now, batch->retry_at);
@@ -311,6 +327,17 @@ seal(KsBatch *batch)
 static void
 wait_for_room(void)
 {
+	if (W->eo)
+	{
+		/*
+		 * Exactly once: a batch is sent only after its row is committed,
+		 * which cannot happen inside decoding; sealed batches wait for the
+		 * end of the decoding step (the transfers still get a turn).
+		 */
+		start_ready();
+		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+		return;
+	}
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -384,11 +411,67 @@ batch_for(const char *kusto_table)
  * The hooks run inside decoding, where CurrentMemoryContext is the output
  * plugin's per-change context: the worker's lists live in TopMemoryContext.
  */
+/*
+ * Exactly once, after a restart: a record already in Kusto is skipped, a
+ * record of a recorded batch goes into that batch again (rebuilt with its
+ * id, then settled idempotently).  True when the record was taken care of.
+ */
+static bool
+eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr commit_lsn, int64 index)
+{
+	KsRange    *r;
+	KsBatch    *b;
+
+	if (ks_progress_delivered(W->progress, kusto_table, commit_lsn, index))
+		return true;
+	r = ks_progress_range(W->progress, kusto_table, commit_lsn, index);
+	if (r == NULL)
+		return false;
+	if (r->rebuild == NULL)
+	{
+		ListCell   *lc;
+
+		/* a batch of new records for the table ends where the recorded one starts */
+		foreach(lc, W->open)
+		{
+			b = (KsBatch *) lfirst(lc);
+			if (strcmp(b->kusto_table, kusto_table) == 0)
+			{
+				seal(b);
+				break;
+			}
+		}
+		b = ks_batch_open(W->batch_cxt, W->next_seq, kusto_table);
+		W->unacked_seqs = lappend_oid(W->unacked_seqs, (Oid) W->next_seq);
+		W->next_seq++;
+		strlcpy(b->batch_id, r->id, sizeof(b->batch_id));
+		b->recorded = true;
+		b->resume = true;
+		r->rebuild = b;
+	}
+	b = r->rebuild;
+	ks_batch_add(b, data, len, commit_lsn, index);
+	if (commit_lsn == r->last_lsn && index == r->last_index)
+	{
+		ks_batch_seal(b);
+		W->ready = lappend(W->ready, b);
+		r->rebuild = NULL;
+	}
+	return true;
+}
+
 static void
 on_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr commit_lsn, int64 index)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	KsBatch    *batch = batch_for(route(relid));
+	KsBatch    *batch;
+
+	if (W->eo && eo_replay(route(relid), data, len, commit_lsn, index))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
+	batch = batch_for(route(relid));
 
 	if (batch->raw_bytes + len + 1 > W->max_batch_bytes && batch->nrecords > 0)
 	{
@@ -558,7 +641,15 @@ settle_dead_letters(bool check_requests)
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
 		forget_seq(b->seq);
-		ks_batch_free(b);
+		if (W->eo && b->batch_id[0] != '\0')
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			W->settled = lappend(W->settled, b);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		else
+			ks_batch_free(b);
 	}
 	foreach(lc, list_concat(W->resent, W->resent_failed))
 		ks_batch_free((KsBatch *) lfirst(lc));
@@ -567,6 +658,46 @@ settle_dead_letters(bool check_requests)
 	W->resent = NIL;
 	W->resent_failed = NIL;
 	W->next_dead_letter_check = TimestampTzPlusMilliseconds(now, 10000);
+}
+
+/* Exactly once: commits the rows of the sealed batches so that they may be sent. */
+static void
+record_ready(void)
+{
+	List	   *fresh = NIL;
+	ListCell   *lc;
+
+	if (!W->eo)
+		return;
+	foreach(lc, W->ready)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+
+		if (b->recorded || b->dead_letter_id != 0)
+			continue;
+		fresh = lappend(fresh, b);
+	}
+	if (fresh == NIL)
+		return;
+	ks_progress_record(W->progress, fresh, W->config->ingestion_method);
+	list_free(fresh);
+	ks_crash_point("after_record");
+}
+
+/* Exactly once: commits the progress the acknowledged batches allow. */
+static void
+settle_progress(void)
+{
+	ListCell   *lc;
+
+	if (!W->eo || W->settled == NIL)
+		return;
+	ks_progress_settle(W->progress, W->settled);
+	foreach(lc, W->settled)
+		ks_batch_free((KsBatch *) lfirst(lc));
+	list_free(W->settled);
+	W->settled = NIL;
+	ks_crash_point("after_progress");
 }
 
 static void
@@ -691,6 +822,20 @@ run_sink(KsSinkSlot *slot, const char *name)
 	if (ks_ship_streaming_limit(W->shipper) > 0)
 		W->max_batch_bytes = Min(W->max_batch_bytes, ks_ship_streaming_limit(W->shipper));
 	W->stream = ks_decode_start(W->config->slot_name, W->config->plugin_options, &hooks);
+	if (W->config->exactly_once)
+	{
+		if (strcmp(W->config->ingestion_method, "queued") != 0 || !W->config->poll_for_ingestion_status)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("kusto_sink sink \"%s\": delivery_guarantee \"exactly_once\" needs ingestion_method \"queued\" with poll_for_ingestion_status",
+							name),
+					 errhint("Set them with kusto_sink.alter_sink().")));
+		W->eo = true;
+		W->progress = ks_progress_load(name, ks_decode_confirmed(W->stream));
+		ereport(LOG,
+				(errmsg("kusto_sink sink \"%s\": exactly once, %d recorded batches to settle",
+						name, ks_progress_pending(W->progress))));
+	}
 
 	SpinLockAcquire(&slot->mutex);
 	slot->state = KS_STATE_RUNNING;
@@ -721,6 +866,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 				CHECK_FOR_INTERRUPTS();
 				ks_ship_poll(W->shipper, 100, ship_done, NULL);
 			}
+			settle_progress();
 			stop_cleanly();
 		}
 		if (slot->reload_requested && !W->error_stop)
@@ -732,6 +878,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 			 */
 			slot->reload_requested = false;
 			seal_due(true);
+			record_ready();
 			while (W->ready != NIL || W->inflight > 0)
 			{
 				CHECK_FOR_INTERRUPTS();
@@ -740,6 +887,8 @@ run_sink(KsSinkSlot *slot, const char *name)
 				if (W->error_stop)
 					break;
 			}
+			settle_dead_letters(false);
+			settle_progress();
 			confirm_acknowledged();
 			stop_cleanly();
 		}
@@ -757,11 +906,13 @@ run_sink(KsSinkSlot *slot, const char *name)
 		if (flush)
 			slot->flush_requested = false;
 		wait_ms = seal_due(flush);
+		record_ready();
 		ms = start_ready();
 		if (ms >= 0)
 			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
 		ks_ship_poll(W->shipper, 0, ship_done, NULL);
 		settle_dead_letters(false);
+		settle_progress();
 		confirm_acknowledged();
 		publish_progress();
 

@@ -1,0 +1,143 @@
+# Exactly once (delivery_guarantee = exactly_once, queued ingestion): the
+# worker is killed (kill -9, so the postmaster restarts every process) at
+# each step of the batch protocol, the postmaster is stopped with
+# "immediate", a worker dies while a blob upload hangs, and a rebuilt batch
+# finds its first send still Pending; after each, every committed row is in
+# Kusto exactly once.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use lib $ENV{KS_ROOT} . '/test/t';
+use KustoEmulator;
+
+my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
+my $db = 'Eo';
+$kusto->mgmt($db, ".create table T (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
+
+my $node = PostgreSQL::Test::Cluster->new('eo');
+$node->init(allows_streaming => 'logical');
+my $crash_file = $node->data_dir . '/kusto_sink_crash';
+$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\n");
+$node->start;
+my $url = $kusto->url;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION kusto_sink;
+	CREATE TABLE t (id int PRIMARY KEY, note text);
+	SELECT kusto_sink.create_connection('emu', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+});
+
+# the options that exactly once needs
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{SELECT kusto_sink.create_sink('x', 'emu', 't', 'Eo', 'T', '{"delivery_guarantee": "exactly_once", "ingestion_method": "streaming"}')});
+like($err, qr/delivery_guarantee "exactly_once" needs ingestion_method "queued"/, 'exactly once refuses streaming');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SELECT kusto_sink.create_sink('x', 'emu', 't', 'Eo', 'T', '{"delivery_guarantee": "exactly_once", "ingestion_method": "queued", "poll_for_ingestion_status": false}')});
+like($err, qr/needs poll_for_ingestion_status/, 'exactly once needs the status table');
+
+$node->safe_psql('postgres', q{
+	SELECT kusto_sink.create_sink('eo', 'emu', 't', 'Eo', 'T',
+		'{"delivery_guarantee": "exactly_once", "ingestion_method": "queued",
+		  "batch_interval_ms": 100, "batch_size": 40}');
+});
+
+sub running
+{
+	return $node->poll_query_until('postgres',
+		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = 'eo'");
+}
+ok(running(), 'the exactly-once sink runs');
+
+my $next = 1;
+
+# inserts $n rows (in transactions of $per rows) and returns the new total
+sub insert_rows
+{
+	my ($n, $per) = @_;
+	my $sql = '';
+	for (my $i = 0; $i < $n; $i += $per)
+	{
+		my $from = $next + $i;
+		my $to = $next + ($i + $per > $n ? $n : $i + $per) - 1;
+		$sql .= "INSERT INTO t SELECT g, 'n' || g FROM generate_series($from, $to) g;\n";
+	}
+	$next += $n;
+	$node->safe_psql('postgres', $sql);
+	return $next - 1;
+}
+
+# every source row in Kusto once: rows, distinct ids, duplicates, id range
+sub exactly_once
+{
+	my ($what) = @_;
+	my $total = $next - 1;
+	$kusto->wait_count($db, 'T', $total);
+	my $r = $kusto->query($db,
+		'T | summarize c = count() by id | summarize rows = sum(c), ids = dcount(id), dups = countif(c > 1), lo = min(id), hi = max(id)');
+	is_deeply($r, [ [ $total, $total, 0, 1, $total ] ], "$what: $total rows, each exactly once");
+}
+
+sub crash_at
+{
+	my ($point, $n, $per) = @_;
+	PostgreSQL::Test::Utils::append_to_file($crash_file, "$point\n");
+	insert_rows($n, $per);
+	my $deadline = time + 60;
+	usleep(20_000) while -e $crash_file && time < $deadline;
+	ok(!-e $crash_file, "the worker reached crash point $point");
+	ok(running(), "after the crash at $point the worker runs again");
+	exactly_once("crash at $point");
+}
+
+insert_rows(200, 100);
+exactly_once('no crash');
+
+crash_at('after_record', 150, 150);		# rows committed, batch rows recorded, nothing sent
+crash_at('after_queue', 150, 50);		# the queue took a message, status not read
+crash_at('after_ack', 150, 150);		# Kusto said Succeeded, progress not committed
+crash_at('after_progress', 150, 30);	# progress committed, the slot not advanced
+
+# a rebuilt batch whose first send is still Pending: waited for, not sent again
+$kusto->admin('POST', '/admin/config', { ingestionDelayMs => 3000 });
+$node->safe_psql('postgres', q{SELECT kusto_sink.alter_sink('eo', '{"flush_immediately": false}')});
+ok(running(), 'running with the DM batching for 3 s');
+my $dm_before = $kusto->admin('GET', '/admin/stats')->{dm}{processed};
+crash_at('after_queue', 40, 40);
+$kusto->admin('POST', '/admin/config', { ingestionDelayMs => 200 });
+is($kusto->query($db, 'T | where id > ' . ($next - 41) . ' | summarize dcount(id)')->[0][0], 40,
+	'the batch that was Pending during the crash arrived once');
+
+# a blob upload hangs and the worker dies meanwhile
+$kusto->admin('POST', '/admin/faults', { kind => 'blob', count => 100, action => { hang => JSON::PP::true } });
+my $pid = $node->safe_psql('postgres', "SELECT worker_pid FROM kusto_sink.status WHERE name = 'eo'");
+insert_rows(60, 60);
+ok($node->poll_query_until('postgres', 'SELECT count(*) > 0 FROM kusto_sink.batch'),
+	'a batch is recorded while its upload hangs');
+kill 'KILL', $pid;
+$kusto->admin('POST', '/admin/reset', {});
+ok(running(), 'the worker runs again after kill -9 during the upload');
+exactly_once('kill -9 during a blob upload');
+
+# the postmaster stops with "immediate" while batches are in flight
+insert_rows(300, 25);
+$node->poll_query_until('postgres', 'SELECT count(*) > 0 FROM kusto_sink.batch');
+$node->stop('immediate');
+$node->start;
+ok(running(), 'the worker runs after an immediate shutdown and restart');
+exactly_once('immediate shutdown');
+
+# what is left behind is consistent: nothing in flight, progress at the end
+insert_rows(10, 10);
+exactly_once('after all the crashes');
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM kusto_sink.batch'),
+	'no batch is left in flight');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.progress'), '1', 'one progress row: the one Kusto table');
+is($kusto->query($db, 'T | summarize dcount(_commit_lsn)')->[0][0] > 0 ? 1 : 0, 1, 'rows carry their commit LSNs');
+
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('eo')");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.progress'), '0', 'drop_sink removes the progress');
+$node->stop;
+done_testing();
