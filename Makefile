@@ -79,7 +79,7 @@ include $(PGXS)
 PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
 export PG_CONFIG
 
-.PHONY: deps installcheck unit emulator-test tap test bench demo emulator
+.PHONY: deps installcheck unit emulator-test tap test bench demo emulator soak
 
 # kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
 KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
@@ -122,6 +122,13 @@ demo:
 	$(MAKE) all
 	$(MAKE) install
 	@bash test/scripts/demo.sh
+
+# exactly once under a long randomized workload with crashes and faults
+soak:
+	@bash test/scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/soak/soak.sh
 
 emulator:
 	@bash test/scripts/deps.sh --npm-only

@@ -22,6 +22,7 @@
 #include "worker/crashpoint.h"
 #include "worker/launcher.h"
 #include "worker/registry.h"
+#include "worker/ship.h"
 
 PG_MODULE_MAGIC;
 
@@ -106,6 +107,11 @@ _PG_init(void)
 							   "The database where sinks are configured and run.",
 							   NULL, &ks_database, "postgres",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kusto_sink.pending_resend_after",
+							"How long a batch rebuilt after a crash may stay Pending before it is sent again.",
+							"Exactly once: a Pending status normally means the first send is queued; it stays Pending for good only when the crash came between the status write and the queue post.",
+							&ks_pending_resend_after_ms, 600000, 1000, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("kusto_sink.test_crash_file",
 							   "For tests only: a file naming a crash point where sink workers kill themselves.",
 							   "The fault suite uses it to stop a worker at each step of the exactly-once protocol.",

@@ -127,6 +127,7 @@ typedef struct kusto_ingest_status
 	char		source_id[40];
 	char		error_code[96];
 	char		details[512];
+	long long	updated_at;		/* last change of the status (Unix time), or 0 */
 } kusto_ingest_status;
 
 /* How an ingestion went: which path a managed ingestion took, and the id. */

@@ -528,6 +528,21 @@ parse_status(kusto_op *op, const kusto_request *req)
 	else if (strcmp(st, "Skipped") == 0)
 		s->state = KUSTO_INGEST_SKIPPED;
 	s->permanent = fs != NULL && strcmp(fs, "Transient") != 0;
+	s->updated_at = 0;
+	{
+		/* the table service's own Timestamp of the entity's last change */
+		const char *ts = json_string_value(json_object_get(e, "Timestamp"));
+		struct tm	tm;
+
+		memset(&tm, 0, sizeof(tm));
+		if (ts && sscanf(ts, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+						 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6)
+		{
+			tm.tm_year -= 1900;
+			tm.tm_mon -= 1;
+			s->updated_at = (long long) timegm(&tm);
+		}
+	}
 	snprintf(s->error_code, sizeof(s->error_code), "%s", code ? code : "");
 	snprintf(s->details, sizeof(s->details), "%s", details ? details : "");
 	kusto_redact_inplace(s->details);

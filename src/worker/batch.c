@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include "storage/buffile.h"
+
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -123,7 +125,50 @@ ks_batch_free(KsBatch *batch)
 {
 	if (!batch->sealed)
 		deflateEnd(&batch->zs);
+	if (batch->spill)
+		BufFileClose(batch->spill);
 	MemoryContextDelete(batch->cxt);
+}
+
+/*
+ * Moves a sealed batch's compressed bytes to a temporary file (they come
+ * back with ks_batch_load), so that batches waiting to be sent do not hold
+ * memory.  The file lives across transactions and goes with the batch.
+ */
+void
+ks_batch_spill(KsBatch *batch)
+{
+	if (!batch->sealed || batch->spill != NULL || batch->gz.data == NULL)
+		return;
+	batch->spill = BufFileCreateTemp(true);
+	BufFileWrite(batch->spill, batch->gz.data, batch->gz.len);
+	batch->spill_len = batch->gz.len;
+	pfree(batch->gz.data);
+	batch->gz.data = NULL;
+	batch->gz.len = 0;
+	batch->gz.maxlen = 0;
+}
+
+void
+ks_batch_load(KsBatch *batch)
+{
+	MemoryContext oldcxt;
+
+	if (batch->spill == NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(batch->cxt);
+	initStringInfo(&batch->gz);
+	enlargeStringInfo(&batch->gz, (int) batch->spill_len + 1);
+	MemoryContextSwitchTo(oldcxt);
+	if (BufFileSeek(batch->spill, 0, 0, SEEK_SET) != 0 ||
+		BufFileRead(batch->spill, batch->gz.data, batch->spill_len) != batch->spill_len)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("kusto_sink: could not read back a spilled batch")));
+	batch->gz.len = (int) batch->spill_len;
+	batch->gz.data[batch->gz.len] = '\0';
+	BufFileClose(batch->spill);
+	batch->spill = NULL;
 }
 
 /* The sealed batch's records as text (for the dead-letter table), palloc'd. */

@@ -55,6 +55,8 @@ typedef struct KsBatch
 	TimestampTz next_poll_at;
 	int			polls;
 	char	   *error;			/* why Kusto rejected it, for the dead letter */
+	struct BufFile *spill;		/* sealed and waiting: its bytes on disk */
+	size_t		spill_len;
 } KsBatch;
 
 extern KsBatch *ks_batch_open(MemoryContext parent, uint64 seq, const char *kusto_table);
@@ -64,5 +66,7 @@ extern void ks_batch_add_raw(KsBatch *batch, const char *data, int len, int64 nr
 extern void ks_batch_seal(KsBatch *batch);
 extern char *ks_batch_uncompressed(KsBatch *batch);
 extern void ks_batch_free(KsBatch *batch);
+extern void ks_batch_spill(KsBatch *batch);
+extern void ks_batch_load(KsBatch *batch);
 
 #endif							/* KS_WORKER_BATCH_H */

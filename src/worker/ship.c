@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include <time.h>
+
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -25,8 +27,9 @@
 /* status polls: the first after this, then doubling up to the maximum */
 #define KS_POLL_FIRST_MS 250
 #define KS_POLL_MAX_MS 10000
-/* a rebuilt batch Pending this often (about 10 min) is sent again */
-#define KS_RESUME_MAX_POLLS 66
+
+/* kusto_sink.pending_resend_after: a rebuilt batch Pending this long is sent again */
+int			ks_pending_resend_after_ms = 600000;
 
 struct KsShipper
 {
@@ -318,15 +321,22 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		else if (was_poll && batch->resuming)
 		{
 			/* a rebuilt batch: already there, on its way, or to be sent again */
-			if (st.state == KUSTO_INGEST_PENDING && batch->polls < KS_RESUME_MAX_POLLS)
+			long long	age = st.updated_at > 0 ? (long long) time(NULL) - st.updated_at : 0;
+
+			/*
+			 * Pending: the message was (most likely) queued, so wait for it,
+			 * unless nothing moved for longer than the DM ever takes: then
+			 * the crash came between the status write and the queue post.
+			 */
+			if (st.state == KUSTO_INGEST_PENDING && age * 1000 < ks_pending_resend_after_ms)
 			{
 				poll_later(shipper, batch);
 				continue;
 			}
 			if (st.state == KUSTO_INGEST_PENDING)
 				ereport(LOG,
-						(errmsg("kusto_sink sink \"%s\": batch %s is still Pending after %d status reads; sending it again (Kusto skips it if it lands meanwhile)",
-								shipper->config->name, batch->batch_id, batch->polls)));
+						(errmsg("kusto_sink sink \"%s\": batch %s has been Pending for %lld s; sending it again (Kusto skips it if the first send lands meanwhile)",
+								shipper->config->name, batch->batch_id, age)));
 			batch->resuming = false;
 			if (st.state == KUSTO_INGEST_UNKNOWN || st.state == KUSTO_INGEST_FAILED ||
 				st.state == KUSTO_INGEST_PENDING)

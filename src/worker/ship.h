@@ -32,6 +32,8 @@ typedef void (*KsShipDone) (void *arg, KsBatch *batch, KsShipOutcome outcome,
 
 typedef struct KsShipper KsShipper;
 
+extern int	ks_pending_resend_after_ms;
+
 extern KsShipper *ks_shipper_create(KsSinkConfig *config);
 extern void ks_shipper_destroy(KsShipper *shipper);
 extern void ks_ship_start(KsShipper *shipper, KsBatch *batch);

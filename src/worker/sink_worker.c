@@ -306,6 +306,7 @@ start_ready(void)
 		}
 		W->ready = foreach_delete_current(W->ready, lc);
 		W->inflight++;
+		ks_batch_load(batch);
 		ks_ship_start(W->shipper, batch);
 	}
 	return wait_ms;
@@ -332,8 +333,19 @@ wait_for_room(void)
 		/*
 		 * Exactly once: a batch is sent only after its row is committed,
 		 * which cannot happen inside decoding; sealed batches wait for the
-		 * end of the decoding step (the transfers still get a turn).
+		 * end of the decoding step (the transfers still get a turn), on
+		 * disk beyond the first few so that memory stays bounded.
 		 */
+		ListCell   *lc;
+		int			in_memory = 0;
+
+		foreach(lc, W->ready)
+		{
+			KsBatch    *b = (KsBatch *) lfirst(lc);
+
+			if (!b->recorded && b->spill == NULL && ++in_memory > KS_MAX_INFLIGHT)
+				ks_batch_spill(b);
+		}
 		start_ready();
 		ks_ship_poll(W->shipper, 0, ship_done, NULL);
 		return;

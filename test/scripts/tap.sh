@@ -11,6 +11,8 @@ tmp=$(make_test_dir)
 keep=${KS_KEEP_TMP:-}
 trap '[ -n "$keep" ] || rm -rf "$tmp"' EXIT
 cp -r "$KS_ROOT/test/t" "$tmp/t"
+# extra test files (make soak)
+[ -n "${KS_TAP_ADD:-}" ] && cp $KS_TAP_ADD "$tmp/t/"
 server_conf > "$tmp/temp.conf"
 [ "$(id -u)" = 0 ] && chown -R "$KS_TEST_USER" "$tmp"
 
@@ -28,7 +30,8 @@ as_test_user env \
 	TEMP_CONFIG="$tmp/temp.conf" \
 	PG_REGRESS="$PG_REGRESS" \
 	KS_ROOT="$KS_ROOT" \
-	prove -I "$PGXS_DIR/src/test/perl" -I "$tmp/t" "${tests[@]}"
+	SOAK_CHANGES="${SOAK_CHANGES:-}" SOAK_SEED="${SOAK_SEED:-}" \
+	prove ${KS_PROVE_OPTS:-} -I "$PGXS_DIR/src/test/perl" -I "$tmp/t" "${tests[@]}"
 rc=$?
 if [ $rc != 0 ]; then
 	echo "--- test logs are in $tmp/tmp_check/log (kept) ---"

@@ -20,7 +20,7 @@ $kusto->mgmt($db, ".create table T (id:long, note:string, $KustoEmulator::METADA
 my $node = PostgreSQL::Test::Cluster->new('eo');
 $node->init(allows_streaming => 'logical');
 my $crash_file = $node->data_dir . '/kusto_sink_crash';
-$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\n");
+$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nkusto_sink.pending_resend_after = '8s'\n");
 $node->start;
 my $url = $kusto->url;
 $node->safe_psql('postgres', qq{
@@ -136,6 +136,20 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM kusto_sink.batc
 	'no batch is left in flight');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.progress'), '1', 'one progress row: the one Kusto table');
 is($kusto->query($db, 'T | summarize dcount(_commit_lsn)')->[0][0] > 0 ? 1 : 0, 1, 'rows carry their commit LSNs');
+
+# Kusto ingests only part of a batch: an error, and its re-send (skipped by the
+# tag) is never taken for a delivery
+$kusto->admin('POST', '/admin/ingestion-faults', { kind => 'partial', count => 1 });
+insert_rows(20, 20);
+ok($node->poll_query_until('postgres', "SELECT state = 'error' FROM kusto_sink.status WHERE name = 'eo'"),
+	'a partially ingested batch stops the sink');
+like($node->safe_psql('postgres', "SELECT last_error FROM kusto_sink.status WHERE name = 'eo'"),
+	qr/PartiallySucceeded/, 'the error says so');
+ok($node->poll_query_until('postgres',
+	"SELECT last_error ~ 'only partially ingested before; drop the extent tagged ingest-by:' FROM kusto_sink.status WHERE name = 'eo'"),
+	'the retry, skipped by the tag, is an error too, which says what to do');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.batch WHERE NOT acked'), '1',
+	'the batch stays in flight, not settled');
 
 $node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('eo')");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.progress'), '0', 'drop_sink removes the progress');

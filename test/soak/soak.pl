@@ -1,0 +1,197 @@
+# make soak: exactly once under a long mixed workload with random crashes and
+# faults.  Three tables (inserts, updates, deletes in transactions of 1 to
+# 400 changes) stream through one exactly-once sink while, every few dozen
+# transactions, something goes wrong: the worker dies at a step of the batch
+# protocol or by kill -9, the postmaster stops with "immediate", or the
+# emulator answers 503/429, drops connections, or fails queued ingestions
+# transiently.  A trigger keeps the source's change history; at the end each
+# change must be in Kusto once.  Prints
+#   changes committed / in Kusto / lost / duplicated
+# Sizes: SOAK_CHANGES (default 250000), SOAK_SEED.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use lib $ENV{KS_ROOT} . '/test/t';
+use KustoEmulator;
+
+my $target = $ENV{SOAK_CHANGES} || 250_000;
+my $seed = $ENV{SOAK_SEED} || int(time);
+srand($seed);
+diag("soak: $target changes, seed $seed");
+
+my $kusto = KustoEmulator->new('ingestion-delay-ms' => 100);
+my $db = 'Soak';
+my @tables = ('a', 'b', 'c');
+$kusto->mgmt($db, ".create table \U$_\E (id:long, v:long, note:string, $KustoEmulator::METADATA_COLUMNS)") for @tables;
+
+my $node = PostgreSQL::Test::Cluster->new('soak');
+$node->init(allows_streaming => 'logical');
+my $crash_file = $node->data_dir . '/kusto_sink_crash';
+$node->append_conf('postgresql.conf',
+	"kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nmax_wal_size = '2GB'\nkusto_sink.pending_resend_after = '5s'\n");
+$node->start;
+my $url = $kusto->url;
+my $setup = "CREATE EXTENSION kusto_sink;\nCREATE SEQUENCE vseq;\n"
+  . "CREATE TABLE history (tbl text, op text, v bigint);\n"
+  . "CREATE FUNCTION log_change() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN\n"
+  . "  IF TG_OP = 'DELETE' THEN INSERT INTO history VALUES (TG_TABLE_NAME, 'delete', OLD.v);\n"
+  . "  ELSE INSERT INTO history VALUES (TG_TABLE_NAME, lower(TG_OP), NEW.v); END IF; RETURN NULL; END \$\$;\n";
+for my $t (@tables)
+{
+	$setup .= "CREATE TABLE $t (id int PRIMARY KEY, v bigint NOT NULL, note text);\n"
+	  . "ALTER TABLE $t REPLICA IDENTITY FULL;\n"
+	  . "CREATE TRIGGER log AFTER INSERT OR UPDATE OR DELETE ON $t FOR EACH ROW EXECUTE FUNCTION log_change();\n";
+}
+$setup .= "SELECT kusto_sink.create_connection('emu', '$url', 'application',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');\n";
+$node->safe_psql('postgres', $setup);
+$node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('soak', 'emu', 'a, b, c', 'Soak', 'A',
+	'{"delivery_guarantee": "exactly_once", "ingestion_method": "queued", "flush_immediately": true,
+	  "tables": {"public.b": "B", "public.c": "C"}, "batch_interval_ms": 100, "batch_size": 300}')});
+
+sub running
+{
+	return $node->poll_query_until('postgres',
+		"SELECT state IN ('running', 'error') AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = 'soak'");
+}
+ok(running(), 'the sink runs');
+
+my %next_id = map { $_ => 1 } @tables;
+my %events;
+
+# one random transaction; returns how many changes it tried
+sub transaction
+{
+	my $t = $tables[ int(rand(@tables)) ];
+	my $n = 1 + int(rand(rand() < 0.1 ? 400 : 40));
+	my $kind = rand();
+	my $sql;
+	if ($kind < 0.6 || $next_id{$t} < 50)
+	{
+		my $from = $next_id{$t};
+		$next_id{$t} += $n;
+		$sql = "INSERT INTO $t SELECT g, nextval('vseq'), 'note ' || g FROM generate_series($from, " . ($from + $n - 1) . ") g";
+	}
+	elsif ($kind < 0.85)
+	{
+		$sql = "UPDATE $t SET v = nextval('vseq'), note = 'u' WHERE id IN (SELECT id FROM $t ORDER BY random() LIMIT $n)";
+	}
+	else
+	{
+		$sql = "DELETE FROM $t WHERE id IN (SELECT id FROM $t ORDER BY random() LIMIT $n)";
+	}
+	# the server may be restarting: an error here is fine (the trigger's history tells what committed)
+	eval { $node->psql('postgres', $sql); };
+	return $n;
+}
+
+my @crash_points = ('after_record', 'after_queue', 'after_ack', 'after_progress');
+
+sub event
+{
+	my $r = int(rand(9));
+	if ($r < 4)
+	{
+		my $p = $crash_points[ int(rand(@crash_points)) ];
+		PostgreSQL::Test::Utils::append_to_file($crash_file, "$p\n") unless -e $crash_file;
+		$events{"crash $p"}++;
+	}
+	elsif ($r == 4)
+	{
+		my $pid = eval { $node->safe_psql('postgres', "SELECT worker_pid FROM kusto_sink.status WHERE name = 'soak'") } // '';
+		kill 'KILL', $pid if $pid =~ /^\d+$/;
+		$events{'kill -9 worker'}++;
+	}
+	elsif ($r == 5)
+	{
+		$node->stop('immediate');
+		$node->start;
+		$events{'immediate restart'}++;
+	}
+	elsif ($r == 6)
+	{
+		my $kind = (qw(blob queue table mgmt token))[ int(rand(5)) ];
+		$kusto->admin('POST', '/admin/faults', { kind => $kind, count => 1 + int(rand(3)), action => { status => 503 } });
+		$events{"$kind 503"}++;
+	}
+	elsif ($r == 7)
+	{
+		my $kind = (qw(blob queue mgmt))[ int(rand(3)) ];
+		$kusto->admin('POST', '/admin/faults', { kind => $kind, count => 1, action => { drop => JSON::PP::true } });
+		$events{"$kind dropped"}++;
+	}
+	else
+	{
+		$kusto->admin('POST', '/admin/ingestion-faults', { kind => 'transient', count => 1 + int(rand(2)) });
+		$events{'ingestion transient failure'}++;
+	}
+}
+
+my $tried = 0;
+my $txns = 0;
+my $t0 = time;
+while ($tried < $target)
+{
+	$tried += transaction();
+	$txns++;
+	event() if $txns % 40 == 0;
+}
+unlink $crash_file;
+$kusto->admin('POST', '/admin/reset', {});
+ok(running(), 'the sink runs after the workload');
+my $nevents = 0;
+$nevents += $_ for values %events;
+diag(sprintf('%-32s %d', $_, $events{$_})) for sort keys %events;
+cmp_ok($nevents, '>=', 30, "at least 30 crashes and faults ($nevents)");
+
+# expected: the history; in Kusto: per table and operation, count and distinct v
+my %expected;
+for my $line (split /\n/, $node->safe_psql('postgres',
+	'SELECT tbl, op, count(*), sum(v) FROM history GROUP BY 1, 2'))
+{
+	my ($t, $op, $n, $sum) = split /\|/, $line;
+	$expected{"\U$t\E $op"} = [ $n, $sum ];
+}
+my $committed = 0;
+$committed += $_->[0] for values %expected;
+my $deadline = time + 600;
+my ($in_kusto, $lost, $dups, $mismatch);
+while (1)
+{
+	($in_kusto, $lost, $dups, $mismatch) = (0, 0, 0, 0);
+	for my $t (@tables)
+	{
+		my $rows = $kusto->query($db, "\U$t\E | summarize n = count(), d = dcount(v), s = sum(v) by _op");
+		my %seen = map { ("\U$t\E $_->[0]" => $_) } @$rows;
+		for my $op ('insert', 'update', 'delete')
+		{
+			my $key = "\U$t\E $op";
+			my ($n, $d, $s) = $seen{$key} ? @{ $seen{$key} }[ 1, 2, 3 ] : (0, 0, 0);
+			my ($en, $es) = $expected{$key} ? @{ $expected{$key} } : (0, 0);
+			$in_kusto += $n;
+			$dups += $n - $d;
+			$lost += $en - $d if $en > $d;
+			$mismatch++ if $d == $en && $n == $en && $s != $es;
+		}
+	}
+	last if ($lost == 0 && $in_kusto >= $committed) || time > $deadline;
+	usleep(500_000);
+}
+my $status = $node->safe_psql('postgres', "SELECT state || ' ' || coalesce(last_error, '') FROM kusto_sink.status");
+diag("sink status at the end: $status");
+# the harness shows diagnostics, not the test's stdout
+diag(sprintf("%-24s %12s", 'soak', 'changes'));
+diag(sprintf("%-24s %12d", 'changes committed', $committed));
+diag(sprintf("%-24s %12d", 'in Kusto', $in_kusto));
+diag(sprintf("%-24s %12d", 'lost', $lost));
+diag(sprintf("%-24s %12d", 'duplicated', $dups));
+diag(sprintf("%-24s %12d", 'crashes and faults', $nevents));
+diag(sprintf("%-24s %12.0f s", 'workload and catch-up', time - $t0));
+is($lost, 0, 'no change lost');
+is($dups, 0, 'no change duplicated');
+is($mismatch, 0, 'values as in the source');
+$node->stop;
+done_testing();
