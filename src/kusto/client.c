@@ -224,37 +224,51 @@ kusto_execute(kusto_client *c, const char *db, const char *csl, char **result_js
 	return kusto_execute_at(c, c->cluster_url, db, csl, result_json, err);
 }
 
-/* kusto_execute() against another endpoint of the cluster (the DM's) */
+/*
+ * POSTs {"db", "csl", "properties"} to url with the bearer token and waits:
+ * the answer's body (kusto_free it) or an error.
+ */
 kusto_status
-kusto_execute_at(kusto_client *c, const char *base_url, const char *db, const char *csl,
-				 char **result_json, kusto_error *err)
+kusto_post_csl(kusto_client *c, const char *url, const char *db, const char *csl,
+			   char **answer, size_t *answer_len, kusto_error *err)
 {
 	const char *token = kusto_token(c, err);
 	json_t	   *body;
 	char	   *text;
-	char		url[2048];
 	kusto_request *req;
 	bool		ok;
 
-	*result_json = NULL;
+	*answer = NULL;
 	if (token == NULL)
 		return err->status;
 	body = json_pack("{s:s, s:s, s:{s:{}}}", "db", db, "csl", csl, "properties", "Options");
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	snprintf(url, sizeof(url), "%s/v1/rest/%s", base_url,
-			 csl[strspn(csl, " \t\r\n")] == '.' ? "mgmt" : "query");
 	req = kusto_request_new(c, url, "application/json; charset=utf-8", NULL, text, strlen(text), token);
 	kusto_request_submit(c, req);
 	ok = kusto_request_wait(c, req, err);
 	if (ok)
 	{
-		*result_json = req->response.data;	/* handed over */
+		*answer = req->response.data;	/* handed over */
+		if (answer_len)
+			*answer_len = req->response.len;
 		req->response.data = NULL;
 	}
 	kusto_request_free(req);
 	kusto_free(text);
 	return ok ? KUSTO_OK : err->status;
+}
+
+/* kusto_execute() against another endpoint of the cluster (the DM's) */
+kusto_status
+kusto_execute_at(kusto_client *c, const char *base_url, const char *db, const char *csl,
+				 char **result_json, kusto_error *err)
+{
+	char		url[2048];
+
+	snprintf(url, sizeof(url), "%s/v1/rest/%s", base_url,
+			 csl[strspn(csl, " \t\r\n")] == '.' ? "mgmt" : "query");
+	return kusto_post_csl(c, url, db, csl, result_json, NULL, err);
 }
 
 /* ---------- operations ---------- */

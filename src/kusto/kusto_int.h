@@ -98,6 +98,9 @@ extern void kusto_resources_report(kusto_client *client, const char *account, bo
 extern void kusto_resources_invalidate(kusto_client *client);
 extern void kusto_resources_free(kusto_resources *res);
 extern char *kusto_dm_url(const char *cluster_url);
+extern kusto_status kusto_post_csl(kusto_client *client, const char *url, const char *db,
+								   const char *csl, char **answer, size_t *answer_len,
+								   kusto_error *err);
 extern kusto_status kusto_execute_at(kusto_client *client, const char *base_url, const char *db,
 									 const char *csl, char **result_json, kusto_error *err);
 

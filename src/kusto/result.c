@@ -120,35 +120,20 @@ kusto_query(kusto_client *c, const char *db, const char *csl, kusto_result **res
 			kusto_error *err)
 {
 	bool		command = csl[strspn(csl, " \t\r\n")] == '.';
-	const char *token = kusto_token(c, err);
-	json_t	   *body;
-	char	   *text;
 	char		url[2048];
-	kusto_request *req;
+	char	   *text;
+	size_t		len = 0;
 	kusto_result *r;
 	json_error_t jerr;
-	bool		ok;
 
 	*result = NULL;
-	if (token == NULL)
-		return err->status;
-	body = json_pack("{s:s, s:s, s:{s:{}}}", "db", db, "csl", csl, "properties", "Options");
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
 	snprintf(url, sizeof(url), "%s/%s", c->cluster_url, command ? "v1/rest/mgmt" : "v2/rest/query");
-	req = kusto_request_new(c, url, "application/json; charset=utf-8", NULL, text, strlen(text), token);
-	kusto_request_submit(c, req);
-	ok = kusto_request_wait(c, req, err);
-	kusto_free(text);
-	if (!ok)
-	{
-		kusto_request_free(req);
+	if (kusto_post_csl(c, url, db, csl, &text, &len, err) != KUSTO_OK)
 		return err->status;
-	}
 	r = kusto_malloc(sizeof(kusto_result));
 	memset(r, 0, sizeof(*r));
-	r->root = json_loadb(req->response.data, req->response.len, 0, &jerr);
-	kusto_request_free(req);
+	r->root = json_loadb(text, len, 0, &jerr);
+	kusto_free(text);
 	if (!parse_result(r, !command, err))
 	{
 		kusto_result_free(r);

@@ -357,7 +357,15 @@ wait_for_room(void)
 		ks_ship_poll(W->shipper, 0, ship_done, NULL);
 		if (list_length(W->ready) == 0)
 			break;
-		ks_ship_poll(W->shipper, 100, ship_done, NULL);
+		if (ks_ship_inflight(W->shipper) > 0)
+			ks_ship_poll(W->shipper, 100, ship_done, NULL);
+		else
+		{
+			/* only batches waiting for their retry: sleep, do not spin */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 100, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
 		if (W->error_stop)
 		{
 			/* nothing can be shipped: hold here, the status says why */

@@ -11,7 +11,8 @@
 #               20: commit-to-acknowledged p50/p99 from kusto_sink.status
 #               (a streaming 200 means queryable)
 #   primary     pgbench TPS with a sink on the pgbench tables vs. without
-#   memory      the worker's peak RSS while it streams one 5M-row transaction
+#   memory      the worker's peak RSS while it streams one 5M-row transaction,
+#               and again with exactly once (queued, batches spilled while waiting)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
 
@@ -31,11 +32,12 @@ now() { date +%s.%N; }
 
 kusto_mgmt() { kusto_cmd Bench mgmt "$1" > /dev/null; }
 META='_op:string, _lsn:long, _commit_lsn:long, _commit_time:datetime, _xid:long, _schema:string, _table:string, _unchanged_toast:dynamic'
-for t in OrdersJson OrdersCsv OrdersJsonQ OrdersCsvQ; do
+for t in OrdersJson OrdersCsv OrdersJsonQ OrdersCsvQ Latency; do
 	kusto_mgmt ".create table $t (id:long, customer:string, amount:decimal, created_at:datetime, payload:dynamic,
 		flag:bool, ref:guid, qty:int, score:real, $META)"
 done
 kusto_mgmt ".create table Big (id:long, v:string, $META)"
+kusto_mgmt ".create table BigEo (id:long, v:string, $META)"
 for t in Accounts Tellers Branches History; do
 	kusto_mgmt ".create table $t (aid:long, bid:long, tid:long, abalance:long, bbalance:long, tbalance:long,
 		delta:long, mtime:datetime, filler:string, $META)"
@@ -93,10 +95,11 @@ for run in json csv json_queued csv_queued; do
 		psql_q -c "SELECT pg_drop_replication_slot('bench_peek')" > /dev/null
 	fi
 	psql_q -c "SELECT kusto_sink.drop_sink('thr_$run')" > /dev/null
+	kusto_mgmt ".drop table $table"		# the emulator holds rows in memory
 done
 
 # latency at ~1000 rows/s
-psql_q -c "SELECT kusto_sink.create_sink('lat', 'emu', 'orders', 'Bench', 'OrdersJson',
+psql_q -c "SELECT kusto_sink.create_sink('lat', 'emu', 'orders', 'Bench', 'Latency',
 	'{\"ingestion_method\": \"streaming\", \"batch_interval_ms\": 20}')" > /dev/null
 sleep 1
 end=$(( $(date +%s) + LATENCY_S ))
@@ -129,6 +132,18 @@ psql_q -c "INSERT INTO big SELECT g, 'value ' || g FROM generate_series(1, $BIG_
 t0=$(now)
 big_secs=$(wait_rows mem "$BIG_ROWS" "$t0")
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")
+psql_q -c "SELECT kusto_sink.drop_sink('mem')" > /dev/null
+
+# the same with exactly once (queued; batches wait for their progress row, on disk)
+psql_q -c "SELECT kusto_sink.create_sink('mem_eo', 'emu', 'big', 'Bench', 'BigEo',
+	'{\"delivery_guarantee\": \"exactly_once\", \"ingestion_method\": \"queued\", \"flush_immediately\": true,
+	  \"batch_interval_ms\": 200, \"client_batch_size_limit\": 16}')" > /dev/null
+sleep 1
+wpid=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'mem_eo'")
+psql_q -c "INSERT INTO big SELECT g, 'value ' || g FROM generate_series($BIG_ROWS + 1, 2 * $BIG_ROWS) g" > /dev/null
+t0=$(now)
+big_eo_secs=$(wait_rows mem_eo "$BIG_ROWS" "$t0")
+rss_eo_kb=$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")
 
 echo
 printf '%-44s %12s %14s\n' "measure" "value" "ratio"
@@ -148,4 +163,6 @@ awk -v a="$tps_without" -v b="$tps_with" 'BEGIN {
 }'
 printf '%-44s %9s MB %14s\n' "worker peak RSS, one ${BIG_ROWS}-row transaction" "$((rss_kb / 1024))" ""
 printf '%-44s %10s s %14s\n' "  (all its rows acknowledged after)" "$big_secs" ""
+printf '%-44s %9s MB %14s\n' "  the same, exactly once (queued)" "$((rss_eo_kb / 1024))" ""
+printf '%-44s %10s s %14s\n' "  (all its rows Succeeded after)" "$big_eo_secs" ""
 echo "(ratios: throughput vs. decoding alone; TPS with vs. without; pgbench sink lag at the end: $pgb_lag bytes)"

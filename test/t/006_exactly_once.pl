@@ -129,6 +129,17 @@ $node->start;
 ok(running(), 'the worker runs after an immediate shutdown and restart');
 exactly_once('immediate shutdown');
 
+# tokens that expire every few seconds: refreshed mid-stream, nothing lost or doubled
+$kusto->admin('POST', '/admin/config', { tokenLifetimeSeconds => 2 });
+insert_rows(100, 10);
+exactly_once('short-lived tokens');
+$kusto->admin('POST', '/admin/config', { tokenLifetimeSeconds => 3600 });
+
+# a column added mid-stream (the Kusto table has no such column: Kusto ignores it)
+$node->safe_psql('postgres', 'ALTER TABLE t ADD COLUMN extra int DEFAULT 7');
+insert_rows(40, 40);
+exactly_once('a column added mid-stream');
+
 # what is left behind is consistent: nothing in flight, progress at the end
 insert_rows(10, 10);
 exactly_once('after all the crashes');

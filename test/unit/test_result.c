@@ -8,45 +8,30 @@
 
 #include "../../src/kusto/kusto.h"
 #include "unit.h"
+#include "emulator.h"
 
-static void
-mgmt(kusto_client *c, const char *csl)
-{
-	kusto_result *r = NULL;
-	kusto_error err;
-
-	if (kusto_query(c, "rdb", csl, &r, &err) != KUSTO_OK)
-		printf("# %s: %s\n", csl, err.message);
-	kusto_result_free(r);
-}
+#define mgmt(c, csl) emu_mgmt((c), "rdb", (csl))
 
 int
 main(void)
 {
-	kusto_config cfg;
 	kusto_error err;
 	kusto_client *c;
 	kusto_result *r = NULL;
 	const kusto_table *t;
-	const char *url = getenv("KUSTO_EMULATOR_URL");
 	long long l;
 	double		d;
 	char	   *s;
 	kusto_op   *op;
 	void	   *user;
 
+	url = getenv("KUSTO_EMULATOR_URL");
 	if (url == NULL)
 	{
 		printf("not ok - KUSTO_EMULATOR_URL is not set\n");
 		return 1;
 	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.cluster_url = url;
-	cfg.auth = "application";
-	cfg.tenant_id = "emulator";
-	cfg.app_id = "kusto-sink-dev";
-	cfg.app_key = "dev-secret";
-	c = kusto_client_create(&cfg, &err);
+	c = emu_client("dev-secret", 0);
 
 	mgmt(c, ".create table R (id:long, name:string, score:real, at:datetime, doc:dynamic, ok:bool)");
 	mgmt(c, ".alter table R policy streamingingestion enable");

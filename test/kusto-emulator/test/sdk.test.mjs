@@ -18,6 +18,7 @@ import { Readable } from 'node:stream';
 
 const require = createRequire(import.meta.url);
 const { startEmulator } = require('../testlib/helpers.js');
+const { waitFor } = require('../testlib/client.js');
 
 let proc;
 let base;
@@ -30,16 +31,6 @@ async function token() {
       client_secret: 'dev-secret', scope: `${base}/.default` }),
   });
   return (await res.json()).access_token;
-}
-
-async function waitFor(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function count(client, table) {
