@@ -54,6 +54,7 @@ typedef struct KsBatch
 	bool		polling;		/* waiting for its status */
 	TimestampTz next_poll_at;
 	int			polls;
+	int			poll_failures;	/* status reads in a row that failed */
 	char	   *error;			/* why Kusto rejected it, for the dead letter */
 	struct BufFile *spill;		/* sealed and waiting: its bytes on disk */
 	size_t		spill_len;

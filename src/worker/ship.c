@@ -27,6 +27,8 @@
 /* status polls: the first after this, then doubling up to the maximum */
 #define KS_POLL_FIRST_MS 250
 #define KS_POLL_MAX_MS 10000
+/* consecutive failed status reads before a batch counts as failed */
+#define KS_POLL_MAX_FAILURES 30
 
 /* kusto_sink.pending_resend_after: a rebuilt batch Pending this long is sent again */
 int			ks_pending_resend_after_ms = 600000;
@@ -103,6 +105,7 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 
 	batch->polling = false;
 	batch->polls = 0;
+	batch->poll_failures = 0;
 	memset(&o, 0, sizeof(o));
 	o.format = cfg->format;
 	o.mapping = cfg->ingestion_mapping_ref;
@@ -311,9 +314,20 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		shipper->running--;
 		if (err.retry_after_s > 0)
 			batch->retry_after_ms = err.retry_after_s * 1000;
+		if (outcome != KS_SHIP_ACKED && was_poll && ++batch->poll_failures < KS_POLL_MAX_FAILURES)
+		{
+			/* the status could not be read: the batch is still on its way */
+			poll_later(shipper, batch);
+			continue;
+		}
+		if (was_poll && outcome == KS_SHIP_ACKED)
+			batch->poll_failures = 0;
 		if (outcome != KS_SHIP_ACKED)
 		{
 			describe(message, sizeof(message), &err);
+			/* a status that stays unreadable: settled by its status after the pause */
+			if (was_poll && batch->batch_id[0] != '\0')
+				batch->resume = true;
 			/* exactly once: an unanswered queue post is settled by its status */
 			if (!was_poll && batch->batch_id[0] != '\0' && res.maybe_queued)
 				batch->resume = true;

@@ -70,6 +70,16 @@ $node->safe_psql('postgres', q{INSERT INTO managed SELECT g, 'm' FROM generate_s
 is($kusto->wait_count($db, 'Managed', 320), 320, 'managed: streams once the policy is on');
 is($kusto->admin('GET', '/admin/stats')->{dm}{processed}, $dm_mid, 'managed: no blob went through the DM');
 
+# ---- status reads failing for a while: the batch is still on its way, not sent twice ----
+my $before = $kusto->count($db, 'Orders');
+$kusto->admin('POST', '/admin/faults', { kind => 'table', path => 'PartitionKey', count => 3, action => { status => 503 } });
+$node->safe_psql('postgres', q{INSERT INTO orders SELECT g, 'st' FROM generate_series(3001, 3050) g});
+is($kusto->wait_count($db, 'Orders', $before + 50), $before + 50, 'rows arrive while status reads fail');
+ok($node->poll_query_until('postgres', "SELECT rows_sent = 552 FROM kusto_sink.status WHERE name = 'q'"),
+	'the batch is acknowledged once its status can be read');
+is($kusto->count($db, 'Orders'), $before + 50, 'and it was not sent twice');
+$kusto->admin('POST', '/admin/reset', {});
+
 # ---- a permanent DM failure: state error with the status's message, then recovery ----
 $kusto->admin('POST', '/admin/ingestion-faults', { kind => 'permanent', count => 1 });
 $node->safe_psql('postgres', q{INSERT INTO orders SELECT g, 'late' FROM generate_series(1001, 1010) g});
@@ -78,10 +88,10 @@ ok($node->poll_query_until('postgres',
 like(status('q', 'last_error'),
 	qr/queued ingestion [0-9a-f-]{36} Failed: BadRequest_InvalidBlob: Injected permanent ingestion failure/,
 	'last_error carries the status table\'s code and details');
-is($kusto->wait_count($db, 'Orders', 512), 512, 'once the cause is gone the batch is sent again and arrives');
+is($kusto->wait_count($db, 'Orders', 562), 562, 'once the cause is gone the batch is sent again and arrives');
 ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status WHERE name = 'q'"),
 	'and the sink runs again');
-is($kusto->query($db, 'Orders | where id > 1000 | summarize dcount(id), count()')->[0][0], 10,
+is($kusto->query($db, 'Orders | where id > 1000 and id < 2000 | summarize dcount(id), count()')->[0][0], 10,
 	'the late rows, each once');
 
 # ---- poll_for_ingestion_status off: acknowledged as soon as the queue took the message
@@ -94,8 +104,8 @@ my $sent = status('q', 'rows_sent');
 $node->safe_psql('postgres', q{INSERT INTO orders SELECT g, 'fast' FROM generate_series(2001, 2005) g});
 ok($node->poll_query_until('postgres', "SELECT rows_sent = $sent + 5 FROM kusto_sink.status WHERE name = 'q'"),
 	'the batch counts as sent once queued');
-cmp_ok($kusto->count($db, 'Orders'), '<', 517, 'while the DM has not ingested it yet');
-is($kusto->wait_count($db, 'Orders', 517), 517, 'and it arrives later');
+cmp_ok($kusto->count($db, 'Orders'), '<', 567, 'while the DM has not ingested it yet');
+is($kusto->wait_count($db, 'Orders', 567), 567, 'and it arrives later');
 
 $node->stop;
 done_testing();

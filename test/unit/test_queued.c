@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -146,6 +147,8 @@ main(void)
 	CHECK(res.queued && strlen(res.source_id) == 36, "queued: the result names a GUID source id");
 	snprintf(id, sizeof(id), "%s", res.source_id);
 	CHECK(wait_status(c, id, &st) == KUSTO_INGEST_SUCCEEDED, "queued: the status table says Succeeded");
+	CHECK(st.updated_at > 0 && llabs((long long) time(NULL) - st.updated_at) < 120,
+		  "the status carries the time of its last change");
 	CHECK(count_rows(c, "Q") == 2, "queued: both rows are in the table");
 
 	/* the same batch again under the same id: already ingested, nothing added */
