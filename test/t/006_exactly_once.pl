@@ -129,6 +129,14 @@ $node->start;
 ok(running(), 'the worker runs after an immediate shutdown and restart');
 exactly_once('immediate shutdown');
 
+# Kusto faults: the queue throttles (429 + Retry-After), an ingestion fails transiently
+$kusto->admin('POST', '/admin/faults', { kind => 'queue', count => 2, action => { status => 429, retryAfter => 1 } });
+$kusto->admin('POST', '/admin/ingestion-faults', { kind => 'transient', count => 1 });
+insert_rows(80, 20);
+exactly_once('a throttled queue and a transient ingestion failure');
+ok($node->safe_psql('postgres', "SELECT retries FROM kusto_sink.status WHERE name = 'eo'") > 0,
+	'the retries are counted');
+
 # tokens that expire every few seconds: refreshed mid-stream, nothing lost or doubled
 $kusto->admin('POST', '/admin/config', { tokenLifetimeSeconds => 2 });
 insert_rows(100, 10);
