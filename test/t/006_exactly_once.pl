@@ -173,4 +173,5 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.batch WHERE NOT
 $node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('eo')");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.progress'), '0', 'drop_sink removes the progress');
 $node->stop;
+$kusto->stop;
 done_testing();

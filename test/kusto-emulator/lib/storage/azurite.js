@@ -25,6 +25,8 @@ class Azurite {
     }
     this.proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.location || require('node:os').tmpdir() });
     this.exited = new Promise((r) => this.proc.on('exit', r));
+    // Azurite goes with the emulator, however the emulator ends
+    process.on('exit', () => { if (this.proc.exitCode === null) this.proc.kill('SIGKILL'); });
     return new Promise((resolve, reject) => {
       let out = '';
       const ports = {};
