@@ -285,23 +285,24 @@ op_finish(kusto_client *c, kusto_op *op)
 	return op;
 }
 
-kusto_op *
-kusto_stream_ingest(kusto_client *c, const char *db, const char *table, const char *format,
-					const char *mapping, const void *gz, size_t gz_len, void *user)
+/* The streaming ingestion request for gz (NULL and err when there is no token). */
+kusto_request *
+kusto_stream_request(kusto_client *c, const char *db, const char *table, const char *format,
+					 const char *mapping, const void *gz, size_t gz_len, kusto_error *err)
 {
-	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
-	const char *token;
-	CURL	   *esc = curl_easy_init();
-	char	   *edb = curl_easy_escape(esc, db, 0);
-	char	   *etable = curl_easy_escape(esc, table, 0);
-	char	   *eformat = curl_easy_escape(esc, format, 0);
-	char	   *emapping = mapping ? curl_easy_escape(esc, mapping, 0) : NULL;
+	const char *token = kusto_token(c, err);
+	char	   *edb,
+			   *etable,
+			   *eformat,
+			   *emapping;
 	char		url[4096];
 
-	memset(op, 0, sizeof(*op));
-	kusto_error_clear(&op->err);
-	op->kind = KUSTO_OP_STREAM;
-	op->user = user;
+	if (token == NULL)
+		return NULL;
+	edb = curl_easy_escape(NULL, db, 0);
+	etable = curl_easy_escape(NULL, table, 0);
+	eformat = curl_easy_escape(NULL, format, 0);
+	emapping = mapping ? curl_easy_escape(NULL, mapping, 0) : NULL;
 	snprintf(url, sizeof(url), "%s/v1/rest/ingest/%s/%s?streamFormat=%s%s%s",
 			 c->cluster_url, edb, etable, eformat,
 			 emapping ? "&mappingName=" : "", emapping ? emapping : "");
@@ -309,17 +310,21 @@ kusto_stream_ingest(kusto_client *c, const char *db, const char *table, const ch
 	curl_free(etable);
 	curl_free(eformat);
 	curl_free(emapping);
-	curl_easy_cleanup(esc);
+	return kusto_request_new(c, url, "application/octet-stream", "gzip", gz, gz_len, token);
+}
 
-	token = kusto_token(c, &op->err);
-	if (token == NULL)
-		return op_finish(c, op);
-	op->req = kusto_request_new(c, url, "application/octet-stream", "gzip", gz, gz_len, token);
-	op->req->owner = op;
-	kusto_request_submit(c, op->req);
-	op->next = c->ops;
-	c->ops = op;
-	return op;
+kusto_op *
+kusto_stream_ingest(kusto_client *c, const char *db, const char *table, const char *format,
+					const char *mapping, const void *gz, size_t gz_len, void *user)
+{
+	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
+
+	memset(op, 0, sizeof(*op));
+	kusto_error_clear(&op->err);
+	op->kind = KUSTO_OP_STREAM;
+	op->user = user;
+	op->req = kusto_stream_request(c, db, table, format, mapping, gz, gz_len, &op->err);
+	return kusto_op_start(c, op);
 }
 
 int
@@ -356,11 +361,7 @@ kusto_client_run(kusto_client *c, int max_wait_ms)
 			continue;
 		}
 		*p = op->next;
-		if (op->req->curl_rc != CURLE_OK)
-			kusto_error_from_curl(&op->err, op->req->curl_rc, op->req->curl_error);
-		else if (op->req->http_status < 200 || op->req->http_status >= 300)
-			kusto_error_from_response(&op->err, op->req->http_status, op->req->response.data,
-									  op->req->response.len, op->req->retry_after_s);
+		kusto_request_outcome(op->req, &op->err);
 		op_finish(c, op);
 	}
 	return inflight;

@@ -281,17 +281,25 @@ kusto_request_wait(kusto_client *client, kusto_request *req, kusto_error *err)
 		}
 		kusto_http_run(client, 100);
 	}
+	return kusto_request_outcome(req, err);
+}
+
+/* Did a finished request fail (no answer, or not 2xx)? */
+bool
+kusto_request_failed(const kusto_request *req)
+{
+	return req->curl_rc != CURLE_OK || req->http_status < 200 || req->http_status >= 300;
+}
+
+/* A finished request's outcome: true, or false with Kusto's (or curl's) error in err. */
+bool
+kusto_request_outcome(const kusto_request *req, kusto_error *err)
+{
+	kusto_error_clear(err);
 	if (req->curl_rc != CURLE_OK)
-	{
 		kusto_error_from_curl(err, req->curl_rc, req->curl_error);
-		return false;
-	}
-	if (req->http_status < 200 || req->http_status >= 300)
-	{
+	else if (kusto_request_failed(req))
 		kusto_error_from_response(err, req->http_status, req->response.data,
 								  req->response.len, req->retry_after_s);
-		return false;
-	}
-	kusto_error_clear(err);
-	return true;
+	return err->status == KUSTO_OK;
 }

@@ -58,6 +58,11 @@ extern kusto_request *kusto_request_new(kusto_client *client, const char *url,
 extern void kusto_request_free(kusto_request *req);
 extern void kusto_request_submit(kusto_client *client, kusto_request *req);
 extern bool kusto_request_wait(kusto_client *client, kusto_request *req, kusto_error *err);
+extern bool kusto_request_failed(const kusto_request *req);
+extern bool kusto_request_outcome(const kusto_request *req, kusto_error *err);
+extern kusto_request *kusto_stream_request(kusto_client *client, const char *db, const char *table,
+										   const char *format, const char *mapping,
+										   const void *gz, size_t gz_len, kusto_error *err);
 extern int	kusto_http_run(kusto_client *client, int max_wait_ms);
 extern bool kusto_url_is_loopback(const char *url);
 

@@ -428,34 +428,6 @@ kusto_queued_ingest(kusto_client *c, const char *db, const char *table,
 	return kusto_op_start(c, op);
 }
 
-static bool
-streaming_request(kusto_client *c, kusto_op *op)
-{
-	kusto_queued *q = op->q;
-	const char *token = kusto_token(c, &op->err);
-	char	   *edb,
-			   *etable,
-			   *eformat,
-			   *emapping;
-	char		url[4096];
-
-	if (token == NULL)
-		return false;
-	edb = curl_easy_escape(NULL, q->db, 0);
-	etable = curl_easy_escape(NULL, q->table, 0);
-	eformat = curl_easy_escape(NULL, q->format, 0);
-	emapping = q->mapping ? curl_easy_escape(NULL, q->mapping, 0) : NULL;
-	snprintf(url, sizeof(url), "%s/v1/rest/ingest/%s/%s?streamFormat=%s%s%s", c->cluster_url,
-			 edb, etable, eformat, emapping ? "&mappingName=" : "", emapping ? emapping : "");
-	curl_free(edb);
-	curl_free(etable);
-	curl_free(eformat);
-	curl_free(emapping);
-	q->step = Q_STREAM;
-	op->req = kusto_request_new(c, url, "application/octet-stream", "gzip", q->data, q->len, token);
-	return true;
-}
-
 kusto_op *
 kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 					 const kusto_ingest_options *o, const void *gz, size_t gz_len, void *user)
@@ -465,7 +437,10 @@ kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 	if (o->raw_size > KUSTO_STREAMING_LIMIT || o->ntags > 0 || o->ingest_if_not_exists)
 		start_queued(c, op);	/* too large, or needs what only queued ingestion carries */
 	else
-		streaming_request(c, op);
+	{
+		op->q->step = Q_STREAM;
+		op->req = kusto_stream_request(c, db, table, op->q->format, op->q->mapping, gz, gz_len, &op->err);
+	}
 	return kusto_op_start(c, op);
 }
 
@@ -550,12 +525,6 @@ parse_status(kusto_op *op, const kusto_request *req)
 		json_decref(e);
 }
 
-static bool
-request_failed(const kusto_request *req)
-{
-	return req->curl_rc != CURLE_OK || req->http_status < 200 || req->http_status >= 300;
-}
-
 /*
  * Called by kusto_client_run() when the operation's request is done: moves
  * to the next step (true: a new request is in flight) or finishes (false,
@@ -566,7 +535,7 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 {
 	kusto_queued *q = op->q;
 	kusto_request *req = op->req;
-	bool		failed = request_failed(req);
+	bool		failed = kusto_request_failed(req);
 	kusto_resource_kind kind = q->step == Q_QUEUE ? KUSTO_RES_QUEUE :
 		q->step == Q_ENTITY || q->step == Q_STATUS ? KUSTO_RES_STATUS_TABLE : KUSTO_RES_CONTAINER;
 
@@ -579,11 +548,7 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 				kusto_request_free(req);
 				return false;
 			}
-			if (req->curl_rc != CURLE_OK)
-				kusto_error_from_curl(&op->err, req->curl_rc, req->curl_error);
-			else
-				kusto_error_from_response(&op->err, req->http_status, req->response.data,
-										  req->response.len, req->retry_after_s);
+			kusto_request_outcome(req, &op->err);
 			kusto_request_free(req);
 			if (op->err.status == KUSTO_ERR_TRANSIENT || op->err.status == KUSTO_ERR_THROTTLED ||
 				op->err.http_status == 413 ||

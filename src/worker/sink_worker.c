@@ -408,6 +408,17 @@ route(Oid relid)
 	return entry->kusto_table;
 }
 
+/* A new batch with the next sequence number, counted as unacknowledged. */
+static KsBatch *
+open_batch(const char *kusto_table)
+{
+	KsBatch    *batch = ks_batch_open(W->batch_cxt, W->next_seq, kusto_table);
+
+	W->unacked_seqs = lappend_oid(W->unacked_seqs, (Oid) W->next_seq);
+	W->next_seq++;
+	return batch;
+}
+
 static KsBatch *
 batch_for(const char *kusto_table)
 {
@@ -420,9 +431,7 @@ batch_for(const char *kusto_table)
 		if (strcmp(batch->kusto_table, kusto_table) == 0)
 			return batch;
 	}
-	batch = ks_batch_open(W->batch_cxt, W->next_seq, kusto_table);
-	W->unacked_seqs = lappend_oid(W->unacked_seqs, (Oid) W->next_seq);
-	W->next_seq++;
+	batch = open_batch(kusto_table);
 	W->open = lappend(W->open, batch);
 	return batch;
 }
@@ -461,9 +470,7 @@ eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr commit_
 				break;
 			}
 		}
-		b = ks_batch_open(W->batch_cxt, W->next_seq, kusto_table);
-		W->unacked_seqs = lappend_oid(W->unacked_seqs, (Oid) W->next_seq);
-		W->next_seq++;
+		b = open_batch(kusto_table);
 		strlcpy(b->batch_id, r->id, sizeof(b->batch_id));
 		b->recorded = true;
 		b->resume = true;
