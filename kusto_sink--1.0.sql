@@ -404,17 +404,20 @@ RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	method text := coalesce(options ->> 'ingestion_method', current_setting('kusto_sink.ingestion_method'));
+	meta text[] := string_to_array(replace(lower(coalesce(options ->> 'metadata', 'all')), ' ', ''), ',');
 BEGIN
 	IF options ->> 'delivery_guarantee' = 'exactly_once' THEN
-		IF coalesce(options ->> 'ingestion_method', current_setting('kusto_sink.ingestion_method')) <> 'queued' THEN
-			RAISE EXCEPTION 'delivery_guarantee "exactly_once" needs ingestion_method "queued"'
-				USING ERRCODE = 'feature_not_supported',
-					  HINT = 'Only queued ingestion carries the ingest-by tags that make a re-sent batch harmless; add "ingestion_method": "queued".';
-		END IF;
-		IF (options -> 'poll_for_ingestion_status') = 'false'::jsonb THEN
+		IF method <> 'streaming' AND (options -> 'poll_for_ingestion_status') = 'false'::jsonb THEN
 			RAISE EXCEPTION 'delivery_guarantee "exactly_once" needs poll_for_ingestion_status'
 				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'A batch can only count as delivered once Kusto reported it ingested.';
+					  HINT = 'A queued batch can only count as delivered once Kusto reported it ingested.';
+		END IF;
+		IF method <> 'queued' AND NOT meta @> ARRAY['all'] AND NOT meta @> ARRAY['lsn', 'commit_lsn'] THEN
+			RAISE EXCEPTION 'delivery_guarantee "exactly_once" with ingestion_method "%" needs the metadata columns lsn and commit_lsn', method
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A stream carries no tag: a batch sent again after a crash is first looked up in Kusto by the commit and change LSN of its first record. Add lsn and commit_lsn to option "metadata", or use ingestion_method "queued".';
 		END IF;
 	END IF;
 	RETURN options;

@@ -24,7 +24,7 @@ SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"inges
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_size": 0}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"batch_interval_ms": "fast"}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"flush_immediately": "yes"}');
-SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"delivery_guarantee": "exactly_once"}');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"delivery_guarantee": "exactly_once", "metadata": "op, lsn"}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"tables": ["a"]}');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '[]');
 
@@ -46,7 +46,7 @@ SELECT name, source_tables, publication FROM kusto_sink.sinks ORDER BY name;
 SELECT kusto_sink.alter_sink('two', '{"batch_size": 500, "format": null}');
 SELECT options FROM kusto_sink.sinks WHERE name = 'two';
 SELECT kusto_sink.alter_sink('two', '{"batch_size": -1}');
-SELECT kusto_sink.alter_sink('two', '{"delivery_guarantee": "exactly_once"}');
+SELECT kusto_sink.alter_sink('two', '{"delivery_guarantee": "exactly_once", "ingestion_method": "streaming", "metadata": "none"}');
 SELECT kusto_sink.alter_sink('two', '{"delivery_guarantee": "exactly_once", "ingestion_method": "queued", "poll_for_ingestion_status": false}');
 SELECT kusto_sink.alter_sink('nosuch', '{}');
 SELECT kusto_sink.pause_sink('two');

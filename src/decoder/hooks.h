@@ -8,7 +8,9 @@
  * decoding output, and reports each transaction's commit to commit().  The
  * record text is valid only during the call.  `index` numbers the records
  * of one transaction from 0, so (commit_lsn, index) orders every record the
- * slot ever produces.  A consumer that does not set the hooks (SQL
+ * slot ever produces.  `lsn` is the change's own WAL position (records of
+ * one WAL record share it: a multi-insert's rows, a key-changing update's
+ * delete and insert; such records are always adjacent).  A consumer that does not set the hooks (SQL
  * functions, pg_recvlogical) gets the plugin's ordinary output.
  *
  *-------------------------------------------------------------------------
@@ -22,7 +24,7 @@
 typedef struct KsDecoderHooks
 {
 	void		(*record) (void *arg, Oid relid, const char *data, int len,
-						   XLogRecPtr commit_lsn, int64 index);
+						   XLogRecPtr lsn, XLogRecPtr commit_lsn, int64 index);
 	void		(*commit) (void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 						   TimestampTz commit_time, int64 nrecords);
 	void	   *arg;

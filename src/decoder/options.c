@@ -34,7 +34,7 @@ static const struct
 	[KS_META_UNCHANGED_TOAST] = {"unchanged_toast", "unchanged_toast_column", "_unchanged_toast", KT_DYNAMIC},
 };
 
-#define OPTION_LIST "format, metadata, tables, publication, op_column, lsn_column, " \
+#define OPTION_LIST "format, metadata, tables, relids, publication, op_column, lsn_column, " \
 	"commit_lsn_column, commit_time_column, xid_column, schema_column, table_column, " \
 	"unchanged_toast_column"
 #define METADATA_LIST "op, lsn, commit_lsn, commit_time, xid, schema, table, unchanged_toast"
@@ -54,7 +54,8 @@ ks_meta_kusto_type(KsMeta meta)
 bool
 ks_has_table_filter(const KsDecoderOptions *opts)
 {
-	return opts->tables != NIL || opts->publications != NIL;
+	return opts->tables != NIL || opts->relids != NIL || opts->publications != NIL ||
+		opts->relids_given;
 }
 
 static char *
@@ -213,6 +214,27 @@ ks_parse_options(KsDecoderOptions *opts, List *options)
 		if (strcmp(name, "tables") == 0)
 		{
 			parse_tables(opts, value);
+			continue;
+		}
+		if (strcmp(name, "relids") == 0)
+		{
+			char	   *raw = pstrdup(value);
+			char	   *tok;
+			char	   *save = NULL;
+
+			opts->relids_given = true;
+			for (tok = strtok_r(raw, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+			{
+				char	   *end;
+				unsigned long v = strtoul(tok, &end, 10);
+
+				if (*end != '\0' || v == 0 || v > PG_UINT32_MAX)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value \"%s\" for kusto_sink option \"relids\"", value),
+							 errhint("Use a comma-separated list of table OIDs.")));
+				opts->relids = lappend_oid(opts->relids, (Oid) v);
+			}
 			continue;
 		}
 		if (strcmp(name, "publication") == 0)

@@ -11,8 +11,12 @@
  *	<key>_column		the column name of metadata <key> (e.g. op_column)
  *	tables				comma-separated [schema.]table or schema.* (default:
  *						every table; an unqualified name means schema public)
+ *	relids				comma-separated table OIDs (the sink worker's filter:
+ *						an OID survives renames, and a dropped table's
+ *						changes before the drop still match it)
  *	publication			comma-separated publication names; a table passes
- *						when it is in "tables" or in one of the publications
+ *						when it is in "tables", "relids" or one of the
+ *						publications
  * ks_parse_options() raises an error that names the bad option and lists
  * the allowed values.
  *
@@ -56,6 +60,8 @@ typedef struct KsDecoderOptions
 	bool		meta_enabled[KS_META_COUNT];
 	char	   *meta_name[KS_META_COUNT];
 	List	   *tables;			/* of KsTableFilter *; NIL with no filter */
+	List	   *relids;			/* table OIDs (option relids) */
+	bool		relids_given;	/* relids was given (even empty: no table) */
 	List	   *publications;	/* of char * */
 } KsDecoderOptions;
 

@@ -144,7 +144,7 @@ write_record(LogicalDecodingContext *ctx, Oid relid, KsRelInfo *info, TupleDesc 
 	}
 	if (state->hooks != NULL)
 		state->hooks->record(state->hooks->arg, relid, out->data, out->len,
-							 meta->commit_lsn, state->index);
+							 meta->lsn, meta->commit_lsn, state->index);
 	else
 		OutputPluginWrite(ctx, true);
 	state->index++;

@@ -159,7 +159,8 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 #endif
 		ListCell   *pc;
 
-		if (filter_matches(opts, get_namespace_name(nsp), get_rel_name(relid)))
+		if (list_member_oid(opts->relids, relid) ||
+			filter_matches(opts, get_namespace_name(nsp), get_rel_name(relid)))
 		{
 			publish_all(info, true);
 			return;

@@ -228,23 +228,42 @@ kusto_execute(kusto_client *c, const char *db, const char *csl, char **result_js
  * POSTs {"db", "csl", "properties"} to url with the bearer token and waits:
  * the answer's body (kusto_free it) or an error.
  */
-kusto_status
-kusto_post_csl(kusto_client *c, const char *url, const char *db, const char *csl,
-			   char **answer, size_t *answer_len, kusto_error *err)
+/*
+ * The request that POSTs {"db", "csl", "properties"} to url with the bearer
+ * token (NULL and err when there is no token).
+ */
+kusto_request *
+kusto_csl_request(kusto_client *c, const char *url, const char *db, const char *csl,
+				  kusto_error *err)
 {
 	const char *token = kusto_token(c, err);
 	json_t	   *body;
 	char	   *text;
 	kusto_request *req;
-	bool		ok;
 
-	*answer = NULL;
 	if (token == NULL)
-		return err->status;
+		return NULL;
 	body = json_pack("{s:s, s:s, s:{s:{}}}", "db", db, "csl", csl, "properties", "Options");
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	req = kusto_request_new(c, url, "application/json; charset=utf-8", NULL, text, strlen(text), token);
+	/* the request keeps its own copy of the body (the size is set already) */
+	curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, text);
+	kusto_free(text);
+	return req;
+}
+
+/* Sends kusto_csl_request() and waits: the answer's body (kusto_free it) or an error. */
+kusto_status
+kusto_post_csl(kusto_client *c, const char *url, const char *db, const char *csl,
+			   char **answer, size_t *answer_len, kusto_error *err)
+{
+	kusto_request *req = kusto_csl_request(c, url, db, csl, err);
+	bool		ok;
+
+	*answer = NULL;
+	if (req == NULL)
+		return err->status;
 	kusto_request_submit(c, req);
 	ok = kusto_request_wait(c, req, err);
 	if (ok)
@@ -255,7 +274,6 @@ kusto_post_csl(kusto_client *c, const char *url, const char *db, const char *csl
 		req->response.data = NULL;
 	}
 	kusto_request_free(req);
-	kusto_free(text);
 	return ok ? KUSTO_OK : err->status;
 }
 
@@ -296,6 +314,7 @@ kusto_stream_request(kusto_client *c, const char *db, const char *table, const c
 			   *eformat,
 			   *emapping;
 	char		url[4096];
+	kusto_request *req;
 
 	if (token == NULL)
 		return NULL;
@@ -310,7 +329,9 @@ kusto_stream_request(kusto_client *c, const char *db, const char *table, const c
 	curl_free(etable);
 	curl_free(eformat);
 	curl_free(emapping);
-	return kusto_request_new(c, url, "application/octet-stream", "gzip", gz, gz_len, token);
+	req = kusto_request_new(c, url, "application/octet-stream", "gzip", gz, gz_len, token);
+	kusto_request_no_resend(req, gz, gz_len, false);
+	return req;
 }
 
 kusto_op *
@@ -345,6 +366,13 @@ kusto_client_run(kusto_client *c, int max_wait_ms)
 		{
 			inflight++;
 			p = &op->next;
+			continue;
+		}
+		if (op->kind == KUSTO_OP_COUNT)
+		{
+			*p = op->next;
+			kusto_count_finish(op);
+			op_finish(c, op);
 			continue;
 		}
 		if (op->kind != KUSTO_OP_STREAM)

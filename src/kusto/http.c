@@ -173,6 +173,46 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 	return req;
 }
 
+static size_t
+read_body(char *buf, size_t size, size_t nitems, void *arg)
+{
+	kusto_request *req = (kusto_request *) arg;
+	size_t		n = req->body_len - req->body_pos;
+
+	if (n > size * nitems)
+		n = size * nitems;
+	memcpy(buf, req->body + req->body_pos, n);
+	req->body_pos += n;
+	return n;
+}
+
+/*
+ * A request that must never be sent twice by curl itself (an ingestion):
+ * when a reused connection dies before any answer, curl sends the request
+ * again on a new one, and Kusto may have stored the first.  With the body
+ * read through a callback that cannot rewind, that becomes an error
+ * (CURLE_SEND_FAIL_REWIND, transient) that the caller handles knowingly.
+ * copy: the request keeps its own copy of the body.
+ */
+void
+kusto_request_no_resend(kusto_request *req, const void *body, size_t len, bool copy)
+{
+	if (copy)
+	{
+		req->body_owned = kusto_malloc(len > 0 ? len : 1);
+		memcpy(req->body_owned, body, len);
+		body = req->body_owned;
+	}
+	req->body = body;
+	req->body_len = len;
+	req->body_pos = 0;
+	curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(req->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(req->easy, CURLOPT_READFUNCTION, read_body);
+	curl_easy_setopt(req->easy, CURLOPT_READDATA, req);
+	curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
+}
+
 /* PUT, GET, MERGE...: the body (if any) stays as given to kusto_request_new */
 void
 kusto_request_set_method(kusto_request *req, const char *method)
@@ -208,12 +248,14 @@ kusto_request_free(kusto_request *req)
 	curl_easy_cleanup(req->easy);
 	curl_slist_free_all(req->headers);
 	kusto_buf_free(&req->response);
+	kusto_free(req->body_owned);
 	kusto_free(req);
 }
 
 void
 kusto_request_submit(kusto_client *client, kusto_request *req)
 {
+	req->body_pos = 0;
 	req->next = client->inflight;
 	client->inflight = req;
 	curl_multi_add_handle(client->multi, req->easy);

@@ -16,7 +16,8 @@
  *	  v1 JSON text; kusto_query() does the same with a query over v2 and
  *	  returns typed tables (kusto_result).
  *	- kusto_stream_ingest(), kusto_queued_ingest(), kusto_managed_ingest()
- *	  and kusto_get_ingest_status() start an operation without waiting;
+ *	  kusto_get_ingest_status() and kusto_count() (a query answering one
+ *	  number) start an operation without waiting;
  *	  kusto_client_run() drives every transfer for at most max_wait_ms;
  *	  kusto_client_done() hands back finished operations with their outcome.
  *	  Several operations may be in flight at once.  The data passed to an
@@ -187,6 +188,8 @@ extern kusto_op *kusto_managed_ingest(kusto_client *client, const char *db, cons
 									  const kusto_ingest_options *options,
 									  const void *gz, size_t gz_len, void *user);
 extern kusto_op *kusto_get_ingest_status(kusto_client *client, const char *source_id, void *user);
+extern kusto_op *kusto_count(kusto_client *client, const char *db, const char *csl, void *user);
+extern long long kusto_op_count(const kusto_op *op);
 extern const kusto_ingest_status *kusto_op_status(const kusto_op *op);
 extern const kusto_ingest_result *kusto_op_result(const kusto_op *op);
 extern const char *kusto_ingest_state_name(kusto_ingest_state state);

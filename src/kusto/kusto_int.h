@@ -50,12 +50,17 @@ typedef struct kusto_request
 	bool		done;
 	struct kusto_request *next;	/* in the client's in-flight list */
 	void	   *owner;			/* the kusto_op, or NULL */
+	const char *body;			/* kusto_request_no_resend(): the body, read */
+	size_t		body_len;		/* by a callback that cannot rewind */
+	size_t		body_pos;
+	char	   *body_owned;		/* its copy, when asked for */
 } kusto_request;
 
 extern kusto_request *kusto_request_new(kusto_client *client, const char *url,
 										const char *content_type, const char *content_encoding,
 										const void *body, size_t body_len, const char *bearer);
 extern void kusto_request_free(kusto_request *req);
+extern void kusto_request_no_resend(kusto_request *req, const void *body, size_t len, bool copy);
 extern void kusto_request_submit(kusto_client *client, kusto_request *req);
 extern bool kusto_request_wait(kusto_client *client, kusto_request *req, kusto_error *err);
 extern bool kusto_request_failed(const kusto_request *req);
@@ -103,6 +108,8 @@ extern void kusto_resources_report(kusto_client *client, const char *account, bo
 extern void kusto_resources_invalidate(kusto_client *client);
 extern void kusto_resources_free(kusto_resources *res);
 extern char *kusto_dm_url(const char *cluster_url);
+extern kusto_request *kusto_csl_request(kusto_client *client, const char *url, const char *db,
+										const char *csl, kusto_error *err);
 extern kusto_status kusto_post_csl(kusto_client *client, const char *url, const char *db,
 								   const char *csl, char **answer, size_t *answer_len,
 								   kusto_error *err);
@@ -115,7 +122,8 @@ typedef enum kusto_op_kind
 	KUSTO_OP_STREAM,
 	KUSTO_OP_QUEUED,
 	KUSTO_OP_MANAGED,
-	KUSTO_OP_STATUS
+	KUSTO_OP_STATUS,
+	KUSTO_OP_COUNT
 } kusto_op_kind;
 
 typedef struct kusto_queued kusto_queued;
@@ -130,11 +138,13 @@ struct kusto_op
 	kusto_queued *q;			/* queued/managed state */
 	kusto_ingest_status status; /* KUSTO_OP_STATUS */
 	kusto_ingest_result result;
+	long long	count;			/* KUSTO_OP_COUNT */
 };
 
 extern bool kusto_queued_advance(kusto_client *client, kusto_op *op);
 extern kusto_op *kusto_op_start(kusto_client *client, kusto_op *op);
 extern void kusto_queued_free(kusto_queued *q);
+extern void kusto_count_finish(kusto_op *op);
 
 /* ---------- JWT client assertions (jwt.c) ---------- */
 extern char *kusto_base64url(const unsigned char *data, size_t len);

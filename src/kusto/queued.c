@@ -302,7 +302,7 @@ queue_request(kusto_client *c, kusto_queued *q)
 	snprintf(body, n, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
 	url = kusto_storage_url(q->urls[KUSTO_RES_QUEUE][q->tried], "/messages", NULL);
 	req = kusto_request_new(c, url, "application/xml", NULL, body, strlen(body), NULL);
-	curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, body);
+	kusto_request_no_resend(req, body, strlen(body), true);
 	kusto_request_set_header(req, "x-ms-version: 2021-08-06");
 	kusto_free(url);
 	kusto_free(body);

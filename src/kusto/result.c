@@ -143,6 +143,55 @@ kusto_query(kusto_client *c, const char *db, const char *csl, kusto_result **res
 	return KUSTO_OK;
 }
 
+/*
+ * An operation running a query whose answer's first cell is a number (a
+ * count): kusto_op_count() reads it once the operation is done.
+ */
+kusto_op *
+kusto_count(kusto_client *c, const char *db, const char *csl, void *user)
+{
+	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
+	char		url[2048];
+
+	memset(op, 0, sizeof(*op));
+	kusto_error_clear(&op->err);
+	op->kind = KUSTO_OP_COUNT;
+	op->user = user;
+	op->count = -1;
+	snprintf(url, sizeof(url), "%s/v2/rest/query", c->cluster_url);
+	op->req = kusto_csl_request(c, url, db, csl, &op->err);
+	return kusto_op_start(c, op);
+}
+
+/* kusto_client_run(): reads the answer of a finished count operation */
+void
+kusto_count_finish(kusto_op *op)
+{
+	kusto_result r;
+	json_error_t jerr;
+	const kusto_table *t;
+
+	if (!kusto_request_outcome(op->req, &op->err))
+		return;
+	memset(&r, 0, sizeof(r));
+	r.root = json_loadb(op->req->response.data, op->req->response.len, 0, &jerr);
+	if (parse_result(&r, true, &op->err))
+	{
+		t = kusto_result_primary(&r);
+		if (t == NULL || kusto_table_nrows(t) < 1 || !kusto_table_long(t, 0, 0, &op->count))
+			kusto_error_set(&op->err, KUSTO_ERR_TRANSIENT, 200, "BadResponse",
+							"the answer to a count query holds no number");
+	}
+	json_decref(r.root);
+	kusto_free(r.tables);
+}
+
+long long
+kusto_op_count(const kusto_op *op)
+{
+	return op->count;
+}
+
 int
 kusto_result_ntables(const kusto_result *r)
 {

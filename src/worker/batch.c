@@ -83,7 +83,8 @@ deflate_into(KsBatch *batch, const char *data, int len, int flush)
 }
 
 void
-ks_batch_add(KsBatch *batch, const char *data, int len, XLogRecPtr commit_lsn, int64 index)
+ks_batch_add(KsBatch *batch, const char *data, int len, XLogRecPtr lsn,
+			 XLogRecPtr commit_lsn, int64 index)
 {
 	Assert(!batch->sealed);
 	deflate_into(batch, data, len, Z_NO_FLUSH);
@@ -92,9 +93,11 @@ ks_batch_add(KsBatch *batch, const char *data, int len, XLogRecPtr commit_lsn, i
 	{
 		batch->first_commit_lsn = commit_lsn;
 		batch->first_index = index;
+		batch->first_change_lsn = lsn;
 	}
 	batch->last_commit_lsn = commit_lsn;
 	batch->last_index = index;
+	batch->last_change_lsn = lsn;
 	batch->nrecords++;
 	batch->raw_bytes += len + 1;
 }

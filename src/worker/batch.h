@@ -36,6 +36,8 @@ typedef struct KsBatch
 	int64		first_index;
 	XLogRecPtr	last_commit_lsn;
 	int64		last_index;
+	XLogRecPtr	first_change_lsn;	/* the change LSNs of the first and last record */
+	XLogRecPtr	last_change_lsn;
 	TimestampTz opened_at;
 	TimestampTz newest_commit_time; /* for the latency figures */
 	TimestampTz oldest_commit_time;
@@ -49,6 +51,8 @@ typedef struct KsBatch
 	bool		resume;			/* rebuilt after a restart: settle idempotently */
 	bool		resuming;		/* ship.c: reading its status before sending */
 	bool		partial;		/* Kusto ingested only part of it once */
+	bool		probing;		/* ship.c: asking Kusto whether it is there */
+	bool		go_queued;		/* managed: it went queued, so it stays queued */
 	/* queued ingestion (ship.c) */
 	char		source_id[40];	/* the ingestion's id once queued */
 	bool		polling;		/* waiting for its status */
@@ -61,7 +65,7 @@ typedef struct KsBatch
 } KsBatch;
 
 extern KsBatch *ks_batch_open(MemoryContext parent, uint64 seq, const char *kusto_table);
-extern void ks_batch_add(KsBatch *batch, const char *data, int len,
+extern void ks_batch_add(KsBatch *batch, const char *data, int len, XLogRecPtr lsn,
 						 XLogRecPtr commit_lsn, int64 index);
 extern void ks_batch_add_raw(KsBatch *batch, const char *data, int len, int64 nrecords);
 extern void ks_batch_seal(KsBatch *batch);

@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "decoder/options.h"
 #include "worker/config.h"
 
 extern int	ks_default_batch_interval_ms;
@@ -25,12 +26,12 @@ extern char *ks_default_ingestion_method;
 
 static const char *sink_query =
 "SELECT s.slot_name, s.owner::oid, s.enabled, s.database, s.kusto_table, s.publication,"
-"       (SELECT string_agg(quote_ident(n.nspname) || '.' || quote_ident(c.relname), ',')"
-"          FROM unnest(s.source_tables) t JOIN pg_class c ON c.oid = t"
-"          JOIN pg_namespace n ON n.oid = c.relnamespace),"
+"       array_to_string(s.source_tables::oid[], ','),"
 "       c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.certificate_file,"
 "       c.private_key_file, c.managed_identity_id, c.federated_token_file, c.token,"
-"       s.options::text, c.options::text"
+"       s.options::text, c.options::text,"
+"       (SELECT string_agg(t::oid::text, ', ') FROM unnest(s.source_tables) t"
+"         WHERE NOT EXISTS (SELECT FROM pg_class r WHERE r.oid = t))"
 "  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name = s.connection"
 " WHERE s.name = $1";
 
@@ -203,6 +204,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 		c->token = value_or_null(tup, desc, 17, cxt);
 		sink_options = value_or_null(tup, desc, 18, cxt);
 		connection_options = value_or_null(tup, desc, 19, cxt);
+		c->dropped_tables = value_or_null(tup, desc, 20, cxt);
 
 		apply_sink_options(c, json_pairs(sink_options, "", cxt), cxt);
 		apply_connection_options(c, json_pairs(connection_options, "", cxt));
@@ -224,9 +226,21 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 											makeDefElem("publication", (Node *) makeString(pstrdup(quote_identifier(publication))), -1));
 			else if (tables != NULL)
 				c->plugin_options = lappend(c->plugin_options,
-											makeDefElem("tables", (Node *) makeString(tables), -1));
+											makeDefElem("relids", (Node *) makeString(tables), -1));
 			MemoryContextSwitchTo(oldcxt);
 		}
+	}
+
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+		KsDecoderOptions dopts;
+
+		/* the metadata columns that identify a record (exactly once probes) */
+		ks_parse_options(&dopts, c->plugin_options);
+		c->lsn_column = dopts.meta_enabled[KS_META_LSN] ? dopts.meta_name[KS_META_LSN] : NULL;
+		c->commit_lsn_column = dopts.meta_enabled[KS_META_COMMIT_LSN] ?
+			dopts.meta_name[KS_META_COMMIT_LSN] : NULL;
+		MemoryContextSwitchTo(oldcxt);
 	}
 
 	SPI_finish();

@@ -34,6 +34,7 @@ typedef struct KsSinkConfig
 	char	   *database;
 	char	   *kusto_table;	/* default target, may be NULL */
 	List	   *routes;			/* of KsTableRoute * (option "tables") */
+	char	   *dropped_tables; /* OIDs of source tables that no longer exist */
 
 	/* options */
 	char	   *ingestion_method;	/* queued | streaming | managed */
@@ -47,6 +48,8 @@ typedef struct KsSinkConfig
 	char	   *on_error;		/* stop | dead_letter */
 	bool		exactly_once;	/* delivery_guarantee = exactly_once */
 	List	   *plugin_options; /* DefElem list for the output plugin */
+	char	   *lsn_column;		/* metadata column names, NULL when left out */
+	char	   *commit_lsn_column;
 
 	/* connection */
 	char	   *cluster_url;

@@ -8,6 +8,17 @@
  * postmaster death) makes the core cancel what it waits for, and the worker
  * then reacts at its next CHECK_FOR_INTERRUPTS().
  *
+ * Exactly once (a batch with a batch_id) has two ways of making a second
+ * send harmless.  Queued ingestion carries the ingest-by tag, and the
+ * status table tells what became of a send.  A stream carries no tag, so
+ * before a stream whose fate is unknown (a crash, a failure that may have
+ * come after Kusto stored it) is sent again, Kusto is asked whether the
+ * batch's first record is in the table, by its commit and change LSN: a
+ * stream is stored whole or not at all, and the worker never splits the
+ * records of one WAL record over two batches (keep_runs), so that record
+ * belongs to this batch only.  Managed ingestion streams a batch and, once
+ * a send of it went queued, keeps it queued (tagged).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -102,6 +113,7 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 	kusto_ingest_options o;
 	char		tag[64];
 	const char *tags[1];
+	bool		eo = batch->batch_id[0] != '\0';
 
 	batch->polling = false;
 	batch->polls = 0;
@@ -122,9 +134,21 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 		o.ntags = 1;
 		o.ingest_if_not_exists = batch->batch_id;
 	}
-	if (strcmp(cfg->ingestion_method, "queued") == 0)
+	if (eo && strcmp(cfg->ingestion_method, "managed") == 0 &&
+		!batch->go_queued && batch->raw_bytes <= KUSTO_STREAMING_LIMIT)
+	{
+		/* exactly once, managed: the stream (checked in Kusto if in doubt) */
+		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
+							cfg->format, cfg->ingestion_mapping_ref,
+							batch->gz.data, batch->gz.len, batch);
+	}
+	else if (strcmp(cfg->ingestion_method, "queued") == 0 ||
+			 (eo && strcmp(cfg->ingestion_method, "managed") == 0))
+	{
+		batch->go_queued = true;
 		kusto_queued_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
 							batch->gz.data, batch->gz.len, batch);
+	}
 	else if (strcmp(cfg->ingestion_method, "managed") == 0)
 		kusto_managed_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
 							 batch->gz.data, batch->gz.len, batch);
@@ -135,11 +159,58 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 	shipper->running++;
 }
 
+/* Appends a KQL bracketed name: ['name'] */
+static void
+append_kql_name(StringInfo s, const char *name)
+{
+	appendStringInfoString(s, "['");
+	for (; *name; name++)
+	{
+		if (*name == '\'' || *name == '\\')
+			appendStringInfoChar(s, '\\');
+		appendStringInfoChar(s, *name);
+	}
+	appendStringInfoString(s, "']");
+}
+
+/*
+ * Asks Kusto whether a batch sent without a tag is in its table: whether
+ * the table holds its first record (see the top of this file).
+ */
+static void
+start_probe(KsShipper *shipper, KsBatch *batch)
+{
+	KsSinkConfig *cfg = shipper->config;
+	StringInfoData q;
+
+	initStringInfo(&q);
+	append_kql_name(&q, batch->kusto_table);
+	appendStringInfoString(&q, " | where ");
+	append_kql_name(&q, cfg->commit_lsn_column);
+	appendStringInfo(&q, " == %llu and ", (unsigned long long) batch->first_commit_lsn);
+	append_kql_name(&q, cfg->lsn_column);
+	appendStringInfo(&q, " == %llu | take 1 | count", (unsigned long long) batch->first_change_lsn);
+	batch->polling = false;
+	batch->probing = true;
+	kusto_count(shipper->client, cfg->database, q.data, batch);
+	pfree(q.data);
+	shipper->running++;
+}
+
 void
 ks_ship_start(KsShipper *shipper, KsBatch *batch)
 {
 	batch->retry_after_ms = 0;
 	shipper->inflight++;
+	if ((batch->resume || batch->resuming) && !batch->go_queued &&
+		strcmp(shipper->config->ingestion_method, "streaming") == 0)
+	{
+		/* a stream in doubt: is it there? */
+		batch->resume = false;
+		batch->resuming = true;
+		start_probe(shipper, batch);
+		return;
+	}
 	if (batch->resume || batch->resuming)
 	{
 		/*
@@ -307,8 +378,12 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		KsShipOutcome outcome = outcome_of(&err);
 		char		message[768] = "";
 		bool		was_poll = batch->polling;
+		bool		was_probe = batch->probing;
+		bool		tagless = batch->batch_id[0] != '\0' && !batch->go_queued &&
+			strcmp(shipper->config->ingestion_method, "queued") != 0;
 		kusto_ingest_result res = *kusto_op_result(op);
 		kusto_ingest_status st = *kusto_op_status(op);
+		long long	count = kusto_op_count(op);
 
 		kusto_op_free(op);
 		shipper->running--;
@@ -322,7 +397,45 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		}
 		if (was_poll && outcome == KS_SHIP_ACKED)
 			batch->poll_failures = 0;
-		if (outcome != KS_SHIP_ACKED)
+		if (was_probe)
+		{
+			batch->probing = false;
+			if (outcome != KS_SHIP_ACKED)
+			{
+				/* asked again before the next send */
+				char		why[600];
+
+				describe(why, sizeof(why), &err);
+				snprintf(message, sizeof(message),
+						 "cannot tell whether batch %s is in Kusto table \"%s\": %s",
+						 batch->batch_id, batch->kusto_table, why);
+				outcome = KS_SHIP_TRANSIENT;
+				batch->resume = true;
+			}
+			else if (count == 0)
+			{
+				/* not there: send it */
+				batch->resuming = false;
+				send_batch(shipper, batch);
+				continue;
+			}
+			else
+				ereport(LOG,
+						(errmsg("kusto_sink sink \"%s\": batch %s is in Kusto already; not sent again",
+								shipper->config->name, batch->batch_id)));
+		}
+		else if (outcome != KS_SHIP_ACKED && tagless && !was_poll &&
+				 strcmp(shipper->config->ingestion_method, "managed") == 0 &&
+				 (err.http_status == 413 ||
+				  strcmp(err.code, "BadRequest_StreamingIngestionPolicyNotEnabled") == 0 ||
+				  strcmp(err.code, "Stream_InputStreamTooLarge") == 0))
+		{
+			/* managed: Kusto refused the stream before storing anything */
+			batch->go_queued = true;
+			send_batch(shipper, batch);
+			continue;
+		}
+		else if (outcome != KS_SHIP_ACKED)
 		{
 			describe(message, sizeof(message), &err);
 			/* a status that stays unreadable: settled by its status after the pause */
@@ -330,6 +443,9 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 				batch->resume = true;
 			/* exactly once: an unanswered queue post is settled by its status */
 			if (!was_poll && batch->batch_id[0] != '\0' && res.maybe_queued)
+				batch->resume = true;
+			/* exactly once, a stream that failed: it may be there, ask first */
+			if (!was_poll && tagless && outcome == KS_SHIP_TRANSIENT)
 				batch->resume = true;
 		}
 		else if (was_poll && batch->resuming)
@@ -351,6 +467,16 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 				ereport(LOG,
 						(errmsg("kusto_sink sink \"%s\": batch %s has been Pending for %lld s; sending it again (Kusto skips it if the first send lands meanwhile)",
 								shipper->config->name, batch->batch_id, age)));
+			if (st.state == KUSTO_INGEST_PENDING)
+				batch->go_queued = true;	/* the second send must carry the tag */
+			if ((st.state == KUSTO_INGEST_UNKNOWN || st.state == KUSTO_INGEST_FAILED) &&
+				batch->batch_id[0] != '\0' && !batch->go_queued &&
+				strcmp(shipper->config->ingestion_method, "managed") == 0)
+			{
+				/* managed: never queued, or failed there; was it streamed? */
+				start_probe(shipper, batch);
+				continue;
+			}
 			batch->resuming = false;
 			if (st.state == KUSTO_INGEST_UNKNOWN || st.state == KUSTO_INGEST_FAILED ||
 				st.state == KUSTO_INGEST_PENDING)

@@ -55,6 +55,8 @@ static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn()
 #define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
 #define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */
 #define KS_IDLE_POLL_MS 20		/* WAL poll interval when caught up */
+/* exactly once without tags: room left in a stream for a run of one WAL record */
+#define KS_RUN_MARGIN (1024 * 1024)
 
 typedef struct PendingCommit
 {
@@ -94,6 +96,7 @@ typedef struct SinkWorker
 
 	/* exactly once (progress.c) */
 	bool		eo;
+	bool		keep_runs;		/* a batch never ends inside one WAL record's records */
 	KsProgress *progress;
 	List	   *settled;		/* acknowledged (or dead-lettered) batches to settle */
 } SinkWorker;
@@ -446,7 +449,8 @@ batch_for(const char *kusto_table)
  * id, then settled idempotently).  True when the record was taken care of.
  */
 static bool
-eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr commit_lsn, int64 index)
+eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr lsn,
+		  XLogRecPtr commit_lsn, int64 index)
 {
 	KsRange    *r;
 	KsBatch    *b;
@@ -477,7 +481,7 @@ eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr commit_
 		r->rebuild = b;
 	}
 	b = r->rebuild;
-	ks_batch_add(b, data, len, commit_lsn, index);
+	ks_batch_add(b, data, len, lsn, commit_lsn, index);
 	if (commit_lsn == r->last_lsn && index == r->last_index)
 	{
 		ks_batch_seal(b);
@@ -487,27 +491,43 @@ eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr commit_
 	return true;
 }
 
+/* Whether a batch is full (it is sealed before it takes more). */
+static bool
+batch_full(KsBatch *batch, int len)
+{
+	return batch->nrecords > 0 &&
+		(batch->raw_bytes + len + 1 > W->max_batch_bytes ||
+		 batch->nrecords >= W->config->batch_size);
+}
+
 static void
-on_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr commit_lsn, int64 index)
+on_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr lsn,
+		  XLogRecPtr commit_lsn, int64 index)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	KsBatch    *batch;
 
-	if (W->eo && eo_replay(route(relid), data, len, commit_lsn, index))
+	if (W->eo && eo_replay(route(relid), data, len, lsn, commit_lsn, index))
 	{
 		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
 	batch = batch_for(route(relid));
 
-	if (batch->raw_bytes + len + 1 > W->max_batch_bytes && batch->nrecords > 0)
+	/*
+	 * With keep_runs, records of one WAL record (same commit and change LSN)
+	 * stay in one batch, so that a batch is recognised in Kusto by its first
+	 * record (see ship.c, exactly once without tags).
+	 */
+	if (batch_full(batch, len) &&
+		!(W->keep_runs && batch->last_commit_lsn == commit_lsn && batch->last_change_lsn == lsn))
 	{
 		seal(batch);
 		wait_for_room();
 		batch = batch_for(route(relid));
 	}
-	ks_batch_add(batch, data, len, commit_lsn, index);
-	if (batch->nrecords >= W->config->batch_size)
+	ks_batch_add(batch, data, len, lsn, commit_lsn, index);
+	if (!W->keep_runs && batch->nrecords >= W->config->batch_size)
 	{
 		seal(batch);
 		wait_for_room();
@@ -556,7 +576,7 @@ seal_due(bool all)
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
 		TimestampTz due = TimestampTzPlusMilliseconds(batch->opened_at, W->config->batch_interval_ms);
 
-		if (all || due <= now)
+		if (all || due <= now || (W->keep_runs && batch_full(batch, 0)))
 		{
 			W->open = foreach_delete_current(W->open, lc);
 			ks_batch_seal(batch);
@@ -851,17 +871,46 @@ run_sink(KsSinkSlot *slot, const char *name)
 	W->stream = ks_decode_start(W->config->slot_name, W->config->plugin_options, &hooks);
 	if (W->config->exactly_once)
 	{
-		if (strcmp(W->config->ingestion_method, "queued") != 0 || !W->config->poll_for_ingestion_status)
+		bool		queued = strcmp(W->config->ingestion_method, "queued") == 0;
+
+		/* create_sink and alter_sink check these too */
+		if (strcmp(W->config->ingestion_method, "streaming") != 0 &&
+			!W->config->poll_for_ingestion_status)
 			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("kusto_sink sink \"%s\": delivery_guarantee \"exactly_once\" needs ingestion_method \"queued\" with poll_for_ingestion_status",
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("kusto_sink sink \"%s\": delivery_guarantee \"exactly_once\" needs poll_for_ingestion_status",
 							name),
-					 errhint("Set them with kusto_sink.alter_sink().")));
+					 errhint("Set it with kusto_sink.alter_sink().")));
+		if (!queued && (W->config->lsn_column == NULL || W->config->commit_lsn_column == NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("kusto_sink sink \"%s\": delivery_guarantee \"exactly_once\" with ingestion_method \"%s\" needs the metadata columns lsn and commit_lsn",
+							name, W->config->ingestion_method),
+					 errhint("Add lsn and commit_lsn to option \"metadata\" with kusto_sink.alter_sink().")));
 		W->eo = true;
+		W->keep_runs = !queued;
+		if (W->keep_runs && ks_ship_streaming_limit(W->shipper) > 0)
+			W->max_batch_bytes = Min(W->max_batch_bytes,
+									 ks_ship_streaming_limit(W->shipper) - KS_RUN_MARGIN);
 		W->progress = ks_progress_load(name, ks_decode_confirmed(W->stream));
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": exactly once, %d recorded batches to settle",
 						name, ks_progress_pending(W->progress))));
+	}
+
+	if (W->config->dropped_tables != NULL)
+	{
+		char		message[256];
+
+		/* decoding still finds their changes before the drop (by OID) */
+		snprintf(message, sizeof(message),
+				 "source tables with OIDs %s were dropped; their changes up to the drop are delivered",
+				 W->config->dropped_tables);
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("kusto_sink sink \"%s\": %s", name, message),
+				 errhint("Drop the sink, or create it again for the tables that exist, once its lag is 0.")));
+		ks_slot_set_error(slot, message);
 	}
 
 	SpinLockAcquire(&slot->mutex);

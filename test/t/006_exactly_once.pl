@@ -32,8 +32,8 @@ $node->safe_psql('postgres', qq{
 
 # the options that exactly once needs
 my ($ret, $out, $err) = $node->psql('postgres',
-	q{SELECT kusto_sink.create_sink('x', 'emu', 't', 'Eo', 'T', '{"delivery_guarantee": "exactly_once", "ingestion_method": "streaming"}')});
-like($err, qr/delivery_guarantee "exactly_once" needs ingestion_method "queued"/, 'exactly once refuses streaming');
+	q{SELECT kusto_sink.create_sink('x', 'emu', 't', 'Eo', 'T', '{"delivery_guarantee": "exactly_once", "ingestion_method": "streaming", "metadata": "op"}')});
+like($err, qr/delivery_guarantee "exactly_once" with ingestion_method "streaming" needs the metadata columns lsn and commit_lsn/, 'exactly once over streaming needs the LSN columns');
 ($ret, $out, $err) = $node->psql('postgres',
 	q{SELECT kusto_sink.create_sink('x', 'emu', 't', 'Eo', 'T', '{"delivery_guarantee": "exactly_once", "ingestion_method": "queued", "poll_for_ingestion_status": false}')});
 like($err, qr/needs poll_for_ingestion_status/, 'exactly once needs the status table');

@@ -29,9 +29,21 @@ my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 sub new
 {
 	my ($class, %opts) = @_;
+	my $self = bless {
+		state => PostgreSQL::Test::Utils::tempdir('kusto'), opts => \%opts,
+		http => HTTP::Tiny->new(timeout => 30),
+	}, $class;
+	$self->_start(0);
+	return $self;
+}
+
+# starts the emulator on $port (0: any free port) with the state directory
+sub _start
+{
+	my ($self, $port) = @_;
 	my $root = $ENV{KS_ROOT} or die "KS_ROOT is not set";
-	my $state = PostgreSQL::Test::Utils::tempdir('kusto');
-	my @cmd = ("$root/test/kusto-emulator/kusto-emulator", '--port', '0', '--state-dir', $state);
+	my %opts = %{ $self->{opts} };
+	my @cmd = ("$root/test/kusto-emulator/kusto-emulator", '--port', $port, '--state-dir', $self->{state});
 	push @cmd, map { ("--$_", $opts{$_}) } sort keys %opts;
 	my ($in, $out, $err) = ('', '', '');
 	my $h = IPC::Run::start(\@cmd, \$in, \$out, \$err,
@@ -44,11 +56,19 @@ sub new
 		usleep(20_000);
 	}
 	$out =~ /kusto-emulator listening on (\S+)/;
-	my $self = bless {
-		handle => $h, url => $1, state => $state, err => \$err,
-		http => HTTP::Tiny->new(timeout => 30),
-	}, $class;
-	return $self;
+	$self->{handle} = $h;
+	$self->{url} = $1;
+	$self->{err} = \$err;
+}
+
+# stops the emulator (its state is saved) and starts it again on the same port
+sub restart
+{
+	my ($self, %wait) = @_;
+	my ($port) = $self->{url} =~ /:(\d+)$/;
+	$self->stop;
+	$wait{while_down}->() if $wait{while_down};
+	$self->_start($port);
 }
 
 sub url { return $_[0]->{url}; }

@@ -85,6 +85,48 @@ main(void)
 		  "a failing query is a permanent error");
 	CHECK(strstr(err.message, "Nope") != NULL, "which names the missing table");
 
+	/* kusto_count(): a query answering one number, without waiting */
+	kusto_count(c, "rdb", "R | where id == 2 | take 1 | count", &l);
+	while ((op = kusto_client_done(c, &user, &err)) == NULL)
+		kusto_client_run(c, 100);
+	CHECK(err.status == KUSTO_OK && user == &l && kusto_op_count(op) == 1, "a count operation: 1");
+	kusto_op_free(op);
+	kusto_count(c, "rdb", "Nope | count", NULL);
+	while ((op = kusto_client_done(c, &user, &err)) == NULL)
+		kusto_client_run(c, 100);
+	CHECK(err.status == KUSTO_ERR_PERMANENT && strstr(err.message, "Nope") != NULL,
+		  "a failing count operation names what failed");
+	kusto_op_free(op);
+
+	/*
+	 * An answer lost after Kusto stored a stream, on a reused connection:
+	 * curl must not send the stream again by itself (it would be stored
+	 * twice); the caller gets a transient error and decides.
+	 */
+	{
+		static const char csv[] = "3,three,3,,,true\n";
+		long long	before = -1,
+					after = -1;
+
+		kusto_count(c, "rdb", "R | count", &before);
+		while ((op = kusto_client_done(c, &user, &err)) == NULL)
+			kusto_client_run(c, 100);
+		before = kusto_op_count(op);
+		kusto_op_free(op);
+		admin("/admin/faults", "{\"kind\": \"streaming\", \"count\": 1, \"action\": {\"lost\": true}}");
+		kusto_stream_ingest(c, "rdb", "R", "csv", NULL, csv, strlen(csv), NULL);
+		while ((op = kusto_client_done(c, &user, &err)) == NULL)
+			kusto_client_run(c, 100);
+		CHECK(err.status == KUSTO_ERR_TRANSIENT, "a stream whose answer was lost is a transient error");
+		kusto_op_free(op);
+		kusto_count(c, "rdb", "R | count", NULL);
+		while ((op = kusto_client_done(c, &user, &err)) == NULL)
+			kusto_client_run(c, 100);
+		after = kusto_op_count(op);
+		kusto_op_free(op);
+		CHECK(after == before + 1, "and it was stored once, not sent again by curl");
+	}
+
 	kusto_client_destroy(c);
 	return unit_summary();
 }

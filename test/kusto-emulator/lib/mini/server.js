@@ -41,7 +41,13 @@ class Emulator {
       ? Engine.fromJSON(JSON.parse(fs.readFileSync(this.stateFile, 'utf8'))) : new Engine();
     this.engine.onChange = () => this.scheduleSave();
     this.ingestionDelayMs = Number(opts.ingestionDelayMs ?? 1000);
-    this.key = crypto.randomBytes(32);
+    // the token signing key survives a restart with --state-dir, as tokens do in Kusto
+    const keyFile = opts.stateDir ? nodePath.join(opts.stateDir, 'token-key') : null;
+    if (keyFile && fs.existsSync(keyFile)) this.key = fs.readFileSync(keyFile);
+    else {
+      this.key = crypto.randomBytes(32);
+      if (keyFile) { fs.mkdirSync(opts.stateDir, { recursive: true }); fs.writeFileSync(keyFile, this.key); }
+    }
     this.tokenLifetime = Number(opts.tokenLifetime || 3600);
     this.federatedToken = opts.federatedToken || 'dev-federated-token';
     this.clientCert = opts.clientCertificate
@@ -97,11 +103,17 @@ class Emulator {
       direct.createQueue(STORAGE.ready), direct.createQueue(STORAGE.failed),
       direct.createQueue(STORAGE.succeeded), direct.createTable(STORAGE.status)]);
     const tls = this.tlsOptions();
+    // with --state-dir the storage endpoints keep their ports across restarts,
+    // as a real cluster's storage accounts keep their URLs
+    const portsFile = this.opts.stateDir ? nodePath.join(this.opts.stateDir, 'storage-ports.json') : null;
+    const ports = portsFile && fs.existsSync(portsFile) ? JSON.parse(fs.readFileSync(portsFile, 'utf8')) : {};
     this.proxies = {};
     for (const kind of ['blob', 'queue', 'table']) {
       this.proxies[kind] = new StorageProxy(kind, urls[kind], (k, p) => this.takeFault(k, p), tls);
-      await this.proxies[kind].listen(host);
+      await this.proxies[kind].listen(host, ports[kind] || 0);
+      ports[kind] = Number(new URL(this.proxies[kind].url).port);
     }
+    if (portsFile) fs.writeFileSync(portsFile, JSON.stringify(ports));
     const toAzurite = (u) => {
       for (const kind of ['blob', 'queue', 'table']) {
         if (u.startsWith(this.proxies[kind].url)) return urls[kind] + u.slice(this.proxies[kind].url.length);
@@ -159,7 +171,7 @@ class Emulator {
     const path = url.pathname;
     const body = await readBody(req);
     const requestId = req.headers['x-ms-client-request-id'] || '';
-    const send = (status, obj, headers = {}) => {
+    let send = (status, obj, headers = {}) => {
       const text = typeof obj === 'string' ? obj : JSON.stringify(obj);
       res.writeHead(status, { 'Content-Type': typeof obj === 'string' ? 'text/plain' : 'application/json; charset=utf-8',
         'x-ms-client-request-id': requestId, 'x-ms-activity-id': crypto.randomUUID(), ...headers });
@@ -178,6 +190,10 @@ class Emulator {
           return undefined;
         }
         else if (fault.hang) { return undefined; }
+        else if (fault.lost) {
+          // the request is carried out, then the connection breaks before the answer
+          send = () => { req.socket.destroy(); };
+        }
         else if (fault.status) {
           const err = new KustoError(fault.status, fault.code || (fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable'),
             fault.message || 'Injected fault.', { permanent: fault.permanent, retryAfter: fault.retryAfter });

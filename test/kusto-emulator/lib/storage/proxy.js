@@ -51,13 +51,14 @@ class StorageProxy {
     req.pipe(up);
   }
 
-  listen(host) {
+  listen(host, port = 0) {
     const handler = (req, res) => { this.handle(req, res); };
     this.server = this.tls ? https.createServer(this.tls, handler) : http.createServer(handler);
     this.server.keepAliveTimeout = 30000;
     this.server.on('connection', (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
-    return new Promise((resolve) => {
-      this.server.listen(0, host, () => {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
         const { address, port } = this.server.address();
         const h = address.includes(':') ? `[${address}]` : address;
         this.url = `${this.tls ? 'https' : 'http'}://${h}:${port}`;

@@ -1,0 +1,183 @@
+# Exactly once over streaming and managed ingestion, which carry no extent
+# tag: a batch whose fate is unknown (a crash, an answer lost after Kusto
+# stored it) is looked up in Kusto by its first record before it is sent
+# again.  Crashes at each step, lost answers, 503s, COPY (many records of one
+# WAL record, which a batch never splits), the emulator restarting, managed
+# ingestion on both of its paths, and a source table dropped; after each,
+# every committed row is in Kusto exactly once.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use lib $ENV{KS_ROOT} . '/test/t';
+use KustoEmulator;
+
+my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
+my $db = 'Eos';
+$kusto->mgmt($db, ".create table S (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
+$kusto->mgmt($db, '.alter table S policy streamingingestion enable');
+
+my $node = PostgreSQL::Test::Cluster->new('eos');
+$node->init(allows_streaming => 'logical');
+my $crash_file = $node->data_dir . '/kusto_sink_crash';
+$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nkusto_sink.pending_resend_after = '8s'\n");
+$node->start;
+my $url = $kusto->url;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION kusto_sink;
+	CREATE TABLE t (id int PRIMARY KEY, note text);
+	SELECT kusto_sink.create_connection('emu', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+});
+
+# a stream is found in Kusto by its commit and change LSN: both must be there
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{SELECT kusto_sink.create_sink('x', 'emu', 't', 'Eos', 'S', '{"delivery_guarantee": "exactly_once", "ingestion_method": "streaming", "metadata": "op, lsn"}')});
+like($err, qr/delivery_guarantee "exactly_once" with ingestion_method "streaming" needs the metadata columns lsn and commit_lsn/,
+	'exactly once over streaming needs the LSN columns');
+
+$node->safe_psql('postgres', q{
+	SELECT kusto_sink.create_sink('eos', 'emu', 't', 'Eos', 'S',
+		'{"delivery_guarantee": "exactly_once", "ingestion_method": "streaming",
+		  "batch_interval_ms": 100, "batch_size": 40}');
+});
+
+sub running
+{
+	return $node->poll_query_until('postgres',
+		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = 'eos'");
+}
+ok(running(), 'the exactly-once streaming sink runs');
+
+my $next = 1;
+
+# inserts $n rows (in transactions of $per rows) and returns the new total
+sub insert_rows
+{
+	my ($n, $per) = @_;
+	my $sql = '';
+	for (my $i = 0; $i < $n; $i += $per)
+	{
+		my $from = $next + $i;
+		my $to = $next + ($i + $per > $n ? $n : $i + $per) - 1;
+		$sql .= "INSERT INTO t SELECT g, 'n' || g FROM generate_series($from, $to) g;\n";
+	}
+	$next += $n;
+	$node->safe_psql('postgres', $sql);
+	return $next - 1;
+}
+
+# COPY: one multi-insert WAL record per page, so many records share a change LSN
+sub copy_rows
+{
+	my ($n) = @_;
+	my $file = $node->basedir . "/copy_$next.csv";
+	open(my $fh, '>', $file) or die $!;
+	print $fh join('', map { "$_,c$_\n" } $next .. $next + $n - 1);
+	close $fh;
+	$next += $n;
+	$node->safe_psql('postgres', "COPY t FROM '$file' (FORMAT csv)");
+}
+
+# every source row in Kusto once: rows, distinct ids, duplicates, id range
+sub exactly_once
+{
+	my ($what) = @_;
+	my $total = $next - 1;
+	$kusto->wait_count($db, 'S', $total);
+	my $r = $kusto->query($db,
+		'S | summarize c = count() by id | summarize rows = sum(c), ids = dcount(id), dups = countif(c > 1), lo = min(id), hi = max(id)');
+	is_deeply($r, [ [ $total, $total, 0, 1, $total ] ], "$what: $total rows, each exactly once");
+}
+
+sub crash_at
+{
+	my ($point, $work) = @_;
+	PostgreSQL::Test::Utils::append_to_file($crash_file, "$point\n");
+	$work->();
+	my $deadline = time + 60;
+	usleep(20_000) while -e $crash_file && time < $deadline;
+	ok(!-e $crash_file, "the worker reached crash point $point");
+	ok(running(), "after the crash at $point the worker runs again");
+	exactly_once("crash at $point");
+}
+
+insert_rows(200, 100);
+exactly_once('no crash');
+
+crash_at('after_record', sub { insert_rows(150, 150) });	# recorded, nothing sent
+my $log_at = -s $node->logfile;
+crash_at('after_ack', sub { insert_rows(150, 50) });		# streamed, progress not committed
+ok($node->wait_for_log(qr/batch [0-9a-f-]+ is in Kusto already; not sent again/, $log_at),
+	'a streamed batch rebuilt after the crash is found in Kusto, not sent again');
+crash_at('after_progress', sub { insert_rows(150, 30) });	# progress committed, slot not moved
+
+# the answer is lost after Kusto stored the rows: found, not sent again
+$log_at = -s $node->logfile;
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1, action => { lost => JSON::PP::true } });
+insert_rows(30, 30);
+exactly_once('a lost answer to a stored stream');
+ok($node->wait_for_log(qr/is in Kusto already; not sent again/, $log_at), 'the lost stream was looked up');
+
+# 503 before anything is stored: looked up, not found, sent again
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 2, action => { status => 503 } });
+insert_rows(60, 20);
+exactly_once('streams refused with 503');
+
+# COPY: a batch never ends inside one WAL record's records (found by the first)
+copy_rows(500);
+exactly_once('COPY');
+ok($kusto->query($db, 'S | summarize n = count() by _commit_lsn, _lsn | summarize max(n)')->[0][0] > 40,
+	'COPY gave runs of records with one change LSN, longer than batch_size');
+crash_at('after_record', sub { copy_rows(400) });
+crash_at('after_ack', sub { copy_rows(400) });
+
+# the emulator restarts (its state kept) while changes arrive
+$kusto->restart(while_down => sub { insert_rows(50, 10) });
+insert_rows(50, 10);
+exactly_once('the emulator restarted');
+
+# managed ingestion: streams (looked up when in doubt) ...
+$node->safe_psql('postgres', q{SELECT kusto_sink.alter_sink('eos', '{"ingestion_method": "managed"}')});
+ok(running(), 'the sink runs with managed ingestion');
+insert_rows(50, 25);
+exactly_once('managed, streamed');
+crash_at('after_ack', sub { insert_rows(80, 40) });
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1, action => { lost => JSON::PP::true } });
+insert_rows(30, 30);
+exactly_once('managed, a lost answer to a stored stream');
+
+# ... and queues, tagged, when the table does not take streams
+$kusto->mgmt($db, '.alter table S policy streamingingestion disable');
+my $queued_before = $kusto->admin('GET', '/admin/stats')->{dm}{processed} // 0;
+insert_rows(60, 30);
+exactly_once('managed, queued (streaming policy off)');
+ok(($kusto->admin('GET', '/admin/stats')->{dm}{processed} // 0) > $queued_before, 'those batches went through the queue');
+crash_at('after_queue', sub { insert_rows(40, 40) });
+crash_at('after_record', sub { insert_rows(40, 40) });
+$kusto->mgmt($db, '.alter table S policy streamingingestion enable');
+
+# a source table dropped: its changes up to the drop arrive once, then the
+# sink says so; it does not start decoding other tables
+$node->safe_psql('postgres', 'CREATE TABLE other (id int PRIMARY KEY)');
+insert_rows(30, 30);
+$node->safe_psql('postgres', 'DROP TABLE t');
+exactly_once('rows committed before the source table was dropped');
+$node->safe_psql('postgres', q{SELECT kusto_sink.alter_sink('eos', '{"batch_size": 50}')});
+ok($node->poll_query_until('postgres',
+	"SELECT last_error ~ 'source tables with OIDs [0-9]+ were dropped' FROM kusto_sink.status WHERE name = 'eos'"),
+	'the sink reports the dropped source table');
+$node->safe_psql('postgres', 'INSERT INTO other SELECT generate_series(1, 10)');
+my $after = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+ok($node->poll_query_until('postgres',
+	"SELECT confirmed_lsn >= '$after' FROM kusto_sink.status WHERE name = 'eos'"),
+	'the sink reads past the insert into a table that is not a source');
+exactly_once('a table that is not a source is not decoded');
+
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('eos')");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.batch'), '0', 'nothing left in flight');
+$node->stop;
+$kusto->stop;
+done_testing();
