@@ -27,6 +27,7 @@
 
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/pmsignal.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -53,10 +54,11 @@ struct KsShipper
 	List	   *polling;		/* KsBatch * queued, waiting for their status */
 };
 
+/* the core's transfers stop for SIGTERM and when the postmaster died */
 static int
 interrupted(void *arg)
 {
-	return ProcDiePending ? 1 : 0;
+	return (ProcDiePending || !PostmasterIsAlive()) ? 1 : 0;
 }
 
 KsShipper *

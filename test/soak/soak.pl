@@ -7,7 +7,8 @@
 # transiently.  A trigger keeps the source's change history; at the end each
 # change must be in Kusto once.  Prints
 #   changes committed / in Kusto / lost / duplicated
-# Sizes: SOAK_CHANGES (default 250000), SOAK_SEED.
+# Sizes: SOAK_CHANGES (default 250000), SOAK_SEED; SOAK_METHOD the ingestion
+# method (queued, the default; streaming; managed).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -19,13 +20,15 @@ use KustoEmulator;
 
 my $target = $ENV{SOAK_CHANGES} || 250_000;
 my $seed = $ENV{SOAK_SEED} || int(time);
+my $method = $ENV{SOAK_METHOD} || 'queued';
 srand($seed);
-diag("soak: $target changes, seed $seed");
+diag("soak: $target changes, seed $seed, $method ingestion");
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 100);
 my $db = 'Soak';
 my @tables = ('a', 'b', 'c');
 $kusto->mgmt($db, ".create table \U$_\E (id:long, v:long, note:string, $KustoEmulator::METADATA_COLUMNS)") for @tables;
+$kusto->mgmt($db, ".alter table \U$_\E policy streamingingestion enable") for @tables;
 
 my $node = PostgreSQL::Test::Cluster->new('soak');
 $node->init(allows_streaming => 'logical');
@@ -49,7 +52,7 @@ $setup .= "SELECT kusto_sink.create_connection('emu', '$url', 'application',
 	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');\n";
 $node->safe_psql('postgres', $setup);
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('soak', 'emu', 'a, b, c', 'Soak', 'A',
-	'{"delivery_guarantee": "exactly_once", "ingestion_method": "queued", "flush_immediately": true,
+	'{"delivery_guarantee": "exactly_once", "ingestion_method": "} . $method . q{", "flush_immediately": true,
 	  "tables": {"public.b": "B", "public.c": "C"}, "batch_interval_ms": 100, "batch_size": 300}')});
 
 sub running
@@ -119,9 +122,10 @@ sub event
 	}
 	elsif ($r == 7)
 	{
-		my $kind = (qw(blob queue mgmt))[ int(rand(3)) ];
-		$kusto->admin('POST', '/admin/faults', { kind => $kind, count => 1, action => { drop => JSON::PP::true } });
-		$events{"$kind dropped"}++;
+		my $kind = (qw(blob queue mgmt streaming))[ int(rand(4)) ];
+		my $how = rand() < 0.5 ? 'drop' : 'lost';
+		$kusto->admin('POST', '/admin/faults', { kind => $kind, count => 1, action => { $how => JSON::PP::true } });
+		$events{"$kind $how"}++;
 	}
 	else
 	{

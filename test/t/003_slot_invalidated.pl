@@ -1,5 +1,6 @@
 # A sink whose slot max_slot_wal_keep_size invalidated: a clear error state
-# (state error, the reason in last_error, wal_status lost), not a silent stop.
+# (state error, the reason in last_error, wal_status lost), not a silent stop;
+# for an at-least-once and an exactly-once sink.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -10,6 +11,7 @@ use KustoEmulator;
 
 my $kusto = KustoEmulator->new;
 $kusto->create_sink_table('Db', 'T', 'id:long');
+$kusto->create_sink_table('Db', 'E', 'id:long');
 
 my $node = PostgreSQL::Test::Cluster->new('invalidated');
 $node->init(allows_streaming => 'logical');
@@ -27,12 +29,14 @@ $node->safe_psql('postgres', qq{
 	SELECT kusto_sink.create_connection('emu', '$url', 'application',
 		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 	SELECT kusto_sink.create_sink('s', 'emu', 't', 'Db', 'T', '{"ingestion_method": "streaming", "batch_interval_ms": 100}');
+	SELECT kusto_sink.create_sink('e', 'emu', 't', 'Db', 'E', '{"ingestion_method": "streaming", "batch_interval_ms": 100, "delivery_guarantee": "exactly_once"}');
 	INSERT INTO t VALUES (1, 'before');
 });
 is($kusto->wait_count('Db', 'T', 1), 1, 'the sink works');
+is($kusto->wait_count('Db', 'E', 1), 1, 'the exactly-once sink works');
 
-$node->safe_psql('postgres', "SELECT kusto_sink.pause_sink('s')");
-ok($node->poll_query_until('postgres', "SELECT worker_pid IS NULL FROM kusto_sink.status"), 'paused');
+$node->safe_psql('postgres', "SELECT kusto_sink.pause_sink('s'); SELECT kusto_sink.pause_sink('e');");
+ok($node->poll_query_until('postgres', "SELECT bool_and(worker_pid IS NULL) FROM kusto_sink.status"), 'paused');
 # far more WAL than max_slot_wal_keep_size, then checkpoints remove it
 for my $i (1 .. 4)
 {
@@ -40,17 +44,21 @@ for my $i (1 .. 4)
 	$node->safe_psql('postgres', 'SELECT pg_switch_wal(); CHECKPOINT;');
 }
 ok($node->poll_query_until('postgres',
-	"SELECT wal_status = 'lost' FROM kusto_sink.status WHERE name = 's'"), 'the slot is invalidated');
+	"SELECT bool_and(wal_status = 'lost') FROM kusto_sink.status"), 'the slots are invalidated');
 
-$node->safe_psql('postgres', "SELECT kusto_sink.resume_sink('s')");
-ok($node->poll_query_until('postgres',
-	"SELECT state = 'error' AND last_error IS NOT NULL FROM kusto_sink.status WHERE name = 's'"),
-	'resumed on an invalidated slot: state error');
-like($node->safe_psql('postgres', "SELECT last_error FROM kusto_sink.status WHERE name = 's'"),
-	qr/replication slot "kusto_sink_s" was invalidated: the WAL it needs has been removed/,
-	'last_error says the slot is gone');
+for my $sink ('s', 'e')
+{
+	$node->safe_psql('postgres', "SELECT kusto_sink.resume_sink('$sink')");
+	ok($node->poll_query_until('postgres',
+		"SELECT state = 'error' AND last_error IS NOT NULL FROM kusto_sink.status WHERE name = '$sink'"),
+		"sink $sink resumed on an invalidated slot: state error");
+	like($node->safe_psql('postgres', "SELECT last_error FROM kusto_sink.status WHERE name = '$sink'"),
+		qr/replication slot "kusto_sink_$sink" was invalidated: the WAL it needs has been removed/,
+		"sink $sink: last_error says the slot is gone");
+}
+is($kusto->count('Db', 'E'), 1, 'the exactly-once sink sent nothing more');
 
-$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('s')");
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('s'); SELECT kusto_sink.drop_sink('e');");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0', 'it can still be dropped');
 $node->stop;
 $kusto->stop;

@@ -139,6 +139,25 @@ $kusto->restart(while_down => sub { insert_rows(50, 10) });
 insert_rows(50, 10);
 exactly_once('the emulator restarted');
 
+# the postmaster is killed (kill -9) while a stream hangs: the worker notices
+# the postmaster's death inside the transfer and exits; after a new start the
+# batch in doubt is looked up and sent once
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1, action => { hang => JSON::PP::true } });
+my $worker = $node->safe_psql('postgres', "SELECT worker_pid FROM kusto_sink.status WHERE name = 'eos'");
+insert_rows(40, 40);
+ok($node->poll_query_until('postgres', 'SELECT count(*) > 0 FROM kusto_sink.batch'),
+	'a batch is recorded while its stream hangs');
+my $postmaster = PostgreSQL::Test::Utils::slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/ && $1;
+kill 'KILL', $postmaster;
+my $deadline = time + 60;
+usleep(50_000) while kill(0, $worker) && time < $deadline;
+ok(!kill(0, $worker), 'the worker exits when the postmaster dies, even inside a transfer');
+$kusto->admin('POST', '/admin/reset', {});
+$node->_update_pid(-1);
+$node->start;
+ok(running(), 'the worker runs after the postmaster was killed and started again');
+exactly_once('kill -9 of the postmaster');
+
 # managed ingestion: streams (looked up when in doubt) ...
 $node->safe_psql('postgres', q{SELECT kusto_sink.alter_sink('eos', '{"ingestion_method": "managed"}')});
 ok(running(), 'the sink runs with managed ingestion');
