@@ -36,10 +36,12 @@ WORKER_OBJS = \
 	src/worker/config.o \
 	src/worker/crashpoint.o \
 	src/worker/decode.o \
+	src/worker/kusto_tables.o \
 	src/worker/launcher.o \
 	src/worker/progress.o \
 	src/worker/registry.o \
 	src/worker/sink_worker.o \
+	src/worker/worker_sql.o \
 	src/worker/ship.o
 
 KUSTO_OBJS = \
@@ -61,7 +63,7 @@ SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 # The regression tests run through our own installcheck (throw-away instance,
 # unprivileged user), so PGXS must not define one.
 NO_INSTALLCHECK = 1
-REGRESS = types formats changes toast options filter typeinfo connections sinks
+REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -340,7 +340,7 @@ DECLARE
 		'client_batch_size_limit', 'flush_immediately', 'poll_for_ingestion_status',
 		'delivery_guarantee', 'ingestion_mapping_ref', 'on_error', 'tables', 'metadata',
 		'op_column', 'lsn_column', 'commit_lsn_column', 'commit_time_column', 'xid_column',
-		'schema_column', 'table_column', 'unchanged_toast_column'];
+		'schema_column', 'table_column', 'unchanged_toast_column', 'create_table'];
 	enums CONSTANT jsonb := '{"ingestion_method": ["queued", "streaming", "managed"],
 		"format": ["json", "csv"], "delivery_guarantee": ["at_least_once", "exactly_once"],
 		"on_error": ["stop", "dead_letter"]}';
@@ -376,7 +376,7 @@ BEGIN
 				RAISE EXCEPTION 'sink option "%" must be a positive integer, not %', key, val
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
-		ELSIF key IN ('flush_immediately', 'poll_for_ingestion_status') THEN
+		ELSIF key IN ('flush_immediately', 'poll_for_ingestion_status', 'create_table') THEN
 			IF jsonb_typeof(val) <> 'boolean' THEN
 				RAISE EXCEPTION 'sink option "%" must be true or false, not %', key, val
 					USING ERRCODE = 'invalid_parameter_value';
@@ -845,3 +845,308 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink.test_connection(text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Latest state: KQL that turns a sink's change log in Kusto into the source
+-- table's current rows (README, "Latest state").
+-------------------------------------------------------------------------------
+
+-- The name of a sink's metadata column (options metadata, <key>_column), or
+-- NULL when the sink leaves it out.
+CREATE FUNCTION kusto_sink._metadata_column(options jsonb, key text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN lower(coalesce(options ->> 'metadata', 'all')) = 'all'
+			 OR key = ANY (string_to_array(replace(lower(options ->> 'metadata'), ' ', ''), ','))
+		THEN coalesce(options ->> (key || '_column'), '_' || key)
+	END
+$$;
+
+-- A KQL string literal: 'text'
+CREATE FUNCTION kusto_sink._kql_string(text text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '''' || replace(replace(text, '\', '\\'), '''', '\''') || '''' $$;
+
+-- A KQL name: ['name']
+CREATE FUNCTION kusto_sink._kql_name(name text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '[''' || replace(replace(name, '\', '\\'), '''', '\''') || ''']' $$;
+
+-- What the latest-state KQL of a source table of a sink needs: the Kusto
+-- table, the key columns, the metadata column names, whether the Kusto
+-- table is shared with other source tables.
+CREATE FUNCTION kusto_sink._latest_state_parts(
+	sink text, source_table regclass,
+	OUT kusto_table text, OUT keys text[], OUT op_column text, OUT lsn_column text,
+	OUT filter text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	qualified text;
+	shared boolean;
+	schema_column text;
+	table_column text;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _latest_state_parts.sink;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', sink
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) INTO qualified
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source_table;
+	IF NOT (source_table = ANY (coalesce(s.source_tables, '{}'))
+			OR EXISTS (SELECT FROM pg_publication_tables p
+					   WHERE p.pubname = s.publication AND format('%I.%I', p.schemaname, p.tablename) = qualified)) THEN
+		RAISE EXCEPTION 'table % is not a source of sink "%"', source_table, sink
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	kusto_table := coalesce(s.options -> 'tables' ->> qualified, s.kusto_table);
+	SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum)) INTO keys
+	  FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
+	 WHERE i.indrelid = source_table AND i.indisprimary;
+	IF keys IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key', source_table
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The latest state of a row is found by its key: add a primary key to the table.';
+	END IF;
+	op_column := kusto_sink._metadata_column(s.options, 'op');
+	lsn_column := kusto_sink._metadata_column(s.options, 'lsn');
+	IF op_column IS NULL OR lsn_column IS NULL THEN
+		RAISE EXCEPTION 'the latest state needs the metadata columns op and lsn, which sink "%" leaves out', sink
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Add them to the sink option "metadata" with kusto_sink.alter_sink().';
+	END IF;
+	-- another source table goes to the same Kusto table: tell them apart
+	shared := s.publication IS NOT NULL OR EXISTS (
+		SELECT FROM unnest(s.source_tables) t JOIN pg_class c ON c.oid = t JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE t <> source_table
+		   AND coalesce(s.options -> 'tables' ->> (quote_ident(n.nspname) || '.' || quote_ident(c.relname)), s.kusto_table) = kusto_table);
+	IF shared THEN
+		schema_column := kusto_sink._metadata_column(s.options, 'schema');
+		table_column := kusto_sink._metadata_column(s.options, 'table');
+		IF schema_column IS NULL OR table_column IS NULL THEN
+			RAISE EXCEPTION 'Kusto table "%" holds more than one source table, and sink "%" leaves out the metadata columns schema and table', kusto_table, sink
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Add them to the sink option "metadata", or give the table its own Kusto table in option "tables".';
+		END IF;
+		filter := format('| where %s == %L and %s == %L', kusto_sink._kql_name(schema_column),
+						 (SELECT nspname FROM pg_namespace WHERE oid = (SELECT relnamespace FROM pg_class WHERE oid = source_table)),
+						 kusto_sink._kql_name(table_column), (SELECT relname FROM pg_class WHERE oid = source_table));
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._latest_state_parts(text, regclass) FROM PUBLIC;
+
+-- The Kusto command that creates a materialized view with, per primary key,
+-- the newest change (arg_max over the change LSN, the row's version).
+CREATE FUNCTION kusto_sink.latest_state_kql(sink text, source_table regclass, view_name text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	p := kusto_sink._latest_state_parts(sink, source_table);
+	RETURN format(E'.create-or-alter materialized-view with (backfill=true) %s on table %s\n{\n    %s\n    %s| summarize arg_max(%s, *) by %s\n}',
+				  kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest')),
+				  kusto_sink._kql_name(p.kusto_table), kusto_sink._kql_name(p.kusto_table),
+				  coalesce(p.filter || E'\n    ', ''),
+				  kusto_sink._kql_name(p.lsn_column),
+				  (SELECT string_agg(kusto_sink._kql_name(k), ', ') FROM unnest(p.keys) k));
+END
+$$;
+
+-- The query over that view that gives the current rows: deleted keys and
+-- rows older than the last TRUNCATE left out.
+CREATE FUNCTION kusto_sink.latest_state_query(sink text, source_table regclass, view_name text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+	op text;
+	lsn text;
+BEGIN
+	p := kusto_sink._latest_state_parts(sink, source_table);
+	op := kusto_sink._kql_name(p.op_column);
+	lsn := kusto_sink._kql_name(p.lsn_column);
+	RETURN format(E'let truncated = toscalar(%s %s| where %s == ''truncate'' | summarize max(%s));\n%s\n| where %s != ''delete'' and %s != ''truncate'' and (isnull(truncated) or %s > truncated)',
+				  kusto_sink._kql_name(p.kusto_table), coalesce(p.filter || ' ', ''), op, lsn,
+				  kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest')),
+				  op, op, lsn);
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.latest_state_kql(text, regclass, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.latest_state_query(text, regclass, text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Kusto table management (sink option create_table): what the worker runs
+-- in Kusto before it decodes (README, "Kusto tables").
+-------------------------------------------------------------------------------
+
+-- The source tables of a sink that go to a Kusto table, in the sink's order.
+CREATE FUNCTION kusto_sink._sources_of(s kusto_sink.sink, kusto_table text)
+RETURNS TABLE (rel regclass, ord bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH src AS (
+		SELECT u.t::regclass AS rel, u.ord FROM unnest(s.source_tables) WITH ORDINALITY u(t, ord)
+		UNION ALL
+		SELECT format('%I.%I', p.schemaname, p.tablename)::regclass, row_number() OVER ()
+		  FROM pg_publication_tables p WHERE p.pubname = s.publication
+	)
+	SELECT src.rel, src.ord FROM src
+	  JOIN pg_class c ON c.oid = src.rel JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE coalesce(s.options -> 'tables' ->> (quote_ident(n.nspname) || '.' || quote_ident(c.relname)),
+					s.kusto_table) = kusto_table
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._sources_of(kusto_sink.sink, text) FROM PUBLIC;
+
+-- The columns a Kusto table of a sink needs: the source tables' columns
+-- (kusto_type), then the sink's metadata columns, as the records carry them.
+CREATE FUNCTION kusto_sink._kusto_columns(sink text, kusto_table text)
+RETURNS TABLE (name text, type text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	clash record;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _kusto_columns.sink;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', sink USING ERRCODE = 'undefined_object';
+	END IF;
+	WITH cols AS (
+		SELECT a.attname::text AS name, kusto_sink.kusto_type(a.atttypid::regtype) AS type, src.rel,
+			   src.ord * 100000 + a.attnum AS pos
+		  FROM kusto_sink._sources_of(s, kusto_table) src
+		  JOIN pg_attribute a ON a.attrelid = src.rel AND a.attnum > 0 AND NOT a.attisdropped)
+	SELECT c1.name, c1.type AS t1, c1.rel AS r1, c2.type AS t2, c2.rel AS r2 INTO clash
+	  FROM cols c1 JOIN cols c2 ON c1.name = c2.name AND c1.type <> c2.type AND c1.pos < c2.pos
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'column "%" is % in % and % in %, which both go to Kusto table "%"',
+			clash.name, clash.t1, clash.r1, clash.t2, clash.r2, kusto_table
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Give one of the tables its own Kusto table in the sink option "tables".';
+	END IF;
+	RETURN QUERY
+		WITH cols AS (
+			SELECT a.attname::text AS name, kusto_sink.kusto_type(a.atttypid::regtype) AS type,
+				   src.ord * 100000 + a.attnum AS pos
+			  FROM kusto_sink._sources_of(s, kusto_table) src
+			  JOIN pg_attribute a ON a.attrelid = src.rel AND a.attnum > 0 AND NOT a.attisdropped)
+		SELECT c.name, c.type FROM (SELECT DISTINCT ON (k.name) k.name, k.type, k.pos FROM cols k ORDER BY k.name, k.pos) c
+		 ORDER BY c.pos;
+	RETURN QUERY
+		SELECT m.col, m.type FROM (VALUES (1, 'op', 'string'), (2, 'lsn', 'long'), (3, 'commit_lsn', 'long'),
+			(4, 'commit_time', 'datetime'), (5, 'xid', 'long'), (6, 'schema', 'string'), (7, 'table', 'string'),
+			(8, 'unchanged_toast', 'dynamic')) v(i, key, type)
+		CROSS JOIN LATERAL (SELECT kusto_sink._metadata_column(s.options, v.key) AS col, v.type) m
+		 WHERE m.col IS NOT NULL ORDER BY v.i;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._kusto_columns(text, text) FROM PUBLIC;
+
+-- The Kusto tables a sink writes to.
+CREATE FUNCTION kusto_sink._kusto_tables(sink text)
+RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT DISTINCT coalesce(s.options -> 'tables' ->> (quote_ident(n.nspname) || '.' || quote_ident(c.relname)), s.kusto_table)
+	  FROM kusto_sink.sink s
+	  CROSS JOIN LATERAL (SELECT u.t FROM unnest(s.source_tables) u(t)
+						  UNION ALL
+						  SELECT format('%I.%I', p.schemaname, p.tablename)::regclass
+							FROM pg_publication_tables p WHERE p.pubname = s.publication) src(t)
+	  JOIN pg_class c ON c.oid = src.t JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE s.name = sink
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._kusto_tables(text) FROM PUBLIC;
+
+-- The Kusto commands that make a Kusto table ready for a sink, given the
+-- table's current schema (.show table T schema as json: {"OrderedColumns":
+-- [{"Name", "CslType"}]}, or NULL when it does not exist): create it, or add
+-- the missing columns; an ingestion mapping "kusto_sink_<sink>" (unless the
+-- sink names its own); the streaming ingestion policy when the sink streams.
+-- A column of another type is an error that lists every difference.
+CREATE FUNCTION kusto_sink._kusto_table_commands(sink text, kusto_table text, kusto_schema jsonb)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	want record;
+	have jsonb;
+	diffs text[] := '{}';
+	missing text[] := '{}';
+	cols text[] := '{}';
+	mapping jsonb := '[]';
+	i int := 0;
+	csv boolean;
+	method text;
+	t text := kusto_sink._kql_name(kusto_table);
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _kusto_table_commands.sink;
+	csv := lower(coalesce(s.options ->> 'format', 'json')) = 'csv';
+	method := coalesce(s.options ->> 'ingestion_method', current_setting('kusto_sink.ingestion_method'));
+	IF csv AND (SELECT count(*) FROM kusto_sink._sources_of(s, kusto_table)) > 1 THEN
+		RAISE EXCEPTION 'Kusto table "%" gets CSV records of more than one source table', kusto_table
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'CSV maps fields by position, which differs between tables: use format json, or give each table its own Kusto table.';
+	END IF;
+	FOR want IN SELECT * FROM kusto_sink._kusto_columns(sink, kusto_table) LOOP
+		cols := cols || format('%s:%s', kusto_sink._kql_name(want.name), want.type);
+		mapping := mapping || CASE WHEN csv
+			THEN jsonb_build_object('column', want.name, 'Properties', jsonb_build_object('Ordinal', i::text))
+			ELSE jsonb_build_object('column', want.name, 'Properties',
+									jsonb_build_object('Path', '$[' || kusto_sink._kql_string(want.name) || ']'))
+			END;
+		i := i + 1;
+		IF kusto_schema IS NOT NULL THEN
+			have := NULL;
+			SELECT c INTO have FROM jsonb_array_elements(kusto_schema -> 'OrderedColumns') c
+			 WHERE c ->> 'Name' = want.name;
+			IF have IS NULL THEN
+				missing := missing || format('%s:%s', kusto_sink._kql_name(want.name), want.type);
+			ELSIF have ->> 'CslType' <> want.type THEN
+				diffs := diffs || format('column "%s" is %s in Kusto, but the records carry %s', want.name, have ->> 'CslType', want.type);
+			END IF;
+		END IF;
+	END LOOP;
+	IF cardinality(diffs) > 0 THEN
+		RAISE EXCEPTION 'Kusto table "%" does not fit sink "%": %', kusto_table, sink, array_to_string(diffs, '; ')
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Change those columns in Kusto (.alter column), or map the source table to another Kusto table.';
+	END IF;
+	IF kusto_schema IS NULL THEN
+		RETURN NEXT format('.create table %s (%s)', t, array_to_string(cols, ', '));
+	ELSIF cardinality(missing) > 0 THEN
+		RETURN NEXT format('.alter-merge table %s (%s)', t, array_to_string(missing, ', '));
+	END IF;
+	IF s.options ->> 'ingestion_mapping_ref' IS NULL THEN
+		RETURN NEXT format('.create-or-alter table %s ingestion %s mapping %s %s', t,
+						   CASE WHEN csv THEN 'csv' ELSE 'json' END,
+						   kusto_sink._kql_string('kusto_sink_' || sink), kusto_sink._kql_string(mapping::text));
+	END IF;
+	IF method IN ('streaming', 'managed') THEN
+		RETURN NEXT format('.alter table %s policy streamingingestion enable', t);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._kusto_table_commands(text, text, jsonb) FROM PUBLIC;

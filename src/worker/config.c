@@ -114,6 +114,8 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 			c->ingestion_mapping_ref = v;
 		else if (strcmp(d->defname, "on_error") == 0)
 			c->on_error = v;
+		else if (strcmp(d->defname, "create_table") == 0)
+			c->create_table = bool_value(v);
 		else if (strcmp(d->defname, "delivery_guarantee") == 0)
 			c->exactly_once = strcmp(v, "exactly_once") == 0;
 		else if (strcmp(d->defname, "metadata") == 0 ||

@@ -47,6 +47,7 @@ typedef struct KsSinkConfig
 	char	   *ingestion_mapping_ref;
 	char	   *on_error;		/* stop | dead_letter */
 	bool		exactly_once;	/* delivery_guarantee = exactly_once */
+	bool		create_table;	/* create and check the Kusto tables */
 	List	   *plugin_options; /* DefElem list for the output plugin */
 	char	   *lsn_column;		/* metadata column names, NULL when left out */
 	char	   *commit_lsn_column;

@@ -24,6 +24,7 @@
 
 #include "worker/batch.h"
 #include "worker/progress.h"
+#include "worker/worker_sql.h"
 
 typedef struct TableProgress
 {
@@ -100,34 +101,6 @@ table_of(KsProgress *p, const char *kusto_table)
 	return t;
 }
 
-/* SPI in a transaction of its own, as the extension's owner (the tables are not the user's) */
-static void
-begin_sql(Oid *save_userid, int *save_sec)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-static void
-end_sql(Oid save_userid, int save_sec)
-{
-	SetUserIdAndSecContext(save_userid, save_sec);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
-static void
-run(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) < 0)
-		elog(ERROR, "kusto_sink: could not run \"%s\"", sql);
-}
-
 static void
 set_committed(TableProgress *t, XLogRecPtr lsn, int64 index)
 {
@@ -139,7 +112,7 @@ set_committed(TableProgress *t, XLogRecPtr lsn, int64 index)
 	}
 }
 
-/* writes the dirty committed positions and deletes settled rows (inside begin_sql) */
+/* writes the dirty committed positions and deletes settled rows (inside ks_sql_begin) */
 static void
 flush_changes(KsProgress *p)
 {
@@ -157,7 +130,7 @@ flush_changes(KsProgress *p)
 		values[1] = CStringGetTextDatum(t->kusto_table);
 		values[2] = LSNGetDatum(t->committed_lsn);
 		values[3] = Int64GetDatum(t->committed_index);
-		run("INSERT INTO kusto_sink.progress (sink, kusto_table, committed_lsn, committed_index) "
+		ks_sql_run("INSERT INTO kusto_sink.progress (sink, kusto_table, committed_lsn, committed_index) "
 			"VALUES ($1, $2, $3, $4) ON CONFLICT (sink, kusto_table) DO UPDATE "
 			"SET committed_lsn = $3, committed_index = $4, updated_at = now()", 4, types, values);
 		t->dirty = false;
@@ -169,7 +142,7 @@ flush_changes(KsProgress *p)
 
 		values[0] = CStringGetTextDatum(p->sink);
 		values[1] = DirectFunctionCall1(uuid_in, CStringGetDatum((char *) lfirst(lc)));
-		run("DELETE FROM kusto_sink.batch WHERE sink = $1 AND id = $2", 2, types, values);
+		ks_sql_run("DELETE FROM kusto_sink.batch WHERE sink = $1 AND id = $2", 2, types, values);
 	}
 	list_free_deep(p->deleted);
 	p->deleted = NIL;
@@ -206,14 +179,13 @@ ks_progress_load(const char *sink, XLogRecPtr confirmed)
 	KsProgress *p = MemoryContextAllocZero(TopMemoryContext, sizeof(KsProgress));
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
-	Oid			save_userid;
-	int			save_sec;
+	KsSqlTxn	txn;
 	uint64		i;
 
 	p->sink = MemoryContextStrdup(TopMemoryContext, sink);
-	begin_sql(&save_userid, &save_sec);
+	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(sink);
-	run("SELECT kusto_table, committed_lsn, committed_index FROM kusto_sink.progress WHERE sink = $1",
+	ks_sql_run("SELECT kusto_table, committed_lsn, committed_index FROM kusto_sink.progress WHERE sink = $1",
 		1, types, values);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -225,7 +197,7 @@ ks_progress_load(const char *sink, XLogRecPtr confirmed)
 		t->committed_lsn = DatumGetLSN(SPI_getbinval(tup, desc, 2, &isnull));
 		t->committed_index = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	}
-	run("SELECT id::text, kusto_table, first_lsn, first_index, last_lsn, last_index, records, acked "
+	ks_sql_run("SELECT id::text, kusto_table, first_lsn, first_index, last_lsn, last_index, records, acked "
 		"FROM kusto_sink.batch WHERE sink = $1 ORDER BY kusto_table, first_lsn, first_index",
 		1, types, values);
 	for (i = 0; i < SPI_processed; i++)
@@ -254,7 +226,7 @@ ks_progress_load(const char *sink, XLogRecPtr confirmed)
 	}
 	advance(p);
 	flush_changes(p);
-	end_sql(save_userid, save_sec);
+	ks_sql_end(&txn);
 	return p;
 }
 
@@ -311,12 +283,11 @@ void
 ks_progress_record(KsProgress *p, List *batches, const char *method)
 {
 	ListCell   *lc;
-	Oid			save_userid;
-	int			save_sec;
+	KsSqlTxn	txn;
 
 	if (batches == NIL)
 		return;
-	begin_sql(&save_userid, &save_sec);
+	ks_sql_begin(&txn);
 	foreach(lc, batches)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
@@ -335,7 +306,7 @@ ks_progress_record(KsProgress *p, List *batches, const char *method)
 		values[6] = Int64GetDatum(b->last_index);
 		values[7] = Int64GetDatum(b->nrecords);
 		values[8] = CStringGetTextDatum(method);
-		run("INSERT INTO kusto_sink.batch (sink, id, kusto_table, first_lsn, first_index, "
+		ks_sql_run("INSERT INTO kusto_sink.batch (sink, id, kusto_table, first_lsn, first_index, "
 			"last_lsn, last_index, records, method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 			"ON CONFLICT (sink, id) DO NOTHING", 9, types, values);
 		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
@@ -355,7 +326,7 @@ ks_progress_record(KsProgress *p, List *batches, const char *method)
 		MemoryContextSwitchTo(oldcxt);
 		b->recorded = true;
 	}
-	end_sql(save_userid, save_sec);
+	ks_sql_end(&txn);
 }
 
 /* Marks the batches delivered and commits the progress they allow. */
@@ -363,8 +334,7 @@ void
 ks_progress_settle(KsProgress *p, List *batches)
 {
 	ListCell   *lc;
-	Oid			save_userid;
-	int			save_sec;
+	KsSqlTxn	txn;
 	List	   *acked_ids = NIL;
 
 	if (batches == NIL)
@@ -387,7 +357,7 @@ ks_progress_settle(KsProgress *p, List *batches)
 			}
 		}
 	}
-	begin_sql(&save_userid, &save_sec);
+	ks_sql_begin(&txn);
 	/* acknowledged out of order: remembered until the ones before settle */
 	foreach(lc, acked_ids)
 	{
@@ -396,10 +366,10 @@ ks_progress_settle(KsProgress *p, List *batches)
 
 		values[0] = CStringGetTextDatum(p->sink);
 		values[1] = DirectFunctionCall1(uuid_in, CStringGetDatum((char *) lfirst(lc)));
-		run("UPDATE kusto_sink.batch SET acked = true WHERE sink = $1 AND id = $2", 2, types, values);
+		ks_sql_run("UPDATE kusto_sink.batch SET acked = true WHERE sink = $1 AND id = $2", 2, types, values);
 	}
 	list_free(acked_ids);
 	advance(p);
 	flush_changes(p);
-	end_sql(save_userid, save_sec);
+	ks_sql_end(&txn);
 }

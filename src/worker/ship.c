@@ -546,3 +546,72 @@ ks_ship_retry_delay_ms(KsBatch *batch, KsShipOutcome outcome)
 	delay = kusto_retry_delay_ms(batch->attempts, 0, &err, &seed);
 	return delay;
 }
+
+/* ---------- Kusto table management (kusto_tables.c) ---------- */
+
+/* Runs a management command and waits; false and a message when it failed. */
+bool
+ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size)
+{
+	char	   *json = NULL;
+	kusto_error err;
+
+	if (kusto_execute(shipper->client, shipper->config->database, csl, &json, &err) == KUSTO_OK)
+	{
+		kusto_free(json);
+		return true;
+	}
+	describe(message, size, &err);
+	return false;
+}
+
+/*
+ * The schema of a Kusto table as .show table T schema as json gives it (a
+ * palloc'd JSON text), or NULL when the table does not exist; an error
+ * when Kusto cannot be asked.
+ */
+char *
+ks_ship_table_schema(KsShipper *shipper, const char *table)
+{
+	StringInfoData csl;
+	kusto_result *r = NULL;
+	kusto_error err;
+	const kusto_table *t;
+	char	   *schema = NULL;
+	int			i;
+
+	initStringInfo(&csl);
+	appendStringInfoString(&csl, ".show table ");
+	append_kql_name(&csl, table);
+	appendStringInfoString(&csl, " schema as json");
+	if (kusto_query(shipper->client, shipper->config->database, csl.data, &r, &err) != KUSTO_OK)
+	{
+		char		message[768];
+
+		if (strcmp(err.code, "BadRequest_EntityNotFound") == 0)
+			return NULL;
+		describe(message, sizeof(message), &err);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("kusto_sink sink \"%s\": could not read the schema of Kusto table \"%s\": %s",
+						shipper->config->name, table, message)));
+	}
+	t = kusto_result_primary(r);
+	for (i = 0; t != NULL && i < kusto_table_ncolumns(t); i++)
+	{
+		if (strcmp(kusto_table_column_name(t, i), "Schema") == 0 && kusto_table_nrows(t) > 0)
+		{
+			char	   *text = kusto_table_text(t, 0, i);
+
+			schema = pstrdup(text);
+			kusto_free(text);
+		}
+	}
+	kusto_result_free(r);
+	if (schema == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("kusto_sink sink \"%s\": Kusto answered .show table schema for \"%s\" without a schema",
+						shipper->config->name, table)));
+	return schema;
+}

@@ -10,6 +10,8 @@
  * (queued: the queue accepted it, or its status became Succeeded when
  * poll_for_ingestion_status is on; streaming: 200), a transient failure (the
  * core's retries ran out: send it again later), or a permanent one.
+ * ks_ship_command() and ks_ship_table_schema() run management commands and
+ * wait (kusto_tables.c prepares the sink's Kusto tables with them).
  * Messages never contain secrets.
  *
  *-------------------------------------------------------------------------
@@ -41,5 +43,7 @@ extern int	ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, voi
 extern int	ks_ship_inflight(KsShipper *shipper);
 extern size_t ks_ship_streaming_limit(KsShipper *shipper);
 extern long ks_ship_retry_delay_ms(KsBatch *batch, KsShipOutcome outcome);
+extern bool ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size);
+extern char *ks_ship_table_schema(KsShipper *shipper, const char *table);
 
 #endif							/* KS_WORKER_SHIP_H */

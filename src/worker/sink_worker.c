@@ -43,10 +43,12 @@
 #include "worker/config.h"
 #include "worker/crashpoint.h"
 #include "worker/decode.h"
+#include "worker/kusto_tables.h"
 #include "worker/launcher.h"
 #include "worker/progress.h"
 #include "worker/registry.h"
 #include "worker/ship.h"
+#include "worker/worker_sql.h"
 
 PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
 
@@ -594,17 +596,11 @@ seal_due(bool all)
 
 /* ---------- dead letters ---------- */
 
-static void
-run_sql(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) < 0)
-		elog(ERROR, "kusto_sink: could not run \"%s\"", sql);
-}
-
 /* Stores rejected batches, settles retried ones, and picks up retry requests. */
 static void
 settle_dead_letters(bool check_requests)
 {
+	KsSqlTxn	txn;
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -612,10 +608,7 @@ settle_dead_letters(bool check_requests)
 		!check_requests && now < W->next_dead_letter_check)
 		return;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	ks_sql_begin(&txn);
 
 	foreach(lc, W->dead)
 	{
@@ -631,7 +624,7 @@ settle_dead_letters(bool check_requests)
 		values[5] = LSNGetDatum(b->last_commit_lsn);
 		values[6] = CStringGetTextDatum(ks_batch_uncompressed(b));
 		values[7] = CStringGetTextDatum(b->error);
-		run_sql("INSERT INTO kusto_sink.dead_letter (sink, kusto_table, format, records, "
+		ks_sql_run("INSERT INTO kusto_sink.dead_letter (sink, kusto_table, format, records, "
 				"first_commit_lsn, last_commit_lsn, payload, error) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, values);
 	}
@@ -641,7 +634,7 @@ settle_dead_letters(bool check_requests)
 		Oid			types[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(b->dead_letter_id)};
 
-		run_sql("DELETE FROM kusto_sink.dead_letter WHERE id = $1", 1, types, values);
+		ks_sql_run("DELETE FROM kusto_sink.dead_letter WHERE id = $1", 1, types, values);
 	}
 	foreach(lc, W->resent_failed)
 	{
@@ -649,7 +642,7 @@ settle_dead_letters(bool check_requests)
 		Oid			types[2] = {INT8OID, TEXTOID};
 		Datum		values[2] = {Int64GetDatum(b->dead_letter_id), CStringGetTextDatum(b->error)};
 
-		run_sql("UPDATE kusto_sink.dead_letter SET error = $2, failed_at = now(), "
+		ks_sql_run("UPDATE kusto_sink.dead_letter SET error = $2, failed_at = now(), "
 				"retry_requested = false WHERE id = $1", 2, types, values);
 	}
 
@@ -659,7 +652,7 @@ settle_dead_letters(bool check_requests)
 		Datum		values[1] = {CStringGetTextDatum(W->config->name)};
 		uint64		i;
 
-		run_sql("UPDATE kusto_sink.dead_letter SET retry_requested = false "
+		ks_sql_run("UPDATE kusto_sink.dead_letter SET retry_requested = false "
 				"WHERE sink = $1 AND retry_requested "
 				"RETURNING id, kusto_table, records, payload", 1, types, values);
 		for (i = 0; i < SPI_processed; i++)
@@ -678,9 +671,7 @@ settle_dead_letters(bool check_requests)
 		}
 	}
 
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	ks_sql_end(&txn);
 
 	/* stored: these batches are settled */
 	foreach(lc, W->dead)
@@ -868,6 +859,14 @@ run_sink(KsSinkSlot *slot, const char *name)
 	W->shipper = ks_shipper_create(W->config);
 	if (ks_ship_streaming_limit(W->shipper) > 0)
 		W->max_batch_bytes = Min(W->max_batch_bytes, ks_ship_streaming_limit(W->shipper));
+	if (W->config->create_table)
+	{
+		/* Kusto's tables first, and the mapping the sends below name */
+		ks_prepare_kusto_tables(W->shipper, W->config);
+		if (W->config->ingestion_mapping_ref == NULL)
+			W->config->ingestion_mapping_ref = MemoryContextStrdup(TopMemoryContext,
+																   psprintf("kusto_sink_%s", name));
+	}
 	W->stream = ks_decode_start(W->config->slot_name, W->config->plugin_options, &hooks);
 	if (W->config->exactly_once)
 	{

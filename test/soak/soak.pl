@@ -51,9 +51,9 @@ for my $t (@tables)
 $setup .= "SELECT kusto_sink.create_connection('emu', '$url', 'application',
 	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');\n";
 $node->safe_psql('postgres', $setup);
-$node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('soak', 'emu', 'a, b, c', 'Soak', 'A',
-	'{"delivery_guarantee": "exactly_once", "ingestion_method": "} . $method . q{", "flush_immediately": true,
-	  "tables": {"public.b": "B", "public.c": "C"}, "batch_interval_ms": 100, "batch_size": 300}')});
+my $sink_options = qq({"delivery_guarantee": "exactly_once", "ingestion_method": "$method", "flush_immediately": true,
+	  "tables": {"public.b": "B", "public.c": "C"}, "batch_interval_ms": 100, "batch_size": 300});
+$node->safe_psql('postgres', "SELECT kusto_sink.create_sink('soak', 'emu', 'a, b, c', 'Soak', 'A', '$sink_options')");
 
 sub running
 {

@@ -73,6 +73,15 @@ sub restart
 
 sub url { return $_[0]->{url}; }
 
+# when the emulator is gone: what it wrote to stderr
+sub _died
+{
+	my ($self) = @_;
+	return '' unless $self->{handle};
+	eval { $self->{handle}->pump_nb; };
+	return $self->{handle}->pumpable ? '' : "\nthe emulator exited; its stderr:\n${ $self->{err} }";
+}
+
 sub stop
 {
 	my ($self) = @_;
@@ -105,7 +114,7 @@ sub _rest
 		headers => { 'Content-Type' => 'application/json; charset=utf-8',
 					 Authorization => 'Bearer ' . $self->token },
 		content => encode_json({ db => $db, csl => $csl }) });
-	die "$path $csl: $res->{status} $res->{content}" unless $res->{success};
+	die "$path $csl: $res->{status} $res->{content}" . $self->_died unless $res->{success};
 	my $body = decode_json($res->{content});
 	return $body->{Tables}[0];
 }
@@ -163,7 +172,7 @@ sub admin
 	my $res = $self->{http}->request($method, "$self->{url}$path", {
 		headers => { 'Content-Type' => 'application/json' },
 		($body ? (content => encode_json($body)) : ()) });
-	die "$method $path: $res->{status} $res->{content}" unless $res->{success};
+	die "$method $path: $res->{status} $res->{content}" . $self->_died unless $res->{success};
 	return $res->{content} ? decode_json($res->{content}) : undef;
 }
 

@@ -31,6 +31,7 @@ class Engine {
     return {
       failures: this.failures,
       databases: [...this.databases].map(([name, d]) => ({ name, streaming: d.streaming,
+        views: [...d.views.values()],
         tables: [...d.tables.values()].map((t) => ({ name: t.name, columns: t.columns, rows: t.rows,
           extents: t.extents, streaming: t.streaming,
           mappings: [...t.mappings.values()].map((m) => ({ name: m.name, kind: m.kind, text: m.text })) })) })),
@@ -43,6 +44,7 @@ class Engine {
     for (const d of j.databases || []) {
       const db = e.db(d.name);
       db.streaming = d.streaming;
+      for (const v of d.views || []) db.views.set(v.name, v);
       for (const tj of d.tables) {
         const t = new Table(tj.name, tj.columns);
         Object.assign(t, { rows: tj.rows, extents: tj.extents, streaming: tj.streaming });
@@ -56,7 +58,7 @@ class Engine {
   }
 
   db(name) {
-    if (!this.databases.has(name)) this.databases.set(name, { tables: new Map(), streaming: false });
+    if (!this.databases.has(name)) this.databases.set(name, { tables: new Map(), views: new Map(), streaming: false });
     return this.databases.get(name);
   }
 
@@ -139,6 +141,25 @@ class Engine {
       if (!d.tables.has(name) && !m[2]) this.table(dbName, name);
       d.tables.delete(name);
       return showTables(d, dbName);
+    }
+    if ((m = /^\.(create|create-or-alter)\s+materialized-view\s+(?:with\s*\([^)]*\)\s*)?(\S+)\s+on\s+table\s+(\S+)\s*\{([\s\S]*)\}\s*$/i.exec(text))) {
+      // a materialized view: evaluated at query time (always "materialized")
+      const d = this.db(dbName);
+      const name = unbracket(m[2]);
+      const source = unbracket(m[3]);
+      this.table(dbName, source);
+      if (m[1].toLowerCase() === 'create' && d.views.has(name)) {
+        throw new KustoError(400, 'BadRequest_EntityAlreadyExists', `Materialized view '${name}' already exists.`);
+      }
+      if (!/\|\s*summarize\b[^|]*$/i.test(m[4].trim())) {
+        throw new KustoError(400, 'BadRequest_InvalidArgument',
+          'A materialized view query must end with a summarize operator.', { permanent: true });
+      }
+      const view = { name, source, query: m[4].trim() };
+      d.views.set(name, view);
+      const r = this.query(dbName, view.query);   // it must run
+      return result(['Name:string', 'SourceTable:string', 'Query:string', 'Columns:long'],
+        [[name, source, view.query, r.columns.length]]);
     }
     if (/^\.show\s+tables\s*$/i.test(text)) return showTables(this.db(dbName), dbName);
     if (/^\.show\s+version\s*$/i.test(text)) {

@@ -691,6 +691,10 @@ function parsePrimary(p) {
     p.expectOp(')');
     return call(t.v, args, p);
   }
+  if (p.ctx && p.ctx.lets && p.ctx.lets.has(t.v) && !p.cols.some((c) => c.name === t.v)) {
+    const l = p.ctx.lets.get(t.v);
+    return constant(l.type, l.v);
+  }
   const i = p.column(t.v);
   const type = p.cols[i].type;
   return { type, ev: (r) => r[i], col: t.v };
@@ -1197,14 +1201,53 @@ function sourceTable(toks) {
   return t.v;
 }
 
+// statements separated by top-level ';'
+function splitStatements(toks) {
+  const out = [[]];
+  let depth = 0;
+  for (const t of toks) {
+    if (t.k === 'op' && (t.v === '(' || t.v === '[' || t.v === '{')) depth++;
+    if (t.k === 'op' && (t.v === ')' || t.v === ']' || t.v === '}')) depth--;
+    if (depth === 0 && t.k === 'op' && t.v === ';') out.push([]);
+    else out[out.length - 1].push(t);
+  }
+  return out.filter((s) => s.length);
+}
+
+// `let Name = toscalar(query)` statements, then one tabular expression
 function runQuery(engine, dbName, csl) {
-  const toks = tokenize(csl);
-  while (toks.length && toks[toks.length - 1].k === 'op' && toks[toks.length - 1].v === ';') toks.pop();
-  if (toks.some((t) => t.k === 'op' && t.v === ';')) throw bad('Only a single tabular expression is supported');
+  const statements = splitStatements(tokenize(csl));
+  const ctx = { now: types.parseValue(new Date().toISOString(), 'datetime'), lets: new Map() };
+  if (!statements.length) throw bad('Syntax error: an empty query');
+  for (const st of statements.slice(0, -1)) {
+    const p = new Parser(st, [], ctx);
+    p.expectWord('let');
+    const name = p.name();
+    p.expectOp('=');
+    p.expectWord('toscalar');
+    p.expectOp('(');
+    const inner = st.slice(p.i, st.length - 1);
+    if (!(st[st.length - 1].k === 'op' && st[st.length - 1].v === ')')) throw bad('Syntax error: expected \')\'');
+    const r = runTabular(engine, dbName, inner, ctx);
+    const col = r.cols[0];
+    ctx.lets.set(name, { type: col ? col.type : 'string', v: r.rows.length && col ? r.rows[0][0] : null });
+  }
+  const t = runTabular(engine, dbName, statements[statements.length - 1], ctx);
+  return { columns: t.cols.map((c) => ({ name: c.name, type: c.type })), rows: t.rows };
+}
+
+function runTabular(engine, dbName, toks, ctx) {
   const [source, ...ops] = splitPipes(toks);
-  const table = engine.table(dbName, sourceTable(source));
-  const ctx = { now: types.parseValue(new Date().toISOString(), 'datetime') };
-  let t = { cols: table.columns.slice(), rows: table.rows };
+  const name = sourceTable(source);
+  const view = engine.db(dbName).views && engine.db(dbName).views.get(name);
+  let t;
+  if (view) {
+    const r = runTabular(engine, dbName, tokenize(view.query), ctx);
+    t = { cols: r.cols.slice(), rows: r.rows };
+  } else {
+    const table = engine.table(dbName, name);
+    t = { cols: table.columns.slice(), rows: table.rows };
+  }
   for (const opToks of ops) {
     const p = new Parser(opToks, t.cols, ctx);
     const name = p.peek() && p.peek().k === 'id' ? p.next().v.toLowerCase() : '';
@@ -1213,7 +1256,7 @@ function runQuery(engine, dbName, csl) {
     t = op(p, t);
     p.end();
   }
-  return { columns: t.cols.map((c) => ({ name: c.name, type: c.type })), rows: t.rows };
+  return t;
 }
 
 module.exports = { runQuery };

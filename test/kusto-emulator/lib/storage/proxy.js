@@ -41,6 +41,12 @@ class StorageProxy {
     const headers = { ...req.headers, host: this.target.host };
     const up = http.request({ host: this.target.hostname, port: this.target.port, method: req.method,
       path: req.url, headers, agent: this.agent }, (ur) => {
+      if (fault && fault.lost) {
+        // carried out by storage, then the connection breaks before the answer
+        ur.resume();
+        ur.on('end', () => req.socket.destroy());
+        return;
+      }
       res.writeHead(ur.statusCode, ur.headers);
       ur.pipe(res);
     });

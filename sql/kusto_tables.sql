@@ -1,0 +1,53 @@
+-- Kusto table management and the latest-state KQL: what the worker would
+-- run in Kusto for a sink (create, add columns, type differences, mappings,
+-- streaming policy), and the KQL of the latest state; no Kusto needed.
+\set SHOW_CONTEXT never
+CREATE TABLE kt_orders (id int PRIMARY KEY, customer text, amount numeric, at timestamptz, doc jsonb);
+CREATE TABLE kt_refunds (id int, line int, amount numeric, PRIMARY KEY (id, line));
+CREATE TABLE kt_clash (id text PRIMARY KEY);
+CREATE TABLE "odd 'name" ("a""b" int PRIMARY KEY);
+SELECT kusto_sink.create_connection('kt', 'http://127.0.0.1:9', 'application',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+SELECT kusto_sink.create_sink('kt', 'kt', 'kt_orders, kt_refunds, "odd ''name"', 'db', 'Orders',
+	'{"tables": {"public.kt_refunds": "Refunds", "public.\"odd ''name\"": "Odd"}, "metadata": "op, lsn, commit_lsn, table",
+	  "ingestion_method": "streaming", "create_table": true}');
+SELECT kusto_sink.pause_sink('kt');
+
+SELECT kusto_sink._kusto_tables('kt') ORDER BY 1;
+SELECT * FROM kusto_sink._kusto_columns('kt', 'Orders');
+-- a new table: created, with its JSON mapping and the streaming policy
+SELECT kusto_sink._kusto_table_commands('kt', 'Orders', NULL);
+-- an existing table missing columns: they are added
+SELECT kusto_sink._kusto_table_commands('kt', 'Refunds',
+	'{"OrderedColumns": [{"Name": "id", "CslType": "int"}, {"Name": "line", "CslType": "int"}]}');
+-- columns of other types: every difference in one error
+SELECT kusto_sink._kusto_table_commands('kt', 'Refunds',
+	'{"OrderedColumns": [{"Name": "id", "CslType": "string"}, {"Name": "amount", "CslType": "real"}]}');
+SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);
+
+-- CSV: an ordinal mapping, and only one source table per Kusto table
+SELECT kusto_sink.alter_sink('kt', '{"format": "csv", "ingestion_method": "queued", "tables": {"public.kt_refunds": "Orders"}}');
+SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);
+SELECT kusto_sink._kusto_table_commands('kt', 'Orders', NULL);
+-- two tables into one Kusto table must agree on the types
+SELECT kusto_sink.alter_sink('kt', '{"format": "json", "tables": null}');
+SELECT kusto_sink.drop_sink('kt');
+SELECT kusto_sink.create_sink('kt', 'kt', 'kt_orders, kt_clash', 'db', 'Orders', '{"create_table": true}');
+SELECT kusto_sink.pause_sink('kt');
+SELECT kusto_sink._kusto_table_commands('kt', 'Orders', NULL);
+SELECT kusto_sink.drop_sink('kt');
+
+-- the latest state
+SELECT kusto_sink.create_sink('kt', 'kt', 'kt_orders, kt_refunds', 'db', 'Orders');
+SELECT kusto_sink.pause_sink('kt');
+SELECT kusto_sink.latest_state_kql('kt', 'kt_orders');
+SELECT kusto_sink.latest_state_query('kt', 'kt_orders');
+-- two tables in one Kusto table: told apart by schema and table
+SELECT kusto_sink.latest_state_kql('kt', 'kt_refunds', 'RefundsNow');
+SELECT kusto_sink.latest_state_query('kt', 'kt_refunds', 'RefundsNow');
+SELECT kusto_sink.latest_state_kql('kt', 'kt_clash');
+SELECT kusto_sink.latest_state_kql('nosuch', 'kt_orders');
+SELECT kusto_sink.alter_sink('kt', '{"metadata": "op, commit_lsn"}');
+SELECT kusto_sink.latest_state_kql('kt', 'kt_orders');
+SELECT kusto_sink.drop_sink('kt');
+SELECT kusto_sink.drop_connection('kt');

@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * kusto_tables.c
+ *	  Creating and checking a sink's Kusto tables (see kusto_tables.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "worker/kusto_tables.h"
+#include "worker/worker_sql.h"
+
+/* The first column of every row of a query, copied into cxt. */
+static List *
+query_texts(const char *sql, int nargs, Oid *types, Datum *values, char *nulls, MemoryContext cxt)
+{
+	KsSqlTxn	txn;
+	List	   *out = NIL;
+	uint64		i;
+
+	ks_sql_begin(&txn);
+	if (SPI_execute_with_args(sql, nargs, types, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "kusto_sink: could not run \"%s\"", sql);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (v != NULL)
+			out = lappend(out, MemoryContextStrdup(cxt, v));
+	}
+	ks_sql_end(&txn);
+	return out;
+}
+
+void
+ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "kusto_sink tables",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	List	   *tables;
+	ListCell   *lc;
+
+	values[0] = CStringGetTextDatum(config->name);
+	tables = query_texts("SELECT kusto_sink._kusto_tables($1)", 1, types, values, NULL, cxt);
+	foreach(lc, tables)
+	{
+		char	   *table = (char *) lfirst(lc);
+		char	   *schema;
+		List	   *commands;
+		ListCell   *cc;
+
+		CHECK_FOR_INTERRUPTS();
+		schema = ks_ship_table_schema(shipper, table);
+		values[1] = CStringGetTextDatum(table);
+		values[2] = schema ? CStringGetTextDatum(schema) : (Datum) 0;
+		nulls[2] = schema ? ' ' : 'n';
+		commands = query_texts("SELECT kusto_sink._kusto_table_commands($1, $2, $3::jsonb)",
+							   3, types, values, nulls, cxt);
+		foreach(cc, commands)
+		{
+			char		message[768];
+
+			CHECK_FOR_INTERRUPTS();
+			if (!ks_ship_command(shipper, (char *) lfirst(cc), message, sizeof(message)))
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("kusto_sink sink \"%s\": could not prepare Kusto table \"%s\": %s",
+								config->name, table, message)));
+		}
+		ereport(LOG,
+				(errmsg("kusto_sink sink \"%s\": Kusto table \"%s\" %s", config->name, table,
+						schema == NULL ? "created" : "checked")));
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+}

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_sql.h
+ *	  The sink worker's SQL: short transactions of their own on the
+ *	  extension's catalog (progress, in-flight batches, dead letters, Kusto
+ *	  table plans).
+ *
+ * ks_sql_begin() starts a transaction with SPI and a snapshot and runs as
+ * the bootstrap superuser (the catalog is not the sink owner's: its tables
+ * and internal functions are revoked from PUBLIC); ks_sql_end() commits and
+ * goes back to the owner.  ks_sql_run() runs one statement with arguments
+ * and raises an error when it fails.  Never inside logical decoding.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_WORKER_SQL_H
+#define KS_WORKER_SQL_H
+
+typedef struct KsSqlTxn
+{
+	Oid			save_userid;
+	int			save_sec;
+} KsSqlTxn;
+
+extern void ks_sql_begin(KsSqlTxn *txn);
+extern void ks_sql_end(KsSqlTxn *txn);
+extern int	ks_sql_run(const char *sql, int nargs, Oid *types, Datum *values);
+
+#endif							/* KS_WORKER_SQL_H */
