@@ -1014,6 +1014,19 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION kusto_sink._sources_of(kusto_sink.sink, text) FROM PUBLIC;
 
+-- The user columns of the source tables that go to a Kusto table, typed by
+-- kusto_type(), with their table and position (table order, then column order).
+CREATE FUNCTION kusto_sink._source_columns(s kusto_sink.sink, kusto_table text)
+RETURNS TABLE (name text, type text, rel regclass, pos bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.attname::text, kusto_sink.kusto_type(a.atttypid::regtype), src.rel, src.ord * 100000 + a.attnum
+	  FROM kusto_sink._sources_of(s, kusto_table) src
+	  JOIN pg_attribute a ON a.attrelid = src.rel AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._source_columns(kusto_sink.sink, text) FROM PUBLIC;
+
 -- The columns a Kusto table of a sink needs: the source tables' columns
 -- (kusto_type), then the sink's metadata columns, as the records carry them.
 CREATE FUNCTION kusto_sink._kusto_columns(sink text, kusto_table text)
@@ -1029,13 +1042,9 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'sink "%" does not exist', sink USING ERRCODE = 'undefined_object';
 	END IF;
-	WITH cols AS (
-		SELECT a.attname::text AS name, kusto_sink.kusto_type(a.atttypid::regtype) AS type, src.rel,
-			   src.ord * 100000 + a.attnum AS pos
-		  FROM kusto_sink._sources_of(s, kusto_table) src
-		  JOIN pg_attribute a ON a.attrelid = src.rel AND a.attnum > 0 AND NOT a.attisdropped)
 	SELECT c1.name, c1.type AS t1, c1.rel AS r1, c2.type AS t2, c2.rel AS r2 INTO clash
-	  FROM cols c1 JOIN cols c2 ON c1.name = c2.name AND c1.type <> c2.type AND c1.pos < c2.pos
+	  FROM kusto_sink._source_columns(s, kusto_table) c1
+	  JOIN kusto_sink._source_columns(s, kusto_table) c2 ON c1.name = c2.name AND c1.type <> c2.type AND c1.pos < c2.pos
 	 LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'column "%" is % in % and % in %, which both go to Kusto table "%"',
@@ -1044,12 +1053,9 @@ BEGIN
 				  HINT = 'Give one of the tables its own Kusto table in the sink option "tables".';
 	END IF;
 	RETURN QUERY
-		WITH cols AS (
-			SELECT a.attname::text AS name, kusto_sink.kusto_type(a.atttypid::regtype) AS type,
-				   src.ord * 100000 + a.attnum AS pos
-			  FROM kusto_sink._sources_of(s, kusto_table) src
-			  JOIN pg_attribute a ON a.attrelid = src.rel AND a.attnum > 0 AND NOT a.attisdropped)
-		SELECT c.name, c.type FROM (SELECT DISTINCT ON (k.name) k.name, k.type, k.pos FROM cols k ORDER BY k.name, k.pos) c
+		SELECT c.name, c.type
+		  FROM (SELECT DISTINCT ON (k.name) k.name, k.type, k.pos
+				  FROM kusto_sink._source_columns(s, kusto_table) k ORDER BY k.name, k.pos) c
 		 ORDER BY c.pos;
 	RETURN QUERY
 		SELECT m.col, m.type FROM (VALUES (1, 'op', 'string'), (2, 'lsn', 'long'), (3, 'commit_lsn', 'long'),
