@@ -9,9 +9,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use ExactlyOnce;
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
 my $db = 'Eo';
@@ -44,53 +44,18 @@ $node->safe_psql('postgres', q{
 		  "batch_interval_ms": 100, "batch_size": 40}');
 });
 
-sub running
-{
-	return $node->poll_query_until('postgres',
-		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = 'eo'");
-}
-ok(running(), 'the exactly-once sink runs');
-
-my $next = 1;
-
-# inserts $n rows (in transactions of $per rows) and returns the new total
-sub insert_rows
-{
-	my ($n, $per) = @_;
-	my $sql = '';
-	for (my $i = 0; $i < $n; $i += $per)
-	{
-		my $from = $next + $i;
-		my $to = $next + ($i + $per > $n ? $n : $i + $per) - 1;
-		$sql .= "INSERT INTO t SELECT g, 'n' || g FROM generate_series($from, $to) g;\n";
-	}
-	$next += $n;
-	$node->safe_psql('postgres', $sql);
-	return $next - 1;
-}
-
-# every source row in Kusto once: rows, distinct ids, duplicates, id range
-sub exactly_once
-{
-	my ($what) = @_;
-	my $total = $next - 1;
-	$kusto->wait_count($db, 'T', $total);
-	my $r = $kusto->query($db,
-		'T | summarize c = count() by id | summarize rows = sum(c), ids = dcount(id), dups = countif(c > 1), lo = min(id), hi = max(id)');
-	is_deeply($r, [ [ $total, $total, 0, 1, $total ] ], "$what: $total rows, each exactly once");
-}
-
+my $eo = ExactlyOnce->new(node => $node, kusto => $kusto, db => $db, table => 'T',
+	sink => 'eo', crash_file => $crash_file);
+sub running { return $eo->running }
+sub insert_rows { return $eo->insert_rows(@_) }
+sub exactly_once { $eo->exactly_once(@_) }
 sub crash_at
 {
 	my ($point, $n, $per) = @_;
-	PostgreSQL::Test::Utils::append_to_file($crash_file, "$point\n");
-	insert_rows($n, $per);
-	my $deadline = time + 60;
-	usleep(20_000) while -e $crash_file && time < $deadline;
-	ok(!-e $crash_file, "the worker reached crash point $point");
-	ok(running(), "after the crash at $point the worker runs again");
-	exactly_once("crash at $point");
+	$eo->crash_at($point, sub { insert_rows($n, $per) });
 }
+
+ok(running(), 'the exactly-once sink runs');
 
 insert_rows(200, 100);
 exactly_once('no crash');
@@ -107,7 +72,7 @@ ok(running(), 'running with the DM batching for 3 s');
 my $dm_before = $kusto->admin('GET', '/admin/stats')->{dm}{processed};
 crash_at('after_queue', 40, 40);
 $kusto->admin('POST', '/admin/config', { ingestionDelayMs => 200 });
-is($kusto->query($db, 'T | where id > ' . ($next - 41) . ' | summarize dcount(id)')->[0][0], 40,
+is($kusto->query($db, 'T | where id > ' . ($eo->next_id - 41) . ' | summarize dcount(id)')->[0][0], 40,
 	'the batch that was Pending during the crash arrived once');
 
 # a blob upload hangs and the worker dies meanwhile

@@ -13,6 +13,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use ExactlyOnce;
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
 my $db = 'Eos';
@@ -44,65 +45,26 @@ $node->safe_psql('postgres', q{
 		  "batch_interval_ms": 100, "batch_size": 40}');
 });
 
-sub running
-{
-	return $node->poll_query_until('postgres',
-		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = 'eos'");
-}
-ok(running(), 'the exactly-once streaming sink runs');
-
-my $next = 1;
-
-# inserts $n rows (in transactions of $per rows) and returns the new total
-sub insert_rows
-{
-	my ($n, $per) = @_;
-	my $sql = '';
-	for (my $i = 0; $i < $n; $i += $per)
-	{
-		my $from = $next + $i;
-		my $to = $next + ($i + $per > $n ? $n : $i + $per) - 1;
-		$sql .= "INSERT INTO t SELECT g, 'n' || g FROM generate_series($from, $to) g;\n";
-	}
-	$next += $n;
-	$node->safe_psql('postgres', $sql);
-	return $next - 1;
-}
+my $eo = ExactlyOnce->new(node => $node, kusto => $kusto, db => $db, table => 'S',
+	sink => 'eos', crash_file => $crash_file);
+sub running { return $eo->running }
+sub insert_rows { return $eo->insert_rows(@_) }
+sub exactly_once { $eo->exactly_once(@_) }
+sub crash_at { $eo->crash_at(@_) }
 
 # COPY: one multi-insert WAL record per page, so many records share a change LSN
 sub copy_rows
 {
 	my ($n) = @_;
-	my $file = $node->basedir . "/copy_$next.csv";
+	my $from = $eo->take($n);
+	my $file = $node->basedir . "/copy_$from.csv";
 	open(my $fh, '>', $file) or die $!;
-	print $fh join('', map { "$_,c$_\n" } $next .. $next + $n - 1);
+	print $fh join('', map { "$_,c$_\n" } $from .. $from + $n - 1);
 	close $fh;
-	$next += $n;
 	$node->safe_psql('postgres', "COPY t FROM '$file' (FORMAT csv)");
 }
 
-# every source row in Kusto once: rows, distinct ids, duplicates, id range
-sub exactly_once
-{
-	my ($what) = @_;
-	my $total = $next - 1;
-	$kusto->wait_count($db, 'S', $total);
-	my $r = $kusto->query($db,
-		'S | summarize c = count() by id | summarize rows = sum(c), ids = dcount(id), dups = countif(c > 1), lo = min(id), hi = max(id)');
-	is_deeply($r, [ [ $total, $total, 0, 1, $total ] ], "$what: $total rows, each exactly once");
-}
-
-sub crash_at
-{
-	my ($point, $work) = @_;
-	PostgreSQL::Test::Utils::append_to_file($crash_file, "$point\n");
-	$work->();
-	my $deadline = time + 60;
-	usleep(20_000) while -e $crash_file && time < $deadline;
-	ok(!-e $crash_file, "the worker reached crash point $point");
-	ok(running(), "after the crash at $point the worker runs again");
-	exactly_once("crash at $point");
-}
+ok(running(), 'the exactly-once streaming sink runs');
 
 insert_rows(200, 100);
 exactly_once('no crash');
