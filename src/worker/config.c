@@ -214,10 +214,14 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 		{
 			DefElem    *d = (DefElem *) lfirst(lc);
 			KsTableRoute *r = MemoryContextAlloc(cxt, sizeof(KsTableRoute));
+			MemoryContext oldcxt;
 
 			r->source = d->defname;
 			r->kusto_table = strVal(d->arg);
+			/* the list too: CurrentMemoryContext is SPI's, gone at SPI_finish */
+			oldcxt = MemoryContextSwitchTo(cxt);
 			c->routes = lappend(c->routes, r);
+			MemoryContextSwitchTo(oldcxt);
 		}
 
 		{

@@ -32,7 +32,13 @@ query_texts(const char *sql, int nargs, Oid *types, Datum *values, char *nulls, 
 		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 
 		if (v != NULL)
-			out = lappend(out, MemoryContextStrdup(cxt, v));
+		{
+			/* in cxt, list cells too: SPI's context ends with the transaction */
+			MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+			out = lappend(out, pstrdup(v));
+			MemoryContextSwitchTo(oldcxt);
+		}
 	}
 	ks_sql_end(&txn);
 	return out;

@@ -76,10 +76,12 @@ read_catalog(MemoryContext cxt)
 {
 	List	   *sinks = NIL;
 	uint64		i;
+	MemoryContext spicxt;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
+	spicxt = CurrentMemoryContext;
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "reading the kusto_sink catalog");
 
@@ -103,7 +105,10 @@ read_catalog(MemoryContext cxt)
 			strlcpy(s->owner, SPI_getvalue(tup, desc, 2), NAMEDATALEN);
 			s->enabled = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 			s->stamp = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			/* the list in cxt too: SPI's context ends at SPI_finish */
+			MemoryContextSwitchTo(cxt);
 			sinks = lappend(sinks, s);
+			MemoryContextSwitchTo(spicxt);
 		}
 	}
 

@@ -651,6 +651,7 @@ settle_dead_letters(bool check_requests)
 		Oid			types[1] = {TEXTOID};
 		Datum		values[1] = {CStringGetTextDatum(W->config->name)};
 		uint64		i;
+		MemoryContext oldcxt;
 
 		ks_sql_run("UPDATE kusto_sink.dead_letter SET retry_requested = false "
 				"WHERE sink = $1 AND retry_requested "
@@ -667,7 +668,10 @@ settle_dead_letters(bool check_requests)
 			ks_batch_add_raw(b, payload, strlen(payload),
 							 DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)));
 			ks_batch_seal(b);
+			/* the list lives on: not in SPI's context */
+			oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 			W->ready = lappend(W->ready, b);
+			MemoryContextSwitchTo(oldcxt);
 		}
 	}
 

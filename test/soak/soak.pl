@@ -91,7 +91,12 @@ sub transaction
 	return $n;
 }
 
-my @crash_points = ('after_record', 'after_queue', 'after_ack', 'after_progress');
+# the steps and services each method goes through (a crash point the method
+# never reaches would stay armed and block the others)
+my $queued = $method eq 'queued';
+my @crash_points = ('after_record', ($queued ? ('after_queue') : ()), 'after_ack', 'after_progress');
+my @fault_kinds = $queued ? qw(blob queue table mgmt token) : qw(streaming query mgmt token);
+my @lost_kinds = $queued ? qw(blob queue mgmt) : qw(streaming mgmt);
 
 sub event
 {
@@ -116,16 +121,22 @@ sub event
 	}
 	elsif ($r == 6)
 	{
-		my $kind = (qw(blob queue table mgmt token))[ int(rand(5)) ];
+		my $kind = $fault_kinds[ int(rand(@fault_kinds)) ];
 		$kusto->admin('POST', '/admin/faults', { kind => $kind, count => 1 + int(rand(3)), action => { status => 503 } });
 		$events{"$kind 503"}++;
 	}
 	elsif ($r == 7)
 	{
-		my $kind = (qw(blob queue mgmt streaming))[ int(rand(4)) ];
+		my $kind = $lost_kinds[ int(rand(@lost_kinds)) ];
 		my $how = rand() < 0.5 ? 'drop' : 'lost';
 		$kusto->admin('POST', '/admin/faults', { kind => $kind, count => 1, action => { $how => JSON::PP::true } });
 		$events{"$kind $how"}++;
+	}
+	elsif (!$queued)
+	{
+		# a stream that Kusto refuses for a while (throttled)
+		$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1 + int(rand(3)), action => { status => 429, retryAfter => 1 } });
+		$events{'streaming 429'}++;
 	}
 	else
 	{
