@@ -1111,6 +1111,11 @@ BEGIN
 	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _kusto_table_commands.sink;
 	csv := lower(coalesce(s.options ->> 'format', 'json')) = 'csv';
 	method := coalesce(s.options ->> 'ingestion_method', current_setting('kusto_sink.ingestion_method'));
+	IF NOT EXISTS (SELECT FROM kusto_sink._sources_of(s, kusto_table)) THEN
+		RAISE EXCEPTION 'sink "%" has no source table for Kusto table "%"', sink, kusto_table
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'Only the Kusto tables the sink writes to are created or checked.';
+	END IF;
 	IF csv AND (SELECT count(*) FROM kusto_sink._sources_of(s, kusto_table)) > 1 THEN
 		RAISE EXCEPTION 'Kusto table "%" gets CSV records of more than one source table', kusto_table
 			USING ERRCODE = 'feature_not_supported',

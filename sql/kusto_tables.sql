@@ -27,6 +27,7 @@ SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);
 
 -- CSV: an ordinal mapping, and only one source table per Kusto table
 SELECT kusto_sink.alter_sink('kt', '{"format": "csv", "ingestion_method": "queued", "tables": {"public.kt_refunds": "Orders"}}');
+-- a Kusto table no source table goes to any more: refused
 SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);
 SELECT kusto_sink._kusto_table_commands('kt', 'Orders', NULL);
 -- two tables into one Kusto table must agree on the types

@@ -42,7 +42,7 @@ sub wait_running
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('every', 'emu', 'everything', 'Tbl', 'Everything',
 	'{"create_table": true, "ingestion_method": "streaming", "batch_interval_ms": 100}')});
 ok(wait_running('every'), 'a sink with create_table runs');
-my $schema = $kusto->mgmt($db, '.show table Everything schema as json')->{Rows}[0][1];
+my $schema = $kusto->mgmt($db, '.show table Everything schema as json')->[0][1];
 my %kusto_type = map { $_->{Name} => $_->{CslType} } @{ JSON::PP::decode_json($schema)->{OrderedColumns} };
 my @expected = split /\n/, $node->safe_psql('postgres',
 	q{SELECT attname || '=' || kusto_sink.kusto_type(atttypid::regtype) FROM pg_attribute
@@ -51,7 +51,7 @@ is_deeply([ map { my ($n) = split /=/; "$n=" . ($kusto_type{$n} // 'missing') } 
 	'the Kusto table has every column with the type of kusto_type()');
 is_deeply([ @kusto_type{qw(_op _lsn _commit_lsn _commit_time _xid _schema _table _unchanged_toast)} ],
 	[qw(string long long datetime long string string dynamic)], 'and the metadata columns');
-my $maps = $kusto->mgmt($db, '.show table Everything ingestion json mappings')->{Rows};
+my $maps = $kusto->mgmt($db, '.show table Everything ingestion json mappings');
 is($maps->[0][0], 'kusto_sink_every', 'a JSON mapping kusto_sink_<sink> is created');
 $node->safe_psql('postgres', q{INSERT INTO everything VALUES (1, 2, 3, 1.5, 2.5, 12.34, true, 'n', 'abc', 'happy',
 	'2026-01-02 03:04:05+00', '2026-01-02 03:04:05', '2026-01-02', '01:02:03', '1 day 2 hours', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
@@ -65,7 +65,7 @@ is_deeply($kusto->query($db, 'Everything | project id, s, big, amount, ok, name,
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('csv', 'emu', 'items', 'Tbl', 'Items',
 	'{"create_table": true, "format": "csv", "ingestion_method": "queued", "flush_immediately": true, "batch_interval_ms": 100}')});
 ok(wait_running('csv'), 'a CSV sink with create_table runs');
-is($kusto->mgmt($db, '.show table Items ingestion csv mappings')->{Rows}[0][0], 'kusto_sink_csv',
+is($kusto->mgmt($db, '.show table Items ingestion csv mappings')->[0][0], 'kusto_sink_csv',
 	'a CSV mapping is created');
 $node->safe_psql('postgres', q{INSERT INTO items VALUES (1, 'one, with a comma', 5), (2, NULL, 7)});
 $kusto->wait_count($db, 'Items', 2);
@@ -78,7 +78,7 @@ $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('fits', 'emu', 'fit
 	'{"create_table": true, "ingestion_method": "streaming", "batch_interval_ms": 100}')});
 ok(wait_running('fits'), 'a sink on an existing compatible table runs');
 my %fits = map { $_->{Name} => $_->{CslType} }
-  @{ JSON::PP::decode_json($kusto->mgmt($db, '.show table Fits schema as json')->{Rows}[0][1])->{OrderedColumns} };
+  @{ JSON::PP::decode_json($kusto->mgmt($db, '.show table Fits schema as json')->[0][1])->{OrderedColumns} };
 is_deeply([ @fits{qw(id note amount _lsn)} ], [qw(int string decimal long)], 'its missing columns are added');
 
 $kusto->mgmt($db, '.create table Bad (id:string, amount:real, note:string)');
@@ -119,11 +119,11 @@ $source = '42:after truncate:1';
 ok(wait_for_state(), 'rows before a TRUNCATE are gone from the latest state');
 
 my ($ret, $out, $err) = $node->psql('postgres', q{SELECT kusto_sink.latest_state_kql('csv', 'fits')});
-like($err, qr/table fits is not a source of sink "csv"/, 'latest_state_kql checks the table is a source');
+like($err, qr/table public.fits is not a source of sink "csv"/, 'latest_state_kql checks the table is a source');
 $node->safe_psql('postgres', 'CREATE TABLE nokey (a int)');
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('nk', 'emu', 'nokey', 'Tbl', 'NoKey', '{"create_table": true}')});
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT kusto_sink.latest_state_kql('nk', 'nokey')});
-like($err, qr/table nokey has no primary key/, 'a table without a primary key has no latest state');
+like($err, qr/table public.nokey has no primary key/, 'a table without a primary key has no latest state');
 
 $node->stop;
 $kusto->stop;
