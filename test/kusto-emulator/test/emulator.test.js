@@ -92,6 +92,13 @@ test('tables: create, create-merge, show, schema; unknown commands and tables ar
   const schema = JSON.parse((await mgmt('.show table T schema as json')).body.Tables[0].Rows[0][1]);
   assert.deepEqual(schema.OrderedColumns.map((c) => c.CslType),
     ['long', 'string', 'datetime', 'dynamic', 'decimal', 'bool', 'real', 'guid', 'timespan', 'int']);
+  const clash = await mgmt('.alter-merge table T (extra:string)');
+  assert.equal(clash.status, 400, 'a merge cannot change a column type');
+  assert.equal(clash.body.error.code, 'BadRequest_BadColumnType');
+  await mgmt('.create table AltCol (a:int)');
+  await mgmt('.alter column AltCol.a type=string');
+  assert.equal(JSON.parse((await mgmt('.show table AltCol schema as json')).body.Tables[0].Rows[0][1]).OrderedColumns[0].CslType,
+    'string', '.alter column changes it');
   const tables = (await mgmt('.show tables')).body.Tables[0].Rows.map((r) => r[0]);
   assert.ok(tables.includes('T'));
   const unknown = await mgmt('.frobnicate');

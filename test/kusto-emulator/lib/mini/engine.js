@@ -126,6 +126,14 @@ class Engine {
         t = new Table(name, cols);
         d.tables.set(name, t);
       } else if (m[1].toLowerCase() !== 'create') {
+        // a merge adds columns; it cannot change a column's type (.alter column can)
+        const clash = cols.find((c) => t.columns.find((x) => x.name === c.name && x.type !== c.type));
+        if (clash) {
+          const have = t.columns.find((x) => x.name === clash.name);
+          throw new KustoError(400, 'BadRequest_BadColumnType',
+            `${m[1]} table '${name}': column '${clash.name}' is of type '${have.type}', it cannot become '${clash.type}'. Use .alter column.`,
+            { permanent: true });
+        }
         for (const c of cols) {
           if (!t.columns.find((x) => x.name === c.name)) {
             t.columns.push(c);
@@ -133,6 +141,15 @@ class Engine {
           }
         }
       }
+      return schemaResult(t, dbName);
+    }
+    if ((m = /^\.alter\s+column\s+(\[[^\]]*\]|[^.\s]+)\.(\[[^\]]*\]|\S+)\s+type\s*=\s*(\w+)\s*$/i.exec(text))) {
+      // a column's new type: its existing values read as null from now on (as in Kusto)
+      const t = this.table(dbName, unbracket(m[1]));
+      const i = t.columns.findIndex((c) => c.name === unbracket(m[2]));
+      if (i < 0) throw new KustoError(400, 'BadRequest_EntityNotFound', `Column '${unbracket(m[2])}' was not found.`, { permanent: true });
+      t.columns[i] = { name: t.columns[i].name, type: types.normalizeType(m[3]) };
+      for (const r of t.rows) r[i] = null;
       return schemaResult(t, dbName);
     }
     if ((m = /^\.drop\s+table\s+(\S+)(\s+ifexists)?\s*$/i.exec(text))) {
