@@ -37,6 +37,7 @@ WORKER_OBJS = \
 	src/worker/crashpoint.o \
 	src/worker/decode.o \
 	src/worker/kusto_tables.o \
+	src/worker/layouts.o \
 	src/worker/launcher.o \
 	src/worker/progress.o \
 	src/worker/registry.o \

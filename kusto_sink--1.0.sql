@@ -1087,9 +1087,9 @@ REVOKE ALL ON FUNCTION kusto_sink._kusto_tables(text) FROM PUBLIC;
 -- The Kusto commands that make a Kusto table ready for a sink, given the
 -- table's current schema (.show table T schema as json: {"OrderedColumns":
 -- [{"Name", "CslType"}]}, or NULL when it does not exist): create it, or add
--- the missing columns; an ingestion mapping "kusto_sink_<sink>" (unless the
--- sink names its own); the streaming ingestion policy when the sink streams.
--- A column of another type is an error that lists every difference.
+-- the missing columns; the streaming ingestion policy when the sink streams.
+-- A column of another type is an error that lists every difference.  The
+-- ingestion mappings are the worker's: one per record layout (layouts.c).
 CREATE FUNCTION kusto_sink._kusto_table_commands(sink text, kusto_table text, kusto_schema jsonb)
 RETURNS SETOF text
 LANGUAGE plpgsql STABLE
@@ -1102,8 +1102,6 @@ DECLARE
 	diffs text[] := '{}';
 	missing text[] := '{}';
 	cols text[] := '{}';
-	mapping jsonb := '[]';
-	i int := 0;
 	csv boolean;
 	method text;
 	t text := kusto_sink._kql_name(kusto_table);
@@ -1123,12 +1121,6 @@ BEGIN
 	END IF;
 	FOR want IN SELECT * FROM kusto_sink._kusto_columns(sink, kusto_table) LOOP
 		cols := cols || format('%s:%s', kusto_sink._kql_name(want.name), want.type);
-		mapping := mapping || CASE WHEN csv
-			THEN jsonb_build_object('column', want.name, 'Properties', jsonb_build_object('Ordinal', i::text))
-			ELSE jsonb_build_object('column', want.name, 'Properties',
-									jsonb_build_object('Path', '$[' || kusto_sink._kql_string(want.name) || ']'))
-			END;
-		i := i + 1;
 		IF kusto_schema IS NOT NULL THEN
 			have := NULL;
 			SELECT c INTO have FROM jsonb_array_elements(kusto_schema -> 'OrderedColumns') c
@@ -1149,11 +1141,6 @@ BEGIN
 		RETURN NEXT format('.create table %s (%s)', t, array_to_string(cols, ', '));
 	ELSIF cardinality(missing) > 0 THEN
 		RETURN NEXT format('.alter-merge table %s (%s)', t, array_to_string(missing, ', '));
-	END IF;
-	IF s.options ->> 'ingestion_mapping_ref' IS NULL THEN
-		RETURN NEXT format('.create-or-alter table %s ingestion %s mapping %s %s', t,
-						   CASE WHEN csv THEN 'csv' ELSE 'json' END,
-						   kusto_sink._kql_string('kusto_sink_' || sink), kusto_sink._kql_string(mapping::text));
 	END IF;
 	IF method IN ('streaming', 'managed') THEN
 		RETURN NEXT format('.alter table %s policy streamingingestion enable', t);

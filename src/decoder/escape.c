@@ -116,3 +116,43 @@ ks_append_csv_field(StringInfo out, const char *s, int len)
 	appendBinaryStringInfo(out, run, end - run);
 	appendStringInfoCharMacro(out, '"');
 }
+
+/* the inside of a KQL string literal quoted with ' */
+static void
+append_kql_escaped(StringInfo out, const char *s)
+{
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (c == '\'' || c == '\\')
+		{
+			appendStringInfoChar(out, '\\');
+			appendStringInfoChar(out, c);
+		}
+		else if (c == '\n')
+			appendStringInfoString(out, "\\n");
+		else if (c == '\t')
+			appendStringInfoString(out, "\\t");
+		else if (c < 0x20)
+			appendStringInfo(out, "\\u%04x", c);
+		else
+			appendStringInfoChar(out, c);
+	}
+}
+
+void
+ks_append_kql_name(StringInfo out, const char *s)
+{
+	appendStringInfoString(out, "['");
+	append_kql_escaped(out, s);
+	appendStringInfoString(out, "']");
+}
+
+void
+ks_append_kql_string(StringInfo out, const char *s)
+{
+	appendStringInfoChar(out, '\'');
+	append_kql_escaped(out, s);
+	appendStringInfoChar(out, '\'');
+}

@@ -10,7 +10,9 @@
  * of one transaction from 0, so (commit_lsn, index) orders every record the
  * slot ever produces.  `lsn` is the change's own WAL position (records of
  * one WAL record share it: a multi-insert's rows, a key-changing update's
- * delete and insert; such records are always adjacent).  A consumer that does not set the hooks (SQL
+ * delete and insert; such records are always adjacent).  `shape` lists the
+ * record's fields (a shape change is where ALTER TABLE took effect).  A
+ * consumer that does not set the hooks (SQL
  * functions, pg_recvlogical) gets the plugin's ordinary output.
  *
  *-------------------------------------------------------------------------
@@ -21,9 +23,25 @@
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 
+/*
+ * The fields of a relation's records, in record order (the order is what
+ * CSV's ordinals follow): name and Kusto type of each column, then of each
+ * enabled metadata column.  `hash` identifies the list; it changes when a
+ * column is added, dropped, renamed or changes its Kusto type.  Owned by the
+ * plugin and valid only during the call.
+ */
+typedef struct KsShape
+{
+	int			ncolumns;
+	const char **names;
+	const char **types;
+	uint64		hash;
+} KsShape;
+
 typedef struct KsDecoderHooks
 {
-	void		(*record) (void *arg, Oid relid, const char *data, int len,
+	void		(*record) (void *arg, Oid relid, const KsShape *shape,
+						   const char *data, int len,
 						   XLogRecPtr lsn, XLogRecPtr commit_lsn, int64 index);
 	void		(*commit) (void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 						   TimestampTz commit_time, int64 nrecords);

@@ -143,7 +143,7 @@ write_record(LogicalDecodingContext *ctx, Oid relid, KsRelInfo *info, TupleDesc 
 		}
 	}
 	if (state->hooks != NULL)
-		state->hooks->record(state->hooks->arg, relid, out->data, out->len,
+		state->hooks->record(state->hooks->arg, relid, &info->shape, out->data, out->len,
 							 meta->lsn, meta->commit_lsn, state->index);
 	else
 		OutputPluginWrite(ctx, true);

@@ -16,6 +16,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_publication.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -259,6 +260,41 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	}
 }
 
+/* the records' fields: the columns, then the enabled metadata columns */
+static void
+build_shape(KsRelInfo *info, const KsDecoderOptions *opts)
+{
+	KsShape    *shape = &info->shape;
+	StringInfoData all;
+	int			i;
+	int			m;
+
+	shape->names = palloc((info->ncolumns + KS_META_COUNT) * sizeof(char *));
+	shape->types = palloc((info->ncolumns + KS_META_COUNT) * sizeof(char *));
+	shape->ncolumns = 0;
+	for (i = 0; i < info->ncolumns; i++)
+	{
+		shape->names[shape->ncolumns] = info->columns[i].name;
+		shape->types[shape->ncolumns++] = ks_kusto_type_name(info->columns[i].type->ktype);
+	}
+	for (m = 0; m < KS_META_COUNT; m++)
+	{
+		if (!opts->meta_enabled[m])
+			continue;
+		shape->names[shape->ncolumns] = opts->meta_name[m];
+		shape->types[shape->ncolumns++] = ks_kusto_type_name(ks_meta_kusto_type(m));
+	}
+
+	initStringInfo(&all);
+	for (i = 0; i < shape->ncolumns; i++)
+	{
+		appendBinaryStringInfo(&all, shape->names[i], strlen(shape->names[i]) + 1);
+		appendBinaryStringInfo(&all, shape->types[i], strlen(shape->types[i]) + 1);
+	}
+	shape->hash = hash_bytes_extended((const unsigned char *) all.data, all.len, 0);
+	pfree(all.data);
+}
+
 KsRelInfo *
 ks_relinfo_get(Relation rel, const KsDecoderOptions *opts)
 {
@@ -284,6 +320,7 @@ ks_relinfo_get(Relation rel, const KsDecoderOptions *opts)
 	info->replident = rel->rd_rel->relreplident;
 	compute_publish(info, rel, opts);
 	build_columns(info, rel, opts);
+	build_shape(info, opts);
 	render_names(info, get_namespace_name(RelationGetNamespace(rel)),
 				 RelationGetRelationName(rel));
 

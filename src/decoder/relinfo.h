@@ -9,7 +9,8 @@
  * whether (and for which operations) the table passes the options' table
  * filter, its columns with their type renderers and pre-escaped JSON keys,
  * its replica identity key columns, and its schema and table names already
- * rendered as JSON strings and CSV fields.  It raises an error when a
+ * rendered as JSON strings and CSV fields, and the shape of its records
+ * (their fields' names and Kusto types, metadata included).  It raises an error when a
  * column's name is the name of an enabled metadata column.
  *
  *-------------------------------------------------------------------------
@@ -20,6 +21,7 @@
 #include "nodes/bitmapset.h"
 #include "utils/rel.h"
 
+#include "decoder/hooks.h"
 #include "decoder/options.h"
 #include "decoder/typemap.h"
 
@@ -58,6 +60,8 @@ typedef struct KsRelInfo
 	int			schema_csv_len;
 	const char *table_csv;
 	int			table_csv_len;
+
+	KsShape		shape;			/* the records' fields (hooks.h) */
 } KsRelInfo;
 
 extern void ks_relinfo_startup(MemoryContext cxt);

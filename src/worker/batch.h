@@ -60,6 +60,9 @@ typedef struct KsBatch
 	int			polls;
 	int			poll_failures;	/* status reads in a row that failed */
 	char	   *error;			/* why Kusto rejected it, for the dead letter */
+	/* its records' fields (layouts.c), and the mapping they go through */
+	struct KsLayout *layout;	/* NULL for a dead letter sent again */
+	const char *mapping;		/* NULL: the sink's ingestion_mapping_ref */
 	struct BufFile *spill;		/* sealed and waiting: its bytes on disk */
 	size_t		spill_len;
 } KsBatch;

@@ -43,13 +43,13 @@ struct KsDecodeStream
 };
 
 static void
-count_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr lsn,
-			 XLogRecPtr commit_lsn, int64 index)
+count_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
+			 XLogRecPtr lsn, XLogRecPtr commit_lsn, int64 index)
 {
 	KsDecodeStream *stream = (KsDecodeStream *) arg;
 
 	stream->nrecords++;
-	stream->hooks->record(stream->hooks->arg, relid, data, len, lsn, commit_lsn, index);
+	stream->hooks->record(stream->hooks->arg, relid, shape, data, len, lsn, commit_lsn, index);
 }
 
 static void

@@ -77,7 +77,7 @@ ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 			char		message[768];
 
 			CHECK_FOR_INTERRUPTS();
-			if (!ks_ship_command(shipper, (char *) lfirst(cc), message, sizeof(message)))
+			if (ks_ship_command(shipper, (char *) lfirst(cc), message, sizeof(message)) != KS_SHIP_ACKED)
 				ereport(ERROR,
 						(errcode(ERRCODE_CONNECTION_FAILURE),
 						 errmsg("kusto_sink sink \"%s\": could not prepare Kusto table \"%s\": %s",

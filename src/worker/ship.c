@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "decoder/escape.h"
 #include "kusto/kusto.h"
 #include "worker/crashpoint.h"
 #include "worker/ship.h"
@@ -107,6 +108,13 @@ ks_shipper_destroy(KsShipper *shipper)
 	pfree(shipper);
 }
 
+/* the mapping a batch's records go through: its layout's, else the sink's */
+static const char *
+batch_mapping(KsSinkConfig *cfg, KsBatch *batch)
+{
+	return batch->mapping != NULL ? batch->mapping : cfg->ingestion_mapping_ref;
+}
+
 /* Starts the ingestion of a batch with the sink's method (see ks_ship_start). */
 static void
 send_batch(KsShipper *shipper, KsBatch *batch)
@@ -122,7 +130,7 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 	batch->poll_failures = 0;
 	memset(&o, 0, sizeof(o));
 	o.format = cfg->format;
-	o.mapping = cfg->ingestion_mapping_ref;
+	o.mapping = batch_mapping(cfg, batch);
 	o.flush_immediately = cfg->flush_immediately;
 	o.track_status = cfg->poll_for_ingestion_status;
 	o.raw_size = (size_t) batch->raw_bytes;
@@ -141,7 +149,7 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 	{
 		/* exactly once, managed: the stream (checked in Kusto if in doubt) */
 		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
-							cfg->format, cfg->ingestion_mapping_ref,
+							cfg->format, batch_mapping(cfg, batch),
 							batch->gz.data, batch->gz.len, batch);
 	}
 	else if (strcmp(cfg->ingestion_method, "queued") == 0 ||
@@ -156,23 +164,9 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 							 batch->gz.data, batch->gz.len, batch);
 	else
 		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
-							cfg->format, cfg->ingestion_mapping_ref,
+							cfg->format, batch_mapping(cfg, batch),
 							batch->gz.data, batch->gz.len, batch);
 	shipper->running++;
-}
-
-/* Appends a KQL bracketed name: ['name'] */
-static void
-append_kql_name(StringInfo s, const char *name)
-{
-	appendStringInfoString(s, "['");
-	for (; *name; name++)
-	{
-		if (*name == '\'' || *name == '\\')
-			appendStringInfoChar(s, '\\');
-		appendStringInfoChar(s, *name);
-	}
-	appendStringInfoString(s, "']");
 }
 
 /*
@@ -186,11 +180,11 @@ start_probe(KsShipper *shipper, KsBatch *batch)
 	StringInfoData q;
 
 	initStringInfo(&q);
-	append_kql_name(&q, batch->kusto_table);
+	ks_append_kql_name(&q, batch->kusto_table);
 	appendStringInfoString(&q, " | where ");
-	append_kql_name(&q, cfg->commit_lsn_column);
+	ks_append_kql_name(&q, cfg->commit_lsn_column);
 	appendStringInfo(&q, " == %llu and ", (unsigned long long) batch->first_commit_lsn);
-	append_kql_name(&q, cfg->lsn_column);
+	ks_append_kql_name(&q, cfg->lsn_column);
 	appendStringInfo(&q, " == %llu | take 1 | count", (unsigned long long) batch->first_change_lsn);
 	batch->polling = false;
 	batch->probing = true;
@@ -550,7 +544,7 @@ ks_ship_retry_delay_ms(KsBatch *batch, KsShipOutcome outcome)
 /* ---------- Kusto table management (kusto_tables.c) ---------- */
 
 /* Runs a management command and waits; false and a message when it failed. */
-bool
+KsShipOutcome
 ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size)
 {
 	char	   *json = NULL;
@@ -559,42 +553,38 @@ ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size)
 	if (kusto_execute(shipper->client, shipper->config->database, csl, &json, &err) == KUSTO_OK)
 	{
 		kusto_free(json);
-		return true;
+		return KS_SHIP_ACKED;
 	}
 	describe(message, size, &err);
-	return false;
+	return outcome_of(&err);
 }
 
 /*
- * The schema of a Kusto table as .show table T schema as json gives it (a
- * palloc'd JSON text), or NULL when the table does not exist; an error
- * when Kusto cannot be asked.
+ * Reads the schema of a Kusto table as .show table T schema as json gives it:
+ * KS_SHIP_ACKED with *schema a palloc'd JSON text, or NULL when the table
+ * does not exist; otherwise the failure's outcome and message.
  */
-char *
-ks_ship_table_schema(KsShipper *shipper, const char *table)
+KsShipOutcome
+ks_ship_read_schema(KsShipper *shipper, const char *table, char **schema,
+					char *message, size_t size)
 {
 	StringInfoData csl;
 	kusto_result *r = NULL;
 	kusto_error err;
 	const kusto_table *t;
-	char	   *schema = NULL;
 	int			i;
 
+	*schema = NULL;
 	initStringInfo(&csl);
 	appendStringInfoString(&csl, ".show table ");
-	append_kql_name(&csl, table);
+	ks_append_kql_name(&csl, table);
 	appendStringInfoString(&csl, " schema as json");
 	if (kusto_query(shipper->client, shipper->config->database, csl.data, &r, &err) != KUSTO_OK)
 	{
-		char		message[768];
-
 		if (strcmp(err.code, "BadRequest_EntityNotFound") == 0)
-			return NULL;
-		describe(message, sizeof(message), &err);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("kusto_sink sink \"%s\": could not read the schema of Kusto table \"%s\": %s",
-						shipper->config->name, table, message)));
+			return KS_SHIP_ACKED;
+		describe(message, size, &err);
+		return outcome_of(&err);
 	}
 	t = kusto_result_primary(r);
 	for (i = 0; t != NULL && i < kusto_table_ncolumns(t); i++)
@@ -603,15 +593,33 @@ ks_ship_table_schema(KsShipper *shipper, const char *table)
 		{
 			char	   *text = kusto_table_text(t, 0, i);
 
-			schema = pstrdup(text);
+			*schema = pstrdup(text);
 			kusto_free(text);
 		}
 	}
 	kusto_result_free(r);
-	if (schema == NULL)
+	if (*schema == NULL)
+	{
+		snprintf(message, size, "Kusto answered .show table schema for \"%s\" without a schema", table);
+		return KS_SHIP_TRANSIENT;
+	}
+	return KS_SHIP_ACKED;
+}
+
+/*
+ * The schema of a Kusto table (see ks_ship_read_schema), or NULL when the
+ * table does not exist; an error when Kusto cannot be asked.
+ */
+char *
+ks_ship_table_schema(KsShipper *shipper, const char *table)
+{
+	char	   *schema;
+	char		message[768];
+
+	if (ks_ship_read_schema(shipper, table, &schema, message, sizeof(message)) != KS_SHIP_ACKED)
 		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("kusto_sink sink \"%s\": Kusto answered .show table schema for \"%s\" without a schema",
-						shipper->config->name, table)));
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("kusto_sink sink \"%s\": could not read the schema of Kusto table \"%s\": %s",
+						shipper->config->name, table, message)));
 	return schema;
 }

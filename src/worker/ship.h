@@ -43,7 +43,9 @@ extern int	ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, voi
 extern int	ks_ship_inflight(KsShipper *shipper);
 extern size_t ks_ship_streaming_limit(KsShipper *shipper);
 extern long ks_ship_retry_delay_ms(KsBatch *batch, KsShipOutcome outcome);
-extern bool ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size);
+extern KsShipOutcome ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size);
+extern KsShipOutcome ks_ship_read_schema(KsShipper *shipper, const char *table, char **schema,
+										 char *message, size_t size);
 extern char *ks_ship_table_schema(KsShipper *shipper, const char *table);
 
 #endif							/* KS_WORKER_SHIP_H */

@@ -44,6 +44,7 @@
 #include "worker/crashpoint.h"
 #include "worker/decode.h"
 #include "worker/kusto_tables.h"
+#include "worker/layouts.h"
 #include "worker/launcher.h"
 #include "worker/progress.h"
 #include "worker/registry.h"
@@ -107,6 +108,8 @@ typedef struct RouteEntry
 {
 	Oid			relid;
 	char		kusto_table[NAMEDATALEN * 2];
+	uint64		shape_hash;		/* of the relation's latest records */
+	KsLayout   *layout;			/* their layout */
 } RouteEntry;
 
 static SinkWorker *W = NULL;
@@ -286,6 +289,32 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	W->ready = lappend(W->ready, batch);
 }
 
+/*
+ * Is Kusto ready for the batch's layout (layouts.h)?  When it cannot be made
+ * ready (false: layout_outcome and layout_message say why), the batch fails
+ * as a send would: retried, or stopped on.
+ */
+static KsShipOutcome layout_outcome;
+static char layout_message[1024];
+
+static bool
+layout_ready(KsBatch *batch)
+{
+	if (batch->layout == NULL)
+		return true;
+	if (!batch->layout->ready)
+	{
+		layout_outcome = ks_layout_prepare(W->shipper, W->config, batch->layout,
+										   layout_message, sizeof(layout_message));
+		if (layout_outcome != KS_SHIP_ACKED)
+			return false;
+		if (layout_message[0] != '\0')
+			ks_slot_set_error(W->slot, layout_message);
+	}
+	batch->mapping = batch->layout->mapping;
+	return true;
+}
+
 /* Starts the batches that are due; returns how long until the next one is. */
 static long
 start_ready(void)
@@ -293,6 +322,7 @@ start_ready(void)
 	TimestampTz now = GetCurrentTimestamp();
 	long		wait_ms = -1;
 	ListCell   *lc;
+	KsBatch    *failed = NULL;
 
 	foreach(lc, W->ready)
 	{
@@ -309,10 +339,23 @@ start_ready(void)
 			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
 			continue;
 		}
+		if (!layout_ready(batch))
+		{
+			failed = batch;
+			break;
+		}
 		W->ready = foreach_delete_current(W->ready, lc);
 		W->inflight++;
 		ks_batch_load(batch);
 		ks_ship_start(W->shipper, batch);
+	}
+	if (failed != NULL)
+	{
+		/* Kusto is not ready for its records: it fails as a send would */
+		W->ready = list_delete_ptr(W->ready, failed);
+		W->inflight++;
+		ship_done(NULL, failed, layout_outcome, layout_message);
+		wait_ms = 0;
 	}
 	return wait_ms;
 }
@@ -383,14 +426,15 @@ wait_for_room(void)
 
 /* ---------- decoding hooks ---------- */
 
-static const char *
-route(Oid relid)
+/* A source table's Kusto table, and the layout of its records (layouts.h). */
+static RouteEntry *
+route(Oid relid, const KsShape *shape)
 {
 	RouteEntry *entry;
 	bool		found;
 
-	entry = hash_search(W->routes, &relid, HASH_ENTER, &found);
-	if (!found)
+	entry = hash_search(W->routes, &relid, HASH_FIND, NULL);
+	if (entry == NULL)
 	{
 		char	   *nsp = get_namespace_name(get_rel_namespace(relid));
 		char	   *rel = get_rel_name(relid);
@@ -408,9 +452,17 @@ route(Oid relid)
 					 errmsg("kusto_sink sink \"%s\" has no Kusto table for source table %s",
 							W->config->name, qualified),
 					 errhint("Map it in the sink option \"tables\" with kusto_sink.alter_sink().")));
+		entry = hash_search(W->routes, &relid, HASH_ENTER, &found);
 		strlcpy(entry->kusto_table, table, sizeof(entry->kusto_table));
+		entry->layout = NULL;
 	}
-	return entry->kusto_table;
+	if (entry->layout == NULL || entry->shape_hash != shape->hash)
+	{
+		/* first seen, or an ALTER TABLE took effect here */
+		entry->layout = ks_layout_get(entry->kusto_table, shape);
+		entry->shape_hash = shape->hash;
+	}
+	return entry;
 }
 
 /* A new batch with the next sequence number, counted as unacknowledged. */
@@ -424,8 +476,12 @@ open_batch(const char *kusto_table)
 	return batch;
 }
 
+/*
+ * The open batch for a Kusto table and a layout: a batch holds one layout,
+ * so records of a new layout seal the table's batch and start the next.
+ */
 static KsBatch *
-batch_for(const char *kusto_table)
+batch_for(const char *kusto_table, KsLayout *layout)
 {
 	ListCell   *lc;
 	KsBatch    *batch;
@@ -433,10 +489,19 @@ batch_for(const char *kusto_table)
 	foreach(lc, W->open)
 	{
 		batch = (KsBatch *) lfirst(lc);
-		if (strcmp(batch->kusto_table, kusto_table) == 0)
+		if (strcmp(batch->kusto_table, kusto_table) != 0)
+			continue;
+		if (batch->layout == layout || batch->nrecords == 0)
+		{
+			batch->layout = layout;
 			return batch;
+		}
+		seal(batch);
+		wait_for_room();
+		break;
 	}
 	batch = open_batch(kusto_table);
+	batch->layout = layout;
 	W->open = lappend(W->open, batch);
 	return batch;
 }
@@ -451,9 +516,10 @@ batch_for(const char *kusto_table)
  * id, then settled idempotently).  True when the record was taken care of.
  */
 static bool
-eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr lsn,
+eo_replay(RouteEntry *route, const char *data, int len, XLogRecPtr lsn,
 		  XLogRecPtr commit_lsn, int64 index)
 {
+	const char *kusto_table = route->kusto_table;
 	KsRange    *r;
 	KsBatch    *b;
 
@@ -477,6 +543,7 @@ eo_replay(const char *kusto_table, const char *data, int len, XLogRecPtr lsn,
 			}
 		}
 		b = open_batch(kusto_table);
+		b->layout = route->layout;
 		strlcpy(b->batch_id, r->id, sizeof(b->batch_id));
 		b->recorded = true;
 		b->resume = true;
@@ -503,18 +570,19 @@ batch_full(KsBatch *batch, int len)
 }
 
 static void
-on_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr lsn,
-		  XLogRecPtr commit_lsn, int64 index)
+on_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
+		  XLogRecPtr lsn, XLogRecPtr commit_lsn, int64 index)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	RouteEntry *r = route(relid, shape);
 	KsBatch    *batch;
 
-	if (W->eo && eo_replay(route(relid), data, len, lsn, commit_lsn, index))
+	if (W->eo && eo_replay(r, data, len, lsn, commit_lsn, index))
 	{
 		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
-	batch = batch_for(route(relid));
+	batch = batch_for(r->kusto_table, r->layout);
 
 	/*
 	 * With keep_runs, records of one WAL record (same commit and change LSN)
@@ -526,7 +594,7 @@ on_record(void *arg, Oid relid, const char *data, int len, XLogRecPtr lsn,
 	{
 		seal(batch);
 		wait_for_room();
-		batch = batch_for(route(relid));
+		batch = batch_for(r->kusto_table, r->layout);
 	}
 	ks_batch_add(batch, data, len, lsn, commit_lsn, index);
 	if (!W->keep_runs && batch->nrecords >= W->config->batch_size)
@@ -865,11 +933,8 @@ run_sink(KsSinkSlot *slot, const char *name)
 		W->max_batch_bytes = Min(W->max_batch_bytes, ks_ship_streaming_limit(W->shipper));
 	if (W->config->create_table)
 	{
-		/* Kusto's tables first, and the mapping the sends below name */
+		/* Kusto's tables first (their mappings follow the records: layouts.c) */
 		ks_prepare_kusto_tables(W->shipper, W->config);
-		if (W->config->ingestion_mapping_ref == NULL)
-			W->config->ingestion_mapping_ref = MemoryContextStrdup(TopMemoryContext,
-																   psprintf("kusto_sink_%s", name));
 	}
 	W->stream = ks_decode_start(W->config->slot_name, W->config->plugin_options, &hooks);
 	if (W->config->exactly_once)

@@ -51,8 +51,6 @@ is_deeply([ map { my ($n) = split /=/; "$n=" . ($kusto_type{$n} // 'missing') } 
 	'the Kusto table has every column with the type of kusto_type()');
 is_deeply([ @kusto_type{qw(_op _lsn _commit_lsn _commit_time _xid _schema _table _unchanged_toast)} ],
 	[qw(string long long datetime long string string dynamic)], 'and the metadata columns');
-my $maps = $kusto->mgmt($db, '.show table Everything ingestion json mappings');
-is($maps->[0][0], 'kusto_sink_every', 'a JSON mapping kusto_sink_<sink> is created');
 $node->safe_psql('postgres', q{INSERT INTO everything VALUES (1, 2, 3, 1.5, 2.5, 12.34, true, 'n', 'abc', 'happy',
 	'2026-01-02 03:04:05+00', '2026-01-02 03:04:05', '2026-01-02', '01:02:03', '1 day 2 hours', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
 	'{"a": 1}', '{x,y}', '\x0102', '10.0.0.1')});
@@ -60,17 +58,19 @@ $kusto->wait_count($db, 'Everything', 1);
 is_deeply($kusto->query($db, 'Everything | project id, s, big, amount, ok, name, m, d, u, addr'),
 	[ [ 1, 2, 3, '12.34', JSON::PP::true, 'n', 'happy', '2026-01-02T00:00:00Z', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.0.0.1' ] ],
 	'a row arrives through the mapping with its values');
+my $maps = $kusto->mgmt($db, '.show table Everything ingestion json mappings');
+like($maps->[0][0], qr/^kusto_sink_every_[0-9a-f]{16}$/, 'a JSON mapping kusto_sink_<sink>_<layout> is created');
 
 # ---------- CSV: an ordinal mapping ----------
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('csv', 'emu', 'items', 'Tbl', 'Items',
 	'{"create_table": true, "format": "csv", "ingestion_method": "queued", "flush_immediately": true, "batch_interval_ms": 100}')});
 ok(wait_running('csv'), 'a CSV sink with create_table runs');
-is($kusto->mgmt($db, '.show table Items ingestion csv mappings')->[0][0], 'kusto_sink_csv',
-	'a CSV mapping is created');
 $node->safe_psql('postgres', q{INSERT INTO items VALUES (1, 'one, with a comma', 5), (2, NULL, 7)});
 $kusto->wait_count($db, 'Items', 2);
 is_deeply($kusto->query($db, 'Items | order by id asc | project id, label, qty, _op'),
 	[ [ 1, 'one, with a comma', 5, 'insert' ], [ 2, '', 7, 'insert' ] ], 'CSV rows land in their columns');
+like($kusto->mgmt($db, '.show table Items ingestion csv mappings')->[0][0], qr/^kusto_sink_csv_[0-9a-f]{16}$/,
+	'through a CSV mapping of their layout');
 
 # ---------- an existing table: missing columns are added, other types are errors ----------
 $kusto->mgmt($db, '.create table Fits (id:int, note:string)');
