@@ -78,7 +78,7 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 	int			i;
 
 	initStringInfo(&cmd);
-	appendStringInfoString(&cmd, ".alter-merge table ");
+	appendStringInfoString(&cmd, ".create-merge table ");
 	ks_append_kql_name(&cmd, l->kusto_table);
 	appendStringInfoString(&cmd, " (");
 	for (i = 0; i < l->ncolumns; i++)

@@ -30,7 +30,7 @@ as_test_user env \
 	TEMP_CONFIG="$tmp/temp.conf" \
 	PG_REGRESS="$PG_REGRESS" \
 	KS_ROOT="$KS_ROOT" \
-	SOAK_CHANGES="${SOAK_CHANGES:-}" SOAK_SEED="${SOAK_SEED:-}" SOAK_METHOD="${SOAK_METHOD:-}" \
+	SOAK_CHANGES="${SOAK_CHANGES:-}" SOAK_SEED="${SOAK_SEED:-}" SOAK_METHOD="${SOAK_METHOD:-}" SOAK_BIG_ROWS="${SOAK_BIG_ROWS:-}" \
 	prove ${KS_PROVE_OPTS:-} -I "$PGXS_DIR/src/test/perl" -I "$tmp/t" "${tests[@]}"
 rc=$?
 if [ $rc != 0 ]; then

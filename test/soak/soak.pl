@@ -4,8 +4,10 @@
 # transactions, something goes wrong: the worker dies at a step of the batch
 # protocol or by kill -9, the postmaster stops with "immediate", or the
 # emulator answers 503/429, drops connections, or fails queued ingestions
-# transiently.  A trigger keeps the source's change history; at the end each
-# change must be in Kusto once.  Prints
+# transiently.  Then one big transaction (SOAK_BIG_ROWS rows, default
+# 5,000,000; 0 for none) goes through four crashes, one each time another
+# fifth of it is in Kusto.  A trigger keeps the source's change history; at
+# the end each change must be in Kusto once.  Prints
 #   changes committed / in Kusto / lost / duplicated
 # Sizes: SOAK_CHANGES (default 250000), SOAK_SEED; SOAK_METHOD the ingestion
 # method (queued, the default; streaming; managed).
@@ -21,8 +23,9 @@ use KustoEmulator;
 my $target = $ENV{SOAK_CHANGES} || 250_000;
 my $seed = $ENV{SOAK_SEED} || int(time);
 my $method = $ENV{SOAK_METHOD} || 'queued';
+my $big_rows = length($ENV{SOAK_BIG_ROWS} // '') ? $ENV{SOAK_BIG_ROWS} : 5_000_000;
 srand($seed);
-diag("soak: $target changes, seed $seed, $method ingestion");
+diag("soak: $target changes, seed $seed, $method ingestion, then a $big_rows-row transaction");
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 100);
 my $db = 'Soak';
@@ -157,6 +160,46 @@ while ($tried < $target)
 unlink $crash_file;
 $kusto->admin('POST', '/admin/reset', {});
 ok(running(), 'the sink runs after the workload');
+
+# one big transaction (SOAK_BIG_ROWS, 0 for none), split over many batches,
+# with a crash each time another fifth of it has reached Kusto
+if ($big_rows > 0)
+{
+	my $first = $next_id{a};
+	$next_id{a} += $big_rows;
+	$node->safe_psql('postgres', "INSERT INTO a SELECT g, nextval('vseq'), 'big' FROM generate_series($first, $first + $big_rows - 1) g");
+	my @crashes = ('kill -9 worker', 'crash after_record', 'immediate restart', 'crash after_ack');
+	for my $i (1 .. 4)
+	{
+		my $want = int($big_rows * $i / 5);
+		my $deadline = time + 900;
+		while (time < $deadline)
+		{
+			my $rows = eval { $kusto->query($db, "A | where note == 'big' | count") };
+			last if $rows && $rows->[0][0] >= $want;
+			usleep(500_000);
+		}
+		my $how = $crashes[ $i - 1 ];
+		if ($how eq 'kill -9 worker')
+		{
+			my $pid = $node->safe_psql('postgres', "SELECT worker_pid FROM kusto_sink.status WHERE name = 'soak'");
+			kill 'KILL', $pid if $pid =~ /^\d+$/;
+		}
+		elsif ($how eq 'immediate restart')
+		{
+			$node->stop('immediate');
+			$node->start;
+		}
+		else
+		{
+			(my $point = $how) =~ s/^crash //;
+			PostgreSQL::Test::Utils::append_to_file($crash_file, "$point\n");
+		}
+		$events{"big transaction: $how"}++;
+	}
+	ok(running(), "the sink runs after a $big_rows-row transaction and its crashes");
+	unlink $crash_file;
+}
 my $nevents = 0;
 $nevents += $_ for values %events;
 diag(sprintf('%-32s %d', $_, $events{$_})) for sort keys %events;

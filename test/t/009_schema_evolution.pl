@@ -129,6 +129,20 @@ is_deeply($kusto->query($db, 'Evn | order by id asc | project id, note, qty, _op
 	[ [ 1, 'one', undef, 'insert' ], [ 2, 'two', 20, 'insert' ] ], 'in its columns, once');
 ok(wait_state('evn', 'running'), 'and the sink runs again');
 
+# ---------- a table added to the publication is picked up, its columns too ----------
+$node->safe_psql('postgres', q{CREATE TABLE pub1 (id int PRIMARY KEY, a text); CREATE TABLE pub2 (id int PRIMARY KEY, b int);
+	CREATE PUBLICATION evp FOR TABLE pub1});
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('evp', 'emu', 'publication:evp', '$db', 'Evp',
+	'{"create_table": true, "metadata": "op, lsn, commit_lsn, table", $options}')});
+ok(wait_state('evp', 'running'), 'a sink on a publication runs');
+$node->safe_psql('postgres', q{INSERT INTO pub1 VALUES (1, 'one'); INSERT INTO pub2 VALUES (1, 10)});
+$kusto->wait_count($db, 'Evp', 1);
+$node->safe_psql('postgres', q{ALTER PUBLICATION evp ADD TABLE pub2; INSERT INTO pub2 VALUES (2, 20); INSERT INTO pub1 VALUES (2, 'two')});
+is($kusto->wait_count($db, 'Evp', 3), 3, 'the changes of a table added to the publication arrive from there on');
+is_deeply($kusto->query($db, 'Evp | order by _lsn asc | project _table, id, a, b'),
+	[ [ 'pub1', 1, 'one', undef ], [ 'pub2', 2, '', 20 ], [ 'pub1', 2, 'two', undef ] ],
+	'with its own columns added to the Kusto table');
+
 # ---------- JSON without create_table: rows flow, the status says what Kusto drops ----------
 $kusto->create_sink_table($db, 'Evw', 'id:int, note:string');
 $node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('evw', 'emu', 'evw', '$db', 'Evw', '{$options}')});
