@@ -783,6 +783,7 @@ CREATE TABLE kusto_sink.dead_letter (
 	first_commit_lsn pg_lsn NOT NULL,
 	last_commit_lsn pg_lsn NOT NULL,
 	payload text NOT NULL,
+	mapping text,				-- the ingestion mapping it was sent with, NULL: the sink's
 	error text NOT NULL,
 	failed_at timestamptz NOT NULL DEFAULT now(),
 	retry_requested boolean NOT NULL DEFAULT false

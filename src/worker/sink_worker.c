@@ -681,8 +681,8 @@ settle_dead_letters(bool check_requests)
 	foreach(lc, W->dead)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
-		Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, LSNOID, LSNOID, TEXTOID, TEXTOID};
-		Datum		values[8];
+		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, LSNOID, LSNOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[9];
 
 		values[0] = CStringGetTextDatum(W->config->name);
 		values[1] = CStringGetTextDatum(b->kusto_table);
@@ -692,9 +692,10 @@ settle_dead_letters(bool check_requests)
 		values[5] = LSNGetDatum(b->last_commit_lsn);
 		values[6] = CStringGetTextDatum(ks_batch_uncompressed(b));
 		values[7] = CStringGetTextDatum(b->error);
+		values[8] = CStringGetTextDatum(b->mapping ? b->mapping : "");
 		ks_sql_run("INSERT INTO kusto_sink.dead_letter (sink, kusto_table, format, records, "
-				"first_commit_lsn, last_commit_lsn, payload, error) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, values);
+				"first_commit_lsn, last_commit_lsn, payload, error, mapping) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''))", 9, types, values);
 	}
 	foreach(lc, W->resent)
 	{
@@ -723,16 +724,20 @@ settle_dead_letters(bool check_requests)
 
 		ks_sql_run("UPDATE kusto_sink.dead_letter SET retry_requested = false "
 				"WHERE sink = $1 AND retry_requested "
-				"RETURNING id, kusto_table, records, payload", 1, types, values);
+				"RETURNING id, kusto_table, records, payload, mapping", 1, types, values);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
 			char	   *payload = SPI_getvalue(tup, desc, 4);
+			char	   *mapping = SPI_getvalue(tup, desc, 5);
 			KsBatch    *b = ks_batch_open(W->batch_cxt, 0, SPI_getvalue(tup, desc, 2));
 
 			b->dead_letter_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			/* sent again through the mapping of its layout */
+			if (mapping != NULL)
+				b->mapping = MemoryContextStrdup(b->cxt, mapping);
 			ks_batch_add_raw(b, payload, strlen(payload),
 							 DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)));
 			ks_batch_seal(b);

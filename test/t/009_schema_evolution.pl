@@ -111,6 +111,24 @@ is_deeply($kusto->query($db, 'Evc | order by id asc | project id, note, qty, _op
 	[ [ 1, 'a, b', undef, 'insert' ], [ 2, 'before', undef, 'insert' ], [ 3, 'after', 30, 'insert' ] ],
 	'every CSV field lands in its column (the metadata columns did not shift)');
 
+# a dead letter of a later layout is sent again through that layout's mapping
+$node->safe_psql('postgres', q{CREATE TABLE evd (id int PRIMARY KEY, note text)});
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('evd', 'emu', 'evd', '$db', 'Evd',
+	'{"create_table": true, "format": "csv", "on_error": "dead_letter", "ingestion_method": "streaming", "batch_interval_ms": 100}')});
+ok(wait_state('evd', 'running'), 'a CSV sink with dead letters runs');
+$node->safe_psql('postgres', q{INSERT INTO evd VALUES (1, 'one')});
+$kusto->wait_count($db, 'Evd', 1);
+$node->safe_psql('postgres', q{ALTER TABLE evd ADD COLUMN qty int});
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1,
+	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true, message => 'Rejected for the test.' } });
+$node->safe_psql('postgres', q{INSERT INTO evd VALUES (2, 'two', 20)});
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM kusto_sink.dead_letter WHERE sink = 'evd' AND mapping LIKE 'kusto_sink_evd_%'"),
+	'a rejected batch becomes a dead letter that names its mapping');
+$node->safe_psql('postgres', q{SELECT kusto_sink.retry_dead_letter('evd')});
+is($kusto->wait_count($db, 'Evd', 2), 2, 'sent again, it arrives');
+is_deeply($kusto->query($db, 'Evd | order by id asc | project id, note, qty, _op'),
+	[ [ 1, 'one', undef, 'insert' ], [ 2, 'two', 20, 'insert' ] ], 'in its columns');
+
 # ---------- CSV without create_table: stop rather than misplace ----------
 $kusto->create_sink_table($db, 'Evn', 'id:int, note:string');
 $node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('evn', 'emu', 'evn', '$db', 'Evn', '{"format": "csv", $options}')});
