@@ -252,4 +252,5 @@ is($lost, 0, 'no change lost');
 is($dups, 0, 'no change duplicated');
 is($mismatch, 0, 'values as in the source');
 $node->stop;
+$kusto->stop;
 done_testing();

@@ -20,11 +20,13 @@ use warnings;
 use HTTP::Tiny;
 use JSON::PP;
 use IPC::Run;
+use Scalar::Util ();
 use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $timeout = $PostgreSQL::Test::Utils::timeout_default;
+my @running;					# the emulators started (weak references)
 
 sub new
 {
@@ -34,6 +36,8 @@ sub new
 		http => HTTP::Tiny->new(timeout => 30),
 	}, $class;
 	$self->_start(0);
+	push @running, $self;
+	Scalar::Util::weaken($running[-1]);
 	return $self;
 }
 
@@ -92,6 +96,10 @@ sub stop
 }
 
 sub DESTROY { $_[0]->stop; }
+
+# every emulator still running when the test exits (also after a die) is
+# stopped here: in global destruction IPC::Run may already be gone
+END { $_ && $_->stop for @running; }
 
 sub token
 {
