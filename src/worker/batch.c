@@ -31,7 +31,13 @@ batch_zfree(voidpf opaque, voidpf address)
 KsBatch *
 ks_batch_open(MemoryContext parent, uint64 seq, const char *kusto_table)
 {
-	MemoryContext cxt = AllocSetContextCreate(parent, "kusto_sink batch", ALLOCSET_DEFAULT_SIZES);
+	/*
+	 * Small blocks: the big buffers (the deflate state, the compressed
+	 * bytes) get blocks of their own anyway, and a sealed batch spilled to
+	 * disk should keep almost nothing in memory (a huge transaction can
+	 * leave thousands of them waiting).
+	 */
+	MemoryContext cxt = AllocSetContextCreate(parent, "kusto_sink batch", ALLOCSET_SMALL_SIZES);
 	KsBatch    *batch = MemoryContextAllocZero(cxt, sizeof(KsBatch));
 
 	batch->cxt = cxt;
@@ -123,29 +129,66 @@ ks_batch_seal(KsBatch *batch)
 	batch->sealed = true;
 }
 
+/*
+ * Spilled batches share one temporary file, appended to; it is closed (and
+ * its space given back) when the last spilled batch has been loaded or freed.
+ */
+static BufFile *spill_file = NULL;
+static int	spill_end_fileno = 0;
+static off_t spill_end_offset = 0;
+static int	spilled_batches = 0;
+
+static void
+spill_release(KsBatch *batch)
+{
+	batch->spilled = false;
+	if (--spilled_batches == 0)
+	{
+		BufFileClose(spill_file);
+		spill_file = NULL;
+		spill_end_fileno = 0;
+		spill_end_offset = 0;
+	}
+}
+
 void
 ks_batch_free(KsBatch *batch)
 {
 	if (!batch->sealed)
 		deflateEnd(&batch->zs);
-	if (batch->spill)
-		BufFileClose(batch->spill);
+	if (batch->spilled)
+		spill_release(batch);
 	MemoryContextDelete(batch->cxt);
 }
 
 /*
- * Moves a sealed batch's compressed bytes to a temporary file (they come
- * back with ks_batch_load), so that batches waiting to be sent do not hold
- * memory.  The file lives across transactions and goes with the batch.
+ * Moves a sealed batch's compressed bytes to the spill file (they come back
+ * with ks_batch_load), so that batches waiting to be sent do not hold
+ * memory.  The file lives across transactions.
  */
 void
 ks_batch_spill(KsBatch *batch)
 {
-	if (!batch->sealed || batch->spill != NULL || batch->gz.data == NULL)
+	if (!batch->sealed || batch->spilled || batch->gz.data == NULL)
 		return;
-	batch->spill = BufFileCreateTemp(true);
-	BufFileWrite(batch->spill, batch->gz.data, batch->gz.len);
+	if (spill_file == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		spill_file = BufFileCreateTemp(true);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	if (BufFileSeek(spill_file, spill_end_fileno, spill_end_offset, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("kusto_sink: could not seek in the file of spilled batches")));
+	batch->spill_fileno = spill_end_fileno;
+	batch->spill_offset = spill_end_offset;
+	BufFileWrite(spill_file, batch->gz.data, batch->gz.len);
+	BufFileTell(spill_file, &spill_end_fileno, &spill_end_offset);
 	batch->spill_len = batch->gz.len;
+	batch->spilled = true;
+	spilled_batches++;
 	pfree(batch->gz.data);
 	batch->gz.data = NULL;
 	batch->gz.len = 0;
@@ -157,21 +200,20 @@ ks_batch_load(KsBatch *batch)
 {
 	MemoryContext oldcxt;
 
-	if (batch->spill == NULL)
+	if (!batch->spilled)
 		return;
 	oldcxt = MemoryContextSwitchTo(batch->cxt);
 	initStringInfo(&batch->gz);
 	enlargeStringInfo(&batch->gz, (int) batch->spill_len + 1);
 	MemoryContextSwitchTo(oldcxt);
-	if (BufFileSeek(batch->spill, 0, 0, SEEK_SET) != 0 ||
-		BufFileRead(batch->spill, batch->gz.data, batch->spill_len) != batch->spill_len)
+	if (BufFileSeek(spill_file, batch->spill_fileno, batch->spill_offset, SEEK_SET) != 0 ||
+		BufFileRead(spill_file, batch->gz.data, batch->spill_len) != batch->spill_len)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("kusto_sink: could not read back a spilled batch")));
 	batch->gz.len = (int) batch->spill_len;
 	batch->gz.data[batch->gz.len] = '\0';
-	BufFileClose(batch->spill);
-	batch->spill = NULL;
+	spill_release(batch);
 }
 
 /* The sealed batch's records as text (for the dead-letter table), palloc'd. */

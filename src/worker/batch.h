@@ -63,7 +63,9 @@ typedef struct KsBatch
 	/* its records' fields (layouts.c), and the mapping they go through */
 	struct KsLayout *layout;	/* NULL for a dead letter sent again */
 	const char *mapping;		/* NULL: the sink's ingestion_mapping_ref */
-	struct BufFile *spill;		/* sealed and waiting: its bytes on disk */
+	bool		spilled;		/* sealed and waiting: its bytes on disk */
+	int			spill_fileno;	/* where, in the spill file (batch.c) */
+	off_t		spill_offset;
 	size_t		spill_len;
 } KsBatch;
 

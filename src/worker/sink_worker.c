@@ -391,7 +391,7 @@ wait_for_room(void)
 		{
 			KsBatch    *b = (KsBatch *) lfirst(lc);
 
-			if (!b->recorded && b->spill == NULL && ++in_memory > KS_MAX_INFLIGHT)
+			if (!b->recorded && !b->spilled && ++in_memory > KS_MAX_INFLIGHT)
 				ks_batch_spill(b);
 		}
 		start_ready();

@@ -165,6 +165,9 @@ ok(running(), 'the sink runs after the workload');
 # with a crash each time another fifth of it has reached Kusto
 if ($big_rows > 0)
 {
+	# batches of 50,000 records from here on (300 would make 16,667 queued ingestions)
+	$node->safe_psql('postgres', q{SELECT kusto_sink.alter_sink('soak', '{"batch_size": 50000}')});
+	ok(running(), 'the sink runs with bigger batches');
 	my $first = $next_id{a};
 	$next_id{a} += $big_rows;
 	$node->safe_psql('postgres', "INSERT INTO a SELECT g, nextval('vseq'), 'big' FROM generate_series($first, $first + $big_rows - 1) g");
