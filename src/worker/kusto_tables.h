@@ -4,9 +4,9 @@
  *	  Kusto table management for a sink with create_table: before the
  *	  worker decodes, each of the sink's Kusto tables is created from the
  *	  PostgreSQL definition, or checked against it (a column of another type
- *	  is an error naming every difference; missing columns are added), its
- *	  ingestion mapping "kusto_sink_<sink>" is created or updated, and its
- *	  streaming ingestion policy is enabled when the sink streams.
+ *	  is an error naming every difference; missing columns are added), and
+ *	  its streaming ingestion policy is enabled when the sink streams.  The
+ *	  ingestion mappings follow the records' layouts (layouts.h).
  *
  * What to run is decided in SQL (kusto_sink._kusto_table_commands, which
  * pg_regress tests); this module asks Kusto for each table's schema and
