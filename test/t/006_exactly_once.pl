@@ -17,18 +17,7 @@ my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
 my $db = 'Eo';
 $kusto->mgmt($db, ".create table T (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
 
-my $node = PostgreSQL::Test::Cluster->new('eo');
-$node->init(allows_streaming => 'logical');
-my $crash_file = $node->data_dir . '/kusto_sink_crash';
-$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nkusto_sink.pending_resend_after = '8s'\n");
-$node->start;
-my $url = $kusto->url;
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
-	CREATE TABLE t (id int PRIMARY KEY, note text);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
-});
+my ($node, $crash_file) = ExactlyOnce::start_node('eo', $kusto->url);
 
 # the options that exactly once needs
 my ($ret, $out, $err) = $node->psql('postgres',

@@ -20,18 +20,7 @@ my $db = 'Eos';
 $kusto->mgmt($db, ".create table S (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
 $kusto->mgmt($db, '.alter table S policy streamingingestion enable');
 
-my $node = PostgreSQL::Test::Cluster->new('eos');
-$node->init(allows_streaming => 'logical');
-my $crash_file = $node->data_dir . '/kusto_sink_crash';
-$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nkusto_sink.pending_resend_after = '8s'\n");
-$node->start;
-my $url = $kusto->url;
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
-	CREATE TABLE t (id int PRIMARY KEY, note text);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
-});
+my ($node, $crash_file) = ExactlyOnce::start_node('eos', $kusto->url);
 
 # a stream is found in Kusto by its commit and change LSN: both must be there
 my ($ret, $out, $err) = $node->psql('postgres',

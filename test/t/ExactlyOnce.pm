@@ -5,9 +5,30 @@ package ExactlyOnce;
 
 use strict;
 use warnings;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+
+# a started cluster for the tests: crash points armed by $crash_file, the
+# extension, the source table t and the connection 'emu' to $kusto_url;
+# returns ($node, $crash_file)
+sub start_node
+{
+	my ($name, $kusto_url) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	my $crash_file = $node->data_dir . '/kusto_sink_crash';
+	$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nkusto_sink.pending_resend_after = '8s'\n");
+	$node->start;
+	$node->safe_psql('postgres', qq{
+		CREATE EXTENSION kusto_sink;
+		CREATE TABLE t (id int PRIMARY KEY, note text);
+		SELECT kusto_sink.create_connection('emu', '$kusto_url', 'application',
+			tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+	});
+	return ($node, $crash_file);
+}
 
 # node, kusto (KustoEmulator), db, table (Kusto), sink, crash_file
 sub new
