@@ -41,9 +41,10 @@ WORKER_OBJS = \
 	src/worker/launcher.o \
 	src/worker/progress.o \
 	src/worker/registry.o \
+	src/worker/ship.o \
 	src/worker/sink_worker.o \
-	src/worker/worker_sql.o \
-	src/worker/ship.o
+	src/worker/snapshot.o \
+	src/worker/worker_sql.o
 
 KUSTO_OBJS = \
 	src/kusto/alloc.o \

@@ -340,7 +340,7 @@ DECLARE
 		'client_batch_size_limit', 'flush_immediately', 'poll_for_ingestion_status',
 		'delivery_guarantee', 'ingestion_mapping_ref', 'on_error', 'tables', 'metadata',
 		'op_column', 'lsn_column', 'commit_lsn_column', 'commit_time_column', 'xid_column',
-		'schema_column', 'table_column', 'unchanged_toast_column', 'create_table'];
+		'schema_column', 'table_column', 'unchanged_toast_column', 'create_table', 'snapshot'];
 	enums CONSTANT jsonb := '{"ingestion_method": ["queued", "streaming", "managed"],
 		"format": ["json", "csv"], "delivery_guarantee": ["at_least_once", "exactly_once"],
 		"on_error": ["stop", "dead_letter"]}';
@@ -376,7 +376,7 @@ BEGIN
 				RAISE EXCEPTION 'sink option "%" must be a positive integer, not %', key, val
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
-		ELSIF key IN ('flush_immediately', 'poll_for_ingestion_status', 'create_table') THEN
+		ELSIF key IN ('flush_immediately', 'poll_for_ingestion_status', 'create_table', 'snapshot') THEN
 			IF jsonb_typeof(val) <> 'boolean' THEN
 				RAISE EXCEPTION 'sink option "%" must be true or false, not %', key, val
 					USING ERRCODE = 'invalid_parameter_value';
@@ -605,6 +605,10 @@ BEGIN
 	END;
 
 	INSERT INTO kusto_sink.sink SELECT s.*;
+	IF coalesce((s.options ->> 'snapshot')::boolean, true) THEN
+		-- the rows already there, read by the worker in chunks once it starts
+		PERFORM kusto_sink._request_snapshot(s, NULL);
+	END IF;
 	PERFORM kusto_sink._notify_launcher();
 END
 $$;
@@ -710,6 +714,136 @@ CREATE VIEW kusto_sink.sinks AS
 		   enabled, slot_name, owner, created_at, updated_at
 	FROM kusto_sink.sink;
 
+-------------------------------------------------------------------------------
+-- Initial snapshot (README, "Initial snapshot"): the rows of the source tables
+-- that were there before the sink, read by its worker in chunks, each in a
+-- short transaction that marks its place in the slot's stream with a logical
+-- decoding message (src/worker/snapshot.h).
+-------------------------------------------------------------------------------
+
+-- One row per sink and source table (a leaf partition for a partitioned one).
+CREATE TABLE kusto_sink.snapshot (
+	sink text NOT NULL REFERENCES kusto_sink.sink (name) ON DELETE CASCADE,
+	relid oid NOT NULL,
+	source_table text NOT NULL,		-- its name when the snapshot was asked for
+	requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	last_key text[],				-- key of the last row read (ctid and end page without a key)
+	copied boolean NOT NULL DEFAULT false,	-- every row has been read into chunks
+	rows_copied bigint NOT NULL DEFAULT 0,
+	rows_delivered bigint NOT NULL DEFAULT 0,	-- rows of chunks that are in Kusto
+	chunks bigint NOT NULL DEFAULT 0,
+	started_at timestamptz,
+	finished_at timestamptz,		-- the last chunk is in Kusto
+	PRIMARY KEY (sink, relid)
+);
+REVOKE ALL ON kusto_sink.snapshot FROM PUBLIC;
+
+-- Chunks read and not yet in Kusto: their records as the output plugin
+-- rendered them, injected again if decoding meets their message again.
+CREATE TABLE kusto_sink.snapshot_chunk (
+	sink text NOT NULL REFERENCES kusto_sink.sink (name) ON DELETE CASCADE,
+	lsn pg_lsn NOT NULL,			-- the end of its message in the WAL
+	relid oid NOT NULL,
+	source_table text NOT NULL,
+	shape_names text[] NOT NULL,	-- the records' fields and their Kusto types
+	shape_types text[] NOT NULL,
+	records text[] NOT NULL,
+	read_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (sink, lsn)
+);
+REVOKE ALL ON kusto_sink.snapshot_chunk FROM PUBLIC;
+
+-- The tables a sink's snapshot reads: its source tables, a partitioned one
+-- by its partitions (changes are decoded per partition too).
+CREATE FUNCTION kusto_sink._snapshot_tables(s kusto_sink.sink)
+RETURNS TABLE (relid oid, source_table text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH src(t) AS (
+		SELECT u.t FROM unnest(s.source_tables) u(t)
+		UNION
+		SELECT format('%I.%I', p.schemaname, p.tablename)::regclass
+		  FROM pg_publication_tables p WHERE p.pubname = s.publication
+	), leaves(t) AS (
+		SELECT src.t FROM src
+		UNION
+		SELECT l.relid FROM src CROSS JOIN LATERAL pg_partition_tree(src.t) l WHERE l.isleaf
+	)
+	SELECT c.oid, format('%I.%I', n.nspname, c.relname)
+	  FROM leaves JOIN pg_class c ON c.oid = leaves.t JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.relkind = 'r'
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._snapshot_tables(kusto_sink.sink) FROM PUBLIC;
+
+-- Asks for a snapshot of some (NULL: all) of a sink's tables; a table's
+-- earlier snapshot, finished or not, starts over.  Returns how many tables.
+CREATE FUNCTION kusto_sink._request_snapshot(s kusto_sink.sink, tables regclass[])
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+	n int;
+BEGIN
+	FOREACH rel IN ARRAY coalesce(tables, '{}') LOOP
+		IF NOT EXISTS (SELECT FROM kusto_sink._snapshot_tables(s) t
+						WHERE t.relid = rel::oid
+						   OR t.relid IN (SELECT l.relid FROM pg_partition_tree(rel) l)) THEN
+			RAISE EXCEPTION 'table % is not a source table of sink "%"', rel, s.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'kusto_sink.sinks lists its source tables or publication.';
+		END IF;
+	END LOOP;
+	INSERT INTO kusto_sink.snapshot AS o (sink, relid, source_table)
+		SELECT s.name, t.relid, t.source_table FROM kusto_sink._snapshot_tables(s) t
+		 WHERE tables IS NULL
+			OR t.relid = ANY (tables::oid[])
+			OR t.relid IN (SELECT l.relid FROM unnest(tables) u(r) CROSS JOIN LATERAL pg_partition_tree(u.r) l)
+	ON CONFLICT (sink, relid) DO UPDATE
+		SET source_table = excluded.source_table, requested_at = clock_timestamp(), last_key = NULL,
+			copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
+			started_at = NULL, finished_at = NULL;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._request_snapshot(kusto_sink.sink, regclass[]) FROM PUBLIC;
+
+-- Sends the current rows of a sink's tables (NULL: all of them) again, as
+-- operation "snapshot", while changes keep flowing; returns how many tables.
+CREATE FUNCTION kusto_sink.resnapshot_sink(name text, tables regclass[] DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = resnapshot_sink.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', resnapshot_sink.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN kusto_sink._request_snapshot(s, tables);
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.resnapshot_sink(text, regclass[]) FROM PUBLIC;
+
+-- Snapshot progress per sink and table.
+CREATE VIEW kusto_sink.snapshots AS
+	SELECT p.sink, p.source_table,
+		   CASE WHEN p.finished_at IS NOT NULL THEN 'done'
+				WHEN p.copied THEN 'delivering'
+				WHEN p.started_at IS NOT NULL THEN 'copying'
+				ELSE 'pending' END AS state,
+		   p.rows_copied, p.rows_delivered,
+		   greatest(c.reltuples, 0)::bigint AS rows_estimate,
+		   p.chunks, p.requested_at, p.started_at, p.finished_at
+	FROM kusto_sink.snapshot p
+	LEFT JOIN pg_class c ON c.oid = p.relid;
+
 -- The sink workers' shared-memory state and counters.
 CREATE FUNCTION kusto_sink._status(
 	OUT name text, OUT state text, OUT worker_pid int,
@@ -736,10 +870,20 @@ CREATE VIEW kusto_sink.status AS
 		   s.rows_sent, s.batches_sent, s.raw_bytes, s.compressed_bytes,
 		   s.ingestion_failures, s.retries, s.last_error, s.last_error_time, s.last_success,
 		   s.latency_p50_ms, s.latency_p99_ms,
-		   r.wal_status
+		   r.wal_status,
+		   CASE WHEN n.tables IS NULL THEN NULL
+				WHEN n.tables_done = n.tables THEN 'done'
+				ELSE 'running' END AS snapshot_state,
+		   n.tables_done AS snapshot_tables_done, n.tables AS snapshot_tables,
+		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate
 	FROM kusto_sink.sink k
 	LEFT JOIN kusto_sink._status() s ON s.name = k.name
-	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name;
+	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name
+	LEFT JOIN (SELECT p.sink, count(*)::int AS tables,
+					  (count(*) FILTER (WHERE p.state = 'done'))::int AS tables_done,
+					  sum(p.rows_delivered)::bigint AS rows_delivered,
+					  sum(p.rows_estimate)::bigint AS rows_estimate
+				 FROM kusto_sink.snapshots p GROUP BY p.sink) n ON n.sink = k.name;
 
 -- Exactly-once progress (delivery_guarantee = exactly_once), written by the
 -- sink's worker: per Kusto table the position (commit LSN, index of the record

@@ -42,6 +42,13 @@ SELECT kusto_sink.drop_connection('emu');
 SELECT kusto_sink.create_sink('pub', 'emu', 'publication:src_pub', 'db', 'Everything');
 SELECT name, source_tables, publication FROM kusto_sink.sinks ORDER BY name;
 
+-- the initial snapshot: every source table, waiting for the worker
+SELECT sink, source_table FROM kusto_sink.snapshots ORDER BY sink, source_table;
+SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_refunds'::regclass]);
+SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_view'::regclass]);
+SELECT kusto_sink.resnapshot_sink('nosuch');
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"snapshot": "later"}');
+
 -- alter, pause, resume
 SELECT kusto_sink.alter_sink('two', '{"batch_size": 500, "format": null}');
 SELECT options FROM kusto_sink.sinks WHERE name = 'two';
@@ -60,6 +67,7 @@ SELECT kusto_sink.drop_sink('pub');
 SELECT kusto_sink.drop_sink('two');
 SELECT kusto_sink.drop_sink('two', if_exists => true);
 SELECT count(*) AS slots_left FROM pg_replication_slots;
+SELECT count(*) AS snapshots_left FROM kusto_sink.snapshot;
 
 -- PUBLIC may not create sinks
 CREATE ROLE kusto_nobody;

@@ -15,6 +15,13 @@
  * consumer that does not set the hooks (SQL
  * functions, pg_recvlogical) gets the plugin's ordinary output.
  *
+ * message() reports a non-transactional logical decoding message with the
+ * prefix KS_SNAPSHOT_MESSAGE_PREFIX (the sink worker's snapshot chunks,
+ * worker/snapshot.h) at its place in the stream: after every transaction
+ * that committed before it, before every one that committed after it.
+ * `lsn` is the end of the message's WAL record, as
+ * pg_logical_emit_message() returned it.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_DECODER_HOOKS_H
@@ -38,6 +45,8 @@ typedef struct KsShape
 	uint64		hash;
 } KsShape;
 
+#define KS_SNAPSHOT_MESSAGE_PREFIX "kusto_sink_snapshot"
+
 typedef struct KsDecoderHooks
 {
 	void		(*record) (void *arg, Oid relid, const KsShape *shape,
@@ -45,6 +54,7 @@ typedef struct KsDecoderHooks
 						   XLogRecPtr lsn, XLogRecPtr commit_lsn, int64 index);
 	void		(*commit) (void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 						   TimestampTz commit_time, int64 nrecords);
+	void		(*message) (void *arg, XLogRecPtr lsn, const char *content, Size size);
 	void	   *arg;
 } KsDecoderHooks;
 

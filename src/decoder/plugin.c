@@ -246,6 +246,19 @@ ks_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	MemoryContextReset(state->change_cxt);
 }
 
+/* The sink worker's snapshot chunk markers (hooks.h); nothing else is written. */
+static void
+ks_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+		   bool transactional, const char *prefix, Size size, const char *content)
+{
+	KsPluginState *state = (KsPluginState *) ctx->output_plugin_private;
+
+	if (state->hooks == NULL || state->hooks->message == NULL || transactional ||
+		strcmp(prefix, KS_SNAPSHOT_MESSAGE_PREFIX) != 0)
+		return;
+	state->hooks->message(state->hooks->arg, lsn, content, size);
+}
+
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
 {
@@ -254,5 +267,6 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->change_cb = ks_change;
 	cb->truncate_cb = ks_truncate;
 	cb->commit_cb = ks_commit;
+	cb->message_cb = ks_message;
 	cb->shutdown_cb = ks_shutdown;
 }

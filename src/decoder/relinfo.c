@@ -265,7 +265,6 @@ static void
 build_shape(KsRelInfo *info, const KsDecoderOptions *opts)
 {
 	KsShape    *shape = &info->shape;
-	StringInfoData all;
 	int			i;
 	int			m;
 
@@ -285,14 +284,53 @@ build_shape(KsRelInfo *info, const KsDecoderOptions *opts)
 		shape->types[shape->ncolumns++] = ks_kusto_type_name(ks_meta_kusto_type(m));
 	}
 
+	shape->hash = ks_shape_hash(shape);
+}
+
+/* The hash of a list of fields (names and types, in order). */
+uint64
+ks_shape_hash(const KsShape *shape)
+{
+	StringInfoData all;
+	uint64		hash;
+	int			i;
+
 	initStringInfo(&all);
 	for (i = 0; i < shape->ncolumns; i++)
 	{
 		appendBinaryStringInfo(&all, shape->names[i], strlen(shape->names[i]) + 1);
 		appendBinaryStringInfo(&all, shape->types[i], strlen(shape->types[i]) + 1);
 	}
-	shape->hash = hash_bytes_extended((const unsigned char *) all.data, all.len, 0);
+	hash = hash_bytes_extended((const unsigned char *) all.data, all.len, 0);
 	pfree(all.data);
+	return hash;
+}
+
+static void
+fill_relinfo(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
+{
+	info->relid = RelationGetRelid(rel);
+	info->replident = rel->rd_rel->relreplident;
+	compute_publish(info, rel, opts);
+	build_columns(info, rel, opts);
+	build_shape(info, opts);
+	render_names(info, get_namespace_name(RelationGetNamespace(rel)),
+				 RelationGetRelationName(rel));
+}
+
+/*
+ * An entry outside the cache, in CurrentMemoryContext, for a relation read
+ * with the current catalog (the sink worker's snapshot, outside decoding).
+ */
+KsRelInfo *
+ks_relinfo_build(Relation rel, const KsDecoderOptions *opts)
+{
+	KsRelInfo  *info = palloc0(sizeof(KsRelInfo));
+
+	info->cxt = CurrentMemoryContext;
+	fill_relinfo(info, rel, opts);
+	info->valid = true;
+	return info;
 }
 
 KsRelInfo *
@@ -317,12 +355,7 @@ ks_relinfo_get(Relation rel, const KsDecoderOptions *opts)
 	info->valid = false;
 	oldcxt = MemoryContextSwitchTo(info->cxt);
 
-	info->replident = rel->rd_rel->relreplident;
-	compute_publish(info, rel, opts);
-	build_columns(info, rel, opts);
-	build_shape(info, opts);
-	render_names(info, get_namespace_name(RelationGetNamespace(rel)),
-				 RelationGetRelationName(rel));
+	fill_relinfo(info, rel, opts);
 
 	MemoryContextSwitchTo(oldcxt);
 	info->valid = true;

@@ -10,7 +10,8 @@
  * filter, its columns with their type renderers and pre-escaped JSON keys,
  * its replica identity key columns, and its schema and table names already
  * rendered as JSON strings and CSV fields, and the shape of its records
- * (their fields' names and Kusto types, metadata included).  It raises an error when a
+ * (their fields' names and Kusto types, metadata included).  ks_relinfo_build()
+ * makes an entry outside the cache (for reading a table outside decoding).  It raises an error when a
  * column's name is the name of an enabled metadata column.
  *
  *-------------------------------------------------------------------------
@@ -67,5 +68,7 @@ typedef struct KsRelInfo
 extern void ks_relinfo_startup(MemoryContext cxt);
 extern void ks_relinfo_shutdown(void);
 extern KsRelInfo *ks_relinfo_get(Relation rel, const KsDecoderOptions *opts);
+extern KsRelInfo *ks_relinfo_build(Relation rel, const KsDecoderOptions *opts);
+extern uint64 ks_shape_hash(const KsShape *shape);
 
 #endif							/* KS_RELINFO_H */

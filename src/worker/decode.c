@@ -40,6 +40,7 @@ struct KsDecodeStream
 	KsDecoderHooks counting;	/* ours: counts, then calls the caller's */
 	int64		nrecords;		/* records decoded so far */
 	XLogRecPtr	confirmed;
+	bool		pause;			/* ks_decode_pause(): stop after this WAL record */
 };
 
 static void
@@ -60,6 +61,15 @@ forward_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 
 	if (stream->hooks->commit != NULL)
 		stream->hooks->commit(stream->hooks->arg, commit_lsn, end_lsn, commit_time, nrecords);
+}
+
+static void
+forward_message(void *arg, XLogRecPtr lsn, const char *content, Size size)
+{
+	KsDecodeStream *stream = (KsDecodeStream *) arg;
+
+	if (stream->hooks->message != NULL)
+		stream->hooks->message(stream->hooks->arg, lsn, content, size);
 }
 
 /* the plugin writes through the hooks: the decoding output stays unused */
@@ -88,6 +98,7 @@ ks_decode_start(const char *slot_name, List *plugin_options, KsDecoderHooks *hoo
 	stream->hooks = hooks;
 	stream->counting.record = count_record;
 	stream->counting.commit = forward_commit;
+	stream->counting.message = forward_message;
 	stream->counting.arg = stream;
 
 	StartTransactionCommand();
@@ -167,6 +178,13 @@ ks_decode_step(KsDecodeStream *stream, int64 max_records, int64 *nrecords)
 			LogicalDecodingProcessRecord(ctx, ctx->reader);
 
 		CHECK_FOR_INTERRUPTS();
+		if (stream->pause)
+		{
+			/* a hook wants to act before the next record (ks_decode_pause) */
+			stream->pause = false;
+			caught_up = false;
+			break;
+		}
 		if (stream->nrecords - start >= max_records)
 		{
 			caught_up = false;
@@ -179,6 +197,13 @@ ks_decode_step(KsDecodeStream *stream, int64 max_records, int64 *nrecords)
 	CommitTransactionCommand();
 	*nrecords = stream->nrecords - start;
 	return caught_up;
+}
+
+/* Called from a hook: the current step ends after the WAL record being decoded. */
+void
+ks_decode_pause(KsDecodeStream *stream)
+{
+	stream->pause = true;
 }
 
 /* The position up to which the WAL has been read (and handed to the hooks). */

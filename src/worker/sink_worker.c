@@ -49,6 +49,7 @@
 #include "worker/progress.h"
 #include "worker/registry.h"
 #include "worker/ship.h"
+#include "worker/snapshot.h"
 #include "worker/worker_sql.h"
 
 PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
@@ -60,6 +61,9 @@ static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn()
 #define KS_IDLE_POLL_MS 20		/* WAL poll interval when caught up */
 /* exactly once without tags: room left in a stream for a run of one WAL record */
 #define KS_RUN_MARGIN (1024 * 1024)
+#define KS_SNAPSHOT_CHUNK_ROWS 10000	/* at most, and at most batch_size */
+#define KS_SNAPSHOT_CHUNK_BYTES (16 * 1024 * 1024)	/* at most, and at most a batch */
+#define KS_SNAPSHOT_CHECK_MS 2000	/* looks for resnapshot_sink() requests */
 
 typedef struct PendingCommit
 {
@@ -102,6 +106,11 @@ typedef struct SinkWorker
 	bool		keep_runs;		/* a batch never ends inside one WAL record's records */
 	KsProgress *progress;
 	List	   *settled;		/* acknowledged (or dead-lettered) batches to settle */
+
+	/* the initial snapshot (snapshot.h) */
+	KsSnapshot *snapshot;
+	XLogRecPtr	chunk_due;		/* a chunk's message met in decoding, or 0 */
+	TimestampTz next_snapshot_check;
 } SinkWorker;
 
 typedef struct RouteEntry
@@ -426,9 +435,13 @@ wait_for_room(void)
 
 /* ---------- decoding hooks ---------- */
 
-/* A source table's Kusto table, and the layout of its records (layouts.h). */
+/*
+ * A source table's Kusto table, and the layout of its records (layouts.h).
+ * `name` is the table's qualified name for when it no longer exists (a
+ * snapshot chunk read before a DROP TABLE), or NULL.
+ */
 static RouteEntry *
-route(Oid relid, const KsShape *shape)
+route(Oid relid, const KsShape *shape, const char *name)
 {
 	RouteEntry *entry;
 	bool		found;
@@ -436,10 +449,15 @@ route(Oid relid, const KsShape *shape)
 	entry = hash_search(W->routes, &relid, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
-		char	   *nsp = get_namespace_name(get_rel_namespace(relid));
 		char	   *rel = get_rel_name(relid);
-		const char *qualified = quote_qualified_identifier(nsp, rel);
-		const char *table = ks_route_table(W->config, qualified);
+		const char *qualified;
+		const char *table;
+
+		if (rel == NULL && name != NULL)
+			qualified = name;
+		else
+			qualified = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
+		table = ks_route_table(W->config, qualified);
 
 		if (table == NULL)
 		{
@@ -574,7 +592,7 @@ on_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
 		  XLogRecPtr lsn, XLogRecPtr commit_lsn, int64 index)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	RouteEntry *r = route(relid, shape);
+	RouteEntry *r = route(relid, shape, NULL);
 	KsBatch    *batch;
 
 	if (W->eo && eo_replay(r, data, len, lsn, commit_lsn, index))
@@ -629,7 +647,86 @@ on_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 	MemoryContextSwitchTo(oldcxt);
 }
 
-static KsDecoderHooks hooks = {on_record, on_commit, NULL};
+/* A snapshot chunk's message: its records go in right after it (inject_chunk). */
+static void
+on_message(void *arg, XLogRecPtr lsn, const char *content, Size size)
+{
+	if (!ks_snapshot_is_ours(W->snapshot, content, size))
+		return;
+	W->chunk_due = lsn;
+	ks_decode_pause(W->stream);
+}
+
+static KsDecoderHooks hooks = {on_record, on_commit, on_message, NULL};
+
+/*
+ * Puts a snapshot chunk's records where its message is in the stream, as if
+ * a transaction had committed just before the message (snapshot.h).  Runs
+ * between decoding steps, in a transaction of its own for the catalog
+ * lookups of route().
+ */
+static void
+inject_chunk(XLogRecPtr lsn)
+{
+	KsChunk    *chunk = ks_snapshot_read(W->snapshot, lsn);
+	MemoryContext oldcxt;
+	RouteEntry *r;
+	ListCell   *lc;
+	int			i;
+
+	if (chunk == NULL)
+		return;					/* its transaction did not commit */
+	StartTransactionCommand();
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	r = route(chunk->relid, &chunk->shape, chunk->source_table);
+	/* the chunk starts a batch, so that it never makes one too big */
+	foreach(lc, W->open)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+
+		if (strcmp(b->kusto_table, r->kusto_table) == 0 && b->nrecords > 0)
+		{
+			seal(b);
+			wait_for_room();
+			break;
+		}
+	}
+	for (i = 0; i < chunk->nrecords; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		on_record(NULL, chunk->relid, &chunk->shape, chunk->records[i], chunk->lens[i],
+				  lsn - 1, lsn - 1, i);
+	}
+	on_commit(NULL, lsn - 1, lsn, chunk->read_at, chunk->nrecords);
+	MemoryContextSwitchTo(oldcxt);
+	CommitTransactionCommand();
+	MemoryContextDelete(chunk->cxt);
+	ks_crash_point("after_chunk");
+}
+
+/*
+ * The snapshot's turn in the loop: count delivered chunks, look for new
+ * requests now and then, read the next chunk when one is wanted.  True when
+ * a chunk was read (decoding will meet its message).
+ */
+static bool
+snapshot_turn(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	ks_snapshot_delivered(W->snapshot, ks_decode_confirmed(W->stream));
+	if (!ks_snapshot_wanted(W->snapshot) && now >= W->next_snapshot_check)
+	{
+		ks_snapshot_refresh(W->snapshot, ks_decode_confirmed(W->stream));
+		W->next_snapshot_check = TimestampTzPlusMilliseconds(now, KS_SNAPSHOT_CHECK_MS);
+	}
+	if (!ks_snapshot_wanted(W->snapshot))
+		return false;
+	ks_snapshot_take(W->snapshot,
+					 Min(W->config->batch_size, KS_SNAPSHOT_CHUNK_ROWS),
+					 Min(W->max_batch_bytes, KS_SNAPSHOT_CHUNK_BYTES));
+	return true;
+}
 
 /* ---------- the loop ---------- */
 
@@ -986,6 +1083,10 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ks_slot_set_error(slot, message);
 	}
 
+	W->snapshot = ks_snapshot_start(name, W->config->plugin_options);
+	ks_snapshot_refresh(W->snapshot, ks_decode_confirmed(W->stream));
+	W->next_snapshot_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_CHECK_MS);
+
 	SpinLockAcquire(&slot->mutex);
 	slot->state = KS_STATE_RUNNING;
 	slot->confirmed_lsn = ks_decode_confirmed(W->stream);
@@ -1050,6 +1151,11 @@ run_sink(KsSinkSlot *slot, const char *name)
 
 		if (!W->error_stop)
 			caught_up = ks_decode_step(W->stream, KS_STEP_RECORDS, &n);
+		if (W->chunk_due != InvalidXLogRecPtr)
+		{
+			inject_chunk(W->chunk_due);
+			W->chunk_due = InvalidXLogRecPtr;
+		}
 
 		flush = slot->flush_requested;
 		if (flush)
@@ -1064,6 +1170,8 @@ run_sink(KsSinkSlot *slot, const char *name)
 		settle_progress();
 		confirm_acknowledged();
 		publish_progress();
+		if (!W->error_stop && snapshot_turn())
+			caught_up = false;	/* decode on to its message */
 
 		if (!caught_up)
 			continue;

@@ -28,8 +28,8 @@ $node->safe_psql('postgres', qq{
 	CREATE TABLE t (id int PRIMARY KEY, filler text);
 	SELECT kusto_sink.create_connection('emu', '$url', 'application',
 		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
-	SELECT kusto_sink.create_sink('s', 'emu', 't', 'Db', 'T', '{"ingestion_method": "streaming", "batch_interval_ms": 100}');
-	SELECT kusto_sink.create_sink('e', 'emu', 't', 'Db', 'E', '{"ingestion_method": "streaming", "batch_interval_ms": 100, "delivery_guarantee": "exactly_once"}');
+	SELECT kusto_sink.create_sink('s', 'emu', 't', 'Db', 'T', '{"ingestion_method": "streaming", "batch_interval_ms": 100, "snapshot": false}');
+	SELECT kusto_sink.create_sink('e', 'emu', 't', 'Db', 'E', '{"ingestion_method": "streaming", "batch_interval_ms": 100, "delivery_guarantee": "exactly_once", "snapshot": false}');
 	INSERT INTO t VALUES (1, 'before');
 });
 is($kusto->wait_count('Db', 'T', 1), 1, 'the sink works');

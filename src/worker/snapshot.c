@@ -1,0 +1,764 @@
+/*-------------------------------------------------------------------------
+ *
+ * snapshot.c
+ *	  The initial snapshot in chunks (see snapshot.h).
+ *
+ * Progress lives in kusto_sink.snapshot (one row per sink and table: the key
+ * of the last row read, whether every row has been read, counters) and the
+ * chunks waiting for delivery in kusto_sink.snapshot_chunk; both change in
+ * the chunk's own transaction, so a crash leaves either the whole chunk or
+ * none of it.  A chunk whose transaction failed after its message leaves a
+ * message without a chunk: decoding meets it and finds nothing to inject.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "replication/message.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "decoder/options.h"
+#include "decoder/record.h"
+#include "decoder/relinfo.h"
+#include "worker/snapshot.h"
+#include "worker/worker_sql.h"
+
+#define KS_SNAPSHOT_LOCK_RETRY_MS 200	/* pause after a chunk found its table busy */
+#define KS_SNAPSHOT_FETCH 500	/* rows per cursor fetch */
+
+/* A table whose rows are still being read. */
+typedef struct SnapTable
+{
+	Oid			relid;
+	char	   *source_table;
+	TimestampTz requested_at;	/* tells this request from a later one */
+	int			nkeys;			/* last_key: the last row read, or nkeys = 0 */
+	char	  **last_key;
+} SnapTable;
+
+struct KsSnapshot
+{
+	char	   *sink;
+	MemoryContext cxt;			/* the options, the waiting chunks */
+	MemoryContext tables_cxt;	/* the tables, read again by refresh */
+	KsDecoderOptions opts;
+	bool		to_utf8;
+	List	   *tables;			/* SnapTable *, in relid order */
+	List	   *waiting;		/* XLogRecPtr *: chunks not yet delivered */
+	TimestampTz next_attempt;	/* after a busy table */
+};
+
+static const char *finish_sql =
+"UPDATE kusto_sink.snapshot s SET finished_at = now() "
+"WHERE s.sink = $1 AND s.copied AND s.finished_at IS NULL "
+"AND NOT EXISTS (SELECT FROM kusto_sink.snapshot_chunk c WHERE c.sink = s.sink AND c.relid = s.relid)";
+
+KsSnapshot *
+ks_snapshot_start(const char *sink, List *plugin_options)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink snapshot",
+											  ALLOCSET_SMALL_SIZES);
+	KsSnapshot *s = MemoryContextAllocZero(cxt, sizeof(KsSnapshot));
+	MemoryContext oldcxt;
+	int			encoding = GetDatabaseEncoding();
+
+	s->cxt = cxt;
+	s->tables_cxt = AllocSetContextCreate(cxt, "kusto_sink snapshot tables", ALLOCSET_SMALL_SIZES);
+	s->sink = MemoryContextStrdup(cxt, sink);
+	s->to_utf8 = (encoding != PG_UTF8 && encoding != PG_SQL_ASCII);
+	StartTransactionCommand();
+	oldcxt = MemoryContextSwitchTo(cxt);
+	ks_parse_options(&s->opts, plugin_options);
+	MemoryContextSwitchTo(oldcxt);
+	CommitTransactionCommand();
+	return s;
+}
+
+static XLogRecPtr
+waiting_lsn(ListCell *lc)
+{
+	return *(XLogRecPtr *) lfirst(lc);
+}
+
+static void
+add_waiting(KsSnapshot *s, XLogRecPtr lsn)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(s->cxt);
+	XLogRecPtr *p = palloc(sizeof(XLogRecPtr));
+
+	*p = lsn;
+	s->waiting = lappend(s->waiting, p);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Reads the tables still to read and the chunks still to deliver. */
+void
+ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
+{
+	KsSqlTxn	txn;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	uint64		i;
+	MemoryContext oldcxt;
+
+	list_free_deep(s->waiting);
+	s->waiting = NIL;
+	s->tables = NIL;
+	MemoryContextReset(s->tables_cxt);
+	ks_sql_begin(&txn);
+	values[0] = CStringGetTextDatum(s->sink);
+	ks_sql_run("SELECT relid, source_table, last_key, requested_at FROM kusto_sink.snapshot "
+			   "WHERE sink = $1 AND NOT copied ORDER BY relid", 1, types, values);
+	oldcxt = MemoryContextSwitchTo(s->tables_cxt);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SnapTable  *t = palloc0(sizeof(SnapTable));
+		bool		isnull;
+		Datum		key;
+
+		t->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		t->source_table = SPI_getvalue(tup, desc, 2);
+		key = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!isnull)
+		{
+			Datum	   *elems;
+			int			n;
+			int			k;
+
+			deconstruct_array(DatumGetArrayTypeP(key), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, NULL, &n);
+			t->nkeys = n;
+			t->last_key = palloc(n * sizeof(char *));
+			for (k = 0; k < n; k++)
+				t->last_key[k] = TextDatumGetCString(elems[k]);
+		}
+		t->requested_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		s->tables = lappend(s->tables, t);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	ks_sql_run("SELECT lsn FROM kusto_sink.snapshot_chunk WHERE sink = $1 ORDER BY lsn",
+			   1, types, values);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		add_waiting(s, DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	ks_sql_end(&txn);
+	ks_snapshot_delivered(s, confirmed);
+}
+
+/* Is there a chunk to read now? */
+bool
+ks_snapshot_wanted(KsSnapshot *s)
+{
+	return s->tables != NIL && list_length(s->waiting) < KS_SNAPSHOT_AHEAD &&
+		GetCurrentTimestamp() >= s->next_attempt;
+}
+
+/*
+ * SHARE lock on the table, waiting at most KS_SNAPSHOT_LOCK_WAIT_MS so that
+ * writers never queue long behind the request; false when it was not had.
+ */
+static bool
+lock_briefly(Oid relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char		timeout[16];
+	bool		locked = false;
+
+	if (ConditionalLockRelationOid(relid, ShareLock))
+		return true;
+	snprintf(timeout, sizeof(timeout), "%d", KS_SNAPSHOT_LOCK_WAIT_MS);
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+		LockRelationOid(relid, ShareLock);
+		ReleaseCurrentSubTransaction();
+		locked = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return locked;
+}
+
+/* The columns of the primary key, else of the replica identity index; NIL without. */
+static List *
+key_columns(Relation rel)
+{
+	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	index;
+	List	   *attnums = NIL;
+	int			i;
+
+	if (!OidIsValid(indexoid))
+		indexoid = RelationGetReplicaIndex(rel);
+	if (!OidIsValid(indexoid))
+		return NIL;
+	index = index_open(indexoid, AccessShareLock);
+	for (i = 0; i < index->rd_index->indnkeyatts; i++)
+		attnums = lappend_int(attnums, index->rd_index->indkey.values[i]);
+	index_close(index, AccessShareLock);
+	return attnums;
+}
+
+/* What one chunk read: records, the key after which the next one starts. */
+typedef struct ChunkRead
+{
+	KsSnapshot *s;
+	Relation	rel;
+	KsRelInfo  *info;
+	KsChangeMeta meta;
+	int			max_rows;
+	size_t		max_bytes;
+	ArrayBuildState *records;
+	int			nrecords;
+	size_t		bytes;
+	MemoryContext row_cxt;
+	StringInfoData buf;
+	int			nkeys;
+	char	  **key;			/* of the last row read */
+	bool		full;
+} ChunkRead;
+
+/*
+ * Runs the query (its first column the whole row, then the key columns as
+ * text) and renders its rows until the chunk is full; true when the query
+ * ran out of rows.
+ */
+static bool
+read_rows(ChunkRead *c, const char *sql, int nargs, Datum *args)
+{
+	Oid		   *types = palloc(Max(nargs, 1) * sizeof(Oid));
+	Portal		portal;
+	bool		exhausted = false;
+	int			i;
+
+	for (i = 0; i < nargs; i++)
+		types[i] = TEXTOID;
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, args, NULL, true, 0);
+	while (!c->full)
+	{
+		uint64		r;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, KS_SNAPSHOT_FETCH);
+		if (SPI_processed == 0)
+		{
+			exhausted = true;
+			break;
+		}
+		for (r = 0; r < SPI_processed && !c->full; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			MemoryContext oldcxt = MemoryContextSwitchTo(c->row_cxt);
+			bool		isnull;
+			HeapTupleHeader th = DatumGetHeapTupleHeader(SPI_getbinval(tup, desc, 1, &isnull));
+			HeapTupleData row;
+			const char *data;
+			int			len;
+			int			k;
+
+			row.t_len = HeapTupleHeaderGetDatumLength(th);
+			ItemPointerSetInvalid(&row.t_self);
+			row.t_tableOid = RelationGetRelid(c->rel);
+			row.t_data = th;
+			resetStringInfo(&c->buf);
+			ks_append_record(&c->buf, &c->s->opts, c->info, RelationGetDescr(c->rel),
+							 &row, NULL, false, &c->meta);
+			data = c->buf.data;
+			len = c->buf.len;
+			if (c->s->to_utf8)
+			{
+				data = pg_server_to_any(c->buf.data, c->buf.len, PG_UTF8);
+				len = strlen(data);
+			}
+			MemoryContextSwitchTo(oldcxt);
+			c->records = accumArrayResult(c->records,
+										  PointerGetDatum(cstring_to_text_with_len(data, len)),
+										  false, TEXTOID, CurrentMemoryContext);
+			MemoryContextReset(c->row_cxt);
+			c->nrecords++;
+			c->bytes += len + 1;
+			for (k = 0; k < c->nkeys; k++)
+			{
+				if (c->key[k] != NULL)
+					pfree(c->key[k]);
+				c->key[k] = SPI_getvalue(tup, desc, k + 2);
+			}
+			if (c->nrecords >= c->max_rows || c->bytes >= c->max_bytes)
+				c->full = true;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	return exhausted;
+}
+
+/* Reads a keyed table's next rows in key order; true when none are left. */
+static bool
+read_keyed(ChunkRead *c, SnapTable *t, List *attnums, const char *qualified)
+{
+	TupleDesc	desc = RelationGetDescr(c->rel);
+	StringInfoData sql;
+	StringInfoData cols;
+	StringInfoData params;
+	Datum	   *args = palloc(Max(list_length(attnums), 1) * sizeof(Datum));
+	ListCell   *lc;
+	int			n = 0;
+
+	initStringInfo(&sql);
+	initStringInfo(&cols);
+	initStringInfo(&params);
+	foreach(lc, attnums)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
+
+		appendStringInfo(&cols, "%sks_row_.%s", n > 0 ? ", " : "",
+						 quote_identifier(NameStr(att->attname)));
+		if (t->nkeys > 0)
+		{
+			appendStringInfo(&params, "%s$%d::%s", n > 0 ? ", " : "", n + 1,
+							 format_type_be(att->atttypid));
+			args[n] = CStringGetTextDatum(t->last_key[n]);
+		}
+		n++;
+	}
+	appendStringInfoString(&sql, "SELECT ks_row_");
+	foreach(lc, attnums)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
+
+		appendStringInfo(&sql, ", ks_row_.%s::text", quote_identifier(NameStr(att->attname)));
+	}
+	appendStringInfo(&sql, " FROM ONLY %s ks_row_", qualified);
+	if (t->nkeys > 0)
+		appendStringInfo(&sql, " WHERE (%s) > (%s)", cols.data, params.data);
+	appendStringInfo(&sql, " ORDER BY %s LIMIT %d", cols.data, c->max_rows);
+
+	c->nkeys = n;
+	c->key = palloc0(n * sizeof(char *));
+	return read_rows(c, sql.data, t->nkeys > 0 ? n : 0, args);
+}
+
+/*
+ * Reads a table without a key in ctid order, a range of pages at a time,
+ * up to the pages it had when its snapshot started (rows added later come
+ * with their changes); the key is {last ctid, end page}.
+ */
+static bool
+read_by_ctid(ChunkRead *c, SnapTable *t, const char *qualified)
+{
+	BlockNumber end_page;
+	BlockNumber lo;
+	BlockNumber step;
+	double		per_page = 100;
+	char	   *after;
+	char	   *sql = psprintf("SELECT ks_row_, ks_row_.ctid::text FROM ONLY %s ks_row_ "
+							   "WHERE ks_row_.ctid > $1::tid AND ks_row_.ctid < $2::tid "
+							   "ORDER BY ks_row_.ctid", qualified);
+
+	if (t->nkeys == 2)
+	{
+		ItemPointer tid = (ItemPointer) DatumGetPointer(DirectFunctionCall1(tidin, CStringGetDatum(t->last_key[0])));
+
+		after = t->last_key[0];
+		lo = ItemPointerGetBlockNumber(tid);
+		end_page = (BlockNumber) strtoul(t->last_key[1], NULL, 10);
+	}
+	else
+	{
+		after = "(0,0)";
+		lo = 0;
+		end_page = RelationGetNumberOfBlocks(c->rel);
+	}
+	if (c->rel->rd_rel->relpages > 0 && c->rel->rd_rel->reltuples > 0)
+		per_page = Max(1, c->rel->rd_rel->reltuples / c->rel->rd_rel->relpages);
+	step = Max(1, (BlockNumber) (c->max_rows / per_page));
+
+	c->nkeys = 1;
+	c->key = palloc0(sizeof(char *));
+	while (!c->full && lo < end_page)
+	{
+		BlockNumber hi = Min(end_page, lo + step);
+		Datum		args[2];
+
+		args[0] = CStringGetTextDatum(after);
+		args[1] = CStringGetTextDatum(psprintf("(%u,0)", hi));
+		if (read_rows(c, sql, 2, args) && !c->full)
+		{
+			/* the range is done: the next starts at page hi */
+			lo = hi;
+			after = psprintf("(%u,0)", hi);
+		}
+		else
+			after = c->key[0];
+	}
+	/* the key: where the next chunk starts, and the end */
+	c->nkeys = 2;
+	c->key = palloc(2 * sizeof(char *));
+	c->key[0] = pstrdup(after);
+	c->key[1] = psprintf("%u", end_page);
+	return lo >= end_page;
+}
+
+static Datum
+text_array(const char **items, int n)
+{
+	Datum	   *d = palloc(Max(n, 1) * sizeof(Datum));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(items[i]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Stores the chunk and the table's progress; false when the snapshot was
+ * asked for again (or cancelled) meanwhile: then nothing is stored.
+ */
+static bool
+store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, bool copied)
+{
+	Oid			save_userid;
+	int			save_sec;
+	bool		ok;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (c->nrecords > 0)
+	{
+		Oid			types[7] = {TEXTOID, LSNOID, OIDOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		values[7];
+
+		values[0] = CStringGetTextDatum(c->s->sink);
+		values[1] = LSNGetDatum(lsn);
+		values[2] = ObjectIdGetDatum(t->relid);
+		values[3] = CStringGetTextDatum(t->source_table);
+		values[4] = text_array(c->info->shape.names, c->info->shape.ncolumns);
+		values[5] = text_array(c->info->shape.types, c->info->shape.ncolumns);
+		values[6] = makeArrayResult(c->records, CurrentMemoryContext);
+		ks_sql_run("INSERT INTO kusto_sink.snapshot_chunk "
+				   "(sink, lsn, relid, source_table, shape_names, shape_types, records) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, values);
+	}
+	{
+		Oid			types[6] = {TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID};
+		Datum		values[6];
+
+		values[0] = CStringGetTextDatum(c->s->sink);
+		values[1] = ObjectIdGetDatum(t->relid);
+		/* no row read: the key stays */
+		values[2] = text_array((const char **) c->key,
+							   (c->nkeys > 0 && c->key[0] != NULL) ? c->nkeys : 0);
+		values[3] = BoolGetDatum(copied);
+		values[4] = Int64GetDatum(c->nrecords);
+		values[5] = TimestampTzGetDatum(t->requested_at);
+		ks_sql_run("UPDATE kusto_sink.snapshot SET last_key = CASE WHEN cardinality($3) > 0 THEN $3 ELSE last_key END, "
+				   "copied = $4, rows_copied = rows_copied + $5, "
+				   "chunks = chunks + CASE WHEN $5 > 0 THEN 1 ELSE 0 END, "
+				   "started_at = coalesce(started_at, now()) "
+				   "WHERE sink = $1 AND relid = $2 AND requested_at = $6",
+				   6, types, values);
+		ok = (SPI_processed == 1);
+		if (ok && copied)
+			ks_sql_run(finish_sql, 1, types, values);
+	}
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return ok;
+}
+
+/* A table that cannot be read (dropped, or not published for inserts): done. */
+static void
+skip_table(KsSnapshot *s, SnapTable *t, const char *why)
+{
+	Oid			types[3] = {TEXTOID, OIDOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	Oid			save_userid;
+	int			save_sec;
+
+	ereport(LOG,
+			(errmsg("kusto_sink sink \"%s\": no snapshot of table %s: %s", s->sink, t->source_table, why)));
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	values[0] = CStringGetTextDatum(s->sink);
+	values[1] = ObjectIdGetDatum(t->relid);
+	values[2] = TimestampTzGetDatum(t->requested_at);
+	ks_sql_run("UPDATE kusto_sink.snapshot SET copied = true, started_at = coalesce(started_at, now()) "
+			   "WHERE sink = $1 AND relid = $2 AND requested_at = $3", 3, types, values);
+	ks_sql_run(finish_sql, 1, types, values);
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/* Reads the next chunk of the first table still to read (see snapshot.h). */
+void
+ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
+{
+	SnapTable  *t = (SnapTable *) linitial(s->tables);
+	MemoryContext oldcxt = CurrentMemoryContext;
+	MemoryContext chunk_cxt = AllocSetContextCreate(oldcxt, "kusto_sink snapshot chunk",
+													ALLOCSET_DEFAULT_SIZES);
+	Relation	rel;
+	ChunkRead	c;
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	bool		copied = false;
+	bool		stored = false;
+	const char *skip = NULL;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	/* one snapshot for the transaction, taken while the table is locked */
+	XactIsoLevel = XACT_REPEATABLE_READ;
+	MemoryContextSwitchTo(chunk_cxt);
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	c.max_rows = Max(max_rows, 1);
+	c.max_bytes = Max(max_bytes, 1);
+
+	rel = try_relation_open(t->relid, AccessShareLock);
+	if (rel == NULL)
+		skip = "it was dropped";
+	else if (rel->rd_rel->relkind != RELKIND_RELATION)
+		skip = "it is not a table";
+	else
+	{
+		c.rel = rel;
+		c.info = ks_relinfo_build(rel, &s->opts);
+		if (!c.info->publish_insert)
+			skip = "its inserts are not published";
+	}
+	if (skip != NULL)
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		skip_table(s, t, skip);
+		SPI_finish();
+		PopActiveSnapshot();
+		if (rel != NULL)
+			relation_close(rel, AccessShareLock);
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(chunk_cxt);
+		s->tables = list_delete_first(s->tables);
+		return;
+	}
+
+	if (!lock_briefly(t->relid))
+	{
+		/* writers hold it: try again a little later, decoding goes on */
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(chunk_cxt);
+		s->next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_LOCK_RETRY_MS);
+		return;
+	}
+#if PG_VERSION_NUM >= 170000
+	lsn = LogLogicalMessage(KS_SNAPSHOT_MESSAGE_PREFIX, s->sink, strlen(s->sink), false, false);
+#else
+	lsn = LogLogicalMessage(KS_SNAPSHOT_MESSAGE_PREFIX, s->sink, strlen(s->sink), false);
+#endif
+	PushActiveSnapshot(GetTransactionSnapshot());
+	/* the snapshot is taken: writers may go on, their changes come after M */
+	UnlockRelationOid(t->relid, ShareLock);
+
+	c.meta.op = "snapshot";
+	c.meta.lsn = lsn - 1;
+	c.meta.commit_lsn = lsn - 1;
+	c.meta.commit_time = GetCurrentTimestamp();
+	c.meta.xid = GetTopTransactionId();
+	c.row_cxt = AllocSetContextCreate(chunk_cxt, "kusto_sink snapshot row", ALLOCSET_SMALL_SIZES);
+	initStringInfo(&c.buf);
+
+	SPI_connect();
+	{
+		List	   *attnums = key_columns(rel);
+		const char *qualified = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+														   RelationGetRelationName(rel));
+
+		if (attnums != NIL)
+			copied = read_keyed(&c, t, attnums, qualified);
+		else
+			copied = read_by_ctid(&c, t, qualified);
+	}
+	stored = store_chunk(&c, t, lsn, copied);
+	if (stored && !copied)
+	{
+		/* where the next chunk starts (the key lives in SPI's memory) */
+		int			k;
+
+		t->nkeys = c.nkeys;
+		t->last_key = MemoryContextAlloc(s->tables_cxt, c.nkeys * sizeof(char *));
+		for (k = 0; k < c.nkeys; k++)
+			t->last_key[k] = MemoryContextStrdup(s->tables_cxt, c.key[k]);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	relation_close(rel, AccessShareLock);
+	if (stored)
+		CommitTransactionCommand();
+	else
+		AbortCurrentTransaction();
+	MemoryContextSwitchTo(oldcxt);
+
+	if (!stored)
+	{
+		/* asked for again meanwhile: start over from the catalog */
+		MemoryContextDelete(chunk_cxt);
+		s->tables = NIL;
+		s->next_attempt = 0;
+		ks_snapshot_refresh(s, InvalidXLogRecPtr);
+		return;
+	}
+	if (c.nrecords > 0)
+		add_waiting(s, lsn);
+	if (copied)
+		s->tables = list_delete_first(s->tables);
+	ereport(DEBUG1,
+			(errmsg("kusto_sink sink \"%s\": snapshot chunk of %d rows of %s at %X/%X%s",
+					s->sink, c.nrecords, t->source_table, LSN_FORMAT_ARGS(lsn),
+					copied ? ", the last" : "")));
+	MemoryContextDelete(chunk_cxt);
+}
+
+/* Whether a snapshot message is this sink's. */
+bool
+ks_snapshot_is_ours(KsSnapshot *s, const char *content, Size size)
+{
+	return size == strlen(s->sink) && memcmp(content, s->sink, size) == 0;
+}
+
+/* The stored chunk marked by the message at lsn, or NULL when there is none. */
+KsChunk *
+ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn)
+{
+	KsSqlTxn	txn;
+	Oid			types[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+	KsChunk    *chunk = NULL;
+
+	ks_sql_begin(&txn);
+	values[0] = CStringGetTextDatum(s->sink);
+	values[1] = LSNGetDatum(lsn);
+	ks_sql_run("SELECT relid, source_table, shape_names, shape_types, records, read_at "
+			   "FROM kusto_sink.snapshot_chunk WHERE sink = $1 AND lsn = $2", 2, types, values);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink snapshot chunk",
+												  ALLOCSET_DEFAULT_SIZES);
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+		bool		isnull;
+		Datum	   *names;
+		Datum	   *ktypes;
+		Datum	   *records;
+		int			n;
+		int			i;
+
+		chunk = palloc0(sizeof(KsChunk));
+		chunk->cxt = cxt;
+		chunk->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		chunk->source_table = SPI_getvalue(tup, desc, 2);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &ktypes, NULL, &n);
+		chunk->shape.ncolumns = n;
+		chunk->shape.names = palloc(Max(n, 1) * sizeof(char *));
+		chunk->shape.types = palloc(Max(n, 1) * sizeof(char *));
+		for (i = 0; i < n; i++)
+		{
+			chunk->shape.names[i] = TextDatumGetCString(names[i]);
+			chunk->shape.types[i] = TextDatumGetCString(ktypes[i]);
+		}
+		chunk->shape.hash = ks_shape_hash(&chunk->shape);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 5, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &records, NULL, &n);
+		chunk->nrecords = n;
+		chunk->records = palloc(Max(n, 1) * sizeof(char *));
+		chunk->lens = palloc(Max(n, 1) * sizeof(int));
+		for (i = 0; i < n; i++)
+		{
+			text	   *t = DatumGetTextPP(records[i]);
+
+			chunk->lens[i] = VARSIZE_ANY_EXHDR(t);
+			chunk->records[i] = text_to_cstring(t);
+		}
+		chunk->read_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	ks_sql_end(&txn);
+	return chunk;
+}
+
+/* Chunks before the confirmed position are in Kusto: forget them, count their rows. */
+void
+ks_snapshot_delivered(KsSnapshot *s, XLogRecPtr confirmed)
+{
+	KsSqlTxn	txn;
+	Oid			types[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+	ListCell   *lc;
+	bool		any = false;
+
+	foreach(lc, s->waiting)
+	{
+		if (waiting_lsn(lc) <= confirmed)
+		{
+			any = true;
+			pfree(lfirst(lc));
+			s->waiting = foreach_delete_current(s->waiting, lc);
+		}
+	}
+	if (!any)
+		return;
+	ks_sql_begin(&txn);
+	values[0] = CStringGetTextDatum(s->sink);
+	values[1] = LSNGetDatum(confirmed);
+	ks_sql_run("WITH d AS (DELETE FROM kusto_sink.snapshot_chunk c WHERE c.sink = $1 AND c.lsn <= $2 "
+			   "RETURNING c.relid, cardinality(c.records) AS n) "
+			   "UPDATE kusto_sink.snapshot s SET rows_delivered = s.rows_delivered + x.n "
+			   "FROM (SELECT relid, sum(n) AS n FROM d GROUP BY relid) x "
+			   "WHERE s.sink = $1 AND s.relid = x.relid", 2, types, values);
+	ks_sql_run(finish_sql, 1, types, values);
+	ks_sql_end(&txn);
+}

@@ -1,0 +1,72 @@
+/*-------------------------------------------------------------------------
+ *
+ * snapshot.h
+ *	  The initial snapshot of a sink's source tables (and resnapshot_sink):
+ *	  their existing rows, read in chunks that each take their place in the
+ *	  slot's stream of changes.
+ *
+ * A chunk is read in a short transaction of its own (ks_snapshot_take):
+ *	- the table is locked in SHARE mode, which waits for (at most
+ *	  KS_SNAPSHOT_LOCK_WAIT_MS, then tries again later) and then keeps out
+ *	  writers, so that every change to it has committed;
+ *	- a non-transactional logical decoding message (prefix
+ *	  KS_SNAPSHOT_MESSAGE_PREFIX, content the sink's name) marks position M
+ *	  in the WAL, and the transaction's snapshot is taken (REPEATABLE READ):
+ *	  it sees exactly the table's changes that the stream has before M;
+ *	- the lock is released (writers wait microseconds), and the next rows
+ *	  in primary key order (or replica identity index order; in ctid order
+ *	  for a table without either) are read with that snapshot and rendered
+ *	  as records of operation "snapshot" (lsn and commit_lsn M - 1, a
+ *	  position no transaction can have);
+ *	- the records are stored in kusto_sink.snapshot_chunk with the table's
+ *	  progress, in the same transaction.
+ * When decoding meets the message (decoder/hooks.h), the worker injects the
+ * chunk's records there (ks_snapshot_read), as if a transaction had
+ * committed at M - 1: they are batched, sent, acknowledged and (exactly
+ * once) recorded like any other records, and a crash re-decodes the
+ * message and injects the same stored records again.  Once the slot's
+ * confirmed position has passed M, the chunk is delivered
+ * (ks_snapshot_delivered): its row goes, and the table's counters move.
+ *
+ * Chunks never hold more than max_rows records or max_bytes of them; at most
+ * KS_SNAPSHOT_AHEAD chunks wait for delivery at a time.  Every function that
+ * runs SQL runs its own transaction: call them outside decoding.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_WORKER_SNAPSHOT_H
+#define KS_WORKER_SNAPSHOT_H
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+#include "decoder/hooks.h"
+
+#define KS_SNAPSHOT_AHEAD 8			/* chunks read and not yet delivered */
+#define KS_SNAPSHOT_LOCK_WAIT_MS 50	/* how long a chunk waits for its lock */
+
+typedef struct KsSnapshot KsSnapshot;
+
+/* A stored chunk, read back for injection; everything lives in cxt. */
+typedef struct KsChunk
+{
+	MemoryContext cxt;
+	Oid			relid;
+	char	   *source_table;	/* its qualified name when the chunk was read */
+	KsShape		shape;
+	TimestampTz read_at;
+	int			nrecords;
+	char	  **records;
+	int		   *lens;
+} KsChunk;
+
+extern KsSnapshot *ks_snapshot_start(const char *sink, List *plugin_options);
+extern void ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed);
+extern bool ks_snapshot_wanted(KsSnapshot *s);
+extern void ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes);
+extern KsChunk *ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn);
+extern void ks_snapshot_delivered(KsSnapshot *s, XLogRecPtr confirmed);
+extern bool ks_snapshot_is_ours(KsSnapshot *s, const char *content, Size size);
+
+#endif							/* KS_WORKER_SNAPSHOT_H */

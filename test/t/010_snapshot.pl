@@ -1,0 +1,169 @@
+# The initial snapshot: a sink created on populated tables sends their rows
+# (operation "snapshot") in chunks while changes keep flowing, and Kusto's
+# latest state equals the source afterwards.
+#  - keyed, two-column-key, keyless and partitioned tables; a dropped column
+#    and TOASTed values in the rows; writes during the snapshot;
+#  - every row's snapshot record once, also across worker crashes in the
+#    middle of the snapshot (exactly once);
+#  - a writer holding the table open delays the snapshot, never other writers;
+#  - resnapshot_sink sends a table again; option snapshot = false sends none.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use lib $ENV{KS_ROOT} . '/test/t';
+use ExactlyOnce;
+use KustoEmulator;
+
+my $kusto = KustoEmulator->new;
+my $db = 'Snap';
+my ($node, $crash_file) = ExactlyOnce::start_node('snapshot', $kusto->url);
+
+$node->safe_psql('postgres', q{
+	CREATE TABLE big (id int PRIMARY KEY, grp int, note text, gone int, payload text);
+	INSERT INTO big SELECT g, g % 7, 'n' || g, g, NULL FROM generate_series(1, 30000) g;
+	UPDATE big SET payload = repeat('x', 5000) || id WHERE id % 1000 = 0;
+	ALTER TABLE big DROP COLUMN gone;
+	CREATE TABLE nokey (a int, b text);
+	INSERT INTO nokey SELECT g, 'b' || g FROM generate_series(1, 5000) g;
+	DELETE FROM nokey WHERE a % 10 = 0;
+	CREATE TABLE twokey (k1 text, k2 int, v int, PRIMARY KEY (k1, k2));
+	INSERT INTO twokey SELECT 'k' || (g % 10), g, g FROM generate_series(1, 3000) g;
+	CREATE TABLE parted (id int PRIMARY KEY, v int) PARTITION BY RANGE (id);
+	CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (1) TO (1000);
+	CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (1000) TO (2000);
+	INSERT INTO parted SELECT g, g FROM generate_series(1, 1999) g;
+	ANALYZE;
+});
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sub snapshot_done
+{
+	my ($sink) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT snapshot_state = 'done' FROM kusto_sink.status WHERE name = '$sink'");
+}
+
+# the snapshot records of a Kusto table: how many, how many keys, keys sent twice
+sub snapshot_records
+{
+	my ($table, $key) = @_;
+	return $kusto->query($db,
+		"$table | where _op == 'snapshot' | summarize c = count() by $key | summarize rows = sum(c), keys = count(), twice = countif(c > 1)")->[0];
+}
+
+# waits until Kusto's latest state of a source table is the table's rows
+sub latest_state_is_source
+{
+	my ($sink, $table, $cols) = @_;
+	$kusto->mgmt($db, sql(qq{SELECT kusto_sink.latest_state_kql('$sink', '$table')}));
+	my $kql = sql(qq{SELECT kusto_sink.latest_state_query('$sink', '$table')});
+	my $source = sql(qq{SELECT string_agg(concat_ws(':', $cols), ',' ORDER BY $cols) FROM $table});
+	my $order = join(', ', map { "$_ asc" } split /,\s*/, $cols);
+	my $got = '';
+	for (1 .. 300)
+	{
+		my $rows = $kusto->query($db, "$kql | order by $order | project $cols");
+		$got = join(',', map { join(':', map { $_ // '' } @$_) } @$rows);
+		return 1 if $got eq $source;
+		usleep(100_000);
+	}
+	diag("latest state of $table differs: " . length($got) . ' vs ' . length($source) . ' characters');
+	return 0;
+}
+
+# ---------- a populated database, with writes while the snapshot runs ----------
+sql(qq{SELECT kusto_sink.create_sink('snap', 'emu', 'big, nokey, twokey, parted', '$db', 'Parted',
+	'{"create_table": true, "delivery_guarantee": "exactly_once", "ingestion_method": "streaming",
+	  "batch_size": 1000, "batch_interval_ms": 100,
+	  "tables": {"public.big": "Big", "public.nokey": "NoKey", "public.twokey": "TwoKey"}}')});
+is(sql(q{SELECT string_agg(source_table || ':' || state, ',' ORDER BY source_table) FROM kusto_sink.snapshots}),
+	'public.big:pending,public.nokey:pending,public.parted_1:pending,public.parted_2:pending,public.twokey:pending',
+	'create_sink asks for a snapshot of every source table (partitions for a partitioned one)');
+ok($node->poll_query_until('postgres', q{SELECT rows_delivered > 0 FROM kusto_sink.snapshots WHERE source_table = 'public.big'}),
+	'the snapshot is under way');
+for my $i (1 .. 40)
+{
+	my $a = ($i * 733) % 30000 + 1;
+	my $b = ($i * 1499) % 30000 + 1;
+	sql(qq{UPDATE big SET note = 'u$i' WHERE id IN ($a, $b);
+		 DELETE FROM big WHERE id = ($i * 977) % 30000 + 1;
+		 INSERT INTO big VALUES (30000 + $i, 0, 'new $i');
+		 UPDATE twokey SET v = -v WHERE k2 = $i * 70;});
+}
+ok(snapshot_done('snap'), 'the snapshot finishes');
+is(sql(q{SELECT snapshot_tables_done || '/' || snapshot_tables FROM kusto_sink.status WHERE name = 'snap'}), '5/5',
+	'kusto_sink.status shows every table done');
+my $copied = sql(q{SELECT rows_delivered FROM kusto_sink.snapshots WHERE source_table = 'public.big'});
+cmp_ok($copied, '>=', 29_960, 'kusto_sink.snapshots counts the rows delivered');
+is_deeply(snapshot_records('Big', 'id'), [ $copied, $copied, 0 ], 'every row of big in Kusto once as a snapshot record');
+ok(latest_state_is_source('snap', 'big', 'id, grp, note'),
+	"Kusto's latest state of big is the table: the writes during the snapshot are neither lost nor undone");
+is_deeply($kusto->query($db, q{Big | where _op == 'snapshot' and id in (1000, 30000) | order by id asc | project id, strlen(payload)}),
+	[ [ 1000, 5004 ], [ 30000, 5005 ] ], 'TOASTed values arrive whole');
+is_deeply($kusto->query($db, q{Big | where _op == 'snapshot' and id == 5 | project id, grp, note}),
+	[ [ 5, 5, 'n5' ] ], 'a dropped column in the rows shifts no value');
+is_deeply(snapshot_records('NoKey', 'a'), [ 4500, 4500, 0 ], 'a table without a key: every row once');
+is_deeply(snapshot_records('TwoKey', 'k1, k2'), [ 3000, 3000, 0 ], 'a two-column key: every row once');
+ok(latest_state_is_source('snap', 'twokey', 'k1, k2, v'), "Kusto's latest state of twokey is the table");
+is_deeply(snapshot_records('Parted', 'id'), [ 1999, 1999, 0 ], 'a partitioned table through its partitions');
+is(sql(q{SELECT count(*) FROM kusto_sink.snapshot_chunk}), 0, 'delivered chunks are removed');
+
+# ---------- a writer holding the table: the snapshot waits, other writers do not ----------
+sql(q{CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 100)});
+# (a slot is created once every open transaction has ended: open the writer after)
+sql(qq{SELECT kusto_sink.create_sink('held', 'emu', 'held', '$db', 'Held',
+	'{"create_table": true, "snapshot": false, "ingestion_method": "streaming", "batch_interval_ms": 100}')});
+ok($node->poll_query_until('postgres', q{SELECT state = 'running' FROM kusto_sink.status WHERE name = 'held'}),
+	'a sink without a snapshot starts');
+my $writer = $node->background_psql('postgres');
+$writer->query_safe('BEGIN; INSERT INTO held VALUES (1000)');
+is(sql(q{SELECT kusto_sink.resnapshot_sink('held')}), 1, 'resnapshot_sink asks for a snapshot of its table');
+for my $i (1 .. 5)
+{
+	sql("SET statement_timeout = '5s'; INSERT INTO held VALUES (200 + $i)");
+}
+pass('other writers are not blocked while the snapshot waits for the table');
+is(sql(q{SELECT state FROM kusto_sink.snapshots WHERE source_table = 'public.held'}), 'pending',
+	'the snapshot waits for the open writer');
+is($kusto->wait_count($db, 'Held', 5), 5, 'while the changes of the other writers flow');
+$writer->query_safe('COMMIT');
+$writer->quit;
+ok(snapshot_done('held'), 'the snapshot runs once the writer committed');
+is_deeply(snapshot_records('Held', 'id'), [ 106, 106, 0 ], 'with the rows of every committed writer');
+is($kusto->wait_count($db, 'Held', 112), 112, 'and the writer\'s own change after it');
+
+# ---------- resnapshot_sink, and a sink without a snapshot ----------
+is(sql(q{SELECT kusto_sink.resnapshot_sink('snap', ARRAY['twokey'::regclass])}), 1, 'resnapshot_sink of one table');
+ok(snapshot_done('snap'), 'the new snapshot finishes');
+is_deeply(snapshot_records('TwoKey', 'k1, k2'), [ 6000, 3000, 3000 ], 'it sent every row of the table again');
+is_deeply(snapshot_records('Big', 'id'), [ $copied, $copied, 0 ], 'and only of that table');
+my ($ret, $out, $err) = $node->psql('postgres', q{SELECT kusto_sink.resnapshot_sink('snap', ARRAY['held'::regclass])});
+like($err, qr/table public.held is not a source table of sink "snap"/, 'resnapshot_sink checks the tables');
+sql(qq{SELECT kusto_sink.create_sink('nosnap', 'emu', 'held', '$db', 'NoSnap', '{"create_table": true, "snapshot": false, "ingestion_method": "streaming", "batch_interval_ms": 100}')});
+sql(q{INSERT INTO held VALUES (500)});
+is($kusto->wait_count($db, 'NoSnap', 1), 1, 'snapshot = false: only changes are sent');
+is(sql(q{SELECT snapshot_state IS NULL FROM kusto_sink.status WHERE name = 'nosnap'}), 't', 'and the status shows no snapshot');
+
+# ---------- crashes in the middle of a snapshot: every row once ----------
+my $eo = ExactlyOnce->new(node => $node, kusto => $kusto, db => $db, table => 'T', sink => 'crash', crash_file => $crash_file);
+$eo->insert_rows(20000, 20000);
+append_to_file($crash_file, "after_chunk\n");
+sql(qq{SELECT kusto_sink.create_sink('crash', 'emu', 't', '$db', 'T',
+	'{"create_table": true, "delivery_guarantee": "exactly_once", "ingestion_method": "queued", "batch_size": 200, "batch_interval_ms": 100}')});
+for my $point (qw(after_chunk after_record after_ack after_progress))
+{
+	append_to_file($crash_file, "$point\n") unless $point eq 'after_chunk';
+	my $deadline = time + 60;
+	usleep(20_000) while -e $crash_file && time < $deadline;
+	ok(!-e $crash_file, "the worker crashed at $point during the snapshot");
+	ok($eo->running, "and runs again");
+}
+ok(snapshot_done('crash'), 'the snapshot finishes after four crashes');
+cmp_ok(sql(q{SELECT chunks FROM kusto_sink.snapshots WHERE sink = 'crash'}), '>=', 100, 'in chunks of batch_size rows');
+$eo->exactly_once('snapshot with crashes');
+
+done_testing();
