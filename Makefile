@@ -8,6 +8,7 @@
 #   make tap                 TAP tests (test/t, PostgreSQL::Test::Cluster)
 #   make test                deps, build, install, then every suite; ends with "N passed, N failed"
 #   make bench               benchmarks (test/bench), printed as a table
+#   make bench-snapshot      the initial snapshot benchmark alone
 #   make demo                the end-to-end demo
 #   make emulator            run the Kusto emulator in the foreground
 
@@ -83,7 +84,7 @@ include $(PGXS)
 PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
 export PG_CONFIG
 
-.PHONY: deps installcheck unit emulator-test tap test bench demo emulator soak
+.PHONY: deps installcheck unit emulator-test tap test bench bench-snapshot demo emulator soak
 
 # kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
 KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
@@ -120,6 +121,13 @@ bench:
 	$(MAKE) install
 	@bash test/bench/decode_bench.sh
 	@bash test/bench/sink_bench.sh
+	@bash test/bench/snapshot_bench.sh
+
+bench-snapshot:
+	@bash test/scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/bench/snapshot_bench.sh
 
 demo:
 	@bash test/scripts/deps.sh

@@ -732,6 +732,8 @@ CREATE TABLE kusto_sink.snapshot (
 	rows_copied bigint NOT NULL DEFAULT 0,
 	rows_delivered bigint NOT NULL DEFAULT 0,	-- rows of chunks that are in Kusto
 	chunks bigint NOT NULL DEFAULT 0,
+	longest_chunk_ms float8,		-- the longest chunk transaction
+	longest_lock_ms float8,			-- the longest the table was locked (SHARE)
 	started_at timestamptz,
 	finished_at timestamptz,		-- the last chunk is in Kusto
 	PRIMARY KEY (sink, relid)
@@ -804,7 +806,7 @@ BEGIN
 	ON CONFLICT (sink, relid) DO UPDATE
 		SET source_table = excluded.source_table, requested_at = clock_timestamp(), last_key = NULL,
 			copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
-			started_at = NULL, finished_at = NULL;
+			longest_chunk_ms = NULL, longest_lock_ms = NULL, started_at = NULL, finished_at = NULL;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -840,7 +842,8 @@ CREATE VIEW kusto_sink.snapshots AS
 				ELSE 'pending' END AS state,
 		   p.rows_copied, p.rows_delivered,
 		   greatest(c.reltuples, 0)::bigint AS rows_estimate,
-		   p.chunks, p.requested_at, p.started_at, p.finished_at
+		   p.chunks, p.longest_chunk_ms, p.longest_lock_ms,
+		   p.requested_at, p.started_at, p.finished_at
 	FROM kusto_sink.snapshot p
 	LEFT JOIN pg_class c ON c.oid = p.relid;
 

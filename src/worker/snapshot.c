@@ -189,7 +189,7 @@ lock_briefly(Oid relid)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	char		timeout[16];
-	bool		locked = false;
+	volatile bool locked = false;
 
 	if (ConditionalLockRelationOid(relid, ShareLock))
 		return true;
@@ -197,9 +197,13 @@ lock_briefly(Oid relid)
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
+		/* the timeout for this wait only */
+		int			nestlevel = NewGUCNestLevel();
+
 		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_LOCAL, true, 0, false);
+								 GUC_ACTION_SAVE, true, 0, false);
 		LockRelationOid(relid, ShareLock);
+		AtEOXact_GUC(false, nestlevel);
 		ReleaseCurrentSubTransaction();
 		locked = true;
 	}
@@ -257,6 +261,8 @@ typedef struct ChunkRead
 	int			nkeys;
 	char	  **key;			/* of the last row read */
 	bool		full;
+	double		lock_ms;		/* how long the SHARE lock was held */
+	TimestampTz started;		/* the transaction's start */
 } ChunkRead;
 
 /*
@@ -482,8 +488,9 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, bool copied)
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, values);
 	}
 	{
-		Oid			types[6] = {TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID};
-		Datum		values[6];
+		Oid			types[8] = {TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID,
+		FLOAT8OID, FLOAT8OID};
+		Datum		values[8];
 
 		values[0] = CStringGetTextDatum(c->s->sink);
 		values[1] = ObjectIdGetDatum(t->relid);
@@ -493,12 +500,16 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, bool copied)
 		values[3] = BoolGetDatum(copied);
 		values[4] = Int64GetDatum(c->nrecords);
 		values[5] = TimestampTzGetDatum(t->requested_at);
+		values[6] = Float8GetDatum((GetCurrentTimestamp() - c->started) / 1000.0);
+		values[7] = Float8GetDatum(c->lock_ms);
 		ks_sql_run("UPDATE kusto_sink.snapshot SET last_key = CASE WHEN cardinality($3) > 0 THEN $3 ELSE last_key END, "
 				   "copied = $4, rows_copied = rows_copied + $5, "
 				   "chunks = chunks + CASE WHEN $5 > 0 THEN 1 ELSE 0 END, "
-				   "started_at = coalesce(started_at, now()) "
+				   "started_at = coalesce(started_at, now()), "
+				   "longest_chunk_ms = greatest(longest_chunk_ms, $7), "
+				   "longest_lock_ms = greatest(longest_lock_ms, $8) "
 				   "WHERE sink = $1 AND relid = $2 AND requested_at = $6",
-				   6, types, values);
+				   8, types, values);
 		ok = (SPI_processed == 1);
 		if (ok && copied)
 			ks_sql_run(finish_sql, 1, types, values);
@@ -543,14 +554,20 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 	bool		copied = false;
 	bool		stored = false;
 	const char *skip = NULL;
+	TimestampTz started = GetCurrentTimestamp();
+	TimestampTz locked;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	/* one snapshot for the transaction, taken while the table is locked */
 	XactIsoLevel = XACT_REPEATABLE_READ;
+	/* every row or an error, never rows that a policy hides (as pg_dump) */
+	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	MemoryContextSwitchTo(chunk_cxt);
 	memset(&c, 0, sizeof(c));
 	c.s = s;
+	c.started = started;
 	c.max_rows = Max(max_rows, 1);
 	c.max_bytes = Max(max_bytes, 1);
 
@@ -591,6 +608,7 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		s->next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_LOCK_RETRY_MS);
 		return;
 	}
+	locked = GetCurrentTimestamp();
 #if PG_VERSION_NUM >= 170000
 	lsn = LogLogicalMessage(KS_SNAPSHOT_MESSAGE_PREFIX, s->sink, strlen(s->sink), false, false);
 #else
@@ -599,6 +617,7 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	/* the snapshot is taken: writers may go on, their changes come after M */
 	UnlockRelationOid(t->relid, ShareLock);
+	c.lock_ms = (GetCurrentTimestamp() - locked) / 1000.0;
 
 	c.meta.op = "snapshot";
 	c.meta.lsn = lsn - 1;

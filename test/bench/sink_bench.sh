@@ -74,7 +74,7 @@ for run in json csv json_queued csv_queued; do
 		table=${table}Q
 	fi
 	psql_q -c "SELECT kusto_sink.create_sink('thr_$run', 'emu', 'orders', 'Bench', '$table',
-		'{\"ingestion_method\": \"$method\", \"format\": \"$format\", \"batch_interval_ms\": 200,
+		'{\"snapshot\": false, \"ingestion_method\": \"$method\", \"format\": \"$format\", \"batch_interval_ms\": 200,
 		  \"flush_immediately\": true, \"client_batch_size_limit\": 16}')" > /dev/null
 	psql_q -c "TRUNCATE orders" > /dev/null
 	[ $run = json ] && psql_q -c "SELECT 'x' FROM pg_create_logical_replication_slot('bench_peek', 'kusto_sink')" > /dev/null
@@ -100,7 +100,7 @@ done
 
 # latency at ~1000 rows/s
 psql_q -c "SELECT kusto_sink.create_sink('lat', 'emu', 'orders', 'Bench', 'Latency',
-	'{\"ingestion_method\": \"streaming\", \"batch_interval_ms\": 20}')" > /dev/null
+	'{\"snapshot\": false, \"ingestion_method\": \"streaming\", \"batch_interval_ms\": 20}')" > /dev/null
 sleep 1
 end=$(( $(date +%s) + LATENCY_S ))
 while [ "$(date +%s)" -lt "$end" ]; do
@@ -117,7 +117,7 @@ tps() { as_test_user env PGHOST="$PGHOST" pgbench -n -c 4 -j 2 -T "$PGBENCH_S" p
 tps_without=$(tps)
 psql_q -c "SELECT kusto_sink.create_sink('pgb', 'emu', 'pgbench_accounts, pgbench_tellers, pgbench_branches, pgbench_history',
 	'Bench', 'History', '{\"tables\": {\"public.pgbench_accounts\": \"Accounts\", \"public.pgbench_tellers\": \"Tellers\",
-	\"public.pgbench_branches\": \"Branches\"}, \"ingestion_method\": \"streaming\", \"batch_interval_ms\": 200}')" > /dev/null
+	\"public.pgbench_branches\": \"Branches\"}, \"ingestion_method\": \"streaming\", \"batch_interval_ms\": 200, \"snapshot\": false}')" > /dev/null
 sleep 1
 tps_with=$(tps)
 pgb_lag=$(psql_q -c "SELECT lag_bytes FROM kusto_sink.status WHERE name = 'pgb'")
@@ -125,7 +125,7 @@ psql_q -c "SELECT kusto_sink.drop_sink('pgb')" > /dev/null
 
 # memory while streaming one big transaction
 psql_q -c "SELECT kusto_sink.create_sink('mem', 'emu', 'big', 'Bench', 'Big',
-	'{\"ingestion_method\": \"streaming\", \"batch_interval_ms\": 200}')" > /dev/null
+	'{\"snapshot\": false, \"ingestion_method\": \"streaming\", \"batch_interval_ms\": 200}')" > /dev/null
 sleep 1
 wpid=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'mem'")
 psql_q -c "INSERT INTO big SELECT g, 'value ' || g FROM generate_series(1, $BIG_ROWS) g" > /dev/null
@@ -136,7 +136,7 @@ psql_q -c "SELECT kusto_sink.drop_sink('mem')" > /dev/null
 
 # the same with exactly once (queued; batches wait for their progress row, on disk)
 psql_q -c "SELECT kusto_sink.create_sink('mem_eo', 'emu', 'big', 'Bench', 'BigEo',
-	'{\"delivery_guarantee\": \"exactly_once\", \"ingestion_method\": \"queued\", \"flush_immediately\": true,
+	'{\"snapshot\": false, \"delivery_guarantee\": \"exactly_once\", \"ingestion_method\": \"queued\", \"flush_immediately\": true,
 	  \"batch_interval_ms\": 200, \"client_batch_size_limit\": 16}')" > /dev/null
 sleep 1
 wpid=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'mem_eo'")

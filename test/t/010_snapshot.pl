@@ -111,6 +111,8 @@ is_deeply(snapshot_records('TwoKey', 'k1, k2'), [ 3000, 3000, 0 ], 'a two-column
 ok(latest_state_is_source('snap', 'twokey', 'k1, k2, v'), "Kusto's latest state of twokey is the table");
 is_deeply(snapshot_records('Parted', 'id'), [ 1999, 1999, 0 ], 'a partitioned table through its partitions');
 is(sql(q{SELECT count(*) FROM kusto_sink.snapshot_chunk}), 0, 'delivered chunks are removed');
+is(sql(q{SELECT bool_and(longest_chunk_ms > 0 AND longest_lock_ms >= 0 AND chunks > 0) FROM kusto_sink.snapshots WHERE sink = 'snap'}),
+	't', 'kusto_sink.snapshots shows the chunks and their longest transaction and lock');
 
 # ---------- a writer holding the table: the snapshot waits, other writers do not ----------
 sql(q{CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 100)});
