@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a throw-away PostgreSQL cluster streaming into the local Kusto
-# emulator. Creates a table, a connection and a sink, runs a short mixed
+# emulator. Creates a table with 500 rows, a connection and a sink (whose
+# initial snapshot sends those rows), runs a short mixed
 # workload while a live line shows the rows arriving in Kusto, then prints a
 # KQL query of the result and the sink's kusto_sink.status row. Leaves
 # nothing running.
@@ -24,11 +25,12 @@ kusto mgmt ".create table Orders (id:long, customer:string, amount:decimal, stat
 	_unchanged_toast:dynamic)" > /dev/null
 kusto mgmt '.alter table Orders policy streamingingestion enable' > /dev/null
 
-echo "demo: CREATE EXTENSION, a connection and a sink"
+echo "demo: a table with 500 orders, CREATE EXTENSION, a connection and a sink (its snapshot sends the 500)"
 psql_q > /dev/null <<SQL
 CREATE EXTENSION kusto_sink;
 CREATE TABLE orders (id serial PRIMARY KEY, customer text, amount numeric(12,2),
 	status text DEFAULT 'new', created_at timestamptz DEFAULT now());
+INSERT INTO orders (customer, amount) SELECT 'early customer ' || g, g FROM generate_series(1, 500) g;
 SELECT kusto_sink.create_connection('emulator', '$url', 'application',
 	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 SELECT kusto_sink.create_sink('shop', 'emulator', 'orders', 'Shop', 'Orders',
@@ -65,6 +67,7 @@ echo
 echo "SQL> SELECT * FROM kusto_sink.status"
 as_test_user env PGHOST="$PGHOST" psql -X -x -c "SELECT name, state, worker_pid, confirmed_lsn, lag_bytes, lag_seconds,
 	rows_sent, batches_sent, raw_bytes, compressed_bytes, ingestion_failures, last_error,
+	snapshot_state, snapshot_rows_delivered,
 	round(latency_p50_ms) AS latency_p50_ms, round(latency_p99_ms) AS latency_p99_ms FROM kusto_sink.status"
 if [ "$in_kusto" -ne "$committed" ]; then
 	echo "demo: FAILED: $committed changes committed, $in_kusto rows in Kusto"
