@@ -90,6 +90,18 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 	}
 	appendStringInfoChar(&cmd, ')');
 	outcome = ks_ship_command(shipper, cmd.data, message, size);
+	if (outcome == KS_SHIP_ACKED && strcmp(config->ingestion_method, "queued") != 0)
+	{
+		/*
+		 * The table may be new (a table that joined the publication): it
+		 * streams, as the tables made ready at start do (kusto_tables.c)
+		 */
+		resetStringInfo(&cmd);
+		appendStringInfoString(&cmd, ".alter table ");
+		ks_append_kql_name(&cmd, l->kusto_table);
+		appendStringInfoString(&cmd, " policy streamingingestion enable");
+		outcome = ks_ship_command(shipper, cmd.data, message, size);
+	}
 	if (outcome != KS_SHIP_ACKED || config->ingestion_mapping_ref != NULL)
 		return outcome;			/* the user's mapping maps the fields */
 

@@ -14,7 +14,8 @@
  * batch of that layout is sent (synchronous management commands; a layout
  * change is rare):
  *	- with create_table: `.create-merge table` creates the table or adds the
- *	  layout's columns (a table that joined a publication lands too), and
+ *	  layout's columns (a table that joined a publication lands too; a sink
+ *	  that streams enables the table's streaming ingestion policy), and
  *	  a mapping named after the sink and the layout's hash maps the fields
  *	  (JSON paths or CSV ordinals); the batch names that mapping, so batches
  *	  of older and newer layouts in flight each keep theirs.  A column whose

@@ -150,6 +150,20 @@ sql(q{INSERT INTO held VALUES (500)});
 is($kusto->wait_count($db, 'NoSnap', 1), 1, 'snapshot = false: only changes are sent');
 is(sql(q{SELECT snapshot_state IS NULL FROM kusto_sink.status WHERE name = 'nosnap'}), 't', 'and the status shows no snapshot');
 
+# ---------- a publication: its tables, and a table added later ----------
+sql(q{CREATE TABLE pub_a (id int PRIMARY KEY, v text); INSERT INTO pub_a SELECT g, 'a' || g FROM generate_series(1, 700) g;
+	   CREATE TABLE pub_b (id int PRIMARY KEY, v text); INSERT INTO pub_b SELECT g, 'b' || g FROM generate_series(1, 300) g;
+	   CREATE PUBLICATION snap_pub FOR TABLE pub_a});
+sql(qq{SELECT kusto_sink.create_sink('pubsnap', 'emu', 'publication:snap_pub', '$db', 'PubA',
+	'{"create_table": true, "ingestion_method": "streaming", "batch_interval_ms": 100, "tables": {"public.pub_b": "PubB"}}')});
+ok(snapshot_done('pubsnap'), 'a sink on a publication snapshots its tables');
+is_deeply(snapshot_records('PubA', 'id'), [ 700, 700, 0 ], 'every row of the published table once');
+sql(q{ALTER PUBLICATION snap_pub ADD TABLE pub_b});
+is(sql(q{SELECT kusto_sink.resnapshot_sink('pubsnap', ARRAY['pub_b'::regclass])}), 1,
+	'resnapshot_sink takes a table added to the publication');
+ok(snapshot_done('pubsnap'), 'its snapshot finishes');
+is_deeply(snapshot_records('PubB', 'id'), [ 300, 300, 0 ], 'and its rows from before arrive');
+
 # ---------- crashes in the middle of a snapshot: every row once ----------
 my $eo = ExactlyOnce->new(node => $node, kusto => $kusto, db => $db, table => 'T', sink => 'crash', crash_file => $crash_file);
 $eo->insert_rows(20000, 20000);
