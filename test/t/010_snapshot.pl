@@ -164,6 +164,19 @@ is(sql(q{SELECT kusto_sink.resnapshot_sink('pubsnap', ARRAY['pub_b'::regclass])}
 ok(snapshot_done('pubsnap'), 'its snapshot finishes');
 is_deeply(snapshot_records('PubB', 'id'), [ 300, 300, 0 ], 'and its rows from before arrive');
 
+# ---------- row-level security: the whole table or an error, never part of it ----------
+sql(q{CREATE TABLE secret (id int PRIMARY KEY, v text); INSERT INTO secret SELECT g, 's' || g FROM generate_series(1, 50) g;
+	   ALTER TABLE secret ENABLE ROW LEVEL SECURITY; CREATE POLICY odd ON secret USING (id % 2 = 1);
+	   CREATE ROLE snapper LOGIN; GRANT SELECT ON secret TO snapper; GRANT USAGE ON SCHEMA kusto_sink TO snapper;
+	   GRANT EXECUTE ON FUNCTION kusto_sink.create_sink(text, text, text, text, text, jsonb) TO snapper;
+	   GRANT EXECUTE ON FUNCTION kusto_sink._create_sink(text, text, regclass[], text, text, text, jsonb) TO snapper});
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('rls', 'emu', 'secret', '$db', 'Secret',
+	'{"create_table": true, "ingestion_method": "streaming", "batch_interval_ms": 100}')}, extra_params => [ '-U', 'snapper' ]);
+ok($node->poll_query_until('postgres', q{SELECT last_error LIKE '%row-level security%' FROM kusto_sink.status WHERE name = 'rls'}),
+	'a table whose policy hides rows from the sink owner stops the snapshot with the error');
+is($kusto->count($db, 'Secret'), 0, 'and no part of the table is sent');
+sql(q{SELECT kusto_sink.drop_sink('rls')});
+
 # ---------- crashes in the middle of a snapshot: every row once ----------
 my $eo = ExactlyOnce->new(node => $node, kusto => $kusto, db => $db, table => 'T', sink => 'crash', crash_file => $crash_file);
 $eo->insert_rows(20000, 20000);
