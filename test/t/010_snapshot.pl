@@ -140,6 +140,8 @@ is($kusto->wait_count($db, 'Held', 112), 112, 'and the writer\'s own change afte
 
 # ---------- resnapshot_sink, and a sink without a snapshot ----------
 is(sql(q{SELECT kusto_sink.resnapshot_sink('snap', ARRAY['twokey'::regclass])}), 1, 'resnapshot_sink of one table');
+# the worker restarts (alter_sink) while the snapshot runs: it goes on from its chunks
+sql(q{SELECT kusto_sink.alter_sink('snap', '{"batch_interval_ms": 150}')});
 ok(snapshot_done('snap'), 'the new snapshot finishes');
 is_deeply(snapshot_records('TwoKey', 'k1, k2'), [ 6000, 3000, 3000 ], 'it sent every row of the table again');
 is_deeply(snapshot_records('Big', 'id'), [ $copied, $copied, 0 ], 'and only of that table');
