@@ -50,6 +50,8 @@ sub _start
 	my @cmd = ("$root/test/kusto-emulator/kusto-emulator", '--port', $port, '--state-dir', $self->{state});
 	push @cmd, map { ("--$_", $opts{$_}) } sort keys %opts;
 	my ($in, $out, $err) = ('', '', '');
+	# it keeps every row in memory: the soak's millions need more than node's default heap
+	local $ENV{NODE_OPTIONS} = '--max-old-space-size=' . ($ENV{KS_EMU_HEAP_MB} // 8192);
 	my $h = IPC::Run::start(\@cmd, \$in, \$out, \$err,
 		IPC::Run::timeout($timeout));
 	my $deadline = time + $timeout;
