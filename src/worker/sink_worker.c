@@ -16,6 +16,10 @@
  * size.  When nothing is open or in flight the worker confirms everything
  * it has read, so an idle sink never holds WAL.
  *
+ * Between decoding steps the worker reads the initial snapshot's chunks
+ * (snapshot.h); decoding pauses at each chunk's message, where the chunk's
+ * records go in as if a transaction had committed there.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
