@@ -714,6 +714,26 @@ CREATE VIEW kusto_sink.sinks AS
 		   enabled, slot_name, owner, created_at, updated_at
 	FROM kusto_sink.sink;
 
+-- The source tables of a sink, in its order (a publication's by name), with
+-- their qualified names.  Never the extension's own tables, which are not
+-- decoded either (src/decoder/relinfo.c), though a publication FOR ALL
+-- TABLES lists them.
+CREATE FUNCTION kusto_sink._source_tables(s kusto_sink.sink)
+RETURNS TABLE (rel regclass, qualified text, ord bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.oid::regclass, format('%I.%I', n.nspname, c.relname), src.ord
+	  FROM (SELECT u.t::oid, u.ord FROM unnest(s.source_tables) WITH ORDINALITY u(t, ord)
+			UNION ALL
+			SELECT format('%I.%I', p.schemaname, p.tablename)::regclass::oid,
+				   row_number() OVER (ORDER BY p.schemaname, p.tablename)
+			  FROM pg_publication_tables p WHERE p.pubname = s.publication) src(relid, ord)
+	  JOIN pg_class c ON c.oid = src.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE n.nspname <> 'kusto_sink'
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._source_tables(kusto_sink.sink) FROM PUBLIC;
+
 -------------------------------------------------------------------------------
 -- Initial snapshot (README, "Initial snapshot"): the rows of the source tables
 -- that were there before the sink, read by its worker in chunks, each in a
@@ -763,10 +783,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH src(t) AS (
-		SELECT u.t FROM unnest(s.source_tables) u(t)
-		UNION
-		SELECT format('%I.%I', p.schemaname, p.tablename)::regclass
-		  FROM pg_publication_tables p WHERE p.pubname = s.publication
+		SELECT rel FROM kusto_sink._source_tables(s)
 	), leaves(t) AS (
 		SELECT src.t FROM src
 		UNION
@@ -1049,11 +1066,8 @@ BEGIN
 		RAISE EXCEPTION 'sink "%" does not exist', sink
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) INTO qualified
-	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source_table;
-	IF NOT (source_table = ANY (coalesce(s.source_tables, '{}'))
-			OR EXISTS (SELECT FROM pg_publication_tables p
-					   WHERE p.pubname = s.publication AND format('%I.%I', p.schemaname, p.tablename) = qualified)) THEN
+	SELECT t.qualified INTO qualified FROM kusto_sink._source_tables(s) t WHERE t.rel = source_table;
+	IF NOT FOUND THEN
 		RAISE EXCEPTION 'table % is not a source of sink "%"', source_table, sink
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -1075,9 +1089,7 @@ BEGIN
 	END IF;
 	-- another source table goes to the same Kusto table: tell them apart
 	shared := s.publication IS NOT NULL OR EXISTS (
-		SELECT FROM unnest(s.source_tables) t JOIN pg_class c ON c.oid = t JOIN pg_namespace n ON n.oid = c.relnamespace
-		 WHERE t <> source_table
-		   AND coalesce(s.options -> 'tables' ->> (quote_ident(n.nspname) || '.' || quote_ident(c.relname)), s.kusto_table) = kusto_table);
+		SELECT FROM kusto_sink._sources_of(s, kusto_table) o WHERE o.rel <> source_table);
 	IF shared THEN
 		schema_column := kusto_sink._metadata_column(s.options, 'schema');
 		table_column := kusto_sink._metadata_column(s.options, 'table');
@@ -1149,16 +1161,8 @@ RETURNS TABLE (rel regclass, ord bigint)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH src AS (
-		SELECT u.t::regclass AS rel, u.ord FROM unnest(s.source_tables) WITH ORDINALITY u(t, ord)
-		UNION ALL
-		SELECT format('%I.%I', p.schemaname, p.tablename)::regclass, row_number() OVER ()
-		  FROM pg_publication_tables p WHERE p.pubname = s.publication
-	)
-	SELECT src.rel, src.ord FROM src
-	  JOIN pg_class c ON c.oid = src.rel JOIN pg_namespace n ON n.oid = c.relnamespace
-	 WHERE coalesce(s.options -> 'tables' ->> (quote_ident(n.nspname) || '.' || quote_ident(c.relname)),
-					s.kusto_table) = kusto_table
+	SELECT t.rel, t.ord FROM kusto_sink._source_tables(s) t
+	 WHERE coalesce(s.options -> 'tables' ->> t.qualified, s.kusto_table) = kusto_table
 $$;
 REVOKE ALL ON FUNCTION kusto_sink._sources_of(kusto_sink.sink, text) FROM PUBLIC;
 
@@ -1221,13 +1225,8 @@ RETURNS SETOF text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT DISTINCT coalesce(s.options -> 'tables' ->> (quote_ident(n.nspname) || '.' || quote_ident(c.relname)), s.kusto_table)
-	  FROM kusto_sink.sink s
-	  CROSS JOIN LATERAL (SELECT u.t FROM unnest(s.source_tables) u(t)
-						  UNION ALL
-						  SELECT format('%I.%I', p.schemaname, p.tablename)::regclass
-							FROM pg_publication_tables p WHERE p.pubname = s.publication) src(t)
-	  JOIN pg_class c ON c.oid = src.t JOIN pg_namespace n ON n.oid = c.relnamespace
+	SELECT DISTINCT coalesce(s.options -> 'tables' ->> t.qualified, s.kusto_table)
+	  FROM kusto_sink.sink s CROSS JOIN LATERAL kusto_sink._source_tables(s) t
 	 WHERE s.name = sink
 $$;
 REVOKE ALL ON FUNCTION kusto_sink._kusto_tables(text) FROM PUBLIC;

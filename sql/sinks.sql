@@ -49,6 +49,18 @@ SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_view'::regclass]);
 SELECT kusto_sink.resnapshot_sink('nosuch');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"snapshot": "later"}');
 
+-- a publication FOR ALL TABLES: the extension's own tables are no source
+CREATE PUBLICATION all_pub FOR ALL TABLES;
+SELECT kusto_sink.create_sink('everything', 'emu', 'publication:all_pub', 'db', 'Everything', '{"create_table": true}');
+SELECT count(*) FILTER (WHERE source_table LIKE 'kusto_sink.%') AS own_tables,
+	   count(*) FILTER (WHERE source_table = 'public.src_orders') AS src_orders
+  FROM kusto_sink.snapshots WHERE sink = 'everything';
+SELECT kusto_sink._kusto_tables('everything');
+SELECT count(*) FILTER (WHERE name IN ('records', 'committed_lsn')) AS own_columns, count(*) > 0 AS columns
+  FROM kusto_sink._kusto_columns('everything', 'Everything');
+SELECT kusto_sink.drop_sink('everything');
+DROP PUBLICATION all_pub;
+
 -- alter, pause, resume
 SELECT kusto_sink.alter_sink('two', '{"batch_size": 500, "format": null}');
 SELECT options FROM kusto_sink.sinks WHERE name = 'two';
