@@ -604,11 +604,18 @@ BEGIN
 			RAISE;
 	END;
 
-	INSERT INTO kusto_sink.sink SELECT s.*;
-	IF coalesce((s.options ->> 'snapshot')::boolean, true) THEN
-		-- the rows already there, read by the worker in chunks once it starts
-		PERFORM kusto_sink._request_snapshot(s, NULL);
-	END IF;
+	BEGIN
+		INSERT INTO kusto_sink.sink SELECT s.*;
+		IF coalesce((s.options ->> 'snapshot')::boolean, true) THEN
+			-- the rows already there, read by the worker in chunks once it starts
+			PERFORM kusto_sink._request_snapshot(s, NULL);
+		END IF;
+	EXCEPTION
+		WHEN OTHERS THEN
+			-- a slot is not transactional: it would outlive the failed sink
+			PERFORM pg_drop_replication_slot(s.slot_name);
+			RAISE;
+	END;
 	PERFORM kusto_sink._notify_launcher();
 END
 $$;

@@ -49,6 +49,13 @@ SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_view'::regclass]);
 SELECT kusto_sink.resnapshot_sink('nosuch');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"snapshot": "later"}');
 
+-- an error after the slot was made takes the slot with it
+CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON kusto_sink.snapshot FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse();
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders');
+SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'kusto_sink_s';
+DROP TRIGGER refuse ON kusto_sink.snapshot;
+
 -- a publication FOR ALL TABLES: the extension's own tables are no source
 CREATE PUBLICATION all_pub FOR ALL TABLES;
 SELECT kusto_sink.create_sink('everything', 'emu', 'publication:all_pub', 'db', 'Everything', '{"create_table": true}');
