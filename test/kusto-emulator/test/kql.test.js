@@ -380,6 +380,23 @@ test('syntax: quoted table names, comments, whitespace, a trailing semicolon', (
   assert.deepEqual(rows('T | where s == @"hello world" | project a'), [[1]]);
 });
 
+test('let: a tabular statement; lookup adds the right columns by key (leftouter, inner)', () => {
+  const left = 'G | project k, v';
+  const top = "let m = G | where k != 'z' | summarize top = max(v) by k;";
+  assert.deepEqual(schema(`${top} ${left} | lookup m on k`), ['k:string', 'v:long', 'top:long']);
+  assert.deepEqual(rows(`${top} ${left} | lookup m on k`),
+    [['x', 1, 3], ['x', 3, 3], ['y', 2, 2], ['y', null, 2], ['z', null, null]]);
+  assert.deepEqual(rows(`${top} ${left} | lookup kind=inner m on k | count`), [[4]]);
+  assert.deepEqual(rows(`${left} | lookup (G | summarize n = count() by k) on k | where v == 1`), [['x', 1, 2]]);
+  // a string column of an unmatched row is '' (strings are never null)
+  assert.deepEqual(rows("let names = G | where k == 'x' | summarize by k | extend label = 'ex'; G | distinct k | lookup names on k | order by k asc"),
+    [['x', 'ex'], ['y', ''], ['z', '']]);
+  rejects(`${top} ${left} | lookup m on nosuch`, /Failed to resolve scalar expression named 'nosuch'/);
+  rejects(`${left} | lookup (G | summarize v = max(v) by k) on k`, /column 'v' is on both sides/);
+  rejects(`${left} | lookup (G | summarize n = count() by v) on k`, /the right table has no column 'k'/);
+  rejects(`${top} ${left} | lookup kind=fullouter m on k`, /unsupported kind 'fullouter'/);
+});
+
 test('errors: unknown names, types that do not fit, bad syntax', () => {
   rejects('T | where nope == 1', /Failed to resolve scalar expression named 'nope'/);
   rejects('T | project a, nope', /nope/);

@@ -12,6 +12,9 @@
 //   order|sort by expr [asc|desc] [nulls first|last], ...   (default desc)
 //   top N by expr [asc|desc] [nulls first|last]
 //   distinct cols|*      take|limit N      count
+//   lookup [kind=leftouter|inner] (query)|Name on col, ...
+// A query may start with `let Name = toscalar(query);` (a scalar) and
+// `let Name = query;` (a table) statements.
 // Expressions: literals (long, real, string, bool, datetime(), guid(),
 // timespan 1d/2h/30m/10s/5ms or timespan(), T(null)), columns, + - * / %,
 // == != < <= > >= =~ !~, has/contains/startswith/endswith (with _cs and !
@@ -1173,6 +1176,63 @@ function summarizeRows(rows, by, aggs) {
   return { cols, rows: out };
 }
 
+// lookup: each left row with the right table's other columns, from the right
+// row of equal key columns (null, or '' for a string, where none matches:
+// kind=leftouter, the default; left out: kind=inner); a left row matching
+// several right rows comes once per match, as in Kusto
+function opLookup(p, t) {
+  let kind = 'leftouter';
+  if (p.acceptWord('kind')) {
+    p.expectOp('=');
+    kind = p.name().toLowerCase();
+    if (kind !== 'leftouter' && kind !== 'inner') throw bad(`lookup: unsupported kind '${kind}'`);
+  }
+  let right;
+  if (p.isOp('(')) {
+    let depth = 0;
+    let j = p.i;
+    for (; j < p.toks.length; j++) {
+      const tok = p.toks[j];
+      if (tok.k === 'op' && tok.v === '(') depth++;
+      else if (tok.k === 'op' && tok.v === ')' && --depth === 0) break;
+    }
+    if (j >= p.toks.length) throw bad("Syntax error: expected ')'");
+    right = p.ctx.run(p.toks.slice(p.i + 1, j));
+    p.i = j + 1;
+  } else {
+    right = p.ctx.run([p.next()]);
+  }
+  p.expectWord('on');
+  const keys = p.list(() => p.name());
+  const li = keys.map((k) => p.column(k));
+  const ri = keys.map((k) => {
+    const i = right.cols.findIndex((c) => c.name === k);
+    if (i < 0) throw bad(`lookup: the right table has no column '${k}'`);
+    if (family(right.cols[i].type) !== family(t.cols[li[keys.indexOf(k)]].type)) {
+      throw bad(`lookup: column '${k}' is ${t.cols[li[keys.indexOf(k)]].type} on the left and ${right.cols[i].type} on the right`);
+    }
+    return i;
+  });
+  const extra = right.cols.map((c, i) => ({ c, i })).filter(({ i }) => !ri.includes(i));
+  for (const { c } of extra) {
+    if (t.cols.some((l) => l.name === c.name)) throw bad(`lookup: column '${c.name}' is on both sides`);
+  }
+  const index = new Map();
+  for (const r of right.rows) {
+    const k = JSON.stringify(ri.map((i) => r[i]));
+    if (!index.has(k)) index.set(k, []);
+    index.get(k).push(r);
+  }
+  const none = extra.map(({ c }) => (c.type === 'string' ? '' : null));
+  const rows = [];
+  for (const r of t.rows) {
+    const matches = index.get(JSON.stringify(li.map((i) => r[i])));
+    if (matches) for (const m of matches) rows.push([...r, ...extra.map(({ i }) => m[i])]);
+    else if (kind === 'leftouter') rows.push([...r, ...none]);
+  }
+  return { cols: [...t.cols, ...extra.map(({ c }) => c)], rows };
+}
+
 const OPERATORS = {
   where: opWhere,
   filter: opWhere,
@@ -1189,6 +1249,7 @@ const OPERATORS = {
   sort: opSort,
   top: opTop,
   summarize: opSummarize,
+  lookup: opLookup,
 };
 
 // ---------------------------------------------------------------- query
@@ -1214,16 +1275,22 @@ function splitStatements(toks) {
   return out.filter((s) => s.length);
 }
 
-// `let Name = toscalar(query)` statements, then one tabular expression
+// `let Name = toscalar(query)` and `let Name = query` statements, then one
+// tabular expression
 function runQuery(engine, dbName, csl) {
   const statements = splitStatements(tokenize(csl));
-  const ctx = { now: types.parseValue(new Date().toISOString(), 'datetime'), lets: new Map() };
+  const ctx = { now: types.parseValue(new Date().toISOString(), 'datetime'), lets: new Map(), tables: new Map() };
+  ctx.run = (toks) => runTabular(engine, dbName, toks, ctx);
   if (!statements.length) throw bad('Syntax error: an empty query');
   for (const st of statements.slice(0, -1)) {
     const p = new Parser(st, [], ctx);
     p.expectWord('let');
     const name = p.name();
     p.expectOp('=');
+    if (!p.isWord('toscalar')) {
+      ctx.tables.set(name, runTabular(engine, dbName, st.slice(p.i), ctx));
+      continue;
+    }
     p.expectWord('toscalar');
     p.expectOp('(');
     const inner = st.slice(p.i, st.length - 1);
@@ -1241,7 +1308,10 @@ function runTabular(engine, dbName, toks, ctx) {
   const name = sourceTable(source);
   const view = engine.db(dbName).views && engine.db(dbName).views.get(name);
   let t;
-  if (view) {
+  if (ctx.tables && ctx.tables.has(name)) {
+    const local = ctx.tables.get(name);
+    t = { cols: local.cols.slice(), rows: local.rows };
+  } else if (view) {
     const r = runTabular(engine, dbName, tokenize(view.query), ctx);
     t = { cols: r.cols.slice(), rows: r.rows };
   } else {
