@@ -606,10 +606,8 @@ BEGIN
 
 	BEGIN
 		INSERT INTO kusto_sink.sink SELECT s.*;
-		IF coalesce((s.options ->> 'snapshot')::boolean, true) THEN
-			-- the rows already there, read by the worker in chunks once it starts
-			PERFORM kusto_sink._request_snapshot(s, NULL);
-		END IF;
+		-- the rows already there (option snapshot), read by the worker in chunks
+		PERFORM kusto_sink._snapshot_follow(s.name);
 	EXCEPTION
 		WHEN OTHERS THEN
 			-- a slot is not transactional: it would outlive the failed sink
@@ -836,6 +834,36 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink._request_snapshot(kusto_sink.sink, regclass[]) FROM PUBLIC;
+
+-- With option snapshot on, every source table's rows are sent once:
+-- create_sink asks for the snapshot of every table, the worker
+-- (src/worker/snapshot.c) for a table that joined the sink since (added to
+-- its publication, a new partition), and forgets a table that left it, so
+-- that one that comes back is sent again.  Returns how many tables it asked
+-- for.
+CREATE FUNCTION kusto_sink._snapshot_follow(sink text)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	n int;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _snapshot_follow.sink;
+	IF NOT FOUND OR NOT coalesce((s.options ->> 'snapshot')::boolean, true) THEN
+		RETURN 0;
+	END IF;
+	DELETE FROM kusto_sink.snapshot p
+	 WHERE p.sink = s.name AND p.relid NOT IN (SELECT t.relid FROM kusto_sink._snapshot_tables(s) t);
+	INSERT INTO kusto_sink.snapshot (sink, relid, source_table)
+		SELECT s.name, t.relid, t.source_table FROM kusto_sink._snapshot_tables(s) t
+	ON CONFLICT ON CONSTRAINT snapshot_pkey DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._snapshot_follow(text) FROM PUBLIC;
 
 -- Sends the current rows of a sink's tables (NULL: all of them) again, as
 -- operation "snapshot", while changes keep flowing; returns how many tables.

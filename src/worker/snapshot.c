@@ -128,6 +128,19 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 	MemoryContextReset(s->tables_cxt);
 	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(s->sink);
+	/* tables that joined the sink since, or left it (option snapshot) */
+	ks_sql_run("SELECT kusto_sink._snapshot_follow($1)", 1, types, values);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		int32		joined = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (joined > 0)
+			ereport(LOG,
+					(errmsg_plural("kusto_sink sink \"%s\": snapshot of %d new source table",
+								   "kusto_sink sink \"%s\": snapshot of %d new source tables",
+								   joined, s->sink, joined)));
+	}
 	ks_sql_run("SELECT relid, source_table, last_key, requested_at FROM kusto_sink.snapshot "
 			   "WHERE sink = $1 AND NOT copied ORDER BY relid", 1, types, values);
 	oldcxt = MemoryContextSwitchTo(s->tables_cxt);

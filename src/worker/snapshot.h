@@ -28,7 +28,9 @@
  * confirmed position has passed M, the chunk is delivered
  * (ks_snapshot_delivered): its row goes, and the table's counters move.
  *
- * Chunks never hold more than max_rows records or max_bytes of them; at most
+ * ks_snapshot_refresh() also asks for the snapshot of a table that joined the
+ * sink since (option snapshot, kusto_sink._snapshot_follow).  Chunks never
+ * hold more than max_rows records or max_bytes of them; at most
  * KS_SNAPSHOT_AHEAD chunks wait for delivery at a time.  Every function that
  * runs SQL runs its own transaction: call them outside decoding.
  *

@@ -151,7 +151,7 @@ ok(wait_state('evn', 'running'), 'and the sink runs again');
 $node->safe_psql('postgres', q{CREATE TABLE pub1 (id int PRIMARY KEY, a text); CREATE TABLE pub2 (id int PRIMARY KEY, b int);
 	CREATE PUBLICATION evp FOR TABLE pub1});
 $node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('evp', 'emu', 'publication:evp', '$db', 'Evp',
-	'{"create_table": true, "metadata": "op, lsn, commit_lsn, table", $options}')});
+	'{"create_table": true, "snapshot": false, "metadata": "op, lsn, commit_lsn, table", $options}')});
 ok(wait_state('evp', 'running'), 'a sink on a publication runs');
 $node->safe_psql('postgres', q{INSERT INTO pub1 VALUES (1, 'one'); INSERT INTO pub2 VALUES (1, 10)});
 $kusto->wait_count($db, 'Evp', 1);

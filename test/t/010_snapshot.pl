@@ -47,6 +47,13 @@ sub snapshot_done
 		"SELECT snapshot_state = 'done' FROM kusto_sink.status WHERE name = '$sink'");
 }
 
+sub table_done
+{
+	my ($table) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT state = 'done' FROM kusto_sink.snapshots WHERE source_table = '$table'");
+}
+
 # the snapshot records of a Kusto table: how many, how many keys, keys sent twice
 sub snapshot_records
 {
@@ -114,6 +121,14 @@ is(sql(q{SELECT count(*) FROM kusto_sink.snapshot_chunk}), 0, 'delivered chunks 
 is(sql(q{SELECT bool_and(longest_chunk_ms > 0 AND longest_lock_ms >= 0 AND chunks > 0) FROM kusto_sink.snapshots WHERE sink = 'snap'}),
 	't', 'kusto_sink.snapshots shows the chunks and their longest transaction and lock');
 
+# ---------- a populated table attached as a partition: its rows arrive ----------
+sql(q{CREATE TABLE parted_3 (id int PRIMARY KEY, v int); INSERT INTO parted_3 SELECT g, g FROM generate_series(2000, 2499) g;
+	   ALTER TABLE parted ATTACH PARTITION parted_3 FOR VALUES FROM (2000) TO (3000)});
+ok(table_done('public.parted_3'), 'a partition attached to a source table gets its snapshot');
+is_deeply(snapshot_records('Parted', 'id'), [ 2499, 2499, 0 ], 'its rows arrive once, beside the other partitions\'');
+sql(q{UPDATE parted SET v = -v WHERE id IN (5, 2005)});
+ok(latest_state_is_source('snap', 'parted', 'id, v'), "and Kusto's latest state of the partitioned table is the table");
+
 # ---------- a writer holding the table: the snapshot waits, other writers do not ----------
 sql(q{CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 100)});
 # (a slot is created once every open transaction has ended: open the writer after)
@@ -161,10 +176,15 @@ sql(qq{SELECT kusto_sink.create_sink('pubsnap', 'emu', 'publication:snap_pub', '
 ok(snapshot_done('pubsnap'), 'a sink on a publication snapshots its tables');
 is_deeply(snapshot_records('PubA', 'id'), [ 700, 700, 0 ], 'every row of the published table once');
 sql(q{ALTER PUBLICATION snap_pub ADD TABLE pub_b});
-is(sql(q{SELECT kusto_sink.resnapshot_sink('pubsnap', ARRAY['pub_b'::regclass])}), 1,
-	'resnapshot_sink takes a table added to the publication');
-ok(snapshot_done('pubsnap'), 'its snapshot finishes');
-is_deeply(snapshot_records('PubB', 'id'), [ 300, 300, 0 ], 'and its rows from before arrive');
+ok(table_done('public.pub_b'), 'a table added to the publication gets its snapshot by itself');
+is_deeply(snapshot_records('PubB', 'id'), [ 300, 300, 0 ], 'its rows from before arrive once');
+sql(q{ALTER PUBLICATION snap_pub DROP TABLE pub_b});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM kusto_sink.snapshots WHERE source_table = 'public.pub_b'}),
+	'a table that leaves the publication leaves the snapshots');
+sql(q{UPDATE pub_b SET v = 'while away' WHERE id <= 10; DELETE FROM pub_b WHERE id > 290;
+	   ALTER PUBLICATION snap_pub ADD TABLE pub_b});
+ok(table_done('public.pub_b'), 'when it comes back, it gets a snapshot again');
+is_deeply(snapshot_records('PubB', 'id'), [ 590, 300, 290 ], 'of the rows it has then');
 
 # ---------- row-level security: the whole table or an error, never part of it ----------
 sql(q{CREATE TABLE secret (id int PRIMARY KEY, v text); INSERT INTO secret SELECT g, 's' || g FROM generate_series(1, 50) g;
