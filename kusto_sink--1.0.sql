@@ -607,7 +607,7 @@ BEGIN
 	BEGIN
 		INSERT INTO kusto_sink.sink SELECT s.*;
 		-- the rows already there (option snapshot), read by the worker in chunks
-		PERFORM kusto_sink._snapshot_follow(s.name);
+		PERFORM kusto_sink._snapshot_follow(s.name, false);
 	EXCEPTION
 		WHEN OTHERS THEN
 			-- a slot is not transactional: it would outlive the failed sink
@@ -753,6 +753,8 @@ CREATE TABLE kusto_sink.snapshot (
 	source_table text NOT NULL,		-- its name when the snapshot was asked for
 	requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	last_key text[],				-- key of the last row read (ctid and end page without a key)
+	resync boolean NOT NULL DEFAULT true,	-- it ends with a snapshot_done record
+	start_lsn pg_lsn,				-- the position of its first chunk's records
 	copied boolean NOT NULL DEFAULT false,	-- every row has been read into chunks
 	rows_copied bigint NOT NULL DEFAULT 0,
 	rows_delivered bigint NOT NULL DEFAULT 0,	-- rows of chunks that are in Kusto
@@ -775,6 +777,8 @@ CREATE TABLE kusto_sink.snapshot_chunk (
 	shape_names text[] NOT NULL,	-- the records' fields and their Kusto types
 	shape_types text[] NOT NULL,
 	records text[] NOT NULL,
+	done_record text,				-- the table's last chunk of a resync: its snapshot_done record
+	done_lsn pg_lsn,				-- and that record's lsn (the snapshot's start_lsn)
 	read_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (sink, lsn)
 );
@@ -827,7 +831,7 @@ BEGIN
 			OR t.relid IN (SELECT l.relid FROM unnest(tables) u(r) CROSS JOIN LATERAL pg_partition_tree(u.r) l)
 	ON CONFLICT (sink, relid) DO UPDATE
 		SET source_table = excluded.source_table, requested_at = clock_timestamp(), last_key = NULL,
-			copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
+			resync = true, start_lsn = NULL, copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
 			longest_chunk_ms = NULL, longest_lock_ms = NULL, started_at = NULL, finished_at = NULL;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -836,12 +840,12 @@ $$;
 REVOKE ALL ON FUNCTION kusto_sink._request_snapshot(kusto_sink.sink, regclass[]) FROM PUBLIC;
 
 -- With option snapshot on, every source table's rows are sent once:
--- create_sink asks for the snapshot of every table, the worker
--- (src/worker/snapshot.c) for a table that joined the sink since (added to
--- its publication, a new partition), and forgets a table that left it, so
--- that one that comes back is sent again.  Returns how many tables it asked
--- for.
-CREATE FUNCTION kusto_sink._snapshot_follow(sink text)
+-- create_sink asks for the snapshot of every table (resync false: nothing of
+-- the sink is older), the worker (src/worker/snapshot.c) for a table that
+-- joined the sink since (added to its publication, a new partition), and
+-- forgets a table that left it, so that one that comes back is sent again.
+-- Returns how many tables it asked for.
+CREATE FUNCTION kusto_sink._snapshot_follow(sink text, resync boolean)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -856,14 +860,14 @@ BEGIN
 	END IF;
 	DELETE FROM kusto_sink.snapshot p
 	 WHERE p.sink = s.name AND p.relid NOT IN (SELECT t.relid FROM kusto_sink._snapshot_tables(s) t);
-	INSERT INTO kusto_sink.snapshot (sink, relid, source_table)
-		SELECT s.name, t.relid, t.source_table FROM kusto_sink._snapshot_tables(s) t
+	INSERT INTO kusto_sink.snapshot (sink, relid, source_table, resync)
+		SELECT s.name, t.relid, t.source_table, _snapshot_follow.resync FROM kusto_sink._snapshot_tables(s) t
 	ON CONFLICT ON CONSTRAINT snapshot_pkey DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
 $$;
-REVOKE ALL ON FUNCTION kusto_sink._snapshot_follow(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._snapshot_follow(text, boolean) FROM PUBLIC;
 
 -- Sends the current rows of a sink's tables (NULL: all of them) again, as
 -- operation "snapshot", while changes keep flowing; returns how many tables.
@@ -1085,7 +1089,7 @@ AS $$ SELECT '[''' || replace(replace(name, '\', '\\'), '''', '\''') || ''']' $$
 CREATE FUNCTION kusto_sink._latest_state_parts(
 	sink text, source_table regclass,
 	OUT kusto_table text, OUT keys text[], OUT op_column text, OUT lsn_column text,
-	OUT filter text)
+	OUT schema_column text, OUT table_column text, OUT filter text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1093,8 +1097,7 @@ DECLARE
 	s kusto_sink.sink;
 	qualified text;
 	shared boolean;
-	schema_column text;
-	table_column text;
+	partitioned boolean;
 BEGIN
 	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _latest_state_parts.sink;
 	IF NOT FOUND THEN
@@ -1122,17 +1125,31 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Add them to the sink option "metadata" with kusto_sink.alter_sink().';
 	END IF;
+	schema_column := kusto_sink._metadata_column(s.options, 'schema');
+	table_column := kusto_sink._metadata_column(s.options, 'table');
 	-- another source table goes to the same Kusto table: tell them apart
 	shared := s.publication IS NOT NULL OR EXISTS (
 		SELECT FROM kusto_sink._sources_of(s, kusto_table) o WHERE o.rel <> source_table);
-	IF shared THEN
-		schema_column := kusto_sink._metadata_column(s.options, 'schema');
-		table_column := kusto_sink._metadata_column(s.options, 'table');
-		IF schema_column IS NULL OR table_column IS NULL THEN
+	-- its records carry their partition's name, and a TRUNCATE or resync of
+	-- one partition is about that partition's rows alone
+	partitioned := (SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = source_table);
+	IF (shared OR partitioned) AND (schema_column IS NULL OR table_column IS NULL) THEN
+		IF shared THEN
 			RAISE EXCEPTION 'Kusto table "%" holds more than one source table, and sink "%" leaves out the metadata columns schema and table', kusto_table, sink
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'Add them to the sink option "metadata", or give the table its own Kusto table in option "tables".';
 		END IF;
+		RAISE EXCEPTION 'table % is partitioned, and sink "%" leaves out the metadata columns schema and table', source_table, sink
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Add them to the sink option "metadata": they tell a TRUNCATE or resync of one partition from one of the others.';
+	END IF;
+	IF shared AND partitioned THEN
+		RAISE EXCEPTION 'partitioned table % shares Kusto table "%" with other source tables', source_table, kusto_table
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Its records carry the names of its partitions, which can change.',
+				  HINT = 'Give it its own Kusto table in option "tables".';
+	END IF;
+	IF shared THEN
 		filter := format('| where %s == %L and %s == %L', kusto_sink._kql_name(schema_column),
 						 (SELECT nspname FROM pg_namespace WHERE oid = (SELECT relnamespace FROM pg_class WHERE oid = source_table)),
 						 kusto_sink._kql_name(table_column), (SELECT relname FROM pg_class WHERE oid = source_table));
@@ -1161,8 +1178,11 @@ BEGIN
 END
 $$;
 
--- The query over that view that gives the current rows: deleted keys and
--- rows older than the last TRUNCATE left out.
+-- The query over that view that gives the current rows: deleted keys left
+-- out, and rows older than their table's (their partition's) cutoff: its
+-- last TRUNCATE, or the start of its last resync (a snapshot_done record:
+-- every row there was then was sent again), whichever came last.  Without
+-- the metadata columns schema and table, one cutoff for the Kusto table.
 CREATE FUNCTION kusto_sink.latest_state_query(sink text, source_table regclass, view_name text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1172,14 +1192,28 @@ DECLARE
 	p record;
 	op text;
 	lsn text;
+	cutoff text;
+	cutoffs text;
+	rows text;
+	view text;
+	keys text;
 BEGIN
 	p := kusto_sink._latest_state_parts(sink, source_table);
 	op := kusto_sink._kql_name(p.op_column);
 	lsn := kusto_sink._kql_name(p.lsn_column);
-	RETURN format(E'let truncated = toscalar(%s %s| where %s == ''truncate'' | summarize max(%s));\n%s\n| where %s != ''delete'' and %s != ''truncate'' and (isnull(truncated) or %s > truncated)',
-				  kusto_sink._kql_name(p.kusto_table), coalesce(p.filter || ' ', ''), op, lsn,
-				  kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest')),
-				  op, op, lsn);
+	cutoff := format('max(iff(%1$s == ''truncate'', %2$s + 1, %2$s))', op, lsn);
+	cutoffs := format('%s | where %s == ''truncate'' or %s == ''snapshot_done''',
+					  kusto_sink._kql_name(p.kusto_table), op, op);
+	rows := format('%s != ''delete'' and %s != ''truncate'' and %s != ''snapshot_done''', op, op, op);
+	view := kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest'));
+	IF p.schema_column IS NULL OR p.table_column IS NULL THEN
+		RETURN format(E'let cutoff = toscalar(%s | summarize %s);\n%s\n| where %s and (isnull(cutoff) or %s >= cutoff)',
+					  cutoffs, cutoff, view, rows, lsn);
+	END IF;
+	keys := kusto_sink._kql_name(p.schema_column) || ', ' || kusto_sink._kql_name(p.table_column);
+	RETURN format(E'let cutoffs = %s | summarize kusto_sink_cutoff_ = %s by %s;\n%s\n| lookup cutoffs on %s\n' ||
+				  E'| where %s and (isnull(kusto_sink_cutoff_) or %s >= kusto_sink_cutoff_)\n| project-away kusto_sink_cutoff_',
+				  cutoffs, cutoff, keys, view, keys, rows, lsn);
 END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink.latest_state_kql(text, regclass, text) FROM PUBLIC;

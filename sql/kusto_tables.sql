@@ -51,4 +51,22 @@ SELECT kusto_sink.latest_state_kql('nosuch', 'kt_orders');
 SELECT kusto_sink.alter_sink('kt', '{"metadata": "op, commit_lsn"}');
 SELECT kusto_sink.latest_state_kql('kt', 'kt_orders');
 SELECT kusto_sink.drop_sink('kt');
+-- without the metadata columns schema and table: one cutoff for the Kusto table
+SELECT kusto_sink.create_sink('kt', 'kt', 'kt_orders', 'db', 'Orders', '{"metadata": "op, lsn"}');
+SELECT kusto_sink.pause_sink('kt');
+SELECT kusto_sink.latest_state_query('kt', 'kt_orders');
+SELECT kusto_sink.drop_sink('kt');
+-- a partitioned table: cutoffs per partition, and its own Kusto table
+CREATE TABLE kt_parted (id int PRIMARY KEY, v int) PARTITION BY RANGE (id);
+CREATE TABLE kt_parted_1 PARTITION OF kt_parted FOR VALUES FROM (0) TO (100);
+SELECT kusto_sink.create_sink('kt', 'kt', 'kt_parted, kt_orders', 'db', 'Parted',
+	'{"metadata": "op, lsn", "tables": {"public.kt_orders": "Orders"}}');
+SELECT kusto_sink.pause_sink('kt');
+SELECT kusto_sink.latest_state_kql('kt', 'kt_parted');
+SELECT kusto_sink.alter_sink('kt', '{"metadata": null}');
+SELECT kusto_sink.latest_state_query('kt', 'kt_parted');
+SELECT kusto_sink.alter_sink('kt', '{"tables": null}');
+SELECT kusto_sink.latest_state_kql('kt', 'kt_parted');
+SELECT kusto_sink.drop_sink('kt');
+DROP TABLE kt_parted;
 SELECT kusto_sink.drop_connection('kt');

@@ -701,7 +701,10 @@ inject_chunk(XLogRecPtr lsn)
 		on_record(NULL, chunk->relid, &chunk->shape, chunk->records[i], chunk->lens[i],
 				  lsn - 1, lsn - 1, i);
 	}
-	on_commit(NULL, lsn - 1, lsn, chunk->read_at, chunk->nrecords);
+	if (chunk->done_record != NULL)
+		on_record(NULL, chunk->relid, &chunk->shape, chunk->done_record, chunk->done_len,
+				  chunk->done_lsn, lsn - 1, i++);
+	on_commit(NULL, lsn - 1, lsn, chunk->read_at, i);
 	MemoryContextSwitchTo(oldcxt);
 	CommitTransactionCommand();
 	MemoryContextDelete(chunk->cxt);

@@ -53,6 +53,8 @@ typedef struct SnapTable
 	Oid			relid;
 	char	   *source_table;
 	TimestampTz requested_at;	/* tells this request from a later one */
+	bool		resync;			/* ends with a snapshot_done record */
+	XLogRecPtr	start_lsn;		/* its first chunk's position, or invalid */
 	int			nkeys;			/* last_key: the last row read, or nkeys = 0 */
 	char	  **last_key;
 } SnapTable;
@@ -129,7 +131,7 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(s->sink);
 	/* tables that joined the sink since, or left it (option snapshot) */
-	ks_sql_run("SELECT kusto_sink._snapshot_follow($1)", 1, types, values);
+	ks_sql_run("SELECT kusto_sink._snapshot_follow($1, true)", 1, types, values);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -141,7 +143,7 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 								   "kusto_sink sink \"%s\": snapshot of %d new source tables",
 								   joined, s->sink, joined)));
 	}
-	ks_sql_run("SELECT relid, source_table, last_key, requested_at FROM kusto_sink.snapshot "
+	ks_sql_run("SELECT relid, source_table, last_key, requested_at, resync, start_lsn FROM kusto_sink.snapshot "
 			   "WHERE sink = $1 AND NOT copied ORDER BY relid", 1, types, values);
 	oldcxt = MemoryContextSwitchTo(s->tables_cxt);
 	for (i = 0; i < SPI_processed; i++)
@@ -169,6 +171,9 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 				t->last_key[k] = TextDatumGetCString(elems[k]);
 		}
 		t->requested_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		t->resync = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		key = SPI_getbinval(tup, desc, 6, &isnull);
+		t->start_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(key);
 		s->tables = lappend(s->tables, t);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -273,10 +278,40 @@ typedef struct ChunkRead
 	StringInfoData buf;
 	int			nkeys;
 	char	  **key;			/* of the last row read */
+	text	   *done_record;	/* a resync's snapshot_done record, or NULL */
+	XLogRecPtr	done_lsn;
 	bool		full;
 	double		lock_ms;		/* how long the SHARE lock was held */
 	TimestampTz started;		/* the transaction's start */
 } ChunkRead;
+
+/*
+ * One record of the chunk's table, in the caller's memory context: a row
+ * (operation "snapshot"), or no row (the snapshot_done record).
+ */
+static text *
+render(ChunkRead *c, HeapTuple row, const KsChangeMeta *meta)
+{
+	MemoryContext cxt = MemoryContextSwitchTo(c->row_cxt);
+	const char *data;
+	int			len;
+	text	   *record;
+
+	resetStringInfo(&c->buf);
+	ks_append_record(&c->buf, &c->s->opts, c->info, RelationGetDescr(c->rel),
+					 row, NULL, false, meta);
+	data = c->buf.data;
+	len = c->buf.len;
+	if (c->s->to_utf8)
+	{
+		data = pg_server_to_any(c->buf.data, c->buf.len, PG_UTF8);
+		len = strlen(data);
+	}
+	MemoryContextSwitchTo(cxt);
+	record = cstring_to_text_with_len(data, len);
+	MemoryContextReset(c->row_cxt);
+	return record;
+}
 
 /*
  * Runs the query (its first column the whole row, then the key columns as
@@ -309,35 +344,21 @@ read_rows(ChunkRead *c, const char *sql, int nargs, Datum *args)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			MemoryContext oldcxt = MemoryContextSwitchTo(c->row_cxt);
 			bool		isnull;
 			HeapTupleHeader th = DatumGetHeapTupleHeader(SPI_getbinval(tup, desc, 1, &isnull));
 			HeapTupleData row;
-			const char *data;
-			int			len;
+			text	   *record;
 			int			k;
 
 			row.t_len = HeapTupleHeaderGetDatumLength(th);
 			ItemPointerSetInvalid(&row.t_self);
 			row.t_tableOid = RelationGetRelid(c->rel);
 			row.t_data = th;
-			resetStringInfo(&c->buf);
-			ks_append_record(&c->buf, &c->s->opts, c->info, RelationGetDescr(c->rel),
-							 &row, NULL, false, &c->meta);
-			data = c->buf.data;
-			len = c->buf.len;
-			if (c->s->to_utf8)
-			{
-				data = pg_server_to_any(c->buf.data, c->buf.len, PG_UTF8);
-				len = strlen(data);
-			}
-			MemoryContextSwitchTo(oldcxt);
-			c->records = accumArrayResult(c->records,
-										  PointerGetDatum(cstring_to_text_with_len(data, len)),
+			record = render(c, &row, &c->meta);
+			c->records = accumArrayResult(c->records, PointerGetDatum(record),
 										  false, TEXTOID, CurrentMemoryContext);
-			MemoryContextReset(c->row_cxt);
 			c->nrecords++;
-			c->bytes += len + 1;
+			c->bytes += VARSIZE_ANY_EXHDR(record) + 1;
 			for (k = 0; k < c->nkeys; k++)
 			{
 				if (c->key[k] != NULL)
@@ -472,11 +493,12 @@ text_array(const char **items, int n)
 }
 
 /*
- * Stores the chunk and the table's progress; false when the snapshot was
- * asked for again (or cancelled) meanwhile: then nothing is stored.
+ * Stores the chunk (when it has records) and the table's progress; false
+ * when the snapshot was asked for again (or cancelled) meanwhile: then
+ * nothing is stored.
  */
 static bool
-store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, bool copied)
+store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, XLogRecPtr start_lsn, bool copied)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -484,10 +506,12 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, bool copied)
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (c->nrecords > 0)
+	if (c->nrecords > 0 || c->done_record != NULL)
 	{
-		Oid			types[7] = {TEXTOID, LSNOID, OIDOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-		Datum		values[7];
+		Oid			types[9] = {TEXTOID, LSNOID, OIDOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTOID, LSNOID};
+		Datum		values[9];
+		char		nulls[9] = "         ";
 
 		values[0] = CStringGetTextDatum(c->s->sink);
 		values[1] = LSNGetDatum(lsn);
@@ -495,15 +519,23 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, bool copied)
 		values[3] = CStringGetTextDatum(t->source_table);
 		values[4] = text_array(c->info->shape.names, c->info->shape.ncolumns);
 		values[5] = text_array(c->info->shape.types, c->info->shape.ncolumns);
-		values[6] = makeArrayResult(c->records, CurrentMemoryContext);
-		ks_sql_run("INSERT INTO kusto_sink.snapshot_chunk "
-				   "(sink, lsn, relid, source_table, shape_names, shape_types, records) "
-				   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, values);
+		values[6] = c->nrecords > 0 ? makeArrayResult(c->records, CurrentMemoryContext) :
+			text_array(NULL, 0);
+		values[7] = PointerGetDatum(c->done_record);
+		values[8] = LSNGetDatum(c->done_lsn);
+		if (c->done_record == NULL)
+			nulls[7] = nulls[8] = 'n';
+		if (SPI_execute_with_args("INSERT INTO kusto_sink.snapshot_chunk "
+								  "(sink, lsn, relid, source_table, shape_names, shape_types, records, "
+								  "done_record, done_lsn) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+								  9, types, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "kusto_sink: could not store a snapshot chunk");
 	}
 	{
-		Oid			types[8] = {TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID,
-		FLOAT8OID, FLOAT8OID};
-		Datum		values[8];
+		Oid			types[9] = {TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID,
+		FLOAT8OID, FLOAT8OID, LSNOID};
+		Datum		values[9];
 
 		values[0] = CStringGetTextDatum(c->s->sink);
 		values[1] = ObjectIdGetDatum(t->relid);
@@ -515,14 +547,15 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, bool copied)
 		values[5] = TimestampTzGetDatum(t->requested_at);
 		values[6] = Float8GetDatum((GetCurrentTimestamp() - c->started) / 1000.0);
 		values[7] = Float8GetDatum(c->lock_ms);
+		values[8] = LSNGetDatum(start_lsn);
 		ks_sql_run("UPDATE kusto_sink.snapshot SET last_key = CASE WHEN cardinality($3) > 0 THEN $3 ELSE last_key END, "
 				   "copied = $4, rows_copied = rows_copied + $5, "
 				   "chunks = chunks + CASE WHEN $5 > 0 THEN 1 ELSE 0 END, "
-				   "started_at = coalesce(started_at, now()), "
+				   "started_at = coalesce(started_at, now()), start_lsn = $9, "
 				   "longest_chunk_ms = greatest(longest_chunk_ms, $7), "
 				   "longest_lock_ms = greatest(longest_lock_ms, $8) "
 				   "WHERE sink = $1 AND relid = $2 AND requested_at = $6",
-				   8, types, values);
+				   9, types, values);
 		ok = (SPI_processed == 1);
 		if (ok && copied)
 			ks_sql_run(finish_sql, 1, types, values);
@@ -564,6 +597,7 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 	Relation	rel;
 	ChunkRead	c;
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	XLogRecPtr	start_lsn;
 	bool		copied = false;
 	bool		stored = false;
 	const char *skip = NULL;
@@ -651,7 +685,21 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		else
 			copied = read_by_ctid(&c, t, qualified);
 	}
-	stored = store_chunk(&c, t, lsn, copied);
+	/* the records of the table's first chunk are the snapshot's start */
+	start_lsn = XLogRecPtrIsInvalid(t->start_lsn) ? lsn - 1 : t->start_lsn;
+	if (copied && t->resync)
+	{
+		/* every row there was at start_lsn has now been read */
+		KsChangeMeta done = c.meta;
+
+		done.op = "snapshot_done";
+		done.lsn = start_lsn;
+		c.done_record = render(&c, NULL, &done);
+		c.done_lsn = start_lsn;
+	}
+	stored = store_chunk(&c, t, lsn, start_lsn, copied);
+	if (stored)
+		t->start_lsn = start_lsn;
 	if (stored && !copied)
 	{
 		/* where the next chunk starts (the key lives in SPI's memory) */
@@ -680,7 +728,7 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		ks_snapshot_refresh(s, InvalidXLogRecPtr);
 		return;
 	}
-	if (c.nrecords > 0)
+	if (c.nrecords > 0 || c.done_record != NULL)
 		add_waiting(s, lsn);
 	if (copied)
 		s->tables = list_delete_first(s->tables);
@@ -710,7 +758,7 @@ ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn)
 	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(s->sink);
 	values[1] = LSNGetDatum(lsn);
-	ks_sql_run("SELECT relid, source_table, shape_names, shape_types, records, read_at "
+	ks_sql_run("SELECT relid, source_table, shape_names, shape_types, records, read_at, done_record, done_lsn "
 			   "FROM kusto_sink.snapshot_chunk WHERE sink = $1 AND lsn = $2", 2, types, values);
 	if (SPI_processed == 1)
 	{
@@ -756,6 +804,12 @@ ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn)
 			chunk->records[i] = text_to_cstring(t);
 		}
 		chunk->read_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+		chunk->done_record = SPI_getvalue(tup, desc, 7);
+		if (chunk->done_record != NULL)
+		{
+			chunk->done_len = strlen(chunk->done_record);
+			chunk->done_lsn = DatumGetLSN(SPI_getbinval(tup, desc, 8, &isnull));
+		}
 		MemoryContextSwitchTo(oldcxt);
 	}
 	ks_sql_end(&txn);

@@ -28,6 +28,12 @@
  * confirmed position has passed M, the chunk is delivered
  * (ks_snapshot_delivered): its row goes, and the table's counters move.
  *
+ * The last chunk of a resync (a snapshot of a table whose rows the sink may
+ * have sent before: resnapshot_sink, a table that joined the sink) also
+ * carries a record of operation "snapshot_done" (no user columns; lsn the
+ * position of the table's first chunk, commit_lsn M - 1), injected after the
+ * rows (KsChunk.done_record); latest_state_query drops the keys older than it.
+ *
  * ks_snapshot_refresh() also asks for the snapshot of a table that joined the
  * sink since (option snapshot, kusto_sink._snapshot_follow).  Chunks never
  * hold more than max_rows records or max_bytes of them; at most
@@ -61,6 +67,9 @@ typedef struct KsChunk
 	int			nrecords;
 	char	  **records;
 	int		   *lens;
+	char	   *done_record;	/* after the records: a resync's snapshot_done, or NULL */
+	int			done_len;
+	XLogRecPtr	done_lsn;		/* its lsn: the snapshot's start */
 } KsChunk;
 
 extern KsSnapshot *ks_snapshot_start(const char *sink, List *plugin_options);

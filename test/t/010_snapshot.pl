@@ -128,6 +128,9 @@ ok(table_done('public.parted_3'), 'a partition attached to a source table gets i
 is_deeply(snapshot_records('Parted', 'id'), [ 2499, 2499, 0 ], 'its rows arrive once, beside the other partitions\'');
 sql(q{UPDATE parted SET v = -v WHERE id IN (5, 2005)});
 ok(latest_state_is_source('snap', 'parted', 'id, v'), "and Kusto's latest state of the partitioned table is the table");
+sql(q{TRUNCATE parted_1; INSERT INTO parted VALUES (7, 7)});
+ok(latest_state_is_source('snap', 'parted', 'id, v'),
+	"a TRUNCATE of one partition leaves the other partitions' rows in the latest state");
 
 # ---------- a writer holding the table: the snapshot waits, other writers do not ----------
 sql(q{CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 100)});
@@ -151,7 +154,10 @@ $writer->query_safe('COMMIT');
 $writer->quit;
 ok(snapshot_done('held'), 'the snapshot runs once the writer committed');
 is_deeply(snapshot_records('Held', 'id'), [ 106, 106, 0 ], 'with the rows of every committed writer');
-is($kusto->wait_count($db, 'Held', 112), 112, 'and the writer\'s own change after it');
+is($kusto->wait_count($db, 'Held', 113), 113, 'and the writer\'s own change after it, and the record that ends the resync');
+is_deeply($kusto->query($db, q{Held | where _op == 'snapshot_done' | project _lsn, _commit_lsn}),
+	$kusto->query($db, q{Held | where _op == 'snapshot' | summarize min(_lsn), max(_commit_lsn)}),
+	'a resync ends with one snapshot_done record: _lsn where the snapshot began, _commit_lsn where it ended');
 
 # ---------- resnapshot_sink, and a sink without a snapshot ----------
 is(sql(q{SELECT kusto_sink.resnapshot_sink('snap', ARRAY['twokey'::regclass])}), 1, 'resnapshot_sink of one table');
@@ -185,6 +191,8 @@ sql(q{UPDATE pub_b SET v = 'while away' WHERE id <= 10; DELETE FROM pub_b WHERE 
 	   ALTER PUBLICATION snap_pub ADD TABLE pub_b});
 ok(table_done('public.pub_b'), 'when it comes back, it gets a snapshot again');
 is_deeply(snapshot_records('PubB', 'id'), [ 590, 300, 290 ], 'of the rows it has then');
+ok(latest_state_is_source('pubsnap', 'pub_b', 'id, v'),
+	"Kusto's latest state of the table is the table, with the changes made while it was away");
 
 # ---------- row-level security: the whole table or an error, never part of it ----------
 sql(q{CREATE TABLE secret (id int PRIMARY KEY, v text); INSERT INTO secret SELECT g, 's' || g FROM generate_series(1, 50) g;
@@ -216,5 +224,22 @@ for my $point (qw(after_chunk after_record after_ack after_progress))
 ok(snapshot_done('crash'), 'the snapshot finishes after four crashes');
 cmp_ok(sql(q{SELECT chunks FROM kusto_sink.snapshots WHERE sink = 'crash'}), '>=', 100, 'in chunks of batch_size rows');
 $eo->exactly_once('snapshot with crashes');
+is($kusto->query($db, q{T | where _op == 'snapshot_done' | count})->[0][0], 0,
+	'the initial snapshot of a new sink ends with no snapshot_done record');
+
+# ---------- crashes in the middle of a resync ----------
+is(sql(q{SELECT kusto_sink.resnapshot_sink('crash')}), 1, 'resnapshot_sink of the crashing sink');
+for my $point (qw(after_chunk after_ack))
+{
+	append_to_file($crash_file, "$point\n");
+	my $deadline = time + 60;
+	usleep(20_000) while -e $crash_file && time < $deadline;
+	ok(!-e $crash_file, "the worker crashed at $point during the resync");
+	ok($eo->running, "and runs again");
+}
+ok(snapshot_done('crash'), 'the resync finishes');
+is_deeply($kusto->query($db, q{T | where _op == 'snapshot' | summarize c = count() by id | summarize rows = sum(c), ids = dcount(id), other = countif(c != 2)}),
+	[ [ 40000, 20000, 0 ] ], 'every row arrived once more');
+is($kusto->query($db, q{T | where _op == 'snapshot_done' | count})->[0][0], 1, 'and one snapshot_done record');
 
 done_testing();
