@@ -753,6 +753,7 @@ CREATE TABLE kusto_sink.snapshot (
 	source_table text NOT NULL,		-- its name when the snapshot was asked for
 	requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	last_key text[],				-- key of the last row read (ctid and end page without a key)
+	end_key text[],					-- the largest key at the first chunk: rows past it come as changes
 	resync boolean NOT NULL DEFAULT true,	-- it ends with a snapshot_done record
 	start_lsn pg_lsn,				-- the position of its first chunk's records
 	copied boolean NOT NULL DEFAULT false,	-- every row has been read into chunks
@@ -831,7 +832,7 @@ BEGIN
 			OR t.relid IN (SELECT l.relid FROM unnest(tables) u(r) CROSS JOIN LATERAL pg_partition_tree(u.r) l)
 	ON CONFLICT (sink, relid) DO UPDATE
 		SET source_table = excluded.source_table, requested_at = clock_timestamp(), last_key = NULL,
-			resync = true, start_lsn = NULL, copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
+			end_key = NULL, resync = true, start_lsn = NULL, copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
 			longest_chunk_ms = NULL, longest_lock_ms = NULL, started_at = NULL, finished_at = NULL;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;

@@ -57,6 +57,7 @@ typedef struct SnapTable
 	XLogRecPtr	start_lsn;		/* its first chunk's position, or invalid */
 	int			nkeys;			/* last_key: the last row read, or nkeys = 0 */
 	char	  **last_key;
+	char	  **end_key;		/* keyed: the largest key at the first chunk, or NULL */
 } SnapTable;
 
 struct KsSnapshot
@@ -95,6 +96,34 @@ ks_snapshot_start(const char *sink, List *plugin_options)
 	MemoryContextSwitchTo(oldcxt);
 	CommitTransactionCommand();
 	return s;
+}
+
+/* A text[] as C strings, in the current memory context. */
+static char **
+cstrings(Datum array, int *n)
+{
+	Datum	   *elems;
+	char	  **out;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, n);
+	out = palloc(Max(*n, 1) * sizeof(char *));
+	for (i = 0; i < *n; i++)
+		out[i] = TextDatumGetCString(elems[i]);
+	return out;
+}
+
+/* A copy of a key (n values) in cxt. */
+static char **
+copy_key(char **key, int n, MemoryContext cxt)
+{
+	char	  **out = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(char *));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		out[i] = MemoryContextStrdup(cxt, key[i]);
+	return out;
 }
 
 static XLogRecPtr
@@ -143,8 +172,8 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 								   "kusto_sink sink \"%s\": snapshot of %d new source tables",
 								   joined, s->sink, joined)));
 	}
-	ks_sql_run("SELECT relid, source_table, last_key, requested_at, resync, start_lsn FROM kusto_sink.snapshot "
-			   "WHERE sink = $1 AND NOT copied ORDER BY relid", 1, types, values);
+	ks_sql_run("SELECT relid, source_table, last_key, requested_at, resync, start_lsn, end_key "
+			   "FROM kusto_sink.snapshot WHERE sink = $1 AND NOT copied ORDER BY relid", 1, types, values);
 	oldcxt = MemoryContextSwitchTo(s->tables_cxt);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -158,22 +187,18 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 		t->source_table = SPI_getvalue(tup, desc, 2);
 		key = SPI_getbinval(tup, desc, 3, &isnull);
 		if (!isnull)
-		{
-			Datum	   *elems;
-			int			n;
-			int			k;
-
-			deconstruct_array(DatumGetArrayTypeP(key), TEXTOID, -1, false, TYPALIGN_INT,
-							  &elems, NULL, &n);
-			t->nkeys = n;
-			t->last_key = palloc(n * sizeof(char *));
-			for (k = 0; k < n; k++)
-				t->last_key[k] = TextDatumGetCString(elems[k]);
-		}
+			t->last_key = cstrings(key, &t->nkeys);
 		t->requested_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
 		t->resync = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		key = SPI_getbinval(tup, desc, 6, &isnull);
 		t->start_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(key);
+		key = SPI_getbinval(tup, desc, 7, &isnull);
+		if (!isnull)
+		{
+			int			n;
+
+			t->end_key = cstrings(key, &n);
+		}
 		s->tables = lappend(s->tables, t);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -278,6 +303,7 @@ typedef struct ChunkRead
 	StringInfoData buf;
 	int			nkeys;
 	char	  **key;			/* of the last row read */
+	char	  **end_key;		/* keyed: found by the first chunk, or NULL */
 	text	   *done_record;	/* a resync's snapshot_done record, or NULL */
 	XLogRecPtr	done_lsn;
 	bool		full;
@@ -374,50 +400,104 @@ read_rows(ChunkRead *c, const char *sql, int nargs, Datum *args)
 	return exhausted;
 }
 
-/* Reads a keyed table's next rows in key order; true when none are left. */
+/*
+ * The largest key of a keyed table now (its first chunk's snapshot), into
+ * c->end_key; false when the table is empty.
+ */
+static bool
+find_end_key(ChunkRead *c, const char *cols_text, const char *cols_desc, int n,
+			 const char *qualified)
+{
+	char	   *sql = psprintf("SELECT %s FROM ONLY %s ks_row_ ORDER BY %s LIMIT 1",
+							   cols_text, qualified, cols_desc);
+	int			k;
+
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "kusto_sink: could not run \"%s\"", sql);
+	if (SPI_processed == 0)
+		return false;
+	c->end_key = palloc(n * sizeof(char *));
+	for (k = 0; k < n; k++)
+		c->end_key[k] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, k + 1);
+	return true;
+}
+
+/*
+ * Reads a keyed table's next rows in key order, up to the largest key it had
+ * at its first chunk (rows added later come with their changes); true when
+ * none are left.
+ */
 static bool
 read_keyed(ChunkRead *c, SnapTable *t, List *attnums, const char *qualified)
 {
 	TupleDesc	desc = RelationGetDescr(c->rel);
 	StringInfoData sql;
 	StringInfoData cols;
-	StringInfoData params;
-	Datum	   *args = palloc(Max(list_length(attnums), 1) * sizeof(Datum));
+	StringInfoData cols_text;
+	StringInfoData cols_desc;
+	StringInfoData after;
+	StringInfoData upto;
+	int			nattrs = list_length(attnums);
+	Datum	   *args = palloc(2 * nattrs * sizeof(Datum));
+	char	  **end_key = t->end_key;
 	ListCell   *lc;
+	int			nargs = 0;
 	int			n = 0;
 
 	initStringInfo(&sql);
 	initStringInfo(&cols);
-	initStringInfo(&params);
+	initStringInfo(&cols_text);
+	initStringInfo(&cols_desc);
+	initStringInfo(&after);
+	initStringInfo(&upto);
 	foreach(lc, attnums)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
+		const char *name = quote_identifier(NameStr(att->attname));
 
-		appendStringInfo(&cols, "%sks_row_.%s", n > 0 ? ", " : "",
-						 quote_identifier(NameStr(att->attname)));
+		appendStringInfo(&cols, "%sks_row_.%s", n > 0 ? ", " : "", name);
+		appendStringInfo(&cols_text, "%sks_row_.%s::text", n > 0 ? ", " : "", name);
+		appendStringInfo(&cols_desc, "%sks_row_.%s DESC", n > 0 ? ", " : "", name);
+		n++;
+	}
+	if (end_key == NULL)
+	{
+		if (!find_end_key(c, cols_text.data, cols_desc.data, nattrs, qualified))
+			return true;		/* empty */
+		end_key = c->end_key;
+	}
+	n = 0;
+	foreach(lc, attnums)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
+		char	   *type = format_type_be(att->atttypid);
+
 		if (t->nkeys > 0)
 		{
-			appendStringInfo(&params, "%s$%d::%s", n > 0 ? ", " : "", n + 1,
-							 format_type_be(att->atttypid));
-			args[n] = CStringGetTextDatum(t->last_key[n]);
+			appendStringInfo(&after, "%s$%d::%s", n > 0 ? ", " : "", nargs + 1, type);
+			args[nargs++] = CStringGetTextDatum(t->last_key[n]);
 		}
 		n++;
 	}
-	appendStringInfoString(&sql, "SELECT ks_row_");
+	n = 0;
 	foreach(lc, attnums)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
 
-		appendStringInfo(&sql, ", ks_row_.%s::text", quote_identifier(NameStr(att->attname)));
+		appendStringInfo(&upto, "%s$%d::%s", n > 0 ? ", " : "", nargs + 1,
+						 format_type_be(att->atttypid));
+		args[nargs++] = CStringGetTextDatum(end_key[n]);
+		n++;
 	}
-	appendStringInfo(&sql, " FROM ONLY %s ks_row_", qualified);
+	appendStringInfo(&sql, "SELECT ks_row_, %s FROM ONLY %s ks_row_ WHERE (%s) <= (%s)",
+					 cols_text.data, qualified, cols.data, upto.data);
 	if (t->nkeys > 0)
-		appendStringInfo(&sql, " WHERE (%s) > (%s)", cols.data, params.data);
+		appendStringInfo(&sql, " AND (%s) > (%s)", cols.data, after.data);
 	appendStringInfo(&sql, " ORDER BY %s LIMIT %d", cols.data, c->max_rows);
 
-	c->nkeys = n;
-	c->key = palloc0(n * sizeof(char *));
-	return read_rows(c, sql.data, t->nkeys > 0 ? n : 0, args);
+	c->nkeys = nattrs;
+	c->key = palloc0(nattrs * sizeof(char *));
+	return read_rows(c, sql.data, nargs, args);
 }
 
 /*
@@ -533,9 +613,9 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, XLogRecPtr start_lsn, bo
 			elog(ERROR, "kusto_sink: could not store a snapshot chunk");
 	}
 	{
-		Oid			types[9] = {TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID,
-		FLOAT8OID, FLOAT8OID, LSNOID};
-		Datum		values[9];
+		Oid			types[10] = {TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID,
+		FLOAT8OID, FLOAT8OID, LSNOID, TEXTARRAYOID};
+		Datum		values[10];
 
 		values[0] = CStringGetTextDatum(c->s->sink);
 		values[1] = ObjectIdGetDatum(t->relid);
@@ -548,14 +628,16 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, XLogRecPtr start_lsn, bo
 		values[6] = Float8GetDatum((GetCurrentTimestamp() - c->started) / 1000.0);
 		values[7] = Float8GetDatum(c->lock_ms);
 		values[8] = LSNGetDatum(start_lsn);
+		values[9] = text_array((const char **) c->end_key, c->end_key != NULL ? c->nkeys : 0);
 		ks_sql_run("UPDATE kusto_sink.snapshot SET last_key = CASE WHEN cardinality($3) > 0 THEN $3 ELSE last_key END, "
 				   "copied = $4, rows_copied = rows_copied + $5, "
 				   "chunks = chunks + CASE WHEN $5 > 0 THEN 1 ELSE 0 END, "
 				   "started_at = coalesce(started_at, now()), start_lsn = $9, "
+				   "end_key = CASE WHEN cardinality($10) > 0 THEN $10 ELSE end_key END, "
 				   "longest_chunk_ms = greatest(longest_chunk_ms, $7), "
 				   "longest_lock_ms = greatest(longest_lock_ms, $8) "
 				   "WHERE sink = $1 AND relid = $2 AND requested_at = $6",
-				   9, types, values);
+				   10, types, values);
 		ok = (SPI_processed == 1);
 		if (ok && copied)
 			ks_sql_run(finish_sql, 1, types, values);
@@ -702,13 +784,11 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		t->start_lsn = start_lsn;
 	if (stored && !copied)
 	{
-		/* where the next chunk starts (the key lives in SPI's memory) */
-		int			k;
-
+		/* where the next chunk starts, and ends (the keys live in SPI's memory) */
 		t->nkeys = c.nkeys;
-		t->last_key = MemoryContextAlloc(s->tables_cxt, c.nkeys * sizeof(char *));
-		for (k = 0; k < c.nkeys; k++)
-			t->last_key[k] = MemoryContextStrdup(s->tables_cxt, c.key[k]);
+		t->last_key = copy_key(c.key, c.nkeys, s->tables_cxt);
+		if (c.end_key != NULL)
+			t->end_key = copy_key(c.end_key, c.nkeys, s->tables_cxt);
 	}
 	SPI_finish();
 	PopActiveSnapshot();
@@ -768,8 +848,6 @@ ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn)
 												  ALLOCSET_DEFAULT_SIZES);
 		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 		bool		isnull;
-		Datum	   *names;
-		Datum	   *ktypes;
 		Datum	   *records;
 		int			n;
 		int			i;
@@ -778,18 +856,9 @@ ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn)
 		chunk->cxt = cxt;
 		chunk->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		chunk->source_table = SPI_getvalue(tup, desc, 2);
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &ktypes, NULL, &n);
-		chunk->shape.ncolumns = n;
-		chunk->shape.names = palloc(Max(n, 1) * sizeof(char *));
-		chunk->shape.types = palloc(Max(n, 1) * sizeof(char *));
-		for (i = 0; i < n; i++)
-		{
-			chunk->shape.names[i] = TextDatumGetCString(names[i]);
-			chunk->shape.types[i] = TextDatumGetCString(ktypes[i]);
-		}
+		chunk->shape.names = (const char **) cstrings(SPI_getbinval(tup, desc, 3, &isnull), &n);
+		chunk->shape.types = (const char **) cstrings(SPI_getbinval(tup, desc, 4, &isnull),
+													  &chunk->shape.ncolumns);
 		chunk->shape.hash = ks_shape_hash(&chunk->shape);
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 5, &isnull)),
 						  TEXTOID, -1, false, TYPALIGN_INT, &records, NULL, &n);

@@ -15,7 +15,8 @@
  *	  it sees exactly the table's changes that the stream has before M;
  *	- the lock is released (writers wait microseconds), and the next rows
  *	  in primary key order (or replica identity index order; in ctid order
- *	  for a table without either) are read with that snapshot and rendered
+ *	  for a table without either), up to the largest key (the last page) the
+ *	  table had at its first chunk, are read with that snapshot and rendered
  *	  as records of operation "snapshot" (lsn and commit_lsn M - 1, a
  *	  position no transaction can have);
  *	- the records are stored in kusto_sink.snapshot_chunk with the table's
