@@ -441,7 +441,7 @@ read_keyed(ChunkRead *c, SnapTable *t, List *attnums, const char *qualified)
 	Datum	   *args = palloc(2 * nattrs * sizeof(Datum));
 	char	  **end_key = t->end_key;
 	ListCell   *lc;
-	int			nargs = 0;
+	int			nargs;
 	int			n = 0;
 
 	initStringInfo(&sql);
@@ -466,27 +466,22 @@ read_keyed(ChunkRead *c, SnapTable *t, List *attnums, const char *qualified)
 			return true;		/* empty */
 		end_key = c->end_key;
 	}
+	/* $1.. the end key, then the last key read (none for the first chunk) */
+	nargs = t->nkeys > 0 ? 2 * nattrs : nattrs;
 	n = 0;
 	foreach(lc, attnums)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
 		char	   *type = format_type_be(att->atttypid);
+		const char *sep = n > 0 ? ", " : "";
 
+		appendStringInfo(&upto, "%s$%d::%s", sep, n + 1, type);
+		args[n] = CStringGetTextDatum(end_key[n]);
 		if (t->nkeys > 0)
 		{
-			appendStringInfo(&after, "%s$%d::%s", n > 0 ? ", " : "", nargs + 1, type);
-			args[nargs++] = CStringGetTextDatum(t->last_key[n]);
+			appendStringInfo(&after, "%s$%d::%s", sep, nattrs + n + 1, type);
+			args[nattrs + n] = CStringGetTextDatum(t->last_key[n]);
 		}
-		n++;
-	}
-	n = 0;
-	foreach(lc, attnums)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
-
-		appendStringInfo(&upto, "%s$%d::%s", n > 0 ? ", " : "", nargs + 1,
-						 format_type_be(att->atttypid));
-		args[nargs++] = CStringGetTextDatum(end_key[n]);
 		n++;
 	}
 	appendStringInfo(&sql, "SELECT ks_row_, %s FROM ONLY %s ks_row_ WHERE (%s) <= (%s)",
