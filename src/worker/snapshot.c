@@ -304,8 +304,7 @@ typedef struct ChunkRead
 	int			nkeys;
 	char	  **key;			/* of the last row read */
 	char	  **end_key;		/* keyed: found by the first chunk, or NULL */
-	text	   *done_record;	/* a resync's snapshot_done record, or NULL */
-	XLogRecPtr	done_lsn;
+	text	   *done_record;	/* a resync's snapshot_done record (lsn start_lsn), or NULL */
 	bool		full;
 	double		lock_ms;		/* how long the SHARE lock was held */
 	TimestampTz started;		/* the transaction's start */
@@ -597,7 +596,7 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, XLogRecPtr start_lsn, bo
 		values[6] = c->nrecords > 0 ? makeArrayResult(c->records, CurrentMemoryContext) :
 			text_array(NULL, 0);
 		values[7] = PointerGetDatum(c->done_record);
-		values[8] = LSNGetDatum(c->done_lsn);
+		values[8] = LSNGetDatum(start_lsn);
 		if (c->done_record == NULL)
 			nulls[7] = nulls[8] = 'n';
 		if (SPI_execute_with_args("INSERT INTO kusto_sink.snapshot_chunk "
@@ -772,7 +771,6 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		done.op = "snapshot_done";
 		done.lsn = start_lsn;
 		c.done_record = render(&c, NULL, &done);
-		c.done_lsn = start_lsn;
 	}
 	stored = store_chunk(&c, t, lsn, start_lsn, copied);
 	if (stored)
