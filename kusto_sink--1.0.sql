@@ -859,10 +859,11 @@ BEGIN
 	IF NOT FOUND OR NOT coalesce((s.options ->> 'snapshot')::boolean, true) THEN
 		RETURN 0;
 	END IF;
-	DELETE FROM kusto_sink.snapshot p
-	 WHERE p.sink = s.name AND p.relid NOT IN (SELECT t.relid FROM kusto_sink._snapshot_tables(s) t);
+	WITH now_in AS MATERIALIZED (SELECT t.relid, t.source_table FROM kusto_sink._snapshot_tables(s) t),
+	left_it AS (DELETE FROM kusto_sink.snapshot p
+				 WHERE p.sink = s.name AND p.relid NOT IN (SELECT relid FROM now_in))
 	INSERT INTO kusto_sink.snapshot (sink, relid, source_table, resync)
-		SELECT s.name, t.relid, t.source_table, _snapshot_follow.resync FROM kusto_sink._snapshot_tables(s) t
+		SELECT s.name, now_in.relid, now_in.source_table, _snapshot_follow.resync FROM now_in
 	ON CONFLICT ON CONSTRAINT snapshot_pkey DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
