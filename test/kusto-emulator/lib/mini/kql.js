@@ -1205,11 +1205,12 @@ function opLookup(p, t) {
   p.expectWord('on');
   const keys = p.list(() => p.name());
   const li = keys.map((k) => p.column(k));
-  const ri = keys.map((k) => {
+  const ri = keys.map((k, j) => {
     const i = right.cols.findIndex((c) => c.name === k);
     if (i < 0) throw bad(`lookup: the right table has no column '${k}'`);
-    if (family(right.cols[i].type) !== family(t.cols[li[keys.indexOf(k)]].type)) {
-      throw bad(`lookup: column '${k}' is ${t.cols[li[keys.indexOf(k)]].type} on the left and ${right.cols[i].type} on the right`);
+    const left = t.cols[li[j]].type;
+    if (family(right.cols[i].type) !== family(left)) {
+      throw bad(`lookup: column '${k}' is ${left} on the left and ${right.cols[i].type} on the right`);
     }
     return i;
   });
