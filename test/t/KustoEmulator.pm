@@ -11,6 +11,8 @@
 #   $kusto->query($db, 'T | count')          # rows of the primary result
 #   $kusto->count($db, 'T')                  # T | count
 #   $kusto->wait_count($db, 'T', $n)         # waits (with a timeout) until T has $n rows
+#   $kusto->query_until($db, $csl, $rows)    # waits (with a timeout) until the query
+#                                            # gives $rows; returns the last rows seen
 #   $kusto->admin('POST', '/admin/faults', {...})
 #   $kusto->stop
 package KustoEmulator;
@@ -172,6 +174,22 @@ sub wait_count
 	{
 		$count = $self->count($db, $table);
 		return $count if $count >= $n || time > $deadline;
+		usleep(50_000);
+	}
+}
+
+# waits until the query's rows are $want (values compared as strings, as
+# is_deeply does); returns the last rows seen, for the caller to compare
+sub query_until
+{
+	my ($self, $db, $csl, $want) = @_;
+	my $flat = sub { join("\x1e", map { join("\x1f", map { $_ // "\x00" } @$_) } @{ $_[0] }) };
+	my $deadline = time + $timeout;
+	my $rows;
+	while (1)
+	{
+		$rows = eval { $self->query($db, $csl) } // [];
+		return $rows if $flat->($rows) eq $flat->($want) || time > $deadline;
 		usleep(50_000);
 	}
 }
