@@ -28,6 +28,7 @@ DECODER_OBJS = \
 
 API_OBJS = \
 	src/api/hide_statement.o \
+	src/api/outside_transaction.o \
 	src/api/sink_control.o \
 	src/api/test_connection.o \
 	src/api/typeinfo.o

@@ -51,6 +51,15 @@ AS 'MODULE_PATHNAME', 'kusto_sink_hide_statement'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION kusto_sink._hide_statement(text) FROM PUBLIC;
 
+-- Raises an error inside a transaction block or a subtransaction: create_sink
+-- and drop_sink make and drop a replication slot, which a rollback would not
+-- undo (as CREATE and DROP SUBSCRIPTION refuse).
+CREATE FUNCTION kusto_sink._outside_transaction(what text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_outside_transaction'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._outside_transaction(text) FROM PUBLIC;
+
 -- Validates a connection's settings; raises an error naming what is wrong.
 CREATE FUNCTION kusto_sink._check_connection(c kusto_sink.connection)
 RETURNS kusto_sink.connection
@@ -517,6 +526,7 @@ DECLARE
 	rel regclass;
 	mapped jsonb;
 BEGIN
+	PERFORM kusto_sink._outside_transaction('kusto_sink.create_sink()');
 	IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
 		RAISE EXCEPTION 'invalid sink name "%"', name
 			USING ERRCODE = 'invalid_parameter_value',
@@ -683,6 +693,7 @@ AS $$
 DECLARE
 	s kusto_sink.sink;
 BEGIN
+	PERFORM kusto_sink._outside_transaction('kusto_sink.drop_sink()');
 	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = drop_sink.name FOR UPDATE;
 	IF NOT FOUND THEN
 		IF NOT if_exists THEN

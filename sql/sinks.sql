@@ -56,6 +56,14 @@ SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders');
 SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'kusto_sink_s';
 DROP TRIGGER refuse ON kusto_sink.snapshot;
 
+-- a slot is not transactional: no create_sink or drop_sink that a rollback could undo
+BEGIN;
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders');
+ROLLBACK;
+DO $$ BEGIN PERFORM kusto_sink.drop_sink('two'); EXCEPTION WHEN division_by_zero THEN NULL; END $$;
+SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders') \; SELECT 1;
+SELECT slot_name FROM pg_replication_slots WHERE slot_name IN ('kusto_sink_s', 'kusto_sink_two');
+
 -- a publication FOR ALL TABLES: the extension's own tables are no source
 CREATE PUBLICATION all_pub FOR ALL TABLES;
 SELECT kusto_sink.create_sink('everything', 'emu', 'publication:all_pub', 'db', 'Everything', '{"create_table": true}');
