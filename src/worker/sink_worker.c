@@ -98,6 +98,7 @@ typedef struct SinkWorker
 	HTAB	   *routes;			/* relid -> Kusto table */
 	size_t		max_batch_bytes;
 	bool		error_stop;		/* a permanent error stopped shipping */
+	TimestampTz error_stop_until;	/* until the rejected batch's retry */
 
 	/* dead letters (on_error = dead_letter), written outside decoding */
 	List	   *dead;			/* rejected batches to store */
@@ -299,7 +300,14 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	 */
 	batch->attempts++;
 	batch->retry_at = TimestampTzPlusMilliseconds(now, ks_ship_retry_delay_ms(batch, outcome));
-	W->ready = lappend(W->ready, batch);
+	if (outcome == KS_SHIP_PERMANENT)
+	{
+		/* the pause is this batch's, tried first when it ends */
+		W->error_stop_until = batch->retry_at;
+		W->ready = lcons(batch, W->ready);
+	}
+	else
+		W->ready = lappend(W->ready, batch);
 }
 
 /*
@@ -381,6 +389,36 @@ seal(KsBatch *batch)
 	W->ready = lappend(W->ready, batch);
 }
 
+/* Ends the pause of a permanent rejection once the batch's retry is due. */
+static void
+end_error_pause(void)
+{
+	if (W->error_stop && W->error_stop_until <= GetCurrentTimestamp())
+		W->error_stop = false;
+}
+
+/*
+ * A drop_sink (or, while a rejection holds the sink, an alter_sink) that
+ * comes while decoding waits for room cannot wait for the transaction's end,
+ * which may be far: settle what is in flight and exit.  Nothing past the
+ * confirmed position is acknowledged, so the restarted worker decodes the
+ * transaction again.  (Decoding is under way: exit without freeing its
+ * context; the slot is released at exit.)
+ */
+static void
+exit_while_decoding(void)
+{
+	while (W->inflight > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ks_ship_poll(W->shipper, 100, ship_done, NULL);
+	}
+	SpinLockAcquire(&W->slot->mutex);
+	W->slot->state = KS_STATE_STOPPED;
+	SpinLockRelease(&W->slot->mutex);
+	proc_exit(0);
+}
+
 /*
  * Starts the sealed batches, waiting while KS_MAX_INFLIGHT are being
  * shipped already; then gives the transfers a turn, so that uploads go on
@@ -433,7 +471,12 @@ wait_for_room(void)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
+			if (W->slot->reload_requested)
+				exit_while_decoding();
+			end_error_pause();
 		}
+		if (W->slot->stop_requested)
+			exit_while_decoding();
 	}
 }
 
@@ -1196,13 +1239,6 @@ run_sink(KsSinkSlot *slot, const char *name)
 							 timeout, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}
-		if (W->error_stop && W->ready != NIL)
-		{
-			/* try the rejected batch again once its pause is over */
-			KsBatch    *first = (KsBatch *) linitial(W->ready);
-
-			if (first->retry_at <= GetCurrentTimestamp())
-				W->error_stop = false;
-		}
+		end_error_pause();
 	}
 }

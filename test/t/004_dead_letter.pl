@@ -61,7 +61,32 @@ ok($node->poll_query_until('postgres', "SELECT state = 'error' FROM kusto_sink.s
 is($kusto->wait_count('Db', 'T', 70), 70, 'and, the cause gone, the same batch arrives');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.dead_letter'), '0', 'nothing was skipped');
 
-$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('s')");
+# a rejection in the middle of a large transaction (decoding waits for room
+# for its batches): the pause ends, and so does a drop_sink
+sub status { return $node->safe_psql('postgres', "SELECT $_[0] FROM kusto_sink.status"); }
+my $pid = status('worker_pid');
+$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('s', '{"batch_size": 10}')});
+ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status"),
+	'running with batches of 10 records');
+my $failures = status('ingestion_failures');
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1,
+	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });
+$node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(101, 200)');
+ok($node->poll_query_until('postgres', "SELECT state = 'error' AND ingestion_failures > $failures FROM kusto_sink.status"),
+	'a batch of a 100-row transaction is rejected: state error');
+is($kusto->wait_count('Db', 'T', 170), 170, 'after the pause, the cause gone, the whole transaction arrives');
+is_deeply($kusto->query('Db', 'T | where id > 100 | summarize count(), dcount(id)'), [ [ 100, 100 ] ], 'each row once');
+
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1000,
+	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });
+$node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(201, 300)');
+ok($node->poll_query_until('postgres', "SELECT state = 'error' FROM kusto_sink.status"), 'rejected again, for good');
+my ($ret, $out, $err) = $node->psql('postgres', "SELECT kusto_sink.drop_sink('s')", timeout => 60);
+is($ret, 0, 'drop_sink ends the pause in the middle of the transaction') or diag($err);
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kusto_sink_s'}), '0',
+	'and drops the slot');
+$kusto->admin('POST', '/admin/reset', {});
+
 $node->stop;
 $kusto->stop;
 done_testing();
