@@ -1331,22 +1331,15 @@ DECLARE
 	diffs text[] := '{}';
 	missing text[] := '{}';
 	cols text[] := '{}';
-	csv boolean;
 	method text;
 	t text := kusto_sink._kql_name(kusto_table);
 BEGIN
 	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _kusto_table_commands.sink;
-	csv := lower(coalesce(s.options ->> 'format', 'json')) = 'csv';
 	method := coalesce(s.options ->> 'ingestion_method', current_setting('kusto_sink.ingestion_method'));
 	IF NOT EXISTS (SELECT FROM kusto_sink._sources_of(s, kusto_table)) THEN
 		RAISE EXCEPTION 'sink "%" has no source table for Kusto table "%"', sink, kusto_table
 			USING ERRCODE = 'undefined_table',
 				  HINT = 'Only the Kusto tables the sink writes to are created or checked.';
-	END IF;
-	IF csv AND (SELECT count(*) FROM kusto_sink._sources_of(s, kusto_table)) > 1 THEN
-		RAISE EXCEPTION 'Kusto table "%" gets CSV records of more than one source table', kusto_table
-			USING ERRCODE = 'feature_not_supported',
-				  HINT = 'CSV maps fields by position, which differs between tables: use format json, or give each table its own Kusto table.';
 	END IF;
 	FOR want IN SELECT * FROM kusto_sink._kusto_columns(sink, kusto_table) LOOP
 		cols := cols || format('%s:%s', kusto_sink._kql_name(want.name), want.type);

@@ -25,7 +25,7 @@ SELECT kusto_sink._kusto_table_commands('kt', 'Refunds',
 	'{"OrderedColumns": [{"Name": "id", "CslType": "string"}, {"Name": "amount", "CslType": "real"}]}');
 SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);
 
--- CSV: an ordinal mapping, and only one source table per Kusto table
+-- CSV: two source tables into one Kusto table (each layout gets its own ordinal mapping)
 SELECT kusto_sink.alter_sink('kt', '{"format": "csv", "ingestion_method": "queued", "tables": {"public.kt_refunds": "Orders"}}');
 -- a Kusto table no source table goes to any more: refused
 SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);

@@ -72,6 +72,21 @@ is_deeply($kusto->query($db, 'Items | order by id asc | project id, label, qty, 
 like($kusto->mgmt($db, '.show table Items ingestion csv mappings')->[0][0], qr/^kusto_sink_csv_[0-9a-f]{16}$/,
 	'through a CSV mapping of their layout');
 
+# two source tables with different columns into one Kusto table: each layout its ordinals
+$node->safe_psql('postgres', q{
+	CREATE TABLE crates (id int PRIMARY KEY, label text, qty int);
+	CREATE TABLE parcels (id int PRIMARY KEY, weight int, label text);
+	SELECT kusto_sink.create_sink('csv2', 'emu', 'crates, parcels', 'Tbl', 'Goods',
+		'{"create_table": true, "format": "csv", "ingestion_method": "streaming", "batch_interval_ms": 100}');
+});
+ok(wait_running('csv2'), 'a CSV sink of two tables into one Kusto table runs');
+$node->safe_psql('postgres', q{INSERT INTO crates VALUES (3, 'three', 30); INSERT INTO parcels VALUES (4, 400, 'four')});
+$kusto->wait_count($db, 'Goods', 2);
+is_deeply($kusto->query($db, 'Goods | order by id asc | project id, label, qty, weight, _table'),
+	[ [ 3, 'three', 30, undef, 'crates' ], [ 4, 'four', undef, 400, 'parcels' ] ],
+	'each table\'s CSV fields land in their own columns');
+is(scalar @{ $kusto->mgmt($db, '.show table Goods ingestion csv mappings') }, 2, 'through a CSV mapping per table');
+
 # ---------- an existing table: missing columns are added, other types are errors ----------
 $kusto->mgmt($db, '.create table Fits (id:int, note:string)');
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('fits', 'emu', 'fits', 'Tbl', 'Fits',
