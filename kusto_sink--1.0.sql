@@ -775,6 +775,7 @@ CREATE TABLE kusto_sink.snapshot (
 	longest_lock_ms float8,			-- the longest the table was locked (SHARE)
 	started_at timestamptz,
 	finished_at timestamptz,		-- the last chunk is in Kusto
+	cancelled_at timestamptz,		-- cancel_snapshot stopped it before every row was read
 	PRIMARY KEY (sink, relid)
 );
 REVOKE ALL ON kusto_sink.snapshot FROM PUBLIC;
@@ -818,14 +819,13 @@ REVOKE ALL ON FUNCTION kusto_sink._snapshot_tables(kusto_sink.sink) FROM PUBLIC;
 
 -- Asks for a snapshot of some (NULL: all) of a sink's tables; a table's
 -- earlier snapshot, finished or not, starts over.  Returns how many tables.
-CREATE FUNCTION kusto_sink._request_snapshot(s kusto_sink.sink, tables regclass[])
-RETURNS int
-LANGUAGE plpgsql VOLATILE
+CREATE FUNCTION kusto_sink._snapshot_targets(s kusto_sink.sink, tables regclass[])
+RETURNS TABLE (relid oid, source_table text)
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	rel regclass;
-	n int;
 BEGIN
 	FOREACH rel IN ARRAY coalesce(tables, '{}') LOOP
 		IF NOT EXISTS (SELECT FROM kusto_sink._snapshot_tables(s) t
@@ -836,15 +836,30 @@ BEGIN
 					  HINT = 'kusto_sink.sinks lists its source tables or publication.';
 		END IF;
 	END LOOP;
-	INSERT INTO kusto_sink.snapshot AS o (sink, relid, source_table)
-		SELECT s.name, t.relid, t.source_table FROM kusto_sink._snapshot_tables(s) t
+	RETURN QUERY
+		SELECT t.relid, t.source_table FROM kusto_sink._snapshot_tables(s) t
 		 WHERE tables IS NULL
 			OR t.relid = ANY (tables::oid[])
-			OR t.relid IN (SELECT l.relid FROM unnest(tables) u(r) CROSS JOIN LATERAL pg_partition_tree(u.r) l)
+			OR t.relid IN (SELECT l.relid FROM unnest(tables) u(r) CROSS JOIN LATERAL pg_partition_tree(u.r) l);
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._snapshot_targets(kusto_sink.sink, regclass[]) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink._request_snapshot(s kusto_sink.sink, tables regclass[])
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n int;
+BEGIN
+	INSERT INTO kusto_sink.snapshot AS o (sink, relid, source_table)
+		SELECT s.name, t.relid, t.source_table FROM kusto_sink._snapshot_targets(s, tables) t
 	ON CONFLICT (sink, relid) DO UPDATE
 		SET source_table = excluded.source_table, requested_at = clock_timestamp(), last_key = NULL,
 			end_key = NULL, resync = true, start_lsn = NULL, copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
-			longest_chunk_ms = NULL, longest_lock_ms = NULL, started_at = NULL, finished_at = NULL;
+			longest_chunk_ms = NULL, longest_lock_ms = NULL, started_at = NULL, finished_at = NULL,
+			cancelled_at = NULL;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -902,17 +917,46 @@ END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink.resnapshot_sink(text, regclass[]) FROM PUBLIC;
 
+-- Stops the snapshots of a sink's tables (NULL: all of them) that are still
+-- reading rows; the chunks already read are delivered.  A new request
+-- (resnapshot_sink) starts over.  Returns how many tables it stopped.
+CREATE FUNCTION kusto_sink.cancel_snapshot(name text, tables regclass[] DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	n int;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = cancel_snapshot.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', cancel_snapshot.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- a new requested_at: a chunk being read now is not stored (snapshot.c)
+	UPDATE kusto_sink.snapshot p
+	   SET copied = true, cancelled_at = clock_timestamp(), requested_at = clock_timestamp()
+	 WHERE p.sink = s.name AND NOT p.copied
+	   AND p.relid IN (SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.cancel_snapshot(text, regclass[]) FROM PUBLIC;
+
 -- Snapshot progress per sink and table.
 CREATE VIEW kusto_sink.snapshots AS
 	SELECT p.sink, p.source_table,
-		   CASE WHEN p.finished_at IS NOT NULL THEN 'done'
+		   CASE WHEN p.cancelled_at IS NOT NULL THEN 'cancelled'
+				WHEN p.finished_at IS NOT NULL THEN 'done'
 				WHEN p.copied THEN 'delivering'
 				WHEN p.started_at IS NOT NULL THEN 'copying'
 				ELSE 'pending' END AS state,
 		   p.rows_copied, p.rows_delivered,
 		   greatest(c.reltuples, 0)::bigint AS rows_estimate,
 		   p.chunks, p.longest_chunk_ms, p.longest_lock_ms,
-		   p.requested_at, p.started_at, p.finished_at
+		   p.requested_at, p.started_at, p.finished_at, p.cancelled_at
 	FROM kusto_sink.snapshot p
 	LEFT JOIN pg_class c ON c.oid = p.relid;
 
@@ -944,15 +988,17 @@ CREATE VIEW kusto_sink.status AS
 		   s.latency_p50_ms, s.latency_p99_ms,
 		   r.wal_status,
 		   CASE WHEN n.tables IS NULL THEN NULL
-				WHEN n.tables_done = n.tables THEN 'done'
-				ELSE 'running' END AS snapshot_state,
+				WHEN n.tables_done < n.tables THEN 'running'
+				WHEN n.tables_cancelled > 0 THEN 'cancelled'
+				ELSE 'done' END AS snapshot_state,
 		   n.tables_done AS snapshot_tables_done, n.tables AS snapshot_tables,
 		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate
 	FROM kusto_sink.sink k
 	LEFT JOIN kusto_sink._status() s ON s.name = k.name
 	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name
 	LEFT JOIN (SELECT p.sink, count(*)::int AS tables,
-					  (count(*) FILTER (WHERE p.state = 'done'))::int AS tables_done,
+					  (count(*) FILTER (WHERE p.state IN ('done', 'cancelled')))::int AS tables_done,
+					  (count(*) FILTER (WHERE p.state = 'cancelled'))::int AS tables_cancelled,
 					  sum(p.rows_delivered)::bigint AS rows_delivered,
 					  sum(p.rows_estimate)::bigint AS rows_estimate
 				 FROM kusto_sink.snapshots p GROUP BY p.sink) n ON n.sink = k.name;

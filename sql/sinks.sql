@@ -47,6 +47,16 @@ SELECT sink, source_table FROM kusto_sink.snapshots ORDER BY sink, source_table;
 SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_refunds'::regclass]);
 SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_view'::regclass]);
 SELECT kusto_sink.resnapshot_sink('nosuch');
+-- cancel_snapshot: the tables still reading rows stop; a new request starts over
+SELECT kusto_sink.cancel_snapshot('two', ARRAY['src_refunds'::regclass]);
+SELECT kusto_sink.cancel_snapshot('two', ARRAY['src_refunds'::regclass]);
+SELECT kusto_sink.cancel_snapshot('two', ARRAY['src_view'::regclass]);
+SELECT kusto_sink.cancel_snapshot('nosuch');
+SELECT sink, source_table, state, cancelled_at IS NOT NULL AS cancelled FROM kusto_sink.snapshots WHERE sink = 'two' ORDER BY source_table;
+SELECT kusto_sink._snapshot_follow('two', true);
+SELECT snapshot_state, snapshot_tables_done, snapshot_tables FROM kusto_sink.status WHERE name = 'two';
+SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_refunds'::regclass]);
+SELECT source_table, state FROM kusto_sink.snapshots WHERE sink = 'two' ORDER BY source_table;
 SELECT kusto_sink.create_sink('s', 'emu', 'src_orders', 'db', 'Orders', '{"snapshot": "later"}');
 
 -- an error after the slot was made takes the slot with it

@@ -175,6 +175,28 @@ sql(q{INSERT INTO held VALUES (500)});
 is($kusto->wait_count($db, 'NoSnap', 1), 1, 'snapshot = false: only changes are sent');
 is(sql(q{SELECT snapshot_state IS NULL FROM kusto_sink.status WHERE name = 'nosnap'}), 't', 'and the status shows no snapshot');
 
+# ---------- cancel_snapshot: the rows read so far arrive, no more are read ----------
+sql(q{CREATE TABLE slow (id int PRIMARY KEY, v text); INSERT INTO slow SELECT g, 'v' || g FROM generate_series(1, 50000) g});
+sql(qq{SELECT kusto_sink.create_sink('cancel', 'emu', 'slow', '$db', 'Slow',
+	'{"create_table": true, "ingestion_method": "streaming", "batch_size": 100, "batch_interval_ms": 100}')});
+ok($node->poll_query_until('postgres', q{SELECT rows_delivered > 0 FROM kusto_sink.snapshots WHERE sink = 'cancel'}),
+	'a snapshot in chunks of 100 rows is under way');
+# (a writer holding the table keeps the next chunk waiting, so that it is cancelled half-way)
+$writer = $node->background_psql('postgres');
+$writer->query_safe('BEGIN; INSERT INTO slow VALUES (50001, $$after the cancel$$)');
+is(sql(q{SELECT kusto_sink.cancel_snapshot('cancel')}), 1, 'cancel_snapshot stops it');
+$writer->query_safe('COMMIT');
+$writer->quit;
+is(sql(q{SELECT state FROM kusto_sink.snapshots WHERE sink = 'cancel'}), 'cancelled', 'kusto_sink.snapshots shows it cancelled');
+is(sql(q{SELECT snapshot_state FROM kusto_sink.status WHERE name = 'cancel'}), 'cancelled', 'and so does kusto_sink.status');
+is($kusto->query_until($db, q{Slow | where id == 50001 | count}, [ [1] ])->[0][0], 1, 'changes go on');
+my $read = sql(q{SELECT rows_copied FROM kusto_sink.snapshots WHERE sink = 'cancel'});
+cmp_ok($read, '<', 50000, 'it stopped before the last row');
+is_deeply($kusto->query_until($db, q{Slow | where _op == 'snapshot' | summarize count(), dcount(id)}, [ [ $read, $read ] ]),
+	[ [ $read, $read ] ], 'the rows read before the cancel arrive, once, and no more');
+is(sql(q{SELECT rows_copied FROM kusto_sink.snapshots WHERE sink = 'cancel'}), $read, 'no chunk is read after it');
+sql(q{SELECT kusto_sink.drop_sink('cancel')});
+
 # ---------- a publication: its tables, and a table added later ----------
 sql(q{CREATE TABLE pub_a (id int PRIMARY KEY, v text); INSERT INTO pub_a SELECT g, 'a' || g FROM generate_series(1, 700) g;
 	   CREATE TABLE pub_b (id int PRIMARY KEY, v text); INSERT INTO pub_b SELECT g, 'b' || g FROM generate_series(1, 300) g;
