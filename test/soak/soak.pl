@@ -6,8 +6,11 @@
 # emulator answers 503/429, drops connections, or fails queued ingestions
 # transiently.  Then one big transaction (SOAK_BIG_ROWS rows, default
 # 5,000,000; 0 for none) goes through four crashes, one each time another
-# fifth of it is in Kusto.  A trigger keeps the source's change history; at
-# the end each change must be in Kusto once.  Prints
+# fifth of it is in Kusto.  Now and then a table is sent again
+# (resnapshot_sink), sometimes with a crash after one of its chunks.  A trigger
+# keeps the source's change history; at the end each change must be in Kusto
+# once, each chunk's snapshot records once, and each table's latest state
+# (latest_state_query) must be the table.  Prints
 #   changes committed / in Kusto / lost / duplicated
 # Sizes: SOAK_CHANGES (default 250000), SOAK_SEED; SOAK_METHOD the ingestion
 # method (queued, the default; streaming; managed).
@@ -103,7 +106,7 @@ my @lost_kinds = $queued ? qw(blob queue mgmt) : qw(streaming mgmt);
 
 sub event
 {
-	my $r = int(rand(9));
+	my $r = int(rand(10));
 	if ($r < 4)
 	{
 		my $p = $crash_points[ int(rand(@crash_points)) ];
@@ -115,6 +118,18 @@ sub event
 		my $pid = eval { $node->safe_psql('postgres', "SELECT worker_pid FROM kusto_sink.status WHERE name = 'soak'") } // '';
 		kill 'KILL', $pid if $pid =~ /^\d+$/;
 		$events{'kill -9 worker'}++;
+	}
+	elsif ($r == 9)
+	{
+		# a resync of one table while the workload goes on, sometimes with a crash in it
+		my $t = $tables[ int(rand(@tables)) ];
+		eval { $node->safe_psql('postgres', "SELECT kusto_sink.resnapshot_sink('soak', ARRAY['$t'::regclass])") };
+		$events{'resnapshot_sink'}++;
+		if (rand() < 0.5 && !-e $crash_file)
+		{
+			PostgreSQL::Test::Utils::append_to_file($crash_file, "after_chunk\n");
+			$events{'crash after_chunk'}++;
+		}
 	}
 	elsif ($r == 5)
 	{
@@ -241,6 +256,28 @@ while (1)
 	last if ($lost == 0 && $in_kusto >= $committed) || time > $deadline;
 	usleep(500_000);
 }
+
+# the resyncs: every chunk's records once, each table's latest state is the table
+ok($node->poll_query_until('postgres', "SELECT snapshot_state = 'done' FROM kusto_sink.status WHERE name = 'soak'"),
+	'the resyncs finished');
+my ($snapshot_dups, $states_differ, $resyncs) = (0, 0, 0);
+for my $t (@tables)
+{
+	my $k = "\U$t\E";
+	$snapshot_dups += $kusto->query($db,
+		"$k | where _op == 'snapshot' | summarize c = count() by id, _commit_lsn | where c > 1 | count")->[0][0];
+	$snapshot_dups += $kusto->query($db,
+		"$k | where _op == 'snapshot_done' | summarize c = count() by _lsn | where c > 1 | count")->[0][0];
+	$resyncs += $kusto->query($db, "$k | where _op == 'snapshot_done' | count")->[0][0];
+	$kusto->mgmt($db, $node->safe_psql('postgres', "SELECT kusto_sink.latest_state_kql('soak', '$t')"));
+	my $kql = $node->safe_psql('postgres', "SELECT kusto_sink.latest_state_query('soak', '$t')");
+	my @source = split /\|/, $node->safe_psql('postgres', "SELECT count(*), coalesce(sum(id), 0), coalesce(sum(v), 0) FROM $t");
+	my $got = $kusto->query_until($db, "$kql | summarize count(), sum(id), sum(v)", [ \@source ]);
+	my $same = join('|', map { $_ // 0 } @{ $got->[0] }) eq join('|', @source);
+	diag("latest state of $t: " . join('|', map { $_ // 0 } @{ $got->[0] }) . ' in Kusto, ' . join('|', @source) . ' in the table')
+	  unless $same;
+	$states_differ++ unless $same;
+}
 my $status = $node->safe_psql('postgres', "SELECT state || ' ' || coalesce(last_error, '') FROM kusto_sink.status");
 diag("sink status at the end: $status");
 # the harness shows diagnostics, not the test's stdout
@@ -250,10 +287,15 @@ diag(sprintf("%-24s %12d", 'in Kusto', $in_kusto));
 diag(sprintf("%-24s %12d", 'lost', $lost));
 diag(sprintf("%-24s %12d", 'duplicated', $dups));
 diag(sprintf("%-24s %12d", 'crashes and faults', $nevents));
+diag(sprintf("%-24s %12d", 'resyncs finished', $resyncs));
+diag(sprintf("%-24s %12d", 'snapshot records twice', $snapshot_dups));
+diag(sprintf("%-24s %12d", 'latest states differing', $states_differ));
 diag(sprintf("%-24s %12.0f s", 'workload and catch-up', time - $t0));
 is($lost, 0, 'no change lost');
 is($dups, 0, 'no change duplicated');
 is($mismatch, 0, 'values as in the source');
+is($snapshot_dups, 0, 'no snapshot record duplicated');
+is($states_differ, 0, "each table's latest state in Kusto is the table");
 $node->stop;
 $kusto->stop;
 done_testing();
