@@ -880,6 +880,8 @@ AS $$
 DECLARE
 	s kusto_sink.sink;
 	n int;
+	rel regclass;
+	has_rows boolean;
 BEGIN
 	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _snapshot_follow.sink;
 	IF NOT FOUND OR NOT coalesce((s.options ->> 'snapshot')::boolean, true) THEN
@@ -892,6 +894,19 @@ BEGIN
 		SELECT s.name, now_in.relid, now_in.source_table, _snapshot_follow.resync FROM now_in
 	ON CONFLICT ON CONSTRAINT snapshot_pkey DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	-- create_sink, right after the slot is made: a table that is empty now (a
+	-- fresh snapshot, which sees every transaction before the slot's consistent
+	-- point) has nothing for a snapshot to send; its rows all come as changes
+	IF NOT resync AND current_setting('transaction_isolation') = 'read committed' THEN
+		FOR rel IN SELECT p.relid::regclass FROM kusto_sink.snapshot p
+					WHERE p.sink = s.name AND NOT p.copied AND p.started_at IS NULL LOOP
+			EXECUTE format('SELECT EXISTS (SELECT FROM ONLY %s)', rel) INTO has_rows;
+			IF NOT has_rows THEN
+				UPDATE kusto_sink.snapshot p SET copied = true, started_at = now(), finished_at = now()
+				 WHERE p.sink = s.name AND p.relid = rel;
+			END IF;
+		END LOOP;
+	END IF;
 	RETURN n;
 END
 $$;
@@ -927,6 +942,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	s kusto_sink.sink;
+	targets oid[];
 	n int;
 BEGIN
 	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = cancel_snapshot.name;
@@ -934,11 +950,11 @@ BEGIN
 		RAISE EXCEPTION 'sink "%" does not exist', cancel_snapshot.name
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	targets := ARRAY(SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t);
 	-- a new requested_at: a chunk being read now is not stored (snapshot.c)
 	UPDATE kusto_sink.snapshot p
 	   SET copied = true, cancelled_at = clock_timestamp(), requested_at = clock_timestamp()
-	 WHERE p.sink = s.name AND NOT p.copied
-	   AND p.relid IN (SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t);
+	 WHERE p.sink = s.name AND NOT p.copied AND p.relid = ANY (targets);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END

@@ -3,6 +3,7 @@
 \set SHOW_CONTEXT never
 CREATE TABLE src_orders (id int PRIMARY KEY, v text);
 CREATE TABLE src_refunds (id int PRIMARY KEY, amount numeric);
+INSERT INTO src_refunds VALUES (1, 9.50);
 CREATE VIEW src_view AS SELECT 1 AS x;
 CREATE PUBLICATION src_pub FOR TABLE src_orders, src_refunds;
 SELECT kusto_sink.create_connection('emu', 'http://127.0.0.1:9', 'application',
@@ -43,10 +44,17 @@ SELECT kusto_sink.create_sink('pub', 'emu', 'publication:src_pub', 'db', 'Everyt
 SELECT name, source_tables, publication FROM kusto_sink.sinks ORDER BY name;
 
 -- the initial snapshot: every source table, waiting for the worker
-SELECT sink, source_table FROM kusto_sink.snapshots ORDER BY sink, source_table;
+-- (a table empty at create_sink is done at once: its rows all come as changes)
+SELECT sink, source_table, state, rows_copied FROM kusto_sink.snapshots ORDER BY sink, source_table;
 SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_refunds'::regclass]);
 SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_view'::regclass]);
 SELECT kusto_sink.resnapshot_sink('nosuch');
+-- (not under repeatable read: its snapshot is older than the slot)
+SET default_transaction_isolation = 'repeatable read';
+SELECT kusto_sink.create_sink('rr', 'emu', 'src_orders', 'db', 'Orders');
+RESET default_transaction_isolation;
+SELECT source_table, state FROM kusto_sink.snapshots WHERE sink = 'rr';
+SELECT kusto_sink.drop_sink('rr');
 -- cancel_snapshot: the tables still reading rows stop; a new request starts over
 SELECT kusto_sink.cancel_snapshot('two', ARRAY['src_refunds'::regclass]);
 SELECT kusto_sink.cancel_snapshot('two', ARRAY['src_refunds'::regclass]);
