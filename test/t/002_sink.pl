@@ -81,8 +81,10 @@ $node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(2
 $node->safe_psql('postgres', "SELECT kusto_sink.resume_sink('sales')");
 is($kusto->wait_count($db, 'Orders', 1102), 1102, 'changes made while paused arrive after resume');
 
+my $old_pid = $node->safe_psql('postgres', 'SELECT worker_pid FROM kusto_sink.status');
 $node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('sales', '{"batch_interval_ms": 60000}')});
-ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status"), 'restarted after alter');
+ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $old_pid FROM kusto_sink.status"),
+	'restarted after alter');
 $node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(3001, 3010) g');
 ok($node->poll_query_until('postgres',
 	"SELECT decoded_lsn >= pg_current_wal_lsn() FROM kusto_sink.status"), 'decoded');
@@ -97,14 +99,15 @@ $node->restart;
 $node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(9001, 9100) g');
 my $n = $kusto->wait_count($db, 'Orders', 1112 + 5100);
 cmp_ok($n, '>=', 1112 + 5100, 'nothing is lost across a restart (at least once)');
-is(scalar @{ $kusto->query($db, 'Orders | where id >= 4001 and id <= 9100 | distinct id') }, 5100,
+# (at least once: duplicates may have made up the count before the last ids came)
+is($kusto->query_until($db, 'Orders | where id >= 4001 and id <= 9100 | summarize dcount(id)', [ [5100] ])->[0][0], 5100,
 	'every id of the restart window is there');
 
 # ---- Kusto unreachable for a while ----
-my $before = $kusto->count($db, 'Orders');
 $kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 3, action => { status => 503 } });
 $node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(10001, 10100) g');
-is($kusto->wait_count($db, 'Orders', $before + 100), $before + 100, 'the batch arrives after 503s');
+is($kusto->query_until($db, 'Orders | where id between (10001 .. 10100) | summarize dcount(id)', [ [100] ])->[0][0], 100,
+	'the batch arrives after 503s');
 cmp_ok(status('retries'), '>=', 1, 'the retries are counted');
 like(status('last_error'), qr/HTTP 503/, 'the last error says what happened');
 
@@ -169,7 +172,8 @@ like(status('last_error'), qr/invalid_client: AADSTS7000215: Invalid client secr
 	'the error names the cause, without the secret');
 unlike(status('last_error'), qr/wrong/, 'the secret is not in the error');
 $node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('emu', app_key => 'dev-secret')");
-is($kusto->wait_count($db, 'Orders', $before + 110), $before + 110, 'fixed: the rows arrive');
+is($kusto->query_until($db, 'Orders | where id between (20001 .. 20010) | summarize dcount(id)', [ [10] ])->[0][0], 10,
+	'fixed: the rows arrive');
 
 # ---- drop ----
 $node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('sales')");

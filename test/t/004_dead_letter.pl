@@ -51,8 +51,9 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM kusto_sink.dead
 	'and the dead letter is gone');
 
 # on_error = stop (the default): nothing skipped, state error, then it goes on
+my $old_pid = $node->safe_psql('postgres', 'SELECT worker_pid FROM kusto_sink.status');
 $node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('s', '{"on_error": null}')});
-ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status"), 'running again');
+ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $old_pid FROM kusto_sink.status"), 'running again');
 $kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 2,
 	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });
 $node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(61, 70)');
@@ -79,8 +80,10 @@ is_deeply($kusto->query('Db', 'T | where id > 100 | summarize count(), dcount(id
 
 $kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1000,
 	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });
+$failures = status('ingestion_failures');
 $node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(201, 300)');
-ok($node->poll_query_until('postgres', "SELECT state = 'error' FROM kusto_sink.status"), 'rejected again, for good');
+ok($node->poll_query_until('postgres', "SELECT state = 'error' AND ingestion_failures > $failures FROM kusto_sink.status"),
+	'rejected again, for good');
 my ($ret, $out, $err) = $node->psql('postgres', "SELECT kusto_sink.drop_sink('s')", timeout => 60);
 is($ret, 0, 'drop_sink ends the pause in the middle of the transaction') or diag($err);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kusto_sink_s'}), '0',

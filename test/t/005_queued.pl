@@ -54,7 +54,7 @@ is_deeply($kusto->query($db, 'Orders | summarize n = count(), s = sum(id) by _op
 	'queued: operations and keys as in the source');
 is_deeply($kusto->query($db, "Orders | where id == 10 and _op == 'update' | project note"), [ ['changed'] ],
 	'queued: the update carries the new value');
-ok($kusto->admin('GET', '/admin/stats')->{dm}{processed} > $dm_before, 'queued: the DM ingested the blobs');
+cmp_ok($kusto->dm_settled, '>', $dm_before, 'queued: the DM ingested the blobs');
 ok($node->poll_query_until('postgres',
 	"SELECT rows_sent = 502 AND lag_bytes < 1000000 FROM kusto_sink.status WHERE name = 'q'"),
 	'queued: status counts the rows once Kusto reported success, and the slot follows');
@@ -65,10 +65,10 @@ is($kusto->wait_count($db, 'Managed', 300), 300, 'managed: the rows arrive throu
 is($kusto->query($db, 'Managed | summarize dcount(id)')->[0][0], 300, 'managed: each row once');
 # and with streaming on, the same sink streams
 $kusto->mgmt($db, '.alter table Managed policy streamingingestion enable');
-my $dm_mid = $kusto->admin('GET', '/admin/stats')->{dm}{processed};
+my $dm_mid = $kusto->dm_settled;
 $node->safe_psql('postgres', q{INSERT INTO managed SELECT g, 'm' FROM generate_series(301, 320) g});
 is($kusto->wait_count($db, 'Managed', 320), 320, 'managed: streams once the policy is on');
-is($kusto->admin('GET', '/admin/stats')->{dm}{processed}, $dm_mid, 'managed: no blob went through the DM');
+is($kusto->dm_settled, $dm_mid, 'managed: no blob went through the DM');
 
 # ---- status reads failing for a while: the batch is still on its way, not sent twice ----
 my $before = $kusto->count($db, 'Orders');
@@ -96,8 +96,9 @@ is($kusto->query($db, 'Orders | where id > 1000 and id < 2000 | summarize dcount
 
 # ---- poll_for_ingestion_status off: acknowledged as soon as the queue took the message
 # (and flush_immediately off, so that the DM's 5 s batching delay applies) ----
+my $pid = status('q', 'worker_pid');
 $node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('q', '{"poll_for_ingestion_status": false, "flush_immediately": false}')});
-ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status WHERE name = 'q'"),
+ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status WHERE name = 'q'"),
 	'running with poll_for_ingestion_status off');
 $kusto->admin('POST', '/admin/config', { ingestionDelayMs => 5000 });
 my $sent = status('q', 'rows_sent');

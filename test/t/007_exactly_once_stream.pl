@@ -110,8 +110,7 @@ ok(running(), 'the worker runs after the postmaster was killed and started again
 exactly_once('kill -9 of the postmaster');
 
 # managed ingestion: streams (looked up when in doubt) ...
-$node->safe_psql('postgres', q{SELECT kusto_sink.alter_sink('eos', '{"ingestion_method": "managed"}')});
-ok(running(), 'the sink runs with managed ingestion');
+ok($eo->alter('{"ingestion_method": "managed"}'), 'the sink runs with managed ingestion');
 insert_rows(50, 25);
 exactly_once('managed, streamed');
 crash_at('after_ack', sub { insert_rows(80, 40) });
@@ -121,10 +120,10 @@ exactly_once('managed, a lost answer to a stored stream');
 
 # ... and queues, tagged, when the table does not take streams
 $kusto->mgmt($db, '.alter table S policy streamingingestion disable');
-my $queued_before = $kusto->admin('GET', '/admin/stats')->{dm}{processed} // 0;
+my $queued_before = $kusto->dm_settled;
 insert_rows(60, 30);
 exactly_once('managed, queued (streaming policy off)');
-ok(($kusto->admin('GET', '/admin/stats')->{dm}{processed} // 0) > $queued_before, 'those batches went through the queue');
+cmp_ok($kusto->dm_settled, '>', $queued_before, 'those batches went through the queue');
 crash_at('after_queue', sub { insert_rows(40, 40) });
 crash_at('after_record', sub { insert_rows(40, 40) });
 $kusto->mgmt($db, '.alter table S policy streamingingestion enable');

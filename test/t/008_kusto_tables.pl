@@ -120,7 +120,8 @@ my $source = $node->safe_psql('postgres', q{SELECT string_agg(id || ':' || coale
 my $ok = $node->poll_query_until('postgres', 'SELECT true') && wait_for_state();
 sub wait_for_state
 {
-	for (1 .. 200)
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
 	{
 		my $rows = $kusto->query($db, "$query | order by id asc | project id, label, qty");
 		return 1 if join(',', map { "$_->[0]:$_->[1]:$_->[2]" } @$rows) eq $source;

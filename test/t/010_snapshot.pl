@@ -71,7 +71,8 @@ sub latest_state_is_source
 	my $source = sql(qq{SELECT string_agg(concat_ws(':', $cols), ',' ORDER BY $cols) FROM $table});
 	my $order = join(', ', map { "$_ asc" } split /,\s*/, $cols);
 	my $got = '';
-	for (1 .. 300)
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
 	{
 		my $rows = $kusto->query($db, "$kql | order by $order | project $cols");
 		$got = join(',', map { join(':', map { $_ // '' } @$_) } @$rows);
@@ -87,8 +88,10 @@ sql(qq{SELECT kusto_sink.create_sink('snap', 'emu', 'big, nokey, twokey, parted'
 	'{"create_table": true, "delivery_guarantee": "exactly_once", "ingestion_method": "streaming",
 	  "batch_size": 1000, "batch_interval_ms": 100,
 	  "tables": {"public.big": "Big", "public.nokey": "NoKey", "public.twokey": "TwoKey"}}')});
-is(sql(q{SELECT string_agg(source_table || ':' || state, ',' ORDER BY source_table) FROM kusto_sink.snapshots}),
-	'public.big:pending,public.nokey:pending,public.parted_1:pending,public.parted_2:pending,public.twokey:pending',
+# (the worker may have begun the first table already)
+is(sql(q{SELECT string_agg(source_table || ':' || CASE WHEN state IN ('pending', 'copying') THEN 'asked' ELSE state END, ','
+		   ORDER BY source_table) FROM kusto_sink.snapshots}),
+	'public.big:asked,public.nokey:asked,public.parted_1:asked,public.parted_2:asked,public.twokey:asked',
 	'create_sink asks for a snapshot of every source table (partitions for a partitioned one)');
 ok($node->poll_query_until('postgres', q{SELECT rows_delivered > 0 FROM kusto_sink.snapshots WHERE source_table = 'public.big'}),
 	'the snapshot is under way');

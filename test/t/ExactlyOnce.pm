@@ -57,6 +57,18 @@ sub running
 		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = '$self->{sink}'");
 }
 
+# alter_sink, then waits until the new worker runs (not the old one, which
+# still says running until it has settled and exited)
+sub alter
+{
+	my ($self, $options) = @_;
+	my $node = $self->{node};
+	my $pid = $node->safe_psql('postgres', "SELECT coalesce(worker_pid, 0) FROM kusto_sink.status WHERE name = '$self->{sink}'");
+	$node->safe_psql('postgres', "SELECT kusto_sink.alter_sink('$self->{sink}', '$options')");
+	return $node->poll_query_until('postgres',
+		"SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status WHERE name = '$self->{sink}'");
+}
+
 # inserts $n rows into t (in transactions of $per rows); returns the new total
 sub insert_rows
 {

@@ -13,6 +13,8 @@
 #   $kusto->wait_count($db, 'T', $n)         # waits (with a timeout) until T has $n rows
 #   $kusto->query_until($db, $csl, $rows)    # waits (with a timeout) until the query
 #                                            # gives $rows; returns the last rows seen
+#   $kusto->dm_settled                       # waits until the DM has no ingestion in
+#                                            # hand; returns how many it has processed
 #   $kusto->admin('POST', '/admin/faults', {...})
 #   $kusto->stop
 package KustoEmulator;
@@ -191,6 +193,21 @@ sub query_until
 		$rows = eval { $self->query($db, $csl) } // [];
 		return $rows if $flat->($rows) eq $flat->($want) || time > $deadline;
 		usleep(50_000);
+	}
+}
+
+# The DM makes a blob's rows visible a moment before it counts the blob as
+# processed: wait for the ingestions it has in hand to end.
+sub dm_settled
+{
+	my ($self) = @_;
+	my $deadline = time + $timeout;
+	my $dm;
+	while (1)
+	{
+		$dm = $self->admin('GET', '/admin/stats')->{dm};
+		return $dm->{processed} if $dm->{inFlight} == 0 || time > $deadline;
+		usleep(20_000);
 	}
 }
 
