@@ -817,8 +817,8 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION kusto_sink._snapshot_tables(kusto_sink.sink) FROM PUBLIC;
 
--- Asks for a snapshot of some (NULL: all) of a sink's tables; a table's
--- earlier snapshot, finished or not, starts over.  Returns how many tables.
+-- The tables of a sink (NULL: all) that a snapshot request or cancel names:
+-- each must be one of its tables; a partitioned table means its partitions.
 CREATE FUNCTION kusto_sink._snapshot_targets(s kusto_sink.sink, tables regclass[])
 RETURNS TABLE (relid oid, source_table text)
 LANGUAGE plpgsql STABLE
@@ -845,6 +845,24 @@ END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink._snapshot_targets(kusto_sink.sink, regclass[]) FROM PUBLIC;
 
+-- Takes the snapshot locks of tables (src/worker/snapshot.h), in relid order,
+-- until the transaction ends: a chunk being read of one of them ends first,
+-- and the next sees what the caller changed.
+CREATE FUNCTION kusto_sink._lock_snapshots(relids oid[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- (19283 is KS_SNAPSHOT_LOCK_CLASS)
+	PERFORM pg_advisory_xact_lock((19283::int8 << 32) | x.r::int8)
+	   FROM (SELECT DISTINCT r FROM unnest(relids) r ORDER BY r) x;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._lock_snapshots(oid[]) FROM PUBLIC;
+
+-- Asks for a snapshot of some (NULL: all) of a sink's tables; a table's
+-- earlier snapshot, finished or not, starts over.  Returns how many tables.
 CREATE FUNCTION kusto_sink._request_snapshot(s kusto_sink.sink, tables regclass[])
 RETURNS int
 LANGUAGE plpgsql VOLATILE
@@ -853,6 +871,7 @@ AS $$
 DECLARE
 	n int;
 BEGIN
+	PERFORM kusto_sink._lock_snapshots(ARRAY(SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t));
 	INSERT INTO kusto_sink.snapshot AS o (sink, relid, source_table)
 		SELECT s.name, t.relid, t.source_table FROM kusto_sink._snapshot_targets(s, tables) t
 	ON CONFLICT (sink, relid) DO UPDATE
@@ -894,13 +913,23 @@ BEGIN
 		SELECT s.name, now_in.relid, now_in.source_table, _snapshot_follow.resync FROM now_in
 	ON CONFLICT ON CONSTRAINT snapshot_pkey DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	-- create_sink, right after the slot is made: a table that is empty now (a
-	-- fresh snapshot, which sees every transaction before the slot's consistent
-	-- point) has nothing for a snapshot to send; its rows all come as changes
+	-- create_sink, right after the slot is made: a table that is empty now has
+	-- nothing for a snapshot to send; its rows all come as changes.  "Now" is
+	-- a fresh snapshot taken under a SHARE lock, as the worker's chunks are: a
+	-- writer whose commit is in the WAL before the slot's consistent point may
+	-- still be running (waiting for a synchronous standby, say), invisible to
+	-- a snapshot; the lock waits for it to end.  No lock at once: the worker's
+	-- first chunk waits for it instead.
 	IF NOT resync AND current_setting('transaction_isolation') = 'read committed' THEN
 		FOR rel IN SELECT p.relid::regclass FROM kusto_sink.snapshot p
 					WHERE p.sink = s.name AND NOT p.copied AND p.started_at IS NULL LOOP
-			EXECUTE format('SELECT EXISTS (SELECT FROM ONLY %s)', rel) INTO has_rows;
+			BEGIN
+				EXECUTE format('LOCK TABLE ONLY %s IN SHARE MODE NOWAIT', rel);
+				EXECUTE format('SELECT EXISTS (SELECT FROM ONLY %s)', rel) INTO has_rows;
+			EXCEPTION
+				WHEN lock_not_available THEN
+					has_rows := true;
+			END;
 			IF NOT has_rows THEN
 				UPDATE kusto_sink.snapshot p SET copied = true, started_at = now(), finished_at = now()
 				 WHERE p.sink = s.name AND p.relid = rel;
@@ -951,9 +980,13 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	targets := ARRAY(SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t);
-	-- a new requested_at: a chunk being read now is not stored (snapshot.c)
+	PERFORM kusto_sink._lock_snapshots(targets);
+	-- a new requested_at: a chunk read after this is not stored (snapshot.c)
 	UPDATE kusto_sink.snapshot p
-	   SET copied = true, cancelled_at = clock_timestamp(), requested_at = clock_timestamp()
+	   SET copied = true, cancelled_at = clock_timestamp(), requested_at = clock_timestamp(),
+		   finished_at = CASE WHEN EXISTS (SELECT FROM kusto_sink.snapshot_chunk c
+											WHERE c.sink = p.sink AND c.relid = p.relid)
+							  THEN NULL ELSE clock_timestamp() END
 	 WHERE p.sink = s.name AND NOT p.copied AND p.relid = ANY (targets);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
@@ -964,7 +997,7 @@ REVOKE ALL ON FUNCTION kusto_sink.cancel_snapshot(text, regclass[]) FROM PUBLIC;
 -- Snapshot progress per sink and table.
 CREATE VIEW kusto_sink.snapshots AS
 	SELECT p.sink, p.source_table,
-		   CASE WHEN p.cancelled_at IS NOT NULL THEN 'cancelled'
+		   CASE WHEN p.cancelled_at IS NOT NULL AND p.finished_at IS NOT NULL THEN 'cancelled'
 				WHEN p.finished_at IS NOT NULL THEN 'done'
 				WHEN p.copied THEN 'delivering'
 				WHEN p.started_at IS NOT NULL THEN 'copying'
@@ -1402,6 +1435,13 @@ BEGIN
 		RAISE EXCEPTION 'sink "%" has no source table for Kusto table "%"', sink, kusto_table
 			USING ERRCODE = 'undefined_table',
 				  HINT = 'Only the Kusto tables the sink writes to are created or checked.';
+	END IF;
+	-- each layout has its own ordinal mapping, unless the sink names one for all
+	IF lower(coalesce(s.options ->> 'format', 'json')) = 'csv' AND s.options ? 'ingestion_mapping_ref'
+	   AND (SELECT count(*) FROM kusto_sink._sources_of(s, kusto_table)) > 1 THEN
+		RAISE EXCEPTION 'Kusto table "%" gets CSV records of more than one source table through one mapping', kusto_table
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'CSV maps fields by position, which differs between tables: leave out ingestion_mapping_ref (create_table makes a mapping per table), use format json, or give each table its own Kusto table.';
 	END IF;
 	FOR want IN SELECT * FROM kusto_sink._kusto_columns(sink, kusto_table) LOOP
 		cols := cols || format('%s:%s', kusto_sink._kql_name(want.name), want.type);

@@ -30,6 +30,10 @@ SELECT kusto_sink.alter_sink('kt', '{"format": "csv", "ingestion_method": "queue
 -- a Kusto table no source table goes to any more: refused
 SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);
 SELECT kusto_sink._kusto_table_commands('kt', 'Orders', NULL);
+-- ... but not through one mapping of the sink's own
+SELECT kusto_sink.alter_sink('kt', '{"ingestion_mapping_ref": "mine"}');
+SELECT kusto_sink._kusto_table_commands('kt', 'Orders', NULL);
+SELECT kusto_sink.alter_sink('kt', '{"ingestion_mapping_ref": null}');
 -- two tables into one Kusto table must agree on the types
 SELECT kusto_sink.alter_sink('kt', '{"format": "json", "tables": null}');
 SELECT kusto_sink.drop_sink('kt');

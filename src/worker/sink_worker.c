@@ -302,8 +302,8 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	batch->retry_at = TimestampTzPlusMilliseconds(now, ks_ship_retry_delay_ms(batch, outcome));
 	if (outcome == KS_SHIP_PERMANENT)
 	{
-		/* the pause is this batch's, tried first when it ends */
-		W->error_stop_until = batch->retry_at;
+		/* the pause lasts until every rejected batch is due; they go first */
+		W->error_stop_until = Max(W->error_stop_until, batch->retry_at);
 		W->ready = lcons(batch, W->ready);
 	}
 	else
@@ -389,12 +389,15 @@ seal(KsBatch *batch)
 	W->ready = lappend(W->ready, batch);
 }
 
-/* Ends the pause of a permanent rejection once the batch's retry is due. */
+/* Ends the pause of a permanent rejection once the batches' retry is due. */
 static void
 end_error_pause(void)
 {
 	if (W->error_stop && W->error_stop_until <= GetCurrentTimestamp())
+	{
 		W->error_stop = false;
+		W->error_stop_until = 0;
+	}
 }
 
 /*
@@ -416,6 +419,7 @@ exit_while_decoding(void)
 	SpinLockAcquire(&W->slot->mutex);
 	W->slot->state = KS_STATE_STOPPED;
 	SpinLockRelease(&W->slot->mutex);
+	W->slot->reload_requested = false;	/* the next worker has the new configuration */
 	proc_exit(0);
 }
 
@@ -447,6 +451,9 @@ wait_for_room(void)
 		}
 		start_ready();
 		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+		/* a large transaction decodes on for long: a drop_sink does not wait */
+		if (W->slot->stop_requested)
+			exit_while_decoding();
 		return;
 	}
 	for (;;)

@@ -26,6 +26,7 @@
 #include "replication/message.h"
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
+#include "storage/lock.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -662,6 +663,23 @@ skip_table(KsSnapshot *s, SnapTable *t, const char *why)
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
+/*
+ * The table's snapshot lock (snapshot.h), before the transaction's snapshot
+ * is taken: a resnapshot_sink or cancel_snapshot that changed the progress
+ * row meanwhile has committed, and this chunk sees it, instead of failing to
+ * serialize its update of the row.
+ */
+static void
+lock_progress_row(Oid relid)
+{
+	LOCKTAG		tag;
+	uint64		key = ((uint64) KS_SNAPSHOT_LOCK_CLASS << 32) | relid;
+
+	/* as pg_advisory_xact_lock(bigint) */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
 /* Reads the next chunk of the first table still to read (see snapshot.h). */
 void
 ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
@@ -684,6 +702,7 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 	StartTransactionCommand();
 	/* one snapshot for the transaction, taken while the table is locked */
 	XactIsoLevel = XACT_REPEATABLE_READ;
+	lock_progress_row(t->relid);
 	/* every row or an error, never rows that a policy hides (as pg_dump) */
 	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);

@@ -6,6 +6,10 @@
  *	  slot's stream of changes.
  *
  * A chunk is read in a short transaction of its own (ks_snapshot_take):
+ *	- it first takes the table's snapshot lock (an advisory lock, key
+ *	  KS_SNAPSHOT_LOCK_CLASS << 32 | relid, that resnapshot_sink and
+ *	  cancel_snapshot take too before they change the table's progress row),
+ *	  so that such a change lands between chunks, never under one;
  *	- the table is locked in SHARE mode, which waits for (at most
  *	  KS_SNAPSHOT_LOCK_WAIT_MS, then tries again later) and then keeps out
  *	  writers, so that every change to it has committed;
@@ -54,6 +58,7 @@
 
 #define KS_SNAPSHOT_AHEAD 8			/* chunks read and not yet delivered */
 #define KS_SNAPSHOT_LOCK_WAIT_MS 50	/* how long a chunk waits for its lock */
+#define KS_SNAPSHOT_LOCK_CLASS 19283	/* 'KS': high half of the advisory key */
 
 typedef struct KsSnapshot KsSnapshot;
 

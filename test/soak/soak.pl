@@ -124,11 +124,13 @@ sub event
 	elsif ($r == 9)
 	{
 		# a resync of one table while the workload goes on, sometimes with a crash in it
-		# (under the row's lock: was a resync of the table still reading? it never ends then)
+		# (under the table's snapshot lock, which chunks take: was a resync of the
+		# table still reading? it never ends then)
 		my $t = $tables[ int(rand(@tables)) ];
 		my $out = eval {
 			$node->safe_psql('postgres', "BEGIN;
-				SELECT resync AND NOT copied FROM kusto_sink.snapshot WHERE sink = 'soak' AND relid = '$t'::regclass FOR UPDATE;
+				SELECT kusto_sink._lock_snapshots(ARRAY['$t'::regclass::oid]);
+				SELECT resync AND NOT copied FROM kusto_sink.snapshot WHERE sink = 'soak' AND relid = '$t'::regclass;
 				SELECT kusto_sink.resnapshot_sink('soak', ARRAY['$t'::regclass]);
 				COMMIT;");
 		};

@@ -190,7 +190,8 @@ $writer->query_safe('BEGIN; INSERT INTO slow VALUES (50001, $$after the cancel$$
 is(sql(q{SELECT kusto_sink.cancel_snapshot('cancel')}), 1, 'cancel_snapshot stops it');
 $writer->query_safe('COMMIT');
 $writer->quit;
-is(sql(q{SELECT state FROM kusto_sink.snapshots WHERE sink = 'cancel'}), 'cancelled', 'kusto_sink.snapshots shows it cancelled');
+ok($node->poll_query_until('postgres', q{SELECT state = 'cancelled' FROM kusto_sink.snapshots WHERE sink = 'cancel'}),
+	'kusto_sink.snapshots shows it cancelled, once the chunks read before are in Kusto');
 is(sql(q{SELECT snapshot_state FROM kusto_sink.status WHERE name = 'cancel'}), 'cancelled', 'and so does kusto_sink.status');
 is($kusto->query_until($db, q{Slow | where id == 50001 | count}, [ [1] ])->[0][0], 1, 'changes go on');
 my $read = sql(q{SELECT rows_copied FROM kusto_sink.snapshots WHERE sink = 'cancel'});
