@@ -30,6 +30,7 @@ API_OBJS = \
 	src/api/hide_statement.o \
 	src/api/outside_transaction.o \
 	src/api/sink_control.o \
+	src/api/table_empty.o \
 	src/api/test_connection.o \
 	src/api/typeinfo.o
 

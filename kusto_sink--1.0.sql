@@ -60,6 +60,14 @@ AS 'MODULE_PATHNAME', 'kusto_sink_outside_transaction'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION kusto_sink._outside_transaction(text) FROM PUBLIC;
 
+-- Whether a table has no row, seen under a SHARE lock taken at once and
+-- released before it returns (false when the lock is not free).
+CREATE FUNCTION kusto_sink._table_empty(rel regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kusto_sink_table_empty'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._table_empty(regclass) FROM PUBLIC;
+
 -- Validates a connection's settings; raises an error naming what is wrong.
 CREATE FUNCTION kusto_sink._check_connection(c kusto_sink.connection)
 RETURNS kusto_sink.connection
@@ -899,8 +907,6 @@ AS $$
 DECLARE
 	s kusto_sink.sink;
 	n int;
-	rel regclass;
-	has_rows boolean;
 BEGIN
 	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _snapshot_follow.sink;
 	IF NOT FOUND OR NOT coalesce((s.options ->> 'snapshot')::boolean, true) THEN
@@ -913,28 +919,13 @@ BEGIN
 		SELECT s.name, now_in.relid, now_in.source_table, _snapshot_follow.resync FROM now_in
 	ON CONFLICT ON CONSTRAINT snapshot_pkey DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	-- create_sink, right after the slot is made: a table that is empty now has
-	-- nothing for a snapshot to send; its rows all come as changes.  "Now" is
-	-- a fresh snapshot taken under a SHARE lock, as the worker's chunks are: a
-	-- writer whose commit is in the WAL before the slot's consistent point may
-	-- still be running (waiting for a synchronous standby, say), invisible to
-	-- a snapshot; the lock waits for it to end.  No lock at once: the worker's
-	-- first chunk waits for it instead.
-	IF NOT resync AND current_setting('transaction_isolation') = 'read committed' THEN
-		FOR rel IN SELECT p.relid::regclass FROM kusto_sink.snapshot p
-					WHERE p.sink = s.name AND NOT p.copied AND p.started_at IS NULL LOOP
-			BEGIN
-				EXECUTE format('LOCK TABLE ONLY %s IN SHARE MODE NOWAIT', rel);
-				EXECUTE format('SELECT EXISTS (SELECT FROM ONLY %s)', rel) INTO has_rows;
-			EXCEPTION
-				WHEN lock_not_available THEN
-					has_rows := true;
-			END;
-			IF NOT has_rows THEN
-				UPDATE kusto_sink.snapshot p SET copied = true, started_at = now(), finished_at = now()
-				 WHERE p.sink = s.name AND p.relid = rel;
-			END IF;
-		END LOOP;
+	-- create_sink, right after the slot is made: a table that is empty now
+	-- (src/api/table_empty.c) has nothing for a snapshot to send; its rows all
+	-- come as changes
+	IF NOT resync THEN
+		UPDATE kusto_sink.snapshot p SET copied = true, started_at = now(), finished_at = now()
+		 WHERE p.sink = s.name AND NOT p.copied AND p.started_at IS NULL
+		   AND kusto_sink._table_empty(p.relid::regclass);
 	END IF;
 	RETURN n;
 END

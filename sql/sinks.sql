@@ -49,12 +49,14 @@ SELECT sink, source_table, state, rows_copied FROM kusto_sink.snapshots ORDER BY
 SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_refunds'::regclass]);
 SELECT kusto_sink.resnapshot_sink('two', ARRAY['src_view'::regclass]);
 SELECT kusto_sink.resnapshot_sink('nosuch');
--- (not under repeatable read: its snapshot is older than the slot)
+-- (also under repeatable read: the emptiness is seen with a fresh snapshot)
 SET default_transaction_isolation = 'repeatable read';
 SELECT kusto_sink.create_sink('rr', 'emu', 'src_orders', 'db', 'Orders');
 RESET default_transaction_isolation;
 SELECT source_table, state FROM kusto_sink.snapshots WHERE sink = 'rr';
 SELECT kusto_sink.drop_sink('rr');
+-- _table_empty: an empty table, one with a row, not a table
+SELECT kusto_sink._table_empty('src_orders'), kusto_sink._table_empty('src_refunds'), kusto_sink._table_empty('src_view');
 -- cancel_snapshot: the tables still reading rows stop; a new request starts over
 SELECT kusto_sink.cancel_snapshot('two', ARRAY['src_refunds'::regclass]);
 SELECT kusto_sink.cancel_snapshot('two', ARRAY['src_refunds'::regclass]);
