@@ -98,7 +98,7 @@ typedef struct SinkWorker
 	HTAB	   *routes;			/* relid -> Kusto table */
 	size_t		max_batch_bytes;
 	bool		error_stop;		/* a permanent error stopped shipping */
-	TimestampTz error_stop_until;	/* until the rejected batch's retry */
+	TimestampTz error_stop_until;	/* until the rejected batches' retry */
 
 	/* dead letters (on_error = dead_letter), written outside decoding */
 	List	   *dead;			/* rejected batches to store */

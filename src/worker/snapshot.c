@@ -667,9 +667,10 @@ skip_table(KsSnapshot *s, SnapTable *t, const char *why)
  * The table's snapshot lock (snapshot.h), before the transaction's snapshot
  * is taken: a resnapshot_sink or cancel_snapshot that changed the progress
  * row meanwhile has committed, and this chunk sees it, instead of failing to
- * serialize its update of the row.
+ * serialize its update of the row.  False when one holds it now (its
+ * transaction may stay open for long; decoding must not wait for it).
  */
-static void
+static bool
 lock_progress_row(Oid relid)
 {
 	LOCKTAG		tag;
@@ -677,7 +678,7 @@ lock_progress_row(Oid relid)
 
 	/* as pg_advisory_xact_lock(bigint) */
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, 1);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /* Reads the next chunk of the first table still to read (see snapshot.h). */
@@ -702,7 +703,15 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 	StartTransactionCommand();
 	/* one snapshot for the transaction, taken while the table is locked */
 	XactIsoLevel = XACT_REPEATABLE_READ;
-	lock_progress_row(t->relid);
+	if (!lock_progress_row(t->relid))
+	{
+		/* its snapshot is being asked for again or cancelled: a little later */
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(chunk_cxt);
+		s->next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_LOCK_RETRY_MS);
+		return;
+	}
 	/* every row or an error, never rows that a policy hides (as pg_dump) */
 	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);

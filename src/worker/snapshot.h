@@ -9,7 +9,8 @@
  *	- it first takes the table's snapshot lock (an advisory lock, key
  *	  KS_SNAPSHOT_LOCK_CLASS << 32 | relid, that resnapshot_sink and
  *	  cancel_snapshot take too before they change the table's progress row),
- *	  so that such a change lands between chunks, never under one;
+ *	  so that such a change lands between chunks, never under one (held by
+ *	  one of them: the chunk is tried again a little later);
  *	- the table is locked in SHARE mode, which waits for (at most
  *	  KS_SNAPSHOT_LOCK_WAIT_MS, then tries again later) and then keeps out
  *	  writers, so that every change to it has committed;
