@@ -645,7 +645,7 @@ DECLARE
 	merged jsonb;
 BEGIN
 	SELECT k.options || kusto_sink._check_sink_options(coalesce(alter_sink.options, '{}'))
-	  INTO merged FROM kusto_sink.sink k WHERE k.name = alter_sink.name FOR UPDATE;
+	  INTO merged FROM kusto_sink.sink k WHERE k.name = alter_sink.name FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'sink "%" does not exist', alter_sink.name
 			USING ERRCODE = 'undefined_object';
@@ -702,7 +702,9 @@ DECLARE
 	s kusto_sink.sink;
 BEGIN
 	PERFORM kusto_sink._outside_transaction('kusto_sink.drop_sink()');
-	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = drop_sink.name FOR UPDATE;
+	-- (not FOR UPDATE: the worker's inserts into the tables that reference the
+	-- sink, which it may have to finish before it can stop, take KEY SHARE)
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = drop_sink.name FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		IF NOT if_exists THEN
 			RAISE EXCEPTION 'sink "%" does not exist', drop_sink.name

@@ -199,7 +199,21 @@ cmp_ok($read, '<', 50000, 'it stopped before the last row');
 is_deeply($kusto->query_until($db, q{Slow | where _op == 'snapshot' | summarize count(), dcount(id)}, [ [ $read, $read ] ]),
 	[ [ $read, $read ] ], 'the rows read before the cancel arrive, once, and no more');
 is(sql(q{SELECT rows_copied FROM kusto_sink.snapshots WHERE sink = 'cancel'}), $read, 'no chunk is read after it');
-sql(q{SELECT kusto_sink.drop_sink('cancel')});
+# a resnapshot_sink whose transaction stays open holds the table's snapshot
+# lock: the chunks wait for it, the changes do not
+$writer = $node->background_psql('postgres');
+$writer->query_safe(q{BEGIN; SELECT kusto_sink.resnapshot_sink('cancel')});
+sql(q{INSERT INTO slow VALUES (50002, 'while a resnapshot_sink is open')});
+is($kusto->query_until($db, q{Slow | where id == 50002 | count}, [ [1] ])->[0][0], 1,
+	'changes flow while a resnapshot_sink transaction is open');
+is(sql(q{SELECT state FROM kusto_sink.snapshots WHERE sink = 'cancel'}), 'cancelled', 'its request is not seen yet');
+$writer->query_safe('COMMIT');
+$writer->quit;
+ok($node->poll_query_until('postgres', q{SELECT rows_delivered > 0 FROM kusto_sink.snapshots WHERE sink = 'cancel' AND state <> 'cancelled'}),
+	'once it commits, the table is sent again');
+# (the worker's chunk inserts take KEY SHARE on the sink row: drop_sink must not lock it FOR UPDATE)
+($ret, $out, $err) = $node->psql('postgres', q{SELECT kusto_sink.drop_sink('cancel')});
+is($ret, 0, 'drop_sink while a snapshot is being read') or diag($err);
 
 # ---------- a publication: its tables, and a table added later ----------
 sql(q{CREATE TABLE pub_a (id int PRIMARY KEY, v text); INSERT INTO pub_a SELECT g, 'a' || g FROM generate_series(1, 700) g;
