@@ -244,7 +244,8 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		W->slot->raw_bytes += batch->raw_bytes;
 		W->slot->compressed_bytes += batch->gz.len;
 		W->slot->last_success = now;
-		if (W->slot->state != KS_STATE_PAUSED)
+		/* (a batch that was in flight with a rejected one: the sink stays stopped) */
+		if (W->slot->state != KS_STATE_PAUSED && !W->error_stop)
 			W->slot->state = KS_STATE_RUNNING;
 		SpinLockRelease(&W->slot->mutex);
 		if (batch->newest_commit_time != 0)
