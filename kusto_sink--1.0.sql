@@ -51,9 +51,9 @@ AS 'MODULE_PATHNAME', 'kusto_sink_hide_statement'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION kusto_sink._hide_statement(text) FROM PUBLIC;
 
--- Raises an error inside a transaction block or a subtransaction: create_sink
--- and drop_sink make and drop a replication slot, which a rollback would not
--- undo (as CREATE and DROP SUBSCRIPTION refuse).
+-- Raises an error inside a transaction block, a subtransaction or a pipeline:
+-- create_sink and drop_sink make and drop a replication slot, which a
+-- rollback would not undo (as CREATE and DROP SUBSCRIPTION refuse).
 CREATE FUNCTION kusto_sink._outside_transaction(what text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'kusto_sink_outside_transaction'
@@ -482,6 +482,25 @@ BEGIN
 END
 $$;
 
+-- A sink's catalog row, or an error when there is no such sink.
+CREATE FUNCTION kusto_sink._sink(name text)
+RETURNS kusto_sink.sink
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _sink.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', _sink.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN s;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._sink(text) FROM PUBLIC;
+
 -- create_sink() resolves the source with the caller's search_path, then
 -- _create_sink() (SECURITY DEFINER) checks and does the rest.
 CREATE FUNCTION kusto_sink.create_sink(
@@ -879,11 +898,15 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	relids oid[];
+	names text[];
 	n int;
 BEGIN
-	PERFORM kusto_sink._lock_snapshots(ARRAY(SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t));
+	SELECT array_agg(t.relid), array_agg(t.source_table) INTO relids, names
+	  FROM kusto_sink._snapshot_targets(s, tables) t;
+	PERFORM kusto_sink._lock_snapshots(relids);
 	INSERT INTO kusto_sink.snapshot AS o (sink, relid, source_table)
-		SELECT s.name, t.relid, t.source_table FROM kusto_sink._snapshot_targets(s, tables) t
+		SELECT s.name, t.relid, t.source_table FROM unnest(relids, names) t(relid, source_table)
 	ON CONFLICT (sink, relid) DO UPDATE
 		SET source_table = excluded.source_table, requested_at = clock_timestamp(), last_key = NULL,
 			end_key = NULL, resync = true, start_lsn = NULL, copied = false, rows_copied = 0, rows_delivered = 0, chunks = 0,
@@ -941,15 +964,8 @@ RETURNS int
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	s kusto_sink.sink;
 BEGIN
-	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = resnapshot_sink.name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'sink "%" does not exist', resnapshot_sink.name
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	RETURN kusto_sink._request_snapshot(s, tables);
+	RETURN kusto_sink._request_snapshot(kusto_sink._sink(name), tables);
 END
 $$;
 REVOKE ALL ON FUNCTION kusto_sink.resnapshot_sink(text, regclass[]) FROM PUBLIC;
@@ -967,11 +983,7 @@ DECLARE
 	targets oid[];
 	n int;
 BEGIN
-	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = cancel_snapshot.name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'sink "%" does not exist', cancel_snapshot.name
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	s := kusto_sink._sink(name);
 	targets := ARRAY(SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t);
 	PERFORM kusto_sink._lock_snapshots(targets);
 	-- a new requested_at: a chunk read after this is not stored (snapshot.c)
@@ -1106,10 +1118,7 @@ AS $$
 DECLARE
 	n bigint;
 BEGIN
-	IF NOT EXISTS (SELECT FROM kusto_sink.sink k WHERE k.name = retry_dead_letter.sink) THEN
-		RAISE EXCEPTION 'sink "%" does not exist', retry_dead_letter.sink
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	PERFORM kusto_sink._sink(sink);
 	UPDATE kusto_sink.dead_letter d SET retry_requested = true WHERE d.sink = retry_dead_letter.sink;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM kusto_sink._notify_launcher();
@@ -1200,11 +1209,7 @@ DECLARE
 	shared boolean;
 	partitioned boolean;
 BEGIN
-	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _latest_state_parts.sink;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'sink "%" does not exist', sink
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	s := kusto_sink._sink(sink);
 	SELECT t.qualified INTO qualified FROM kusto_sink._source_tables(s) t WHERE t.rel = source_table;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'table % is not a source of sink "%"', source_table, sink
@@ -1360,10 +1365,7 @@ DECLARE
 	s kusto_sink.sink;
 	clash record;
 BEGIN
-	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = _kusto_columns.sink;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'sink "%" does not exist', sink USING ERRCODE = 'undefined_object';
-	END IF;
+	s := kusto_sink._sink(sink);
 	SELECT c1.name, c1.type AS t1, c1.rel AS r1, c2.type AS t2, c2.rel AS r2 INTO clash
 	  FROM kusto_sink._source_columns(s, kusto_table) c1
 	  JOIN kusto_sink._source_columns(s, kusto_table) c2 ON c1.name = c2.name AND c1.type <> c2.type AND c1.pos < c2.pos
