@@ -681,6 +681,16 @@ lock_progress_row(Oid relid)
 	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
+/* A chunk that has to wait: nothing of it stays, decoding goes on meanwhile. */
+static void
+try_again_later(KsSnapshot *s, MemoryContext oldcxt, MemoryContext chunk_cxt)
+{
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(chunk_cxt);
+	s->next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_LOCK_RETRY_MS);
+}
+
 /* Reads the next chunk of the first table still to read (see snapshot.h). */
 void
 ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
@@ -705,11 +715,8 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 	XactIsoLevel = XACT_REPEATABLE_READ;
 	if (!lock_progress_row(t->relid))
 	{
-		/* its snapshot is being asked for again or cancelled: a little later */
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(chunk_cxt);
-		s->next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_LOCK_RETRY_MS);
+		/* its snapshot is being asked for again or cancelled */
+		try_again_later(s, oldcxt, chunk_cxt);
 		return;
 	}
 	/* every row or an error, never rows that a policy hides (as pg_dump) */
@@ -752,11 +759,8 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 
 	if (!lock_briefly(t->relid))
 	{
-		/* writers hold it: try again a little later, decoding goes on */
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(chunk_cxt);
-		s->next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_LOCK_RETRY_MS);
+		/* writers hold it */
+		try_again_later(s, oldcxt, chunk_cxt);
 		return;
 	}
 	locked = GetCurrentTimestamp();
