@@ -10,6 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use Sinks;
 
 my $certs = PostgreSQL::Test::Utils::tempdir();
 system('bash', "$ENV{KS_ROOT}/test/kusto-emulator/scripts/make-certs.sh", $certs) == 0
@@ -81,10 +82,7 @@ $node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(2
 $node->safe_psql('postgres', "SELECT kusto_sink.resume_sink('sales')");
 is($kusto->wait_count($db, 'Orders', 1102), 1102, 'changes made while paused arrive after resume');
 
-my $old_pid = $node->safe_psql('postgres', 'SELECT worker_pid FROM kusto_sink.status');
-$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('sales', '{"batch_interval_ms": 60000}')});
-ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $old_pid FROM kusto_sink.status"),
-	'restarted after alter');
+ok(Sinks::alter_and_wait($node, 'sales', '{"batch_interval_ms": 60000}'), 'restarted after alter');
 $node->safe_psql('postgres', 'INSERT INTO orders SELECT g FROM generate_series(3001, 3010) g');
 ok($node->poll_query_until('postgres',
 	"SELECT decoded_lsn >= pg_current_wal_lsn() FROM kusto_sink.status"), 'decoded');

@@ -9,6 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use Sinks;
 
 my $kusto = KustoEmulator->new;
 $kusto->create_sink_table('Db', 'T', 'id:long');
@@ -51,9 +52,7 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM kusto_sink.dead
 	'and the dead letter is gone');
 
 # on_error = stop (the default): nothing skipped, state error, then it goes on
-my $old_pid = $node->safe_psql('postgres', 'SELECT worker_pid FROM kusto_sink.status');
-$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('s', '{"on_error": null}')});
-ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $old_pid FROM kusto_sink.status"), 'running again');
+ok(Sinks::alter_and_wait($node, 's', '{"on_error": null}'), 'running again');
 $kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 2,
 	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });
 $node->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(61, 70)');
@@ -65,10 +64,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.dead_letter'), 
 # a rejection in the middle of a large transaction (decoding waits for room
 # for its batches): the pause ends, and so does a drop_sink
 sub status { return $node->safe_psql('postgres', "SELECT $_[0] FROM kusto_sink.status"); }
-my $pid = status('worker_pid');
-$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('s', '{"batch_size": 10}')});
-ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status"),
-	'running with batches of 10 records');
+ok(Sinks::alter_and_wait($node, 's', '{"batch_size": 10}'), 'running with batches of 10 records');
 my $failures = status('ingestion_failures');
 $kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1,
 	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });

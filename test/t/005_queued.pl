@@ -11,6 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use Sinks;
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 100);
 my $db = 'Q';
@@ -96,9 +97,7 @@ is($kusto->query($db, 'Orders | where id > 1000 and id < 2000 | summarize dcount
 
 # ---- poll_for_ingestion_status off: acknowledged as soon as the queue took the message
 # (and flush_immediately off, so that the DM's 5 s batching delay applies) ----
-my $pid = status('q', 'worker_pid');
-$node->safe_psql('postgres', qq{SELECT kusto_sink.alter_sink('q', '{"poll_for_ingestion_status": false, "flush_immediately": false}')});
-ok($node->poll_query_until('postgres', "SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status WHERE name = 'q'"),
+ok(Sinks::alter_and_wait($node, 'q', '{"poll_for_ingestion_status": false, "flush_immediately": false}'),
 	'running with poll_for_ingestion_status off');
 $kusto->admin('POST', '/admin/config', { ingestionDelayMs => 5000 });
 my $sent = status('q', 'rows_sent');

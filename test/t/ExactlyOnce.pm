@@ -9,6 +9,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use Sinks;
 
 # a started cluster for the tests: crash points armed by $crash_file, the
 # extension, the source table t and the connection 'emu' to $kusto_url;
@@ -57,16 +58,11 @@ sub running
 		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = '$self->{sink}'");
 }
 
-# alter_sink, then waits until the new worker runs (not the old one, which
-# still says running until it has settled and exited)
+# alter_sink, then waits until the new worker runs (Sinks.pm)
 sub alter
 {
 	my ($self, $options) = @_;
-	my $node = $self->{node};
-	my $pid = $node->safe_psql('postgres', "SELECT coalesce(worker_pid, 0) FROM kusto_sink.status WHERE name = '$self->{sink}'");
-	$node->safe_psql('postgres', "SELECT kusto_sink.alter_sink('$self->{sink}', '$options')");
-	return $node->poll_query_until('postgres',
-		"SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status WHERE name = '$self->{sink}'");
+	return Sinks::alter_and_wait($self->{node}, $self->{sink}, $options);
 }
 
 # inserts $n rows into t (in transactions of $per rows); returns the new total
