@@ -14,7 +14,7 @@
 
 EXTENSION = kusto_sink
 MODULE_big = kusto_sink
-DATA = kusto_sink--1.0.sql
+DATA = kusto_sink--1.0.sql kusto_sink--1.0--1.1.sql
 PGFILEDESC = "kusto_sink - stream PostgreSQL changes into Azure Data Explorer (Kusto)"
 
 DECODER_OBJS = \
