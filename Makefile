@@ -27,6 +27,8 @@ DECODER_OBJS = \
 	src/decoder/escape.o
 
 API_OBJS = \
+	src/api/caller_gate.o \
+	src/api/check_options.o \
 	src/api/hide_statement.o \
 	src/api/outside_transaction.o \
 	src/api/sink_control.o \
@@ -36,15 +38,19 @@ API_OBJS = \
 
 WORKER_OBJS = \
 	src/worker/batch.o \
+	src/worker/catalog_version.o \
 	src/worker/config.o \
+	src/worker/connection_options.o \
 	src/worker/crashpoint.o \
 	src/worker/decode.o \
 	src/worker/kusto_tables.o \
+	src/worker/jsonb_pairs.o \
 	src/worker/layouts.o \
 	src/worker/launcher.o \
 	src/worker/progress.o \
 	src/worker/registry.o \
 	src/worker/ship.o \
+	src/worker/sink_options.o \
 	src/worker/sink_worker.o \
 	src/worker/snapshot.o \
 	src/worker/worker_sql.o
@@ -68,7 +74,7 @@ SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 # The regression tests run through our own installcheck (throw-away instance,
 # unprivileged user), so PGXS must not define one.
 NO_INSTALLCHECK = 1
-REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables
+REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src

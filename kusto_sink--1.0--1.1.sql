@@ -11,6 +11,756 @@
 -- [api] the SQL API: callers, ownership, validation in C
 -------------------------------------------------------------------------------
 
+-- The option validators are the C code's (src/worker/connection_options.c,
+-- sink_options.c), which the sink worker runs too.
+CREATE OR REPLACE FUNCTION kusto_sink._check_connection(c kusto_sink.connection)
+RETURNS kusto_sink.connection
+AS 'MODULE_PATHNAME', 'kusto_sink_check_connection'
+LANGUAGE C IMMUTABLE;
+
+-- require_secret false: a connection whose secret was dropped (a changed
+-- URL, a restore) passes
+CREATE FUNCTION kusto_sink._check_connection(c kusto_sink.connection, require_secret boolean)
+RETURNS kusto_sink.connection
+AS 'MODULE_PATHNAME', 'kusto_sink_check_connection'
+LANGUAGE C IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._check_connection(kusto_sink.connection, boolean) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink._connection_has_secret(c kusto_sink.connection)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kusto_sink_connection_has_secret'
+LANGUAGE C IMMUTABLE;
+
+CREATE FUNCTION kusto_sink._connection_missing_secret(c kusto_sink.connection)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kusto_sink_connection_missing_secret'
+LANGUAGE C IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._connection_missing_secret(kusto_sink.connection) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION kusto_sink._check_sink_options(options jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'kusto_sink_check_sink_options'
+LANGUAGE C STABLE;
+
+CREATE OR REPLACE FUNCTION kusto_sink._check_sink_combination(options jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'kusto_sink_check_sink_combination'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION kusto_sink._check_kusto_name(what text, name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_kusto_name'
+LANGUAGE C STRICT IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._check_kusto_name(text, text) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink._check_metadata_columns(options jsonb, tables regclass[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_metadata_columns'
+LANGUAGE C STRICT STABLE;
+REVOKE ALL ON FUNCTION kusto_sink._check_metadata_columns(jsonb, regclass[]) FROM PUBLIC;
+
+-- Non-superusers act only on the connections and sinks they own, or whose
+-- owner role they have the privileges of, as for tables.
+CREATE FUNCTION kusto_sink._check_owner(caller regrole, kind text, name text, owner regrole)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_catalog.pg_has_role(caller, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of % "%"', kind, name
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('It belongs to role %s.', owner),
+				  HINT = 'Only its owner, a member of the owner role, or a superuser may use or change it.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._check_owner(regrole, text, text, regrole) FROM PUBLIC;
+
+-- Naming files on the database server, and using the server's own Azure
+-- identity (managed and workload identity), is for superusers and members
+-- of pg_read_server_files only, as COPY FROM a file is.  Checked for what a
+-- call sets anew (old is NULL for a new connection).
+CREATE FUNCTION kusto_sink._check_server_files(caller regrole, c kusto_sink.connection, old kusto_sink.connection)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	what text;
+BEGIN
+	IF pg_catalog.pg_has_role(caller, 'pg_read_server_files', 'USAGE') THEN
+		RETURN;
+	END IF;
+	IF c.auth IN ('managed_identity', 'workload_identity') THEN
+		RAISE EXCEPTION 'permission denied to use auth method "%"', c.auth
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'It uses the database server''s own Azure identity, which only superusers and members of pg_read_server_files may hand to a connection.',
+				  HINT = 'Ask a superuser to create the connection and to let you use it (it stays theirs).';
+	END IF;
+	SELECT f.k INTO what FROM (VALUES
+			('certificate_file', c.certificate_file, old.certificate_file),
+			('private_key_file', c.private_key_file, old.private_key_file),
+			('federated_token_file', c.federated_token_file, old.federated_token_file),
+			('ca_file', c.options ->> 'ca_file', old.options ->> 'ca_file'),
+			('app_key_file', c.options ->> 'app_key_file', old.options ->> 'app_key_file'),
+			('token_file', c.options ->> 'token_file', old.options ->> 'token_file')) f(k, v, was)
+	 WHERE f.v IS NOT NULL AND f.v IS DISTINCT FROM f.was LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'permission denied to set connection argument "%"', what
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Only superusers and members of pg_read_server_files may name files on the database server, as for COPY FROM a file.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._check_server_files(regrole, kusto_sink.connection, kusto_sink.connection) FROM PUBLIC;
+
+-- The public functions take their caller (src/api/caller_gate.c) and call
+-- kusto_sink.impl_<name>(caller, ...) as a superuser; nobody else may run
+-- the impl_ functions, so the caller they get is the real one.
+
+CREATE FUNCTION kusto_sink.impl_create_connection(
+	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
+	certificate_file text, private_key_file text, managed_identity_id text,
+	federated_token_file text, token text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+BEGIN
+	PERFORM kusto_sink._hide_statement('kusto_sink.create_connection');
+	c := ROW(name, cluster_url, auth, tenant_id, app_id, app_key, certificate_file,
+			 private_key_file, managed_identity_id, federated_token_file, token,
+			 coalesce(options, '{}'), caller, now(), now());
+	c := kusto_sink._check_connection(c, true);
+	PERFORM kusto_sink._check_server_files(caller, c, NULL);
+	BEGIN
+		INSERT INTO kusto_sink.connection SELECT c.*;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'connection "%" already exists', c.name
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use kusto_sink.alter_connection() to change it.';
+	END;
+END
+$$;
+
+-- Changes the arguments that are not NULL; a new auth method starts from its
+-- own arguments.  A changed endpoint (cluster_url, authority_host,
+-- ingest_url, managed_identity_endpoint, proxy) drops the stored secret and
+-- credential files unless the same call passes them again: a role allowed
+-- to change a connection must not send its secret to a host of its choice.
+CREATE FUNCTION kusto_sink.impl_alter_connection(
+	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
+	certificate_file text, private_key_file text, managed_identity_id text,
+	federated_token_file text, token text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+	old kusto_sink.connection;
+	moved text;
+BEGIN
+	PERFORM kusto_sink._hide_statement('kusto_sink.alter_connection');
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_alter_connection.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', impl_alter_connection.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
+	old := c;
+	IF auth IS NOT NULL AND auth IS DISTINCT FROM c.auth THEN
+		c.auth := auth;
+		c.tenant_id := NULL; c.app_id := NULL; c.app_key := NULL; c.certificate_file := NULL;
+		c.private_key_file := NULL; c.managed_identity_id := NULL; c.federated_token_file := NULL;
+		c.token := NULL;
+	END IF;
+	c.cluster_url := coalesce(rtrim(cluster_url, '/'), c.cluster_url);
+	c.tenant_id := coalesce(tenant_id, c.tenant_id);
+	c.app_id := coalesce(app_id, c.app_id);
+	c.app_key := coalesce(app_key, c.app_key);
+	c.certificate_file := coalesce(certificate_file, c.certificate_file);
+	c.private_key_file := coalesce(private_key_file, c.private_key_file);
+	c.managed_identity_id := coalesce(managed_identity_id, c.managed_identity_id);
+	c.federated_token_file := coalesce(federated_token_file, c.federated_token_file);
+	c.token := coalesce(token, c.token);
+	c.options := coalesce(options, c.options);
+	c.updated_at := now();
+	SELECT string_agg(m.k, ', ') INTO moved
+	  FROM (VALUES ('cluster_url', c.cluster_url, old.cluster_url),
+				   ('authority_host', c.options ->> 'authority_host', old.options ->> 'authority_host'),
+				   ('ingest_url', c.options ->> 'ingest_url', old.options ->> 'ingest_url'),
+				   ('managed_identity_endpoint', c.options ->> 'managed_identity_endpoint', old.options ->> 'managed_identity_endpoint'),
+				   ('proxy', c.options ->> 'proxy', old.options ->> 'proxy')) m(k, v, was)
+	 WHERE m.v IS DISTINCT FROM m.was;
+	IF moved IS NOT NULL THEN
+		c.app_key := app_key;
+		c.token := token;
+		c.certificate_file := certificate_file;
+		c.private_key_file := private_key_file;
+		c.federated_token_file := federated_token_file;
+		IF options IS NULL THEN
+			c.options := c.options - 'app_key_file' - 'token_file';
+		END IF;
+		IF kusto_sink._connection_missing_secret(old) IS NULL AND kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
+			RAISE WARNING 'the secret of connection "%" was dropped because its % changed', c.name, moved
+				USING HINT = 'Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().';
+		END IF;
+	END IF;
+	c := kusto_sink._check_connection(c, false);
+	PERFORM kusto_sink._check_server_files(caller, c, old);
+	UPDATE kusto_sink.connection k SET
+		cluster_url = c.cluster_url, auth = c.auth, tenant_id = c.tenant_id, app_id = c.app_id,
+		app_key = c.app_key, certificate_file = c.certificate_file,
+		private_key_file = c.private_key_file, managed_identity_id = c.managed_identity_id,
+		federated_token_file = c.federated_token_file, token = c.token, options = c.options,
+		updated_at = c.updated_at
+	WHERE k.name = c.name;
+	-- the workers of the sinks on this connection restart with it
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_drop_connection(caller regrole, name text, if_exists boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+	user_sink text;
+BEGIN
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_drop_connection.name FOR UPDATE;
+	IF NOT FOUND THEN
+		IF NOT if_exists THEN
+			RAISE EXCEPTION 'connection "%" does not exist', impl_drop_connection.name
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		RETURN;
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
+	SELECT s.name INTO user_sink FROM kusto_sink.sink s WHERE s.connection = c.name LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'connection "%" is used by sink "%"', c.name, user_sink
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the sinks that use it first.';
+	END IF;
+	DELETE FROM kusto_sink.connection k WHERE k.name = c.name;
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_test_connection(caller regrole, name text, OUT ok boolean, OUT detail text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+BEGIN
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_test_connection.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', impl_test_connection.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
+	IF kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
+		ok := false;
+		detail := format('connection "%s" has no %s: pass it with kusto_sink.alter_connection()',
+						 c.name, kusto_sink._connection_missing_secret(c));
+		RETURN;
+	END IF;
+	SELECT p.ok, p.detail INTO ok, detail
+	FROM kusto_sink._probe_connection(c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.token,
+		c.options ->> 'authority_host', c.options ->> 'ca_file', c.options ->> 'proxy',
+		c.managed_identity_id, c.options ->> 'managed_identity_endpoint', c.federated_token_file,
+		c.certificate_file, c.private_key_file, c.options ->> 'jwt_algorithm') p;
+END
+$$;
+
+-- What a sink's options say about its source tables: each key of option
+-- "tables" is one of them, and no column of theirs has the name of an
+-- enabled metadata column.
+CREATE FUNCTION kusto_sink._check_sink_tables(s kusto_sink.sink)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text;
+	sources text[];
+BEGIN
+	sources := ARRAY(SELECT t.qualified FROM kusto_sink._source_tables(s) t);
+	FOR key IN SELECT jsonb_object_keys(coalesce(s.options -> 'tables', '{}')) LOOP
+		IF NOT key = ANY (sources) THEN
+			RAISE EXCEPTION 'sink option "tables" names "%", which is not a source table of sink "%"', key, s.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = CASE WHEN cardinality(sources) = 0 THEN 'The sink has no source table yet.'
+							 ELSE format('Its source tables are: %s.', array_to_string(sources[1:20], ', ')) END;
+		END IF;
+	END LOOP;
+	PERFORM kusto_sink._check_metadata_columns(s.options,
+		ARRAY(SELECT t.rel FROM kusto_sink._source_tables(s) t));
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._check_sink_tables(kusto_sink.sink) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink.impl_create_sink(
+	caller regrole, name text, connection text, source_tables regclass[], publication text,
+	database text, kusto_table text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	conn kusto_sink.connection;
+	rel regclass;
+	mapped jsonb;
+BEGIN
+	PERFORM kusto_sink._outside_transaction('kusto_sink.create_sink()');
+	IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
+		RAISE EXCEPTION 'invalid sink name "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A sink name starts with a lower-case letter or underscore and has at most 52 lower-case letters, digits or underscores (it names the replication slot kusto_sink_<name>).';
+	END IF;
+	PERFORM kusto_sink._check_prerequisites();
+	SELECT * INTO conn FROM kusto_sink.connection c WHERE c.name = impl_create_sink.connection;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', connection
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Create it with kusto_sink.create_connection().';
+	END IF;
+	-- a sink sends through a connection of its owner's
+	PERFORM kusto_sink._check_owner(caller, 'connection', conn.name, conn.owner);
+	IF database IS NULL OR database = '' THEN
+		RAISE EXCEPTION 'the Kusto database must be given'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM kusto_sink._check_kusto_name('the Kusto database', database);
+	IF kusto_table IS NOT NULL THEN
+		PERFORM kusto_sink._check_kusto_name('kusto_table', kusto_table);
+	END IF;
+	IF EXISTS (SELECT FROM kusto_sink.sink k WHERE k.name = impl_create_sink.name) THEN
+		RAISE EXCEPTION 'sink "%" already exists', name
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use kusto_sink.alter_sink() to change it, or drop it first.';
+	END IF;
+
+	s.name := name;
+	s.connection := connection;
+	s.database := database;
+	s.kusto_table := kusto_table;
+	s.options := kusto_sink._check_sink_combination(
+		jsonb_strip_nulls(kusto_sink._check_sink_options(coalesce(options, '{}'))));
+	mapped := coalesce(s.options -> 'tables', '{}');
+	s.enabled := true;
+	s.slot_name := 'kusto_sink_' || name;
+	s.owner := caller;
+	s.created_at := now();
+	s.updated_at := now();
+	s.source_tables := source_tables;
+	s.publication := publication;
+
+	IF publication IS NOT NULL THEN
+		IF NOT EXISTS (SELECT FROM pg_publication p WHERE p.pubname = publication) THEN
+			RAISE EXCEPTION 'publication "%" does not exist', publication
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		IF s.kusto_table IS NULL THEN
+			RAISE EXCEPTION 'a sink on a publication needs kusto_table'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name the Kusto table that tables without an entry in option "tables" go to.';
+		END IF;
+	ELSIF source_tables IS NULL OR cardinality(source_tables) = 0 THEN
+		RAISE EXCEPTION 'the source must be given'
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSE
+		FOREACH rel IN ARRAY source_tables LOOP
+			IF (SELECT relkind FROM pg_class WHERE oid = rel) NOT IN ('r', 'p') THEN
+				RAISE EXCEPTION '"%" is not a table', rel
+					USING ERRCODE = 'wrong_object_type';
+			END IF;
+			IF NOT has_table_privilege(caller, rel, 'SELECT') THEN
+				RAISE EXCEPTION 'permission denied for table %', rel
+					USING ERRCODE = 'insufficient_privilege',
+						  HINT = 'The owner of a sink must be able to read every source table.';
+			END IF;
+			IF s.kusto_table IS NULL AND NOT mapped ? rel::text THEN
+				RAISE EXCEPTION 'no Kusto table for source table %', rel
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'Pass kusto_table, or map the table in option "tables".';
+			END IF;
+		END LOOP;
+	END IF;
+	PERFORM kusto_sink._check_sink_tables(s);
+
+	BEGIN
+		PERFORM pg_create_logical_replication_slot(s.slot_name, 'kusto_sink');
+	EXCEPTION
+		WHEN duplicate_object THEN
+			RAISE EXCEPTION 'replication slot "%" already exists', s.slot_name
+				USING ERRCODE = 'duplicate_object',
+					  HINT = 'A sink of that name was dropped without its slot, or the slot belongs to something else: drop the slot (pg_drop_replication_slot) if nothing uses it.';
+		WHEN configuration_limit_exceeded THEN
+			RAISE EXCEPTION 'no free replication slot for sink "%"', name
+				USING ERRCODE = 'configuration_limit_exceeded',
+					  HINT = 'Raise max_replication_slots (needs a restart) or drop unused slots.';
+		WHEN OTHERS THEN
+			IF SQLERRM LIKE '%may not be used as an output plugin%' THEN
+				RAISE EXCEPTION 'the server does not allow kusto_sink as an output plugin'
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  HINT = 'Add kusto_sink to output_plugin_libraries (e.g. ''pgoutput, test_decoding, kusto_sink'') and reload the configuration.';
+			END IF;
+			RAISE;
+	END;
+
+	BEGIN
+		INSERT INTO kusto_sink.sink SELECT s.*;
+		-- the rows already there (option snapshot), read by the worker in chunks
+		PERFORM kusto_sink._snapshot_follow(s.name, false);
+	EXCEPTION
+		WHEN OTHERS THEN
+			-- a slot is not transactional: it would outlive the failed sink
+			PERFORM pg_drop_replication_slot(s.slot_name);
+			RAISE;
+	END;
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_alter_sink(caller regrole, name text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+BEGIN
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = impl_alter_sink.name FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'sink "%" does not exist', impl_alter_sink.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'sink', s.name, s.owner);
+	-- an option set to null goes back to its default
+	s.options := kusto_sink._check_sink_combination(jsonb_strip_nulls(
+		s.options || kusto_sink._check_sink_options(coalesce(impl_alter_sink.options, '{}'))));
+	PERFORM kusto_sink._check_sink_tables(s);
+	UPDATE kusto_sink.sink k SET options = s.options, updated_at = now() WHERE k.name = s.name;
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+-- A sink's catalog row for its owner (or a superuser), or an error.
+CREATE FUNCTION kusto_sink._owned_sink(caller regrole, name text)
+RETURNS kusto_sink.sink
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+BEGIN
+	s := kusto_sink._sink(name);
+	PERFORM kusto_sink._check_owner(caller, 'sink', s.name, s.owner);
+	RETURN s;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._owned_sink(regrole, text) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink.impl_pause_sink(caller regrole, name text)
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT kusto_sink._set_enabled((kusto_sink._owned_sink(caller, name)).name, false) $$;
+
+CREATE FUNCTION kusto_sink.impl_resume_sink(caller regrole, name text)
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT kusto_sink._set_enabled((kusto_sink._owned_sink(caller, name)).name, true) $$;
+
+CREATE FUNCTION kusto_sink._flush_sink(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_flush_sink'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._flush_sink(text) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink.impl_flush_sink(caller regrole, name text)
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT kusto_sink._flush_sink((kusto_sink._owned_sink(caller, name)).name) $$;
+
+CREATE FUNCTION kusto_sink.impl_drop_sink(caller regrole, name text, if_exists boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+BEGIN
+	PERFORM kusto_sink._outside_transaction('kusto_sink.drop_sink()');
+	-- (not FOR UPDATE: the worker's inserts into the tables that reference the
+	-- sink, which it may have to finish before it can stop, take KEY SHARE)
+	SELECT * INTO s FROM kusto_sink.sink k WHERE k.name = impl_drop_sink.name FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		IF NOT if_exists THEN
+			RAISE EXCEPTION 'sink "%" does not exist', impl_drop_sink.name
+				USING ERRCODE = 'undefined_object';
+		END IF;
+		RETURN;
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'sink', s.name, s.owner);
+	IF NOT kusto_sink._stop_worker(s.name, 30000) THEN
+		RAISE EXCEPTION 'the worker of sink "%" is still delivering a batch', s.name
+			USING ERRCODE = 'object_in_use',
+				  HINT = 'Try again in a moment; pause the sink first to let it settle.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_replication_slots r WHERE r.slot_name = s.slot_name) THEN
+		PERFORM pg_drop_replication_slot(s.slot_name);
+	END IF;
+	DELETE FROM kusto_sink.sink k WHERE k.name = s.name;
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_resnapshot_sink(caller regrole, name text, tables regclass[])
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT kusto_sink._request_snapshot(kusto_sink._owned_sink(caller, name), tables) $$;
+
+CREATE FUNCTION kusto_sink.impl_cancel_snapshot(caller regrole, name text, tables regclass[])
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	targets oid[];
+	n int;
+BEGIN
+	s := kusto_sink._owned_sink(caller, name);
+	targets := ARRAY(SELECT t.relid FROM kusto_sink._snapshot_targets(s, tables) t);
+	PERFORM kusto_sink._lock_snapshots(targets);
+	-- a new requested_at: a chunk read after this is not stored (snapshot.c)
+	UPDATE kusto_sink.snapshot p
+	   SET copied = true, cancelled_at = clock_timestamp(), requested_at = clock_timestamp(),
+		   finished_at = CASE WHEN EXISTS (SELECT FROM kusto_sink.snapshot_chunk c
+											WHERE c.sink = p.sink AND c.relid = p.relid)
+							  THEN NULL ELSE clock_timestamp() END
+	 WHERE p.sink = s.name AND NOT p.copied AND p.relid = ANY (targets);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_retry_dead_letter(caller regrole, sink text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM kusto_sink._owned_sink(caller, sink);
+	UPDATE kusto_sink.dead_letter d SET retry_requested = true WHERE d.sink = impl_retry_dead_letter.sink;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM kusto_sink._notify_launcher();
+	RETURN n;
+END
+$$;
+
+-- latest_state_kql and latest_state_query: the 1.0 bodies, for the owner
+CREATE FUNCTION kusto_sink.impl_latest_state_kql(caller regrole, sink text, source_table regclass, view_name text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	PERFORM kusto_sink._owned_sink(caller, sink);
+	p := kusto_sink._latest_state_parts(sink, source_table);
+	RETURN format(E'.create-or-alter materialized-view with (backfill=true) %s on table %s\n{\n    %s\n    %s| summarize arg_max(%s, *) by %s\n}',
+				  kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest')),
+				  kusto_sink._kql_name(p.kusto_table), kusto_sink._kql_name(p.kusto_table),
+				  coalesce(p.filter || E'\n    ', ''),
+				  kusto_sink._kql_name(p.lsn_column),
+				  (SELECT string_agg(kusto_sink._kql_name(k), ', ') FROM unnest(p.keys) k));
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_latest_state_query(caller regrole, sink text, source_table regclass, view_name text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+	op text;
+	lsn text;
+	cutoff text;
+	cutoffs text;
+	rows text;
+	view text;
+	keys text;
+BEGIN
+	PERFORM kusto_sink._owned_sink(caller, sink);
+	p := kusto_sink._latest_state_parts(sink, source_table);
+	op := kusto_sink._kql_name(p.op_column);
+	lsn := kusto_sink._kql_name(p.lsn_column);
+	cutoff := format('max(iff(%1$s == ''truncate'', %2$s + 1, %2$s))', op, lsn);
+	cutoffs := format('%s | where %s == ''truncate'' or %s == ''snapshot_done''',
+					  kusto_sink._kql_name(p.kusto_table), op, op);
+	rows := format('%s != ''delete'' and %s != ''truncate'' and %s != ''snapshot_done''', op, op, op);
+	view := kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest'));
+	IF p.schema_column IS NULL OR p.table_column IS NULL THEN
+		RETURN format(E'let cutoff = toscalar(%s | summarize %s);\n%s\n| where %s and (isnull(cutoff) or %s >= cutoff)',
+					  cutoffs, cutoff, view, rows, lsn);
+	END IF;
+	keys := kusto_sink._kql_name(p.schema_column) || ', ' || kusto_sink._kql_name(p.table_column);
+	RETURN format(E'let cutoffs = %s | summarize kusto_sink_cutoff_ = %s by %s;\n%s\n| lookup cutoffs on %s\n' ||
+				  E'| where %s and (isnull(kusto_sink_cutoff_) or %s >= kusto_sink_cutoff_)\n| project-away kusto_sink_cutoff_',
+				  cutoffs, cutoff, keys, view, keys, rows, lsn);
+END
+$$;
+
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'kusto_sink'::regnamespace
+				AND p.proname OPERATOR(pg_catalog.~~) 'impl\_%' LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+	END LOOP;
+END
+$$;
+
+-- The public functions: the gate, SECURITY INVOKER.  CREATE OR REPLACE
+-- keeps their privileges (none for PUBLIC; what a superuser granted).
+CREATE OR REPLACE FUNCTION kusto_sink.create_connection(
+	name text, cluster_url text, auth text DEFAULT 'application', tenant_id text DEFAULT NULL,
+	app_id text DEFAULT NULL, app_key text DEFAULT NULL, certificate_file text DEFAULT NULL,
+	private_key_file text DEFAULT NULL, managed_identity_id text DEFAULT NULL,
+	federated_token_file text DEFAULT NULL, token text DEFAULT NULL, options jsonb DEFAULT '{}')
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.alter_connection(
+	name text, cluster_url text DEFAULT NULL, auth text DEFAULT NULL, tenant_id text DEFAULT NULL,
+	app_id text DEFAULT NULL, app_key text DEFAULT NULL, certificate_file text DEFAULT NULL,
+	private_key_file text DEFAULT NULL, managed_identity_id text DEFAULT NULL,
+	federated_token_file text DEFAULT NULL, token text DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.drop_connection(name text, if_exists boolean DEFAULT false)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.test_connection(name text, OUT ok boolean, OUT detail text)
+AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink._create_sink(
+	name text, connection text, source_tables regclass[], publication text, database text,
+	kusto_table text, options jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.alter_sink(name text, options jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.pause_sink(name text)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.resume_sink(name text)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.flush_sink(name text)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C STRICT VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.drop_sink(name text, if_exists boolean DEFAULT false)
+RETURNS void AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.resnapshot_sink(name text, tables regclass[] DEFAULT NULL)
+RETURNS int AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.cancel_snapshot(name text, tables regclass[] DEFAULT NULL)
+RETURNS int AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.retry_dead_letter(sink text)
+RETURNS bigint AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.latest_state_kql(sink text, source_table regclass, view_name text DEFAULT NULL)
+RETURNS text AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C STABLE;
+
+CREATE OR REPLACE FUNCTION kusto_sink.latest_state_query(sink text, source_table regclass, view_name text DEFAULT NULL)
+RETURNS text AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C STABLE;
+
+-- The views show a role the connections and sinks it owns (superusers see
+-- all; the status also to members of pg_read_all_stats).
+CREATE OR REPLACE VIEW kusto_sink.connections AS
+	SELECT name, cluster_url, auth, tenant_id, app_id,
+		   kusto_sink._connection_has_secret(c) AS has_secret,
+		   certificate_file, private_key_file, managed_identity_id, federated_token_file,
+		   options, owner, created_at, updated_at
+	FROM kusto_sink.connection c
+	WHERE pg_catalog.pg_has_role(c.owner, 'USAGE');
+
+CREATE OR REPLACE VIEW kusto_sink.sinks AS
+	SELECT name, connection, database, source_tables, publication, kusto_table, options,
+		   enabled, slot_name, owner, created_at, updated_at
+	FROM kusto_sink.sink s
+	WHERE pg_catalog.pg_has_role(s.owner, 'USAGE');
+
+CREATE OR REPLACE VIEW kusto_sink.snapshots AS
+	SELECT p.sink, p.source_table,
+		   CASE WHEN p.cancelled_at IS NOT NULL AND p.finished_at IS NOT NULL THEN 'cancelled'
+				WHEN p.finished_at IS NOT NULL THEN 'done'
+				WHEN p.copied THEN 'delivering'
+				WHEN p.started_at IS NOT NULL THEN 'copying'
+				ELSE 'pending' END AS state,
+		   p.rows_copied, p.rows_delivered,
+		   greatest(c.reltuples, 0)::bigint AS rows_estimate,
+		   p.chunks, p.longest_chunk_ms, p.longest_lock_ms,
+		   p.requested_at, p.started_at, p.finished_at, p.cancelled_at
+	FROM kusto_sink.snapshot p
+	JOIN kusto_sink.sink k ON k.name = p.sink
+	LEFT JOIN pg_class c ON c.oid = p.relid
+	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE');
+
+CREATE OR REPLACE VIEW kusto_sink.status AS
+	SELECT k.name,
+		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
+		   s.worker_pid, k.slot_name,
+		   r.confirmed_flush_lsn AS confirmed_lsn,
+		   s.decoded_lsn,
+		   pg_wal_lsn_diff(pg_current_wal_flush_lsn(), r.confirmed_flush_lsn)::bigint AS lag_bytes,
+		   CASE WHEN s.name IS NULL THEN NULL
+				WHEN s.oldest_pending IS NULL THEN 0
+				ELSE extract(epoch FROM now() - s.oldest_pending)::float8 END AS lag_seconds,
+		   s.rows_sent, s.batches_sent, s.raw_bytes, s.compressed_bytes,
+		   s.ingestion_failures, s.retries, s.last_error, s.last_error_time, s.last_success,
+		   s.latency_p50_ms, s.latency_p99_ms,
+		   r.wal_status,
+		   CASE WHEN n.tables IS NULL THEN NULL
+				WHEN n.tables_done < n.tables THEN 'running'
+				WHEN n.tables_cancelled > 0 THEN 'cancelled'
+				ELSE 'done' END AS snapshot_state,
+		   n.tables_done AS snapshot_tables_done, n.tables AS snapshot_tables,
+		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate
+	FROM kusto_sink.sink k
+	LEFT JOIN kusto_sink._status() s ON s.name = k.name
+	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name
+	LEFT JOIN (SELECT p.sink, count(*)::int AS tables,
+					  (count(*) FILTER (WHERE p.state IN ('done', 'cancelled')))::int AS tables_done,
+					  (count(*) FILTER (WHERE p.state = 'cancelled'))::int AS tables_cancelled,
+					  sum(p.rows_delivered)::bigint AS rows_delivered,
+					  sum(p.rows_estimate)::bigint AS rows_estimate
+				 FROM kusto_sink.snapshots p GROUP BY p.sink) n ON n.sink = k.name
+	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
+
+-- every sink's name and last error: not for PUBLIC (and the C function
+-- returns only the caller's sinks, unless it has pg_read_all_stats)
+REVOKE ALL ON FUNCTION kusto_sink._status() FROM PUBLIC;
+
 -------------------------------------------------------------------------------
 -- [access] table privileges and sources that can never work
 -------------------------------------------------------------------------------

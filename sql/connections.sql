@@ -57,7 +57,8 @@ SELECT app_key FROM kusto_sink.connection;
 SELECT name FROM kusto_sink.connections;
 SELECT kusto_sink.drop_connection('dev');
 RESET ROLE;
--- a role granted the functions manages connections without reading secrets
+-- a role granted the functions manages its own connections without reading
+-- secrets, and not those of others (mi is the superuser's)
 GRANT USAGE ON SCHEMA kusto_sink TO kusto_nobody;
 GRANT EXECUTE ON FUNCTION kusto_sink.drop_connection(text, boolean) TO kusto_nobody;
 SET ROLE kusto_nobody;

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -21,6 +22,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -226,6 +228,8 @@ Datum
 kusto_sink_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			me = GetUserId();
+	bool		all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
 	int			i;
 
 	registry_required();
@@ -240,6 +244,9 @@ kusto_sink_status(PG_FUNCTION_ARGS)
 		int			n = 0;
 
 		if (!slot->in_use || slot->dboid != MyDatabaseId)
+			continue;
+		/* a role sees the sinks it owns (pg_read_all_stats: every sink) */
+		if (!all && !has_privs_of_role(me, slot->owner_oid))
 			continue;
 		SpinLockAcquire(&slot->mutex);
 		memcpy(&copy, slot, sizeof(KsSinkSlot));

@@ -107,6 +107,15 @@ parse_metadata(KsDecoderOptions *opts, const char *value)
 	}
 }
 
+/* Raises the error ks_parse_options() would for this value of option metadata. */
+void
+ks_check_metadata_option(const char *value)
+{
+	KsDecoderOptions opts;
+
+	parse_metadata(&opts, value);
+}
+
 /* Splits on commas that are not inside double quotes. */
 static List *
 split_outside_quotes(const char *value)

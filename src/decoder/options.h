@@ -69,5 +69,6 @@ extern void ks_parse_options(KsDecoderOptions *opts, List *options);
 extern const char *ks_meta_key(KsMeta meta);
 extern KustoType ks_meta_kusto_type(KsMeta meta);
 extern bool ks_has_table_filter(const KsDecoderOptions *opts);
+extern void ks_check_metadata_option(const char *value);
 
 #endif							/* KS_OPTIONS_H */

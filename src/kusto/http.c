@@ -101,6 +101,33 @@ kusto_url_is_loopback(const char *url)
 	return loopback;
 }
 
+/* TEMP (lead): h3 provides the real one */
+bool
+kusto_url_allowed(const char *url, bool allow_imds, char *why, size_t size)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	bool		ok = false;
+
+	if (url == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		snprintf(why, size, "it is not a URL");
+	else if (strcasecmp(scheme, "https") == 0)
+		ok = true;
+	else if (strcasecmp(scheme, "http") != 0)
+		snprintf(why, size, "scheme %s is not allowed: only https and http", scheme);
+	else if (kusto_url_is_loopback(url) || (allow_imds && strcmp(host, "169.254.169.254") == 0))
+		ok = true;
+	else
+		snprintf(why, size, "plain http would send credentials in clear to %s", host);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 kusto_request *
 kusto_request_new(kusto_client *client, const char *url, const char *content_type,
 				  const char *content_encoding, const void *body, size_t body_len,

@@ -195,6 +195,14 @@ extern const kusto_ingest_result *kusto_op_result(const kusto_op *op);
 extern const char *kusto_ingest_state_name(kusto_ingest_state state);
 extern char *kusto_new_guid(void);
 extern char *kusto_redact(const char *text);
+
+/*
+ * The rule for every URL the core talks to: https, or plain http only to a
+ * loopback address (with allow_imds also to Azure's instance metadata
+ * service, 169.254.169.254); schemes compare case-insensitively.  False and
+ * a reason in why when the URL is not allowed.
+ */
+extern bool kusto_url_allowed(const char *url, bool allow_imds, char *why, size_t size);
 extern int	kusto_client_run(kusto_client *client, int max_wait_ms);
 extern kusto_op *kusto_client_done(kusto_client *client, void **user, kusto_error *err);
 extern void kusto_op_free(kusto_op *op);

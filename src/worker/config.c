@@ -13,11 +13,14 @@
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "decoder/options.h"
 #include "worker/config.h"
+#include "worker/connection_options.h"
+#include "worker/sink_options.h"
 
 extern int	ks_default_batch_interval_ms;
 extern int	ks_default_batch_size;
@@ -207,6 +210,27 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 		sink_options = value_or_null(tup, desc, 18, cxt);
 		connection_options = value_or_null(tup, desc, 19, cxt);
 		c->dropped_tables = value_or_null(tup, desc, 20, cxt);
+
+		/* the validators of the SQL API (a catalog written by an older version, say) */
+		{
+			KsConnectionArgs args;
+			Jsonb	   *sj = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(sink_options)));
+
+			ks_check_sink_combination(ks_check_sink_options(sj));
+			memset(&args, 0, sizeof(args));
+			args.cluster_url = c->cluster_url;
+			args.auth = c->auth;
+			args.tenant_id = c->tenant_id;
+			args.app_id = c->app_id;
+			args.app_key = c->app_key;
+			args.certificate_file = c->certificate_file;
+			args.private_key_file = c->private_key_file;
+			args.managed_identity_id = c->managed_identity_id;
+			args.federated_token_file = c->federated_token_file;
+			args.token = c->token;
+			args.options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(connection_options)));
+			ks_check_connection(&args, true);
+		}
 
 		apply_sink_options(c, json_pairs(sink_options, "", cxt), cxt);
 		apply_connection_options(c, json_pairs(connection_options, "", cxt));

@@ -38,6 +38,7 @@ typedef struct CatalogSink
 {
 	char		name[KS_NAME_LEN];
 	char		owner[NAMEDATALEN];
+	Oid			owner_oid;
 	bool		enabled;
 	TimestampTz stamp;			/* last change of the sink or its connection */
 } CatalogSink;
@@ -89,7 +90,7 @@ read_catalog(MemoryContext cxt)
 		elog(ERROR, "could not look for the kusto_sink catalog");
 	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
 	{
-		if (SPI_execute("SELECT s.name, s.owner::text, s.enabled, greatest(s.updated_at, c.updated_at)"
+		if (SPI_execute("SELECT s.name, s.owner::text, s.enabled, greatest(s.updated_at, c.updated_at), s.owner::oid"
 						"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name = s.connection"
 						" ORDER BY s.name",
 						true, 0) != SPI_OK_SELECT)
@@ -105,6 +106,7 @@ read_catalog(MemoryContext cxt)
 			strlcpy(s->owner, SPI_getvalue(tup, desc, 2), NAMEDATALEN);
 			s->enabled = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 			s->stamp = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			s->owner_oid = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
 			/* the list in cxt too: SPI's context ends at SPI_finish */
 			MemoryContextSwitchTo(cxt);
 			sinks = lappend(sinks, s);
@@ -200,6 +202,7 @@ reconcile(MemoryContext cxt)
 		slot->seen = true;
 		slot->enabled = s->enabled;
 		strlcpy(slot->owner, s->owner, NAMEDATALEN);
+		slot->owner_oid = s->owner_oid;
 		if (slot->config_stamp != s->stamp)
 		{
 			/* a running worker settles and exits, and is started again at once */

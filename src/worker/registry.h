@@ -40,6 +40,7 @@ typedef struct KsSinkSlot
 	char		name[KS_NAME_LEN];
 	Oid			dboid;
 	char		owner[NAMEDATALEN];
+	Oid			owner_oid;		/* the sink's owner */
 	bool		enabled;		/* as the catalog says (not paused) */
 	bool		seen;			/* still in the catalog at the last look */
 	uint64		generation;		/* bumped at every launch */

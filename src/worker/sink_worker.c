@@ -44,6 +44,7 @@
 #include "utils/timestamp.h"
 
 #include "worker/batch.h"
+#include "worker/catalog_version.h"
 #include "worker/config.h"
 #include "worker/crashpoint.h"
 #include "worker/decode.h"
@@ -1085,6 +1086,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 		SpinLockRelease(&slot->mutex);
 		proc_exit(0);
 	}
+	ks_check_catalog_version(slot, name);
 	SetUserIdAndSecContext(W->config->owner, SECURITY_LOCAL_USERID_CHANGE);
 
 	W->max_batch_bytes = (size_t) W->config->client_batch_size_limit_mb * 1024 * 1024;
@@ -1101,20 +1103,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 	{
 		bool		queued = strcmp(W->config->ingestion_method, "queued") == 0;
 
-		/* create_sink and alter_sink check these too */
-		if (strcmp(W->config->ingestion_method, "streaming") != 0 &&
-			!W->config->poll_for_ingestion_status)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("kusto_sink sink \"%s\": delivery_guarantee \"exactly_once\" needs poll_for_ingestion_status",
-							name),
-					 errhint("Set it with kusto_sink.alter_sink().")));
-		if (!queued && (W->config->lsn_column == NULL || W->config->commit_lsn_column == NULL))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("kusto_sink sink \"%s\": delivery_guarantee \"exactly_once\" with ingestion_method \"%s\" needs the metadata columns lsn and commit_lsn",
-							name, W->config->ingestion_method),
-					 errhint("Add lsn and commit_lsn to option \"metadata\" with kusto_sink.alter_sink().")));
+		/* (its preconditions are checked with the configuration: config.c) */
 		W->eo = true;
 		W->keep_runs = !queued;
 		if (W->keep_runs && ks_ship_streaming_limit(W->shipper) > 0)

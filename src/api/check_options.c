@@ -1,0 +1,235 @@
+/*-------------------------------------------------------------------------
+ *
+ * check_options.c
+ *	  SQL access to the option validators of src/worker/connection_options.c
+ *	  and src/worker/sink_options.c, so that the SQL API and the worker check
+ *	  with the same code.
+ *
+ *	_check_connection(c connection[, require_secret boolean]) -> connection
+ *								the row checked, its cluster_url normalised
+ *	_connection_has_secret(c connection) -> boolean	a secret is stored (or its file named)
+ *	_connection_missing_secret(c connection) -> text	the secret its method lacks, or NULL
+ *	_check_sink_options(options jsonb) -> jsonb	each option, normalised
+ *	_check_sink_combination(options jsonb) -> jsonb	the options together
+ *	_check_kusto_name(what text, name text)		Kusto's entity-name rule
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+
+#include "decoder/options.h"
+#include "worker/jsonb_pairs.h"
+
+#include "worker/connection_options.h"
+#include "worker/sink_options.h"
+
+PG_FUNCTION_INFO_V1(kusto_sink_check_connection);
+PG_FUNCTION_INFO_V1(kusto_sink_connection_has_secret);
+PG_FUNCTION_INFO_V1(kusto_sink_connection_missing_secret);
+PG_FUNCTION_INFO_V1(kusto_sink_check_sink_options);
+PG_FUNCTION_INFO_V1(kusto_sink_check_sink_combination);
+PG_FUNCTION_INFO_V1(kusto_sink_check_kusto_name);
+PG_FUNCTION_INFO_V1(kusto_sink_check_metadata_columns);
+
+typedef struct ConnRow
+{
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+	KsConnectionArgs args;
+} ConnRow;
+
+static int
+attnum_of(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return i;
+	}
+	elog(ERROR, "kusto_sink.connection has no column \"%s\"", name);
+	return -1;					/* keep compiler quiet */
+}
+
+static const char *
+text_of(ConnRow *r, const char *name)
+{
+	int			i = attnum_of(r->desc, name);
+
+	return r->nulls[i] ? NULL : TextDatumGetCString(r->values[i]);
+}
+
+static void
+read_row(ConnRow *r, HeapTupleHeader rec)
+{
+	HeapTupleData tup;
+	int			i;
+
+	r->desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(rec), HeapTupleHeaderGetTypMod(rec));
+	tup.t_len = HeapTupleHeaderGetDatumLength(rec);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = rec;
+	r->values = palloc(r->desc->natts * sizeof(Datum));
+	r->nulls = palloc(r->desc->natts * sizeof(bool));
+	heap_deform_tuple(&tup, r->desc, r->values, r->nulls);
+
+	r->args.name = text_of(r, "name");
+	if (r->args.name == NULL)
+		r->args.name = "";		/* (NULL would skip the name's check) */
+	r->args.cluster_url = text_of(r, "cluster_url");
+	r->args.auth = text_of(r, "auth");
+	r->args.tenant_id = text_of(r, "tenant_id");
+	r->args.app_id = text_of(r, "app_id");
+	r->args.app_key = text_of(r, "app_key");
+	r->args.certificate_file = text_of(r, "certificate_file");
+	r->args.private_key_file = text_of(r, "private_key_file");
+	r->args.managed_identity_id = text_of(r, "managed_identity_id");
+	r->args.federated_token_file = text_of(r, "federated_token_file");
+	r->args.token = text_of(r, "token");
+	i = attnum_of(r->desc, "options");
+	r->args.options = r->nulls[i] ? NULL : DatumGetJsonbP(r->values[i]);
+}
+
+Datum
+kusto_sink_check_connection(PG_FUNCTION_ARGS)
+{
+	bool		require_secret = PG_NARGS() > 1 && !PG_ARGISNULL(1) ? PG_GETARG_BOOL(1) : true;
+	ConnRow		r;
+	HeapTuple	out;
+	int			url;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	read_row(&r, PG_GETARG_HEAPTUPLEHEADER(0));
+	if (r.args.options == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("connection options must be a JSON object"),
+				 errhint("For example: '{\"ca_file\": \"/etc/ssl/private-ca.pem\"}'.")));
+	ks_check_connection(&r.args, require_secret);
+	url = attnum_of(r.desc, "cluster_url");
+	r.values[url] = CStringGetTextDatum(ks_normalize_cluster_url(r.args.cluster_url));
+	out = heap_form_tuple(r.desc, r.values, r.nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(out));
+}
+
+Datum
+kusto_sink_connection_has_secret(PG_FUNCTION_ARGS)
+{
+	ConnRow		r;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	read_row(&r, PG_GETARG_HEAPTUPLEHEADER(0));
+	PG_RETURN_BOOL(ks_connection_has_secret(&r.args));
+}
+
+Datum
+kusto_sink_connection_missing_secret(PG_FUNCTION_ARGS)
+{
+	ConnRow		r;
+	const char *missing;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	read_row(&r, PG_GETARG_HEAPTUPLEHEADER(0));
+	missing = ks_connection_missing_secret(&r.args);
+	if (missing == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(missing));
+}
+
+Datum
+kusto_sink_check_sink_options(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(ks_check_sink_options(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0)));
+}
+
+Datum
+kusto_sink_check_sink_combination(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *options;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	options = PG_GETARG_JSONB_P(0);
+	ks_check_sink_combination(options);
+	PG_RETURN_JSONB_P(options);
+}
+
+Datum
+kusto_sink_check_kusto_name(PG_FUNCTION_ARGS)
+{
+	ks_check_kusto_name(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * _check_metadata_columns(options jsonb, tables regclass[]): an error when a
+ * column of one of the tables has the name of a metadata column the options
+ * enable (the output plugin would refuse its records: relinfo.c).
+ */
+Datum
+kusto_sink_check_metadata_columns(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *options = PG_GETARG_JSONB_P(0);
+	ArrayType  *tables = PG_GETARG_ARRAYTYPE_P(1);
+	KsDecoderOptions dopts;
+	List	   *plugin = NIL;
+	ListCell   *lc;
+	Datum	   *rels;
+	int			nrels;
+	int			i;
+
+	foreach(lc, ks_jsonb_pairs(options))
+	{
+		KsJsonPair *p = (KsJsonPair *) lfirst(lc);
+
+		if (p->value.type == jbvString &&
+			(strcmp(p->key, "metadata") == 0 ||
+			 (strlen(p->key) > 7 && strcmp(p->key + strlen(p->key) - 7, "_column") == 0)))
+			plugin = lappend(plugin, makeDefElem(p->key, (Node *) makeString(ks_jsonb_pair_text(p)), -1));
+	}
+	ks_parse_options(&dopts, plugin);
+	deconstruct_array(tables, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &rels, NULL, &nrels);
+	for (i = 0; i < nrels; i++)
+	{
+		Oid			relid = DatumGetObjectId(rels[i]);
+		int			m;
+
+		for (m = 0; m < KS_META_COUNT; m++)
+		{
+			AttrNumber	att;
+
+			if (!dopts.meta_enabled[m])
+				continue;
+			att = get_attnum(relid, dopts.meta_name[m]);
+			if (att > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("column \"%s\" of table %s has the name of a kusto_sink metadata column",
+								dopts.meta_name[m], get_rel_name(relid)),
+						 errhint("Rename the metadata column with option \"%s_column\", or leave it out with option \"metadata\".",
+								 ks_meta_key(m))));
+		}
+	}
+	PG_RETURN_VOID();
+}

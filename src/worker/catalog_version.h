@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog_version.h
+ *	  Which version of the extension's catalog (its SQL objects) the library
+ *	  runs against.
+ *
+ * The library of release 1.1 works with the catalog of 1.0 (the worker and
+ * the launcher use only objects that 1.0 has) but the 1.0 SQL functions
+ * lack 1.1's fixes; ks_check_catalog_version() says so (a WARNING, and the
+ * sink's last_error) and tells what to run.  A catalog newer than the
+ * library is an error.  Runs its own transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_WORKER_CATALOG_VERSION_H
+#define KS_WORKER_CATALOG_VERSION_H
+
+#include "worker/registry.h"
+
+#define KS_CATALOG_VERSION "1.1"	/* the version this library's SQL is */
+
+extern void ks_check_catalog_version(KsSinkSlot *slot, const char *sink);
+
+#endif							/* KS_WORKER_CATALOG_VERSION_H */

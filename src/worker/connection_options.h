@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection_options.h
+ *	  The arguments and options of a connection (kusto_sink.connection):
+ *	  one table of what exists and what each auth method takes, and one
+ *	  validator, used by the SQL functions (kusto_sink._check_connection)
+ *	  and by the sink worker when it loads a connection (config.c).
+ *
+ * Every error names the argument or option and says what is allowed.
+ * URLs obey the ingest core's rule (kusto_url_allowed: https, or http only
+ * to a loopback address); file paths must be absolute.  Whether the caller
+ * may name server files at all is the SQL API's check (the caller is known
+ * there), not this module's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KS_WORKER_CONNECTION_OPTIONS_H
+#define KS_WORKER_CONNECTION_OPTIONS_H
+
+#include "utils/jsonb.h"
+
+/* the connection's arguments, as the catalog row has them (NULL: not set) */
+typedef struct KsConnectionArgs
+{
+	const char *name;
+	const char *cluster_url;
+	const char *auth;
+	const char *tenant_id;
+	const char *app_id;
+	const char *app_key;
+	const char *certificate_file;
+	const char *private_key_file;
+	const char *managed_identity_id;
+	const char *federated_token_file;
+	const char *token;
+	Jsonb	   *options;
+} KsConnectionArgs;
+
+/*
+ * Checks a connection; raises an error on the first problem.  With
+ * require_secret, an application or token connection must carry its secret
+ * (app_key or option app_key_file; token or option token_file); without, a
+ * connection whose secret was dropped (a changed URL, a restore) passes.
+ * A NULL name is not checked (the worker checks a stored connection).
+ */
+extern void ks_check_connection(const KsConnectionArgs *args, bool require_secret);
+
+/* Checks the options object alone (as ks_check_connection does). */
+extern void ks_check_connection_options(Jsonb *options);
+
+/* The cluster URL without trailing slashes, in CurrentMemoryContext. */
+extern char *ks_normalize_cluster_url(const char *url);
+
+/* Does the connection carry a secret (app_key, token, or a file of one)? */
+extern bool ks_connection_has_secret(const KsConnectionArgs *args);
+
+/* The secret its method needs and it lacks ("app_key", "token"), or NULL. */
+extern const char *ks_connection_missing_secret(const KsConnectionArgs *args);
+
+#endif							/* KS_WORKER_CONNECTION_OPTIONS_H */

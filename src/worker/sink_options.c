@@ -1,0 +1,333 @@
+/*-------------------------------------------------------------------------
+ *
+ * sink_options.c
+ *	  The options of a sink and their validator (see sink_options.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "decoder/options.h"
+#include "worker/jsonb_pairs.h"
+#include "worker/sink_options.h"
+
+extern char *ks_default_ingestion_method;
+
+#define KS_KUSTO_NAME_MAX 1024
+
+typedef enum KsSinkOptionKind
+{
+	KS_SINK_ENUM,
+	KS_SINK_INT,
+	KS_SINK_BOOL,
+	KS_SINK_KUSTO_NAME,			/* a Kusto entity name */
+	KS_SINK_METADATA,			/* the output plugin's metadata list */
+	KS_SINK_TABLES				/* {"schema.table": "KustoTable", ...} */
+} KsSinkOptionKind;
+
+typedef struct KsSinkOption
+{
+	const char *name;
+	KsSinkOptionKind kind;
+	int			min;
+	int			max;
+	const char *values[4];		/* KS_SINK_ENUM, NULL-terminated */
+} KsSinkOption;
+
+/* every sink option; the ranges are those of the kusto_sink.* defaults (GUCs) */
+static const KsSinkOption sink_options[] = {
+	{"ingestion_method", KS_SINK_ENUM, 0, 0, {"queued", "streaming", "managed"}},
+	{"format", KS_SINK_ENUM, 0, 0, {"json", "csv"}},
+	{"batch_interval_ms", KS_SINK_INT, 1, 3600000},
+	{"batch_size", KS_SINK_INT, 1, PG_INT32_MAX},
+	{"client_batch_size_limit", KS_SINK_INT, 1, 4096},
+	{"flush_immediately", KS_SINK_BOOL},
+	{"poll_for_ingestion_status", KS_SINK_BOOL},
+	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, {"at_least_once", "exactly_once"}},
+	{"ingestion_mapping_ref", KS_SINK_KUSTO_NAME},
+	{"on_error", KS_SINK_ENUM, 0, 0, {"stop", "dead_letter"}},
+	{"tables", KS_SINK_TABLES},
+	{"metadata", KS_SINK_METADATA},
+	{"op_column", KS_SINK_KUSTO_NAME},
+	{"lsn_column", KS_SINK_KUSTO_NAME},
+	{"commit_lsn_column", KS_SINK_KUSTO_NAME},
+	{"commit_time_column", KS_SINK_KUSTO_NAME},
+	{"xid_column", KS_SINK_KUSTO_NAME},
+	{"schema_column", KS_SINK_KUSTO_NAME},
+	{"table_column", KS_SINK_KUSTO_NAME},
+	{"unchanged_toast_column", KS_SINK_KUSTO_NAME},
+	{"create_table", KS_SINK_BOOL},
+	{"snapshot", KS_SINK_BOOL},
+};
+
+#define NUM_SINK_OPTIONS (sizeof(sink_options) / sizeof(sink_options[0]))
+
+/*
+ * Kusto's entity names: 1 to 1,024 characters, letters, digits, '_', ' ',
+ * '.' and '-' (a byte above 0x7f is taken as part of a letter).
+ */
+void
+ks_check_kusto_name(const char *what, const char *name)
+{
+	const unsigned char *p;
+	size_t		len = strlen(name);
+
+	if (len == 0 || len > KS_KUSTO_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("%s must be a Kusto name of 1 to %d characters, not %zu", what,
+						KS_KUSTO_NAME_MAX, len)));
+	for (p = (const unsigned char *) name; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			*p == '_' || *p == ' ' || *p == '.' || *p == '-' || *p >= 0x80)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("%s \"%s\" is not a valid Kusto name", what, name),
+				 errdetail("Kusto names consist of letters, digits, underscores, spaces, dots and dashes.")));
+	}
+}
+
+static const char *
+option_list(void)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i < NUM_SINK_OPTIONS; i++)
+		appendStringInfo(&s, "%s%s", i > 0 ? ", " : "", sink_options[i].name);
+	return s.data;
+}
+
+static const char *
+enum_list(const KsSinkOption *o)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i < 4 && o->values[i] != NULL; i++)
+		appendStringInfo(&s, "%s%s", i > 0 ? ", " : "", o->values[i]);
+	return s.data;
+}
+
+/* the value as JSON text, for messages */
+static char *
+json_text(const KsJsonPair *p)
+{
+	if (p->value.type == jbvString)
+	{
+		StringInfoData s;
+
+		initStringInfo(&s);
+		escape_json(&s, ks_jsonb_pair_text(p));
+		return s.data;
+	}
+	return ks_jsonb_pair_text(p);
+}
+
+static void
+check_tables(const KsJsonPair *p)
+{
+	ListCell   *lc;
+
+	if (p->value.type != jbvBinary || JsonContainerIsArray(p->value.val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sink option \"tables\" must map source tables to Kusto table names"),
+				 errhint("For example: '{\"tables\": {\"public.orders\": \"Orders\", \"public.refunds\": \"Refunds\"}}'.")));
+	foreach(lc, ks_jsonb_pairs(ks_jsonb_pair_jsonb(p)))
+	{
+		KsJsonPair *t = (KsJsonPair *) lfirst(lc);
+
+		if (t->value.type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("sink option \"tables\" must map source tables to Kusto table names"),
+					 errhint("For example: '{\"tables\": {\"public.orders\": \"Orders\", \"public.refunds\": \"Refunds\"}}'.")));
+		if (t->key[0] == '\0' || strlen(t->key) > 2 * NAMEDATALEN + 8)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("sink option \"tables\" names a source table \"%s\" that cannot exist", t->key),
+					 errhint("Name source tables as schema.table, as kusto_sink.sinks lists them.")));
+		ks_check_kusto_name(psprintf("the Kusto table of \"%s\" in sink option \"tables\"", t->key),
+							ks_jsonb_pair_text(t));
+	}
+}
+
+/* checks one option; appends its normalised value (JSON) to out */
+static void
+check_option(const KsSinkOption *o, const KsJsonPair *p, StringInfo out)
+{
+	char	   *text;
+	int			i;
+
+	switch (o->kind)
+	{
+		case KS_SINK_ENUM:
+			if (p->value.type == jbvString)
+			{
+				text = ks_jsonb_pair_text(p);
+				for (i = 0; i < 4 && o->values[i] != NULL; i++)
+				{
+					if (pg_strcasecmp(o->values[i], text) == 0)
+					{
+						escape_json(out, o->values[i]);
+						return;
+					}
+				}
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value %s for sink option \"%s\"", json_text(p), o->name),
+					 errhint("Valid values are: %s.", enum_list(o))));
+			break;
+		case KS_SINK_INT:
+			{
+				char	   *end;
+				long		v = 0;
+
+				text = ks_jsonb_pair_text(p);
+				errno = 0;
+				if (p->value.type == jbvNumeric)
+					v = strtol(text, &end, 10);
+				if (p->value.type != jbvNumeric || *end != '\0' || errno != 0 ||
+					v < o->min || v > o->max)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("sink option \"%s\" must be an integer between %d and %d, not %s",
+									o->name, o->min, o->max, json_text(p))));
+				appendStringInfoString(out, text);
+				return;
+			}
+		case KS_SINK_BOOL:
+			if (p->value.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("sink option \"%s\" must be true or false, not %s", o->name, json_text(p))));
+			appendStringInfoString(out, p->value.val.boolean ? "true" : "false");
+			return;
+		case KS_SINK_TABLES:
+			check_tables(p);
+			appendStringInfoString(out, ks_jsonb_pair_text(p));
+			return;
+		case KS_SINK_KUSTO_NAME:
+		case KS_SINK_METADATA:
+			if (p->value.type != jbvString || p->value.val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("sink option \"%s\" must be a non-empty string, not %s", o->name, json_text(p))));
+			text = ks_jsonb_pair_text(p);
+			if (o->kind == KS_SINK_METADATA)
+				ks_check_metadata_option(text);
+			else
+				ks_check_kusto_name(psprintf("sink option \"%s\"", o->name), text);
+			escape_json(out, text);
+			return;
+	}
+}
+
+Jsonb *
+ks_check_sink_options(Jsonb *options)
+{
+	StringInfoData out;
+	ListCell   *lc;
+	bool		first = true;
+
+	if (!ks_jsonb_is_object(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sink options must be a JSON object"),
+				 errhint("For example: '{\"batch_interval_ms\": 500, \"format\": \"csv\"}'.")));
+	initStringInfo(&out);
+	appendStringInfoChar(&out, '{');
+	foreach(lc, ks_jsonb_pairs(options))
+	{
+		KsJsonPair *p = (KsJsonPair *) lfirst(lc);
+		int			i;
+
+		for (i = 0; i < NUM_SINK_OPTIONS; i++)
+			if (strcmp(sink_options[i].name, p->key) == 0)
+				break;
+		if (i == NUM_SINK_OPTIONS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized sink option \"%s\"", p->key),
+					 errhint("Valid options are: %s.", option_list())));
+		if (!first)
+			appendStringInfoString(&out, ", ");
+		first = false;
+		escape_json(&out, p->key);
+		appendStringInfoString(&out, ": ");
+		if (p->value.type == jbvNull)
+			appendStringInfoString(&out, "null");	/* alter_sink: back to the default */
+		else
+			check_option(&sink_options[i], p, &out);
+	}
+	appendStringInfoChar(&out, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
+}
+
+/* the option's string value, or NULL */
+static char *
+string_value(Jsonb *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, ks_jsonb_pairs(options))
+	{
+		KsJsonPair *p = (KsJsonPair *) lfirst(lc);
+
+		if (strcmp(p->key, name) == 0 && p->value.type != jbvNull)
+			return ks_jsonb_pair_text(p);
+	}
+	return NULL;
+}
+
+void
+ks_check_sink_combination(Jsonb *options)
+{
+	const char *method = string_value(options, "ingestion_method");
+	const char *guarantee = string_value(options, "delivery_guarantee");
+	const char *poll = string_value(options, "poll_for_ingestion_status");
+	List	   *plugin = NIL;
+	KsDecoderOptions dopts;
+	ListCell   *lc;
+
+	if (method == NULL)
+		method = ks_default_ingestion_method ? ks_default_ingestion_method : "managed";
+
+	/* the metadata columns as the output plugin will see them */
+	foreach(lc, ks_jsonb_pairs(options))
+	{
+		KsJsonPair *p = (KsJsonPair *) lfirst(lc);
+
+		if (p->value.type != jbvString)
+			continue;
+		if (strcmp(p->key, "metadata") == 0 ||
+			(strlen(p->key) > 7 && strcmp(p->key + strlen(p->key) - 7, "_column") == 0))
+			plugin = lappend(plugin, makeDefElem(p->key, (Node *) makeString(ks_jsonb_pair_text(p)), -1));
+	}
+	ks_parse_options(&dopts, plugin);
+
+	if (guarantee == NULL || strcmp(guarantee, "exactly_once") != 0)
+		return;
+	if (strcmp(method, "streaming") != 0 && poll != NULL && strcmp(poll, "false") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delivery_guarantee \"exactly_once\" needs poll_for_ingestion_status"),
+				 errhint("A queued batch can only count as delivered once Kusto reported it ingested.")));
+	if (strcmp(method, "queued") != 0 &&
+		!(dopts.meta_enabled[KS_META_LSN] && dopts.meta_enabled[KS_META_COMMIT_LSN]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delivery_guarantee \"exactly_once\" with ingestion_method \"%s\" needs the metadata columns lsn and commit_lsn", method),
+				 errhint("A stream carries no tag: a batch sent again after a crash is first looked up in Kusto by the commit and change LSN of its first record. Add lsn and commit_lsn to option \"metadata\", or use ingestion_method \"queued\".")));
+}
