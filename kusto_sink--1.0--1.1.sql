@@ -280,8 +280,9 @@ END
 $$;
 
 -- What a sink's options say about its source tables: each key of option
--- "tables" is one of them, and no column of theirs has the name of an
--- enabled metadata column.
+-- "tables" is one of them (for a publication, a table, which may join it
+-- later), and no column of theirs has the name of an enabled metadata
+-- column.
 CREATE FUNCTION kusto_sink._check_sink_tables(s kusto_sink.sink)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -293,7 +294,12 @@ DECLARE
 BEGIN
 	sources := ARRAY(SELECT t.qualified FROM kusto_sink._source_tables(s) t);
 	FOR key IN SELECT jsonb_object_keys(coalesce(s.options -> 'tables', '{}')) LOOP
-		IF NOT key = ANY (sources) THEN
+		-- a publication's table may join it later: it must exist
+		IF s.publication IS NOT NULL AND to_regclass(key) IS NULL THEN
+			RAISE EXCEPTION 'sink option "tables" names "%", which is not a table', key
+				USING ERRCODE = 'undefined_table',
+					  HINT = 'Name source tables as schema.table, as kusto_sink.sinks lists them.';
+		ELSIF s.publication IS NULL AND NOT key = ANY (sources) THEN
 			RAISE EXCEPTION 'sink option "tables" names "%", which is not a source table of sink "%"', key, s.name
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = CASE WHEN cardinality(sources) = 0 THEN 'The sink has no source table yet.'
@@ -778,4 +784,5 @@ REVOKE ALL ON FUNCTION kusto_sink._status() FROM PUBLIC;
 -------------------------------------------------------------------------------
 
 -- the workers of every sink restart on the new catalog
+UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();

@@ -14,6 +14,8 @@
 
 #include "worker/catalog_version.h"
 
+#define KS_CATALOG_NOTE "the kusto_sink catalog is version"
+
 void
 ks_check_catalog_version(KsSinkSlot *slot, const char *sink)
 {
@@ -32,13 +34,20 @@ ks_check_catalog_version(KsSinkSlot *slot, const char *sink)
 	CommitTransactionCommand();
 
 	if (version == NULL || strcmp(version, KS_CATALOG_VERSION) == 0)
+	{
+		/* updated since: the note goes */
+		SpinLockAcquire(&slot->mutex);
+		if (strncmp(slot->last_error, KS_CATALOG_NOTE, strlen(KS_CATALOG_NOTE)) == 0)
+			slot->last_error[0] = '\0';
+		SpinLockRelease(&slot->mutex);
 		return;
+	}
 	if (strcmp(version, "1.0") == 0)
 	{
 		char		message[256];
 
 		snprintf(message, sizeof(message),
-				 "the kusto_sink catalog is version %s, the library %s: run ALTER EXTENSION kusto_sink UPDATE",
+				 KS_CATALOG_NOTE " %s, the library %s: run ALTER EXTENSION kusto_sink UPDATE",
 				 version, KS_CATALOG_VERSION);
 		ereport(WARNING,
 				(errmsg("kusto_sink sink \"%s\": %s", sink, message),

@@ -241,8 +241,13 @@ sql(q{CREATE TABLE secret (id int PRIMARY KEY, v text); INSERT INTO secret SELEC
 	   ALTER TABLE secret ENABLE ROW LEVEL SECURITY; CREATE POLICY odd ON secret USING (id % 2 = 1);
 	   CREATE ROLE snapper LOGIN; GRANT SELECT ON secret TO snapper; GRANT USAGE ON SCHEMA kusto_sink TO snapper;
 	   GRANT EXECUTE ON FUNCTION kusto_sink.create_sink(text, text, text, text, text, jsonb) TO snapper;
-	   GRANT EXECUTE ON FUNCTION kusto_sink._create_sink(text, text, regclass[], text, text, text, jsonb) TO snapper});
-$node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('rls', 'emu', 'secret', '$db', 'Secret',
+	   GRANT EXECUTE ON FUNCTION kusto_sink._create_sink(text, text, regclass[], text, text, text, jsonb) TO snapper;
+	   GRANT EXECUTE ON FUNCTION kusto_sink.create_connection(text, text, text, text, text, text, text, text, text, text, text, jsonb) TO snapper});
+# (a sink uses a connection of its owner's)
+my $url = $kusto->url;
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_connection('snapemu', '$url', 'application',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret')}, extra_params => [ '-U', 'snapper' ]);
+$node->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('rls', 'snapemu', 'secret', '$db', 'Secret',
 	'{"create_table": true, "ingestion_method": "streaming", "batch_interval_ms": 100}')}, extra_params => [ '-U', 'snapper' ]);
 ok($node->poll_query_until('postgres', q{SELECT last_error LIKE '%row-level security%' FROM kusto_sink.status WHERE name = 'rls'}),
 	'a table whose policy hides rows from the sink owner stops the snapshot with the error');

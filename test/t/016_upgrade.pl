@@ -1,0 +1,88 @@
+# Upgrades: a catalog installed as version 1.0 keeps working with this
+# library (which warns and says what to run), and ALTER EXTENSION kusto_sink
+# UPDATE brings it to 1.1 with every connection and sink kept; every
+# committed change arrives (exactly once for the exactly-once sink).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib $ENV{KS_ROOT} . '/test/t';
+use KustoEmulator;
+
+my $kusto = KustoEmulator->new;
+my $db = 'Up';
+$kusto->create_sink_table($db, 'Plain', 'id:long, note:string');
+$kusto->create_sink_table($db, 'Once', 'id:long, note:string');
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init(allows_streaming => 'logical');
+$node->start;
+my $url = $kusto->url;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION kusto_sink VERSION '1.0';
+	CREATE TABLE t (id int PRIMARY KEY, note text);
+	SELECT kusto_sink.create_connection('emu', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+});
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'kusto_sink'"),
+	'1.0', 'installed as version 1.0');
+$node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('plain', 'emu', 't', 'Up', 'Plain',
+	'{"ingestion_method": "streaming", "batch_interval_ms": 100}')});
+$node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('once', 'emu', 't', 'Up', 'Once',
+	'{"ingestion_method": "queued", "delivery_guarantee": "exactly_once", "batch_interval_ms": 100}')});
+
+my $next = 1;
+sub insert_rows
+{
+	my ($n) = @_;
+	my $to = $next + $n - 1;
+	$node->safe_psql('postgres', "INSERT INTO t SELECT g, 'n' || g FROM generate_series($next, $to) g");
+	$next = $to + 1;
+	return $to;
+}
+
+# every id once in Once; every id (at least once) in Plain
+sub delivered
+{
+	my ($total, $what) = @_;
+	$kusto->wait_count($db, 'Once', $total);
+	is_deeply($kusto->query($db,
+		"Once | summarize c = count() by id | summarize rows = sum(c), ids = dcount(id), lo = min(id), hi = max(id)"),
+		[ [ $total, $total, 1, $total ] ], "$what: every row in Once exactly once");
+	is_deeply($kusto->query_until($db, 'Plain | summarize ids = dcount(id), lo = min(id), hi = max(id)',
+		[ [ $total, 1, $total ] ]), [ [ $total, 1, $total ] ], "$what: every row in Plain");
+}
+
+delivered(insert_rows(100), 'on the 1.0 catalog');
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 2 FROM kusto_sink.status
+	   WHERE last_error LIKE 'the kusto_sink catalog is version 1.0%run ALTER EXTENSION kusto_sink UPDATE'}),
+	'the status says what to run');
+ok($node->log_contains('catalog is version 1.0, the library 1.1: run ALTER EXTENSION kusto_sink UPDATE'),
+	'and so does the log');
+
+my $config = q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s', name, connection, source_tables, kusto_table, options, owner), ',' ORDER BY name) FROM kusto_sink.sink};
+my $conns = q{SELECT string_agg(format('%s|%s|%s|%s', name, cluster_url, app_key IS NOT NULL, owner), ',' ORDER BY name) FROM kusto_sink.connection};
+my ($config_before, $conns_before) = ($node->safe_psql('postgres', $config), $node->safe_psql('postgres', $conns));
+
+# a restart of the server with this library on the old catalog
+$node->restart;
+delivered(insert_rows(100), 'after a restart on the 1.0 catalog');
+
+$node->safe_psql('postgres', 'ALTER EXTENSION kusto_sink UPDATE');
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'kusto_sink'"),
+	'1.1', 'updated to 1.1');
+is($node->safe_psql('postgres', $config), $config_before, 'every sink kept its configuration');
+is($node->safe_psql('postgres', $conns), $conns_before, 'every connection kept its settings and secret');
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 2 FROM kusto_sink.status WHERE state = 'running' AND last_error IS NULL}),
+	'the workers run on the new catalog, without the warning');
+delivered(insert_rows(100), 'after ALTER EXTENSION UPDATE');
+# the 1.1 API
+is($node->psql('postgres', "SELECT kusto_sink.alter_sink('plain', '{\"batch_size\": 0}')", stderr => \my $err), 3,
+	'the 1.1 validator refuses a bad option');
+like($err, qr/sink option "batch_size" must be an integer between 1 and 2147483647, not 0/, 'with its message');
+
+$node->stop;
+done_testing();
