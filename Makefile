@@ -30,6 +30,7 @@ API_OBJS = \
 	src/api/caller_gate.o \
 	src/api/check_options.o \
 	src/api/hide_statement.o \
+	src/api/kql_quote.o \
 	src/api/outside_transaction.o \
 	src/api/sink_control.o \
 	src/api/table_empty.o \

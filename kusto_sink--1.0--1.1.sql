@@ -59,6 +59,88 @@ AS 'MODULE_PATHNAME', 'kusto_sink_check_metadata_columns'
 LANGUAGE C STRICT STABLE;
 REVOKE ALL ON FUNCTION kusto_sink._check_metadata_columns(jsonb, regclass[]) FROM PUBLIC;
 
+-- KQL quoting: the C code's (src/decoder/escape.c), which escapes control
+-- characters too
+CREATE OR REPLACE FUNCTION kusto_sink._kql_string(text text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kusto_sink_kql_string'
+LANGUAGE C IMMUTABLE STRICT;
+
+CREATE OR REPLACE FUNCTION kusto_sink._kql_name(name text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kusto_sink_kql_name'
+LANGUAGE C IMMUTABLE STRICT;
+
+-- the latest state's filter quotes with KQL's string literals, not SQL's
+-- (%L made 'o''k' two joined KQL literals, and E'...' a syntax error)
+CREATE OR REPLACE FUNCTION kusto_sink._latest_state_parts(
+	sink text, source_table regclass,
+	OUT kusto_table text, OUT keys text[], OUT op_column text, OUT lsn_column text,
+	OUT schema_column text, OUT table_column text, OUT filter text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	qualified text;
+	shared boolean;
+	partitioned boolean;
+BEGIN
+	s := kusto_sink._sink(sink);
+	SELECT t.qualified INTO qualified FROM kusto_sink._source_tables(s) t WHERE t.rel = source_table;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is not a source of sink "%"', source_table, sink
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	kusto_table := coalesce(s.options -> 'tables' ->> qualified, s.kusto_table);
+	SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum)) INTO keys
+	  FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
+	 WHERE i.indrelid = source_table AND i.indisprimary;
+	IF keys IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key', source_table
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The latest state of a row is found by its key: add a primary key to the table.';
+	END IF;
+	op_column := kusto_sink._metadata_column(s.options, 'op');
+	lsn_column := kusto_sink._metadata_column(s.options, 'lsn');
+	IF op_column IS NULL OR lsn_column IS NULL THEN
+		RAISE EXCEPTION 'the latest state needs the metadata columns op and lsn, which sink "%" leaves out', sink
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Add them to the sink option "metadata" with kusto_sink.alter_sink().';
+	END IF;
+	schema_column := kusto_sink._metadata_column(s.options, 'schema');
+	table_column := kusto_sink._metadata_column(s.options, 'table');
+	-- another source table goes to the same Kusto table: tell them apart
+	shared := s.publication IS NOT NULL OR EXISTS (
+		SELECT FROM kusto_sink._sources_of(s, kusto_table) o WHERE o.rel <> source_table);
+	-- its records carry their partition's name, and a TRUNCATE or resync of
+	-- one partition is about that partition's rows alone
+	partitioned := (SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = source_table);
+	IF (shared OR partitioned) AND (schema_column IS NULL OR table_column IS NULL) THEN
+		IF shared THEN
+			RAISE EXCEPTION 'Kusto table "%" holds more than one source table, and sink "%" leaves out the metadata columns schema and table', kusto_table, sink
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Add them to the sink option "metadata", or give the table its own Kusto table in option "tables".';
+		END IF;
+		RAISE EXCEPTION 'table % is partitioned, and sink "%" leaves out the metadata columns schema and table', source_table, sink
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Add them to the sink option "metadata": they tell a TRUNCATE or resync of one partition from one of the others.';
+	END IF;
+	IF shared AND partitioned THEN
+		RAISE EXCEPTION 'partitioned table % shares Kusto table "%" with other source tables', source_table, kusto_table
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Its records carry the names of its partitions, which can change.',
+				  HINT = 'Give it its own Kusto table in option "tables".';
+	END IF;
+	IF shared THEN
+		filter := format('| where %s == %s and %s == %s', kusto_sink._kql_name(schema_column),
+						 kusto_sink._kql_string((SELECT nspname FROM pg_namespace WHERE oid = (SELECT relnamespace FROM pg_class WHERE oid = source_table))),
+						 kusto_sink._kql_name(table_column),
+						 kusto_sink._kql_string((SELECT relname FROM pg_class WHERE oid = source_table)::text));
+	END IF;
+END
+$$;
+
 -- Non-superusers act only on the connections and sinks they own, or whose
 -- owner role they have the privileges of, as for tables.
 CREATE FUNCTION kusto_sink._check_owner(caller regrole, kind text, name text, owner regrole)

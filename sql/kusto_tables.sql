@@ -73,4 +73,14 @@ SELECT kusto_sink.alter_sink('kt', '{"tables": null}');
 SELECT kusto_sink.latest_state_kql('kt', 'kt_parted');
 SELECT kusto_sink.drop_sink('kt');
 DROP TABLE kt_parted;
+-- names KQL must quote: a quote, a backslash, a control character
+CREATE SCHEMA "o'k";
+CREATE TABLE "o'k"."t\x	y" (id int PRIMARY KEY);
+SELECT kusto_sink.create_sink('kt', 'kt', 'kt_orders, "o''k"."t\x	y"', 'db', 'Orders');
+SELECT kusto_sink.pause_sink('kt');
+SELECT kusto_sink.latest_state_kql('kt', '"o''k"."t\x	y"');
+SELECT kusto_sink.latest_state_query('kt', '"o''k"."t\x	y"');
+SELECT kusto_sink._kql_string(E'a\nb''c\\d'), kusto_sink._kql_name(E'x]''\ty');
+SELECT kusto_sink.drop_sink('kt');
+DROP SCHEMA "o'k" CASCADE;
 SELECT kusto_sink.drop_connection('kt');
