@@ -32,6 +32,7 @@ API_OBJS = \
 	src/api/hide_statement.o \
 	src/api/kql_quote.o \
 	src/api/outside_transaction.o \
+	src/api/prerequisites.o \
 	src/api/sink_control.o \
 	src/api/table_empty.o \
 	src/api/test_connection.o \

@@ -141,6 +141,54 @@ BEGIN
 END
 $$;
 
+-- What the server must offer every sink, and the metadata columns of a
+-- sink's options: the C code's (src/api/prerequisites.c), no copy in SQL.
+CREATE OR REPLACE FUNCTION kusto_sink._check_prerequisites()
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_prerequisites'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION kusto_sink._metadata_columns(options jsonb, OUT key text, OUT name text, OUT type text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_metadata_columns'
+LANGUAGE C STRICT IMMUTABLE;
+
+CREATE OR REPLACE FUNCTION kusto_sink._metadata_column(options jsonb, key text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT m.name FROM kusto_sink._metadata_columns(options) m WHERE m.key OPERATOR(pg_catalog.=) _metadata_column.key $$;
+
+CREATE OR REPLACE FUNCTION kusto_sink._kusto_columns(sink text, kusto_table text)
+RETURNS TABLE (name text, type text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	clash record;
+BEGIN
+	s := kusto_sink._sink(sink);
+	SELECT c1.name, c1.type AS t1, c1.rel AS r1, c2.type AS t2, c2.rel AS r2 INTO clash
+	  FROM kusto_sink._source_columns(s, kusto_table) c1
+	  JOIN kusto_sink._source_columns(s, kusto_table) c2 ON c1.name = c2.name AND c1.type <> c2.type AND c1.pos < c2.pos
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'column "%" is % in % and % in %, which both go to Kusto table "%"',
+			clash.name, clash.t1, clash.r1, clash.t2, clash.r2, kusto_table
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Give one of the tables its own Kusto table in the sink option "tables".';
+	END IF;
+	RETURN QUERY
+		SELECT c.name, c.type
+		  FROM (SELECT DISTINCT ON (k.name) k.name, k.type, k.pos
+				  FROM kusto_sink._source_columns(s, kusto_table) k ORDER BY k.name, k.pos) c
+		 ORDER BY c.pos;
+	RETURN QUERY
+		SELECT m.name, m.type FROM kusto_sink._metadata_columns(s.options) m;
+END
+$$;
+
 -- Non-superusers act only on the connections and sinks they own, or whose
 -- owner role they have the privileges of, as for tables.
 CREATE FUNCTION kusto_sink._check_owner(caller regrole, kind text, name text, owner regrole)
@@ -495,13 +543,7 @@ BEGIN
 			RAISE EXCEPTION 'no free replication slot for sink "%"', name
 				USING ERRCODE = 'configuration_limit_exceeded',
 					  HINT = 'Raise max_replication_slots (needs a restart) or drop unused slots.';
-		WHEN OTHERS THEN
-			IF SQLERRM LIKE '%may not be used as an output plugin%' THEN
-				RAISE EXCEPTION 'the server does not allow kusto_sink as an output plugin'
-					USING ERRCODE = 'object_not_in_prerequisite_state',
-						  HINT = 'Add kusto_sink to output_plugin_libraries (e.g. ''pgoutput, test_decoding, kusto_sink'') and reload the configuration.';
-			END IF;
-			RAISE;
+		-- (output_plugin_libraries: _check_prerequisites)
 	END;
 
 	BEGIN

@@ -193,22 +193,11 @@ kusto_sink_check_metadata_columns(PG_FUNCTION_ARGS)
 	Jsonb	   *options = PG_GETARG_JSONB_P(0);
 	ArrayType  *tables = PG_GETARG_ARRAYTYPE_P(1);
 	KsDecoderOptions dopts;
-	List	   *plugin = NIL;
-	ListCell   *lc;
 	Datum	   *rels;
 	int			nrels;
 	int			i;
 
-	foreach(lc, ks_jsonb_pairs(options))
-	{
-		KsJsonPair *p = (KsJsonPair *) lfirst(lc);
-
-		if (p->value.type == jbvString &&
-			(strcmp(p->key, "metadata") == 0 ||
-			 (strlen(p->key) > 7 && strcmp(p->key + strlen(p->key) - 7, "_column") == 0)))
-			plugin = lappend(plugin, makeDefElem(p->key, (Node *) makeString(ks_jsonb_pair_text(p)), -1));
-	}
-	ks_parse_options(&dopts, plugin);
+	ks_parse_options(&dopts, ks_sink_metadata_options(options));
 	deconstruct_array(tables, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &rels, NULL, &nrels);
 	for (i = 0; i < nrels; i++)
 	{

@@ -291,20 +291,12 @@ string_value(Jsonb *options, const char *name)
 	return NULL;
 }
 
-void
-ks_check_sink_combination(Jsonb *options)
+List *
+ks_sink_metadata_options(Jsonb *options)
 {
-	const char *method = string_value(options, "ingestion_method");
-	const char *guarantee = string_value(options, "delivery_guarantee");
-	const char *poll = string_value(options, "poll_for_ingestion_status");
 	List	   *plugin = NIL;
-	KsDecoderOptions dopts;
 	ListCell   *lc;
 
-	if (method == NULL)
-		method = ks_default_ingestion_method ? ks_default_ingestion_method : "managed";
-
-	/* the metadata columns as the output plugin will see them */
 	foreach(lc, ks_jsonb_pairs(options))
 	{
 		KsJsonPair *p = (KsJsonPair *) lfirst(lc);
@@ -315,7 +307,22 @@ ks_check_sink_combination(Jsonb *options)
 			(strlen(p->key) > 7 && strcmp(p->key + strlen(p->key) - 7, "_column") == 0))
 			plugin = lappend(plugin, makeDefElem(p->key, (Node *) makeString(ks_jsonb_pair_text(p)), -1));
 	}
-	ks_parse_options(&dopts, plugin);
+	return plugin;
+}
+
+void
+ks_check_sink_combination(Jsonb *options)
+{
+	const char *method = string_value(options, "ingestion_method");
+	const char *guarantee = string_value(options, "delivery_guarantee");
+	const char *poll = string_value(options, "poll_for_ingestion_status");
+	KsDecoderOptions dopts;
+
+	if (method == NULL)
+		method = ks_default_ingestion_method ? ks_default_ingestion_method : "managed";
+
+	/* the metadata columns as the output plugin will see them */
+	ks_parse_options(&dopts, ks_sink_metadata_options(options));
 
 	if (guarantee == NULL || strcmp(guarantee, "exactly_once") != 0)
 		return;

@@ -14,16 +14,20 @@
  * metadata columns' names), with the kusto_sink.* defaults for what is left
  * out.  Every error names the option and its allowed values or range.
  * ks_check_kusto_name() applies Kusto's rule for entity names.
+ * ks_sink_metadata_options() gives the options that concern the metadata
+ * columns (metadata, <key>_column) as the output plugin's DefElem list.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_WORKER_SINK_OPTIONS_H
 #define KS_WORKER_SINK_OPTIONS_H
 
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
 extern Jsonb *ks_check_sink_options(Jsonb *options);
 extern void ks_check_sink_combination(Jsonb *options);
 extern void ks_check_kusto_name(const char *what, const char *name);
+extern List *ks_sink_metadata_options(Jsonb *options);
 
 #endif							/* KS_WORKER_SINK_OPTIONS_H */
