@@ -27,7 +27,9 @@ DECODER_OBJS = \
 	src/decoder/escape.o
 
 API_OBJS = \
+	src/api/drop_guard.o \
 	src/api/hide_statement.o \
+	src/api/log_redact.o \
 	src/api/outside_transaction.o \
 	src/api/sink_control.o \
 	src/api/table_empty.o \

@@ -77,7 +77,12 @@ typedef struct kusto_config
 	const char *tenant_id;
 	const char *app_id;
 	const char *app_key;
+	const char *app_key_file;	/* application: a file holding the secret,
+								 * read at each token fetch (instead of
+								 * app_key) */
 	const char *token;
+	const char *token_file;		/* token: a file holding the bearer token,
+								 * read for each request (instead of token) */
 	const char *managed_identity_id;	/* user-assigned: client id or resource id */
 	const char *managed_identity_endpoint;	/* default: IMDS (or App Service's) */
 	const char *federated_token_file;	/* workload identity */

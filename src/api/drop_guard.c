@@ -1,0 +1,166 @@
+/*-------------------------------------------------------------------------
+ *
+ * drop_guard.c
+ *	  A ProcessUtility_hook that refuses DROP EXTENSION kusto_sink and DROP
+ *	  SCHEMA kusto_sink while sinks exist.
+ *
+ * Dropping the extension under running sinks would leave their workers
+ * (which then fail on the missing functions) and their logical replication
+ * slots (which pin WAL for good) behind; kusto_sink.drop_sink() is the way
+ * to remove a sink.  The guard reads kusto_sink.sink directly (a heap scan,
+ * no SQL, so neither search_path nor privileges matter) under a SHARE lock,
+ * which waits for a create_sink in progress and keeps new sinks out until
+ * the drop commits.  When the table does not exist the drop goes on.
+ *
+ * It sees only the backends that loaded the library (README.md, "Dropping
+ * the extension"); DROP OWNED BY the extension's owner is not intercepted
+ * (it cannot drop an extension: members of an extension are skipped and
+ * the extension itself is dropped only through DROP EXTENSION or a CASCADE
+ * from its schema).  DROP DATABASE of the sinks' database is refused by
+ * PostgreSQL itself while the database has logical replication slots.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "api/drop_guard.h"
+
+#define KS_NAME "kusto_sink"
+#define KS_NAMES_SHOWN 3
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+static int
+name_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+/* Whether a DROP EXTENSION or DROP SCHEMA names kusto_sink. */
+static bool
+drops_kusto_sink(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_EXTENSION && stmt->removeType != OBJECT_SCHEMA)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		Node	   *obj = (Node *) lfirst(lc);
+
+		if (IsA(obj, String) && strcmp(strVal(obj), KS_NAME) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Raises the error when kusto_sink.sink exists and has rows. */
+static void
+refuse_while_sinks_exist(void)
+{
+	Oid			nsp = get_namespace_oid(KS_NAME, true);
+	Oid			relid;
+	AttrNumber	attnum;
+	Relation	rel;
+	Snapshot	snap;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	List	   *names = NIL;
+	int			n;
+	StringInfoData detail;
+	ListCell   *lc;
+
+	if (!OidIsValid(nsp))
+		return;
+	relid = get_relname_relid("sink", nsp);
+	if (!OidIsValid(relid))
+		return;
+	attnum = get_attnum(relid, "name");
+	if (attnum == InvalidAttrNumber)
+		return;
+
+	/* waits for a create_sink in progress, and keeps new sinks out */
+	rel = table_open(relid, ShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, attnum, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		names = lappend(names, isnull ? pstrdup("?") : TextDatumGetCString(d));
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, NoLock);	/* the lock stays until the end of the drop */
+
+	n = list_length(names);
+	if (n == 0)
+		return;
+	list_sort(names, name_cmp);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, n == 1 ? "Sink " : "Sinks ");
+	foreach(lc, names)
+	{
+		int			i = foreach_current_index(lc);
+
+		if (i == KS_NAMES_SHOWN)
+			break;
+		if (i > 0)
+			appendStringInfoString(&detail, (i == n - 1) ? " and " : ", ");
+		appendStringInfoString(&detail, quote_identifier((char *) lfirst(lc)));
+	}
+	if (n > KS_NAMES_SHOWN)
+		appendStringInfo(&detail, " and %d more", n - KS_NAMES_SHOWN);
+	appendStringInfoString(&detail, n == 1 ? " exists." : " exist.");
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot drop extension kusto_sink while sinks exist"),
+			 errdetail_internal("%s", detail.data),
+			 errhint("Drop them with kusto_sink.drop_sink() first.")));
+}
+
+static void
+ks_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, DropStmt) && drops_kusto_sink((DropStmt *) parsetree))
+		refuse_while_sinks_exist();
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+void
+ks_drop_guard_install(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = ks_process_utility;
+}

@@ -1,0 +1,110 @@
+# DROP EXTENSION kusto_sink (also CASCADE) and DROP SCHEMA kusto_sink (also
+# CASCADE) are refused while sinks exist (dependent_objects_still_exist,
+# naming them), and DROP DATABASE of the sinks' database (also WITH FORCE) is
+# refused by PostgreSQL because of the sinks' slots; after each refusal the
+# sink still delivers.  After drop_sink(), DROP EXTENSION succeeds and leaves
+# no slot behind.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib $ENV{KS_ROOT} . '/test/t';
+use KustoEmulator;
+
+my $kusto = KustoEmulator->new;
+my $db = 'Guard';
+$kusto->create_sink_table($db, 'Items', 'id:long');
+
+my $node = PostgreSQL::Test::Cluster->new('guard');
+$node->init(allows_streaming => 'logical');
+$node->start;
+my $url = $kusto->url;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION kusto_sink;
+	CREATE TABLE items (id int PRIMARY KEY);
+	CREATE TABLE others (id int PRIMARY KEY);
+	SELECT kusto_sink.create_connection('emu', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+	CREATE DATABASE elsewhere;
+});
+$node->safe_psql('postgres', "SELECT kusto_sink.create_sink('items', 'emu', 'items', '$db', 'Items',
+	'{\"ingestion_method\": \"streaming\", \"batch_interval_ms\": 100}')");
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'items'"), 'the sink runs');
+
+my $next_id = 1;
+
+# the sink still runs and a row inserted now arrives
+sub still_delivers
+{
+	my ($what) = @_;
+	ok($node->poll_query_until('postgres',
+		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = 'items'"),
+		"$what: the sink still runs");
+	$node->safe_psql('postgres', "INSERT INTO items VALUES ($next_id)");
+	is($kusto->wait_count($db, 'Items', $next_id), $next_id, "$what: a new row arrives");
+	$next_id++;
+}
+
+# runs $sql in $dbname and returns its stderr (verbose: with the SQLSTATE)
+sub fails
+{
+	my ($dbname, $sql) = @_;
+	my ($rc, $out, $err) = $node->psql($dbname, "\\set VERBOSITY verbose\n$sql");
+	isnt($rc, 0, "$sql fails");
+	return $err;
+}
+
+still_delivers('at first');
+
+for my $sql ('DROP EXTENSION kusto_sink', 'DROP EXTENSION kusto_sink CASCADE',
+	'DROP EXTENSION IF EXISTS kusto_sink, plpgsql CASCADE',
+	'DROP SCHEMA kusto_sink', 'DROP SCHEMA kusto_sink CASCADE', 'DROP SCHEMA public, kusto_sink CASCADE')
+{
+	my $err = fails('postgres', $sql);
+	like($err, qr/ERROR:  2BP01: cannot drop extension kusto_sink while sinks exist/,
+		"$sql: refused with dependent_objects_still_exist");
+	like($err, qr/DETAIL:  Sink items exists\./, "$sql: the detail names the sink");
+	like($err, qr/HINT:  Drop them with kusto_sink\.drop_sink\(\) first\./, "$sql: the hint");
+	still_delivers($sql);
+}
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_extension WHERE extname = 'kusto_sink'"),
+	'1', 'the extension is still there');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_tables WHERE tablename = 'others'"),
+	'1', 'DROP SCHEMA public CASCADE was refused as a whole');
+
+# DROP DATABASE of the sinks' database: PostgreSQL refuses while it has logical slots
+for my $sql ('DROP DATABASE postgres', 'DROP DATABASE postgres WITH (FORCE)')
+{
+	my $err = fails('elsewhere', $sql);
+	like($err, qr/ERROR:  55006: database "postgres" is used by an active logical replication slot/,
+		"$sql: refused (object_in_use) because of the slot");
+	still_delivers($sql);
+}
+
+# several sinks: a few named, then "and N more"
+for my $i (1 .. 4)
+{
+	$node->safe_psql('postgres', "SELECT kusto_sink.create_sink('more_$i', 'emu', 'others', '$db', 'Items',
+		'{\"ingestion_method\": \"streaming\"}')");
+}
+like(fails('postgres', 'DROP EXTENSION kusto_sink'),
+	qr/DETAIL:  Sinks items, more_1, more_2 and 2 more exist\./, 'five sinks: three named and 2 more');
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('more_$_')") for (1 .. 4);
+
+# without sinks the extension drops, and no slot of a sink remains
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('items')");
+$node->safe_psql('postgres', 'DROP EXTENSION kusto_sink');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_extension WHERE extname = 'kusto_sink'"),
+	'0', 'after drop_sink the extension drops');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE plugin = 'kusto_sink'"),
+	'0', 'no kusto_sink slot remains');
+
+# the schema the extension leaves behind, without its table, drops as usual
+$node->safe_psql('postgres', 'DROP SCHEMA kusto_sink');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_namespace WHERE nspname = 'kusto_sink'"),
+	'0', 'DROP SCHEMA kusto_sink without the extension');
+
+$node->stop;
+done_testing();
