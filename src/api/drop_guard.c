@@ -2,7 +2,8 @@
  *
  * drop_guard.c
  *	  A ProcessUtility_hook that refuses DROP EXTENSION kusto_sink and DROP
- *	  SCHEMA kusto_sink while sinks exist.
+ *	  SCHEMA kusto_sink while sinks exist, and DROP DATABASE of the sinks'
+ *	  database.
  *
  * Dropping the extension under running sinks would leave their workers
  * (which then fail on the missing functions) and their logical replication
@@ -16,8 +17,11 @@
  * the extension"); DROP OWNED BY the extension's owner is not intercepted
  * (it cannot drop an extension: members of an extension are skipped and
  * the extension itself is dropped only through DROP EXTENSION or a CASCADE
- * from its schema).  DROP DATABASE of the sinks' database is refused by
- * PostgreSQL itself while the database has logical replication slots.
+ * from its schema).
+ *
+ * DROP DATABASE of a database that has replication slots of the kusto_sink
+ * plugin (the sinks' slots) is refused too, also WITH (FORCE): PostgreSQL
+ * refuses it by itself only while a slot is active, not for a paused sink.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,11 +32,15 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "commands/dbcommands.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "replication/slot.h"
 #include "storage/lmgr.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -70,6 +78,35 @@ drops_kusto_sink(DropStmt *stmt)
 	return false;
 }
 
+/*
+ * "Sinks a, b, c and 2 more exist.": the names sorted, a few of them shown.
+ */
+static char *
+name_list(List *names, const char *one, const char *many)
+{
+	int			n = list_length(names);
+	StringInfoData detail;
+	ListCell   *lc;
+
+	list_sort(names, name_cmp);
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "%s ", n == 1 ? one : many);
+	foreach(lc, names)
+	{
+		int			i = foreach_current_index(lc);
+
+		if (i == KS_NAMES_SHOWN)
+			break;
+		if (i > 0)
+			appendStringInfoString(&detail, (i == n - 1) ? " and " : ", ");
+		appendStringInfoString(&detail, quote_identifier((char *) lfirst(lc)));
+	}
+	if (n > KS_NAMES_SHOWN)
+		appendStringInfo(&detail, " and %d more", n - KS_NAMES_SHOWN);
+	appendStringInfoString(&detail, n == 1 ? " exists." : " exist.");
+	return detail.data;
+}
+
 /* Raises the error when kusto_sink.sink exists and has rows. */
 static void
 refuse_while_sinks_exist(void)
@@ -82,9 +119,6 @@ refuse_while_sinks_exist(void)
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	List	   *names = NIL;
-	int			n;
-	StringInfoData detail;
-	ListCell   *lc;
 
 	if (!OidIsValid(nsp))
 		return;
@@ -113,31 +147,56 @@ refuse_while_sinks_exist(void)
 	UnregisterSnapshot(snap);
 	table_close(rel, NoLock);	/* the lock stays until the end of the drop */
 
-	n = list_length(names);
-	if (n == 0)
+	if (names != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop extension kusto_sink while sinks exist"),
+				 errdetail_internal("%s", name_list(names, "Sink", "Sinks")),
+				 errhint("Drop them with kusto_sink.drop_sink() first.")));
+}
+
+/*
+ * DROP DATABASE of a database with kusto_sink slots: PostgreSQL refuses it
+ * only while a slot is active, so a paused sink (or one whose worker is
+ * restarting) would lose its slot and catalog with the database, leaving
+ * the launcher to a database that no longer exists.  The slots are in
+ * shared memory, visible from the database the command runs in.
+ */
+static void
+refuse_database_with_sinks(DropdbStmt *stmt)
+{
+	Oid			dboid = get_database_oid(stmt->dbname, true);
+	List	   *names = NIL;
+	int			i;
+
+	if (!OidIsValid(dboid) || max_replication_slots == 0 || ReplicationSlotCtl == NULL)
 		return;
-	list_sort(names, name_cmp);
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, n == 1 ? "Sink " : "Sinks ");
-	foreach(lc, names)
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (i = 0; i < max_replication_slots; i++)
 	{
-		int			i = foreach_current_index(lc);
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		bool		ours;
+		NameData	name;
 
-		if (i == KS_NAMES_SHOWN)
-			break;
-		if (i > 0)
-			appendStringInfoString(&detail, (i == n - 1) ? " and " : ", ");
-		appendStringInfoString(&detail, quote_identifier((char *) lfirst(lc)));
+		if (!slot->in_use)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		ours = slot->data.database == dboid &&
+			strcmp(NameStr(slot->data.plugin), KS_NAME) == 0;
+		name = slot->data.name;
+		SpinLockRelease(&slot->mutex);
+		if (ours)
+			names = lappend(names, pstrdup(NameStr(name)));
 	}
-	if (n > KS_NAMES_SHOWN)
-		appendStringInfo(&detail, " and %d more", n - KS_NAMES_SHOWN);
-	appendStringInfoString(&detail, n == 1 ? " exists." : " exist.");
+	LWLockRelease(ReplicationSlotControlLock);
 
-	ereport(ERROR,
-			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-			 errmsg("cannot drop extension kusto_sink while sinks exist"),
-			 errdetail_internal("%s", detail.data),
-			 errhint("Drop them with kusto_sink.drop_sink() first.")));
+	if (names != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop database \"%s\" while it has kusto_sink sinks", stmt->dbname),
+				 errdetail_internal("%s", name_list(names, "Replication slot", "Replication slots")),
+				 errhint("Drop the sinks with kusto_sink.drop_sink() in database \"%s\" first.",
+						 stmt->dbname)));
 }
 
 static void
@@ -149,6 +208,8 @@ ks_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 
 	if (IsA(parsetree, DropStmt) && drops_kusto_sink((DropStmt *) parsetree))
 		refuse_while_sinks_exist();
+	else if (IsA(parsetree, DropdbStmt))
+		refuse_database_with_sinks((DropdbStmt *) parsetree);
 
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,

@@ -7,7 +7,9 @@
  * dependent_objects_still_exist for DROP EXTENSION kusto_sink and DROP
  * SCHEMA kusto_sink (any behaviour, CASCADE included) while
  * kusto_sink.sink has rows: their workers and replication slots would be
- * left behind.  Called from _PG_init, whenever the library is loaded.
+ * left behind; and DROP DATABASE of a database that has kusto_sink
+ * replication slots (also WITH (FORCE), also when the sinks are paused).
+ * Called from _PG_init, whenever the library is loaded.
  *
  *-------------------------------------------------------------------------
  */

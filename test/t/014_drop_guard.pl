@@ -1,8 +1,8 @@
 # DROP EXTENSION kusto_sink (also CASCADE) and DROP SCHEMA kusto_sink (also
 # CASCADE) are refused while sinks exist (dependent_objects_still_exist,
-# naming them), and DROP DATABASE of the sinks' database (also WITH FORCE) is
-# refused by PostgreSQL because of the sinks' slots; after each refusal the
-# sink still delivers.  After drop_sink(), DROP EXTENSION succeeds and leaves
+# naming them), and so is DROP DATABASE of the sinks' database (also WITH
+# (FORCE), also while the sink is paused and its slot inactive); after each
+# refusal the sink still delivers.  After drop_sink(), DROP EXTENSION succeeds and leaves
 # no slot behind.
 use strict;
 use warnings;
@@ -74,14 +74,36 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM pg_extension WHERE extname
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_tables WHERE tablename = 'others'"),
 	'1', 'DROP SCHEMA public CASCADE was refused as a whole');
 
-# DROP DATABASE of the sinks' database: PostgreSQL refuses while it has logical slots
+# DROP DATABASE of the sinks' database, from another database: refused while it
+# has kusto_sink slots (PostgreSQL alone refuses only while a slot is active)
+sub refuses_dropdb
+{
+	my ($sql, $what) = @_;
+	my $err = fails('elsewhere', $sql);
+	like($err, qr/ERROR:  2BP01: cannot drop database "postgres" while it has kusto_sink sinks/,
+		"$what: refused with dependent_objects_still_exist");
+	like($err, qr/DETAIL:  Replication slot kusto_sink_items exists\./, "$what: the detail names the slot");
+	like($err, qr/HINT:  Drop the sinks with kusto_sink\.drop_sink\(\) in database "postgres" first\./,
+		"$what: the hint");
+}
 for my $sql ('DROP DATABASE postgres', 'DROP DATABASE postgres WITH (FORCE)')
 {
-	my $err = fails('elsewhere', $sql);
-	like($err, qr/ERROR:  55006: database "postgres" is used by an active logical replication slot/,
-		"$sql: refused (object_in_use) because of the slot");
+	refuses_dropdb($sql, $sql);
 	still_delivers($sql);
 }
+# a paused sink: its slot is inactive, so PostgreSQL alone would let FORCE drop it all
+$node->safe_psql('postgres', "SELECT kusto_sink.pause_sink('items')");
+ok($node->poll_query_until('postgres',
+	"SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'kusto_sink_items'"),
+	'paused: the slot is inactive');
+refuses_dropdb('DROP DATABASE postgres WITH (FORCE)', 'a paused sink, WITH (FORCE)');
+$node->safe_psql('postgres', "SELECT kusto_sink.resume_sink('items')");
+still_delivers('resumed after DROP DATABASE WITH (FORCE)');
+# a database without sinks drops as usual
+$node->safe_psql('postgres', 'CREATE DATABASE spare');
+$node->safe_psql('elsewhere', 'DROP DATABASE spare WITH (FORCE)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'spare'"), '0',
+	'a database without sinks drops');
 
 # several sinks: a few named, then "and N more"
 for my $i (1 .. 4)
