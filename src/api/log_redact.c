@@ -19,13 +19,19 @@
  *	  lines and the "parameters: $1 = ..." details;
  *	- a report meant for the client too (INFO and above) keeps its
  *	  message; a detail that quotes a row ("Failing row contains ...",
- *	  "Key (...)=(...)") is replaced.
- * The text a client gets back is otherwise unchanged.
+ *	  "Key (...)=(...)") is replaced;
+ *	- in any report, the context line with a bind's parameter values
+ *	  ("unnamed portal with parameters: $1 = ...", from
+ *	  log_parameter_max_length_on_error) is replaced by
+ *	  KS_PARAMETERS_HIDDEN.
+ * The text a client gets back is otherwise unchanged (the client sees the
+ * same report, so a replaced detail or context is replaced there too).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "tcop/tcopprot.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
@@ -65,6 +71,27 @@ quotes_row(const char *detail)
 		 strncmp(detail, "Key (", 5) == 0);
 }
 
+/*
+ * Cuts the "... portal with parameters: $1 = '...'" line (the values of a
+ * bind, log_parameter_max_length_on_error) and what follows off a context.
+ */
+static void
+hide_portal_parameters(ErrorData *edata)
+{
+	char	   *p = edata->context ? strstr(edata->context, "portal with parameters: ") : NULL;
+	StringInfoData buf;
+
+	if (p == NULL)
+		return;
+	while (p > edata->context && p[-1] != '\n')
+		p--;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, edata->context, p - edata->context);
+	appendStringInfoString(&buf, KS_PARAMETERS_HIDDEN);
+	pfree(edata->context);
+	edata->context = buf.data;
+}
+
 static void
 ks_emit_log(ErrorData *edata)
 {
@@ -98,6 +125,7 @@ ks_emit_log(ErrorData *edata)
 			pfree(edata->detail_log);
 			edata->detail_log = NULL;
 		}
+		hide_portal_parameters(edata);
 		MemoryContextSwitchTo(oldcxt);
 	}
 

@@ -3,7 +3,8 @@
 # auto_explain logging nested statements, create_connection and
 # alter_connection with a literal secret, a misspelt argument name, bad JSON
 # options, a multi-statement string whose first statement fails and a
-# prepared statement never write the secret to the log.  The connection
+# prepared statement and a bind parameter (extended protocol, also failing)
+# never write the secret to the log.  The connection
 # options app_key_file and token_file pass a secret without any statement
 # holding it: test_connection and a sink work end to end, and a changed file
 # is used at the next token fetch (or request).
@@ -31,6 +32,7 @@ log_min_error_statement = error
 auto_explain.log_min_duration = 0
 auto_explain.log_nested_statements = on
 auto_explain.log_analyze = off
+log_parameter_max_length_on_error = -1
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION kusto_sink; CREATE TABLE items (id int PRIMARY KEY)');
@@ -71,6 +73,22 @@ like($err, qr/division by zero/, 'a multi-statement string whose first statement
 $node->safe_psql('postgres', "PREPARE p(text) AS SELECT kusto_sink.alter_connection('lit', app_key => \$1);
 	EXECUTE p('${secret}-7')");
 
+# the extended protocol: the secret is a bind parameter ("parameters: $1 = ..."
+# detail; on error, the "unnamed portal with parameters" context)
+my $script = PostgreSQL::Test::Utils::tempdir() . '/bind.sql';
+for my $case ([ 'lit', 0, 'a bind parameter' ], [ 'nosuch', 1, 'a bind parameter, failing' ])
+{
+	my ($conn, $should_fail, $what) = @$case;
+	open(my $fh, '>', $script) or die;
+	print $fh "SELECT kusto_sink.alter_connection('$conn', app_key => :secret);\n";
+	close $fh;
+	my ($bout, $berr) = ('', '');
+	my $ok = IPC::Run::run([ 'pgbench', '-n', '-t', '1', '-M', 'extended', '-f', $script,
+		'-D', "secret=${secret}-8", $node->connstr('postgres') ],
+		'<', \undef, '>', \$bout, '2>', \$berr);
+	is($ok ? 0 : 1, $should_fail, "$what: pgbench " . ($should_fail ? 'fails' : 'succeeds'));
+}
+
 my $log = slurp_file($node->logfile, $log_start);
 unlike($log, qr/\Q$secret\E/, 'the server log never holds a secret passed in a statement');
 like($log, qr/statement hidden by kusto_sink: it may contain a secret/,
@@ -78,6 +96,8 @@ like($log, qr/statement hidden by kusto_sink: it may contain a secret/,
 like($log, qr/ERROR:  function kusto_sink\.create_connection\(.*\) does not exist/,
 	'the error itself is still logged');
 unlike($log, qr/STATEMENT:.*connection/, 'no STATEMENT line for these statements');
+like($log, qr/^\tportal parameters hidden by kusto_sink: they may contain a secret$/m,
+	'the parameters of a failing bind are hidden');
 
 # ---- app_key_file: the secret read from a server file at each token fetch ----
 my $dir = PostgreSQL::Test::Utils::tempdir();
