@@ -11,6 +11,9 @@
  *	  keep-alive connections, and caches its bearer token, refreshing it five
  *	  minutes before it expires (at most once per 30 s after a failure).
  *	  Tokens are never sent over plain http except to a loopback address.
+ *	  A secret may come from a file: app_key_file is read at each token
+ *	  fetch, token_file for each request (an unreadable or empty file is an
+ *	  auth error naming the file, never its content).
  *	- kusto_execute() runs a management command or a query and waits for it
  *	  (calling the interrupt callback at least every 100 ms), returning the
  *	  v1 JSON text; kusto_query() does the same with a query over v2 and
