@@ -213,6 +213,11 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 -- [guard] dropping the extension while sinks exist
 -------------------------------------------------------------------------------
 
+-- Nothing in SQL: the guard is a ProcessUtility_hook of the library
+-- (src/api/drop_guard.c), which refuses DROP EXTENSION kusto_sink, DROP
+-- SCHEMA kusto_sink and DROP DATABASE of a database with kusto_sink slots
+-- while sinks exist.
+
 -------------------------------------------------------------------------------
 -- [worker] what the worker calls
 -------------------------------------------------------------------------------

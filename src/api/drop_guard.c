@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/xlog.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -129,8 +130,11 @@ refuse_while_sinks_exist(void)
 	if (attnum == InvalidAttrNumber)
 		return;
 
-	/* waits for a create_sink in progress, and keeps new sinks out */
-	rel = table_open(relid, ShareLock);
+	/*
+	 * Waits for a create_sink in progress, and keeps new sinks out; on a
+	 * standby, where the drop fails anyway, a lock it may take.
+	 */
+	rel = table_open(relid, RecoveryInProgress() ? AccessShareLock : ShareLock);
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	slot = table_slot_create(rel, NULL);
@@ -195,7 +199,7 @@ refuse_database_with_sinks(DropdbStmt *stmt)
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("cannot drop database \"%s\" while it has kusto_sink sinks", stmt->dbname),
 				 errdetail_internal("%s", name_list(names, "Replication slot", "Replication slots")),
-				 errhint("Drop the sinks with kusto_sink.drop_sink() in database \"%s\" first.",
+				 errhint("Drop the sinks with kusto_sink.drop_sink() in database \"%s\" first, and other slots of the kusto_sink plugin with pg_drop_replication_slot().",
 						 stmt->dbname)));
 }
 

@@ -83,7 +83,7 @@ sub refuses_dropdb
 	like($err, qr/ERROR:  2BP01: cannot drop database "postgres" while it has kusto_sink sinks/,
 		"$what: refused with dependent_objects_still_exist");
 	like($err, qr/DETAIL:  Replication slot kusto_sink_items exists\./, "$what: the detail names the slot");
-	like($err, qr/HINT:  Drop the sinks with kusto_sink\.drop_sink\(\) in database "postgres" first\./,
+	like($err, qr/HINT:  Drop the sinks with kusto_sink\.drop_sink\(\) in database "postgres" first, and other slots of the kusto_sink plugin with pg_drop_replication_slot\(\)\./,
 		"$what: the hint");
 }
 for my $sql ('DROP DATABASE postgres', 'DROP DATABASE postgres WITH (FORCE)')

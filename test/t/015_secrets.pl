@@ -89,6 +89,17 @@ for my $case ([ 'lit', 0, 'a bind parameter' ], [ 'nosuch', 1, 'a bind parameter
 	is($ok ? 0 : 1, $should_fail, "$what: pgbench " . ($should_fail ? 'fails' : 'succeeds'));
 }
 
+# pg_stat_activity, as a pg_read_all_stats role sees it, after the call
+$node->safe_psql('postgres', 'CREATE ROLE stats_reader LOGIN IN ROLE pg_read_all_stats');
+my $session = $node->background_psql('postgres');
+my $pid = $session->query_safe('SELECT pg_backend_pid()');
+$session->query_safe("SELECT kusto_sink.alter_connection('lit', app_key => '${secret}-9')");
+my $seen = $node->safe_psql('postgres', "SELECT query FROM pg_stat_activity WHERE pid = $pid",
+	extra_params => [ '-U', 'stats_reader' ]);
+is($seen, 'SELECT kusto_sink.alter_connection(...) -- arguments hidden by kusto_sink',
+	'pg_stat_activity shows the hidden text to a pg_read_all_stats role');
+$session->quit;
+
 my $log = slurp_file($node->logfile, $log_start);
 unlike($log, qr/\Q$secret\E/, 'the server log never holds a secret passed in a statement');
 like($log, qr/statement hidden by kusto_sink: it may contain a secret/,
