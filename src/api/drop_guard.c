@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * drop_guard.c
- *	  A ProcessUtility_hook that refuses DROP EXTENSION kusto_sink and DROP
- *	  SCHEMA kusto_sink while sinks exist, and DROP DATABASE of the sinks'
- *	  database.
+ *	  A ProcessUtility_hook that refuses DROP EXTENSION kusto_sink, DROP
+ *	  SCHEMA kusto_sink and DROP OWNED BY their owner while sinks exist, and
+ *	  DROP DATABASE of the sinks' database.
  *
  * Dropping the extension under running sinks would leave their workers
  * (which then fail on the missing functions) and their logical replication
@@ -13,11 +13,10 @@
  * which waits for a create_sink in progress and keeps new sinks out until
  * the drop commits.  When the table does not exist the drop goes on.
  *
- * It sees only the backends that loaded the library (README.md, "Dropping
- * the extension"); DROP OWNED BY the extension's owner is not intercepted
- * (it cannot drop an extension: members of an extension are skipped and
- * the extension itself is dropped only through DROP EXTENSION or a CASCADE
- * from its schema).
+ * DROP OWNED BY the owner of the extension (or of its schema), which
+ * drops the extension with everything else the role owns, is refused the
+ * same way.  The guard sees only the backends that loaded the library
+ * (README.md, "Dropping the extension").
  *
  * DROP DATABASE of a database that has replication slots of the kusto_sink
  * plugin (the sinks' slots) is refused too, also WITH (FORCE): PostgreSQL
@@ -27,12 +26,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/xlog.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "commands/dbcommands.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
@@ -43,10 +45,13 @@
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "api/drop_guard.h"
 
@@ -74,6 +79,50 @@ drops_kusto_sink(DropStmt *stmt)
 		Node	   *obj = (Node *) lfirst(lc);
 
 		if (IsA(obj, String) && strcmp(strVal(obj), KS_NAME) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether DROP OWNED BY names the owner of the extension kusto_sink or of
+ * its schema: it would drop them, and so the catalog.
+ */
+static bool
+drops_owner_of_kusto_sink(DropOwnedStmt *stmt)
+{
+	Oid			ext_owner = InvalidOid;
+	Oid			nsp_owner = InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ListCell   *lc;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(KS_NAME));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		ext_owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	tup = SearchSysCache1(NAMESPACENAME, CStringGetDatum(KS_NAME));
+	if (HeapTupleIsValid(tup))
+	{
+		nsp_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		ReleaseSysCache(tup);
+	}
+	if (!OidIsValid(ext_owner) && !OidIsValid(nsp_owner))
+		return false;
+
+	foreach(lc, stmt->roles)
+	{
+		Oid			role = get_rolespec_oid((RoleSpec *) lfirst(lc), true);
+
+		if (OidIsValid(role) && (role == ext_owner || role == nsp_owner))
 			return true;
 	}
 	return false;
@@ -211,6 +260,9 @@ ks_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 	Node	   *parsetree = pstmt->utilityStmt;
 
 	if (IsA(parsetree, DropStmt) && drops_kusto_sink((DropStmt *) parsetree))
+		refuse_while_sinks_exist();
+	else if (IsA(parsetree, DropOwnedStmt) &&
+			 drops_owner_of_kusto_sink((DropOwnedStmt *) parsetree))
 		refuse_while_sinks_exist();
 	else if (IsA(parsetree, DropdbStmt))
 		refuse_database_with_sinks((DropdbStmt *) parsetree);

@@ -5,7 +5,8 @@
  *
  * ks_drop_guard_install() chains a ProcessUtility_hook that raises
  * dependent_objects_still_exist for DROP EXTENSION kusto_sink and DROP
- * SCHEMA kusto_sink (any behaviour, CASCADE included) while
+ * SCHEMA kusto_sink (any behaviour, CASCADE included) and DROP OWNED BY
+ * the owner of either while
  * kusto_sink.sink has rows: their workers and replication slots would be
  * left behind; and DROP DATABASE of a database that has kusto_sink
  * replication slots (also WITH (FORCE), also when the sinks are paused).

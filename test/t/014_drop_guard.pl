@@ -1,8 +1,8 @@
 # DROP EXTENSION kusto_sink (also CASCADE) and DROP SCHEMA kusto_sink (also
 # CASCADE) are refused while sinks exist (dependent_objects_still_exist,
 # naming them), and so is DROP DATABASE of the sinks' database (also WITH
-# (FORCE), also while the sink is paused and its slot inactive); after each
-# refusal the sink still delivers.  After drop_sink(), DROP EXTENSION succeeds and leaves
+# (FORCE), also while the sink is paused and its slot inactive) and DROP
+# OWNED BY the extension's owner; after each refusal the sink still delivers.  After drop_sink(), DROP EXTENSION succeeds and leaves
 # no slot behind.
 use strict;
 use warnings;
@@ -127,6 +127,32 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE
 $node->safe_psql('postgres', 'DROP SCHEMA kusto_sink');
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_namespace WHERE nspname = 'kusto_sink'"),
 	'0', 'DROP SCHEMA kusto_sink without the extension');
+
+# DROP OWNED BY the extension's owner (a superuser other than the bootstrap one)
+$node->safe_psql('postgres', 'CREATE ROLE ext_owner SUPERUSER LOGIN');
+$node->safe_psql('postgres', "CREATE EXTENSION kusto_sink;
+	SELECT kusto_sink.create_connection('emu', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret')",
+	extra_params => [ '-U', 'ext_owner' ]);
+$node->safe_psql('postgres', "SELECT kusto_sink.create_sink('items', 'emu', 'items', '$db', 'Items',
+	'{\"ingestion_method\": \"streaming\", \"batch_interval_ms\": 100, \"snapshot\": false}')",
+	extra_params => [ '-U', 'ext_owner' ]);
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'items'"), 'the sink of ext_owner runs');
+for my $sql ('DROP OWNED BY ext_owner', 'DROP OWNED BY ext_owner CASCADE')
+{
+	my $err = fails('postgres', $sql);
+	like($err, qr/ERROR:  2BP01: cannot drop extension kusto_sink while sinks exist/,
+		"$sql (the extension's owner): refused");
+	like($err, qr/DETAIL:  Sink items exists\./, "$sql: the detail names the sink");
+	still_delivers($sql);
+}
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('items')");
+$node->safe_psql('postgres', 'DROP OWNED BY ext_owner');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_extension WHERE extname = 'kusto_sink'"),
+	'0', 'without sinks, DROP OWNED BY the owner drops the extension (as PostgreSQL does)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE plugin = 'kusto_sink'"),
+	'0', 'and no kusto_sink slot remains');
 
 $node->stop;
 done_testing();
