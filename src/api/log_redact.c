@@ -16,7 +16,8 @@
  *	  DEBUG) has its message and detail replaced by KS_STATEMENT_HIDDEN:
  *	  those are log_statement's "statement: ...", "duration: ...
  *	  statement: ...", auto_explain's plans ("Query Text: ..."), pgaudit's
- *	  lines and the "parameters: $1 = ..." details;
+ *	  lines (also at a pgaudit.log_level above LOG: "AUDIT: ...") and the
+ *	  "parameters: $1 = ..." details;
  *	- a report meant for the client too (INFO and above) keeps its
  *	  message; a detail that quotes a row ("Failing row contains ...",
  *	  "Key (...)=(...)") is replaced;
@@ -104,7 +105,9 @@ ks_emit_log(ErrorData *edata)
 		MemoryContext oldcxt = MemoryContextSwitchTo(ErrorContext);
 
 		edata->hide_stmt = true;
-		if (edata->elevel <= LOG_SERVER_ONLY)
+		/* pgaudit's lines also at a pgaudit.log_level above LOG */
+		if (edata->elevel <= LOG_SERVER_ONLY ||
+			(edata->message && strncmp(edata->message, "AUDIT: ", 7) == 0))
 		{
 			if (edata->message)
 				pfree(edata->message);

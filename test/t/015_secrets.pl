@@ -89,6 +89,20 @@ for my $case ([ 'lit', 0, 'a bind parameter' ], [ 'nosuch', 1, 'a bind parameter
 	is($ok ? 0 : 1, $should_fail, "$what: pgbench " . ($should_fail ? 'fails' : 'succeeds'));
 }
 
+# a message that quotes a call by itself, as pgaudit's do (at LOG and at a
+# higher pgaudit.log_level): the statement that raises it does not name the
+# functions, and no statement holds the secret whole
+$node->safe_psql('postgres', q{CREATE FUNCTION audit_like(lvl text) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+	IF lvl = 'log' THEN
+		RAISE LOG 'AUDIT: SESSION,1,1,FUNCTION,EXECUTE,,,kusto_sink.create_connection,"SELECT kusto_sink.create_connection(app_key => ''%'')"', 'Xyzzy-h4-' || 's3cr3t-10';
+	ELSE
+		RAISE WARNING 'AUDIT: SESSION,1,1,FUNCTION,EXECUTE,,,kusto_sink.alter_connection,"SELECT kusto_sink.alter_connection(app_key => ''%'')"', 'Xyzzy-h4-' || 's3cr3t-11';
+	END IF;
+END $f$});
+$node->safe_psql('postgres', "SELECT audit_like('log')");
+$node->psql('postgres', "SELECT audit_like('warning')");
+
 # pg_stat_activity, as a pg_read_all_stats role sees it, after the call
 $node->safe_psql('postgres', 'CREATE ROLE stats_reader LOGIN IN ROLE pg_read_all_stats');
 my $session = $node->background_psql('postgres');
