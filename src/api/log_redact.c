@@ -19,8 +19,10 @@
  *	  lines (also at a pgaudit.log_level above LOG: "AUDIT: ...") and the
  *	  "parameters: $1 = ..." details;
  *	- a report meant for the client too (INFO and above) keeps its
- *	  message; a detail that quotes a row ("Failing row contains ...",
- *	  "Key (...)=(...)") is replaced;
+ *	  message, except a syntax error "at or near" a quoted token (which
+ *	  may be a piece of the secret; replaced by KS_SYNTAX_ERROR_HIDDEN,
+ *	  the error position stays); a detail that quotes a row ("Failing row
+ *	  contains ...", "Key (...)=(...)") is replaced;
  *	- in any report, the context line with a bind's parameter values
  *	  ("unnamed portal with parameters: $1 = ...", from
  *	  log_parameter_max_length_on_error) is replaced by
@@ -117,6 +119,13 @@ ks_emit_log(ErrorData *edata)
 				pfree(edata->detail);
 				edata->detail = NULL;
 			}
+		}
+		else if (edata->sqlerrcode == ERRCODE_SYNTAX_ERROR && edata->message &&
+				 strstr(edata->message, " at or near ") != NULL)
+		{
+			/* it quotes a token of the statement (the client keeps the position) */
+			pfree(edata->message);
+			edata->message = pstrdup(KS_SYNTAX_ERROR_HIDDEN);
 		}
 		else if (quotes_row(edata->detail))
 		{

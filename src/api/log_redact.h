@@ -20,6 +20,7 @@
 #define KS_LOG_REDACT_H
 
 #define KS_STATEMENT_HIDDEN "statement hidden by kusto_sink: it may contain a secret"
+#define KS_SYNTAX_ERROR_HIDDEN "syntax error in a statement hidden by kusto_sink: it may contain a secret"
 #define KS_PARAMETERS_HIDDEN "portal parameters hidden by kusto_sink: they may contain a secret"
 
 extern void ks_log_redact_install(void);

@@ -59,6 +59,9 @@ fails_with("SELECT kusto_sink.create_connection('typo', '$url', 'application',
 fails_with("SELECT kusto_sink.create_connection('badjson', '$url', 'application',
 	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => '${secret}-4', options => '{bad')",
 	qr/22P02: invalid input syntax for type json/, 'bad JSON options');
+fails_with("SELECT kusto_sink.alter_connection('lit', app_key => '${secret}-12)",
+	qr/42601: syntax error in a statement hidden by kusto_sink: it may contain a secret/,
+	'a syntax error that would quote the secret');
 fails_with("SELECT kusto_sink.alter_connection('nosuch', app_key => '${secret}-5')",
 	qr/42704: connection "nosuch" does not exist/, 'an error in the function body');
 
