@@ -2,12 +2,14 @@
 # log_min_duration_statement = 0, log_min_error_statement = error and
 # auto_explain logging nested statements, create_connection and
 # alter_connection with a literal secret, a misspelt argument name, bad JSON
-# options, a multi-statement string whose first statement fails and a
-# prepared statement and a bind parameter (extended protocol, also failing)
-# never write the secret to the log.  The connection
-# options app_key_file and token_file pass a secret without any statement
-# holding it: test_connection and a sink work end to end, and a changed file
-# is used at the next token fetch (or request).
+# options, a syntax error quoting the secret, a multi-statement string whose
+# first statement fails, a prepared statement, a bind parameter (extended
+# protocol, also failing) and pgaudit-like messages quoting a call never
+# write the secret to the log; pg_stat_activity shows a pg_read_all_stats
+# role the hidden text.  The connection options app_key_file and token_file
+# pass a secret without any statement holding it: test_connection and a sink
+# work end to end, and a changed file is used at the next token fetch (or
+# request).
 use strict;
 use warnings;
 use IPC::Run;
