@@ -190,10 +190,17 @@ write_file($token_file, "not.a.token\n");
 $detail = $node->safe_psql('postgres', "SELECT ok || ' ' || detail FROM kusto_sink.test_connection('tok')");
 like($detail, qr/^false .*401/, 'token_file: a changed token is used (a bad one is refused)');
 unlike($detail, qr/not\.a\.token/, 'the error does not quote the token');
+write_file($token_file, $kusto->token . "\n");
+$kusto->create_sink_table($db, 'Tokened', 'id:long');
+$node->safe_psql('postgres', 'CREATE TABLE tokened (id int PRIMARY KEY)');
+$node->safe_psql('postgres', "SELECT kusto_sink.create_sink('tok', 'tok', 'tokened', '$db', 'Tokened',
+	'{\"ingestion_method\": \"streaming\", \"batch_interval_ms\": 100}')");
+$node->safe_psql('postgres', 'INSERT INTO tokened SELECT generate_series(1, 5)');
+is($kusto->wait_count($db, 'Tokened', 5), 5, 'token_file: a sink delivers its rows');
 
 $log = slurp_file($node->logfile, $log_start);
 unlike($log, qr/dev-secret|not-the-secret|not\.a\.token/, 'file contents never reach the log');
 
-$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('filed')");
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('$_')") for ('filed', 'tok');
 $node->stop;
 done_testing();
