@@ -29,8 +29,10 @@ DECODER_OBJS = \
 API_OBJS = \
 	src/api/caller_gate.o \
 	src/api/check_options.o \
+	src/api/drop_guard.o \
 	src/api/hide_statement.o \
 	src/api/kql_quote.o \
+	src/api/log_redact.o \
 	src/api/outside_transaction.o \
 	src/api/prerequisites.o \
 	src/api/sink_control.o \

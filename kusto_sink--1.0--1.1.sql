@@ -405,7 +405,8 @@ BEGIN
 	FROM kusto_sink._probe_connection(c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.token,
 		c.options ->> 'authority_host', c.options ->> 'ca_file', c.options ->> 'proxy',
 		c.managed_identity_id, c.options ->> 'managed_identity_endpoint', c.federated_token_file,
-		c.certificate_file, c.private_key_file, c.options ->> 'jwt_algorithm') p;
+		c.certificate_file, c.private_key_file, c.options ->> 'jwt_algorithm',
+		c.options ->> 'app_key_file', c.options ->> 'token_file') p;
 END
 $$;
 
@@ -899,9 +900,30 @@ REVOKE ALL ON FUNCTION kusto_sink._status() FROM PUBLIC;
 -- [secrets] secrets that never appear in a statement
 -------------------------------------------------------------------------------
 
+-- test_connection (impl_test_connection) passes app_key_file and token_file
+-- to the probe (the C function reads them when it gets 17 arguments, so the
+-- 1.0 declaration still works with this library).
+CREATE FUNCTION kusto_sink._probe_connection(
+	cluster_url text, auth text, tenant_id text, app_id text, app_key text, token text,
+	authority_host text, ca_file text, proxy text,
+	managed_identity_id text, managed_identity_endpoint text, federated_token_file text,
+	certificate_file text, private_key_file text, jwt_algorithm text,
+	app_key_file text, token_file text,
+	OUT ok boolean, OUT detail text)
+AS 'MODULE_PATHNAME', 'kusto_sink_probe_connection'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text) FROM PUBLIC;
+
+DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, text, text, text, text, text, text, text, text, text);
+
 -------------------------------------------------------------------------------
 -- [guard] dropping the extension while sinks exist
 -------------------------------------------------------------------------------
+
+-- Nothing in SQL: the guard is a ProcessUtility_hook of the library
+-- (src/api/drop_guard.c), which refuses DROP EXTENSION kusto_sink, DROP
+-- SCHEMA kusto_sink and DROP DATABASE of a database with kusto_sink slots
+-- while sinks exist.
 
 -------------------------------------------------------------------------------
 -- [worker] what the worker calls

@@ -7,7 +7,9 @@
  * logical decoding output plugin "kusto_sink" (src/decoder/plugin.c), and,
  * when loaded through shared_preload_libraries, the launcher and the sink
  * workers (src/worker/).  _PG_init defines the GUCs, reserves the shared
- * memory registry and registers the launcher.
+ * memory registry and registers the launcher.  Whenever the library is
+ * loaded (preloaded or not) it also installs the drop guard
+ * (src/api/drop_guard.c) and the log redaction hook (src/api/log_redact.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +20,8 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
+#include "api/drop_guard.h"
+#include "api/log_redact.h"
 #include "compat.h"
 #include "worker/crashpoint.h"
 #include "worker/launcher.h"
@@ -71,6 +75,10 @@ check_ingestion_method(char **newval, void **extra, GucSource source)
 void
 _PG_init(void)
 {
+	/* in every backend that loads the library */
+	ks_drop_guard_install();
+	ks_log_redact_install();
+
 	/*
 	 * Loaded as an output plugin or for a SQL function only: the workers
 	 * need shared memory and a launcher, which exist only when preloaded.

@@ -3,7 +3,8 @@
  * test_connection.c
  *	  kusto_sink._probe_connection(): reaches a cluster through the ingest
  *	  core from a backend (kusto_sink.test_connection() passes it a
- *	  connection's settings): gets a token and runs ".show version".
+ *	  connection's settings, with app_key_file and token_file since 1.1):
+ *	  gets a token and runs ".show version".
  *
  * The call blocks; a query cancel or termination interrupts it (the core
  * checks at least every 100 ms) and is then raised as usual.
@@ -63,6 +64,12 @@ kusto_sink_probe_connection(PG_FUNCTION_ARGS)
 	cfg.certificate_file = arg_text(fcinfo, 12);
 	cfg.private_key_file = arg_text(fcinfo, 13);
 	cfg.jwt_algorithm = arg_text(fcinfo, 14);
+	/* 1.1: app_key_file and token_file (the 1.0 signature has 15 arguments) */
+	if (PG_NARGS() > 16)
+	{
+		cfg.app_key_file = arg_text(fcinfo, 15);
+		cfg.token_file = arg_text(fcinfo, 16);
+	}
 	cfg.request_timeout_ms = 30000;
 
 	initStringInfo(&detail);

@@ -4,6 +4,12 @@
  *	  Bearer tokens: a static token, or an Entra ID application with a
  *	  client secret (client credentials, v2 token endpoint).
  *
+ * A secret may come from a file instead of the configuration: app_key_file
+ * is read at each token fetch, token_file for each request (a changed
+ * content is used at once); trailing newlines are stripped, and an
+ * unreadable or empty file is an auth error naming the file, never its
+ * content.
+ *
  * The resource comes from the cluster's /v1/rest/auth/metadata
  * (KustoServiceResourceId, and LoginEndpoint as the authority unless one is
  * configured); without metadata, https://kusto.kusto.windows.net and
@@ -13,6 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,34 +73,62 @@ discover_resource(kusto_client *c, kusto_error *err)
 	return true;
 }
 
-/* Reads the federated token (workload identity); NULL and err on failure. */
+/*
+ * Reads a secret file (the federated token, app_key_file, token_file): its
+ * content without trailing newlines, in memory the caller frees (and
+ * wipes); NULL and err naming the file, never its content, when it cannot
+ * be read or is empty.  what names the file in the message.
+ */
 static char *
-read_token_file(const char *path, kusto_error *err)
+read_secret_file(const char *path, const char *what, const char *code,
+				 kusto_error *err)
 {
 	FILE	   *f = fopen(path, "r");
 	kusto_buf	buf = {0};
 	char		chunk[4096];
 	size_t		n;
+	bool		failed;
 
 	if (f == NULL)
 	{
-		kusto_error_set(err, KUSTO_ERR_AUTH, 0, "FederatedTokenFile",
-						"could not read the federated token file \"%s\"", path);
+		kusto_error_set(err, KUSTO_ERR_AUTH, 0, code,
+						"could not read the %s \"%s\": %s", what, path, strerror(errno));
 		return NULL;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		kusto_buf_append(&buf, chunk, n);
+	failed = ferror(f) != 0;
 	fclose(f);
+	memset(chunk, 0, sizeof(chunk));
+	if (failed)
+	{
+		if (buf.data)
+			memset(buf.data, 0, buf.len);
+		kusto_buf_free(&buf);
+		kusto_error_set(err, KUSTO_ERR_AUTH, 0, code,
+						"could not read the %s \"%s\"", what, path);
+		return NULL;
+	}
 	while (buf.len > 0 && (buf.data[buf.len - 1] == '\n' || buf.data[buf.len - 1] == '\r'))
 		buf.data[--buf.len] = '\0';
 	if (buf.len == 0)
 	{
 		kusto_buf_free(&buf);
-		kusto_error_set(err, KUSTO_ERR_AUTH, 0, "FederatedTokenFile",
-						"the federated token file \"%s\" is empty", path);
+		kusto_error_set(err, KUSTO_ERR_AUTH, 0, code,
+						"the %s \"%s\" is empty", what, path);
 		return NULL;
 	}
 	return buf.data;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s)
+	{
+		memset(s, 0, strlen(s));
+		kusto_free(s);
+	}
 }
 
 /* Keeps the access token of a token endpoint's (or IMDS's) JSON answer. */
@@ -170,6 +205,7 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 	CURL	   *esc = curl_easy_init();
 	char	   *id = curl_easy_escape(esc, c->app_id, 0);
 	char	   *assertion = NULL;
+	char	   *key_from_file = NULL;
 	char	   *secret;
 	char	   *scope_raw;
 	char	   *scope;
@@ -187,7 +223,8 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 		assertion = strcmp(c->auth, "certificate") == 0
 			? kusto_jwt_client_assertion(c->certificate_file, c->private_key_file,
 										 c->jwt_rs256, c->app_id, url, err)
-			: read_token_file(c->federated_token_file, err);
+			: read_secret_file(c->federated_token_file, "federated token file",
+							   "FederatedTokenFile", err);
 		if (assertion == NULL)
 		{
 			curl_free(id);
@@ -197,7 +234,22 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 		secret = curl_easy_escape(esc, assertion, 0);
 	}
 	else
-		secret = curl_easy_escape(esc, c->app_key, 0);
+	{
+		/* app_key_file: read at each token fetch, so a rotation needs no restart */
+		if (c->app_key_file)
+		{
+			key_from_file = read_secret_file(c->app_key_file, "app_key_file",
+											 "AppKeyFile", err);
+			if (key_from_file == NULL)
+			{
+				curl_free(id);
+				curl_easy_cleanup(esc);
+				return false;
+			}
+		}
+		secret = curl_easy_escape(esc, key_from_file ? key_from_file : c->app_key, 0);
+		wipe_free(key_from_file);
+	}
 	n = strlen(c->resource) + 16;
 	scope_raw = kusto_malloc(n);
 	snprintf(scope_raw, n, "%s/.default", c->resource);
@@ -223,6 +275,7 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 	kusto_free(form);
 	kusto_free(scope_raw);
 	curl_free(id);
+	memset(secret, 0, strlen(secret));
 	curl_free(secret);
 	curl_free(scope);
 	curl_easy_cleanup(esc);
@@ -240,7 +293,24 @@ kusto_token(kusto_client *c, kusto_error *err)
 	time_t		now = time(NULL);
 
 	if (strcmp(c->auth, "token") == 0)
+	{
+		/* token_file: read for each request, so a renewed token is used at once */
+		if (c->token_file)
+		{
+			char	   *t = read_secret_file(c->token_file, "token_file", "TokenFile", err);
+
+			if (t == NULL)
+				return NULL;
+			if (c->static_token == NULL || strcmp(c->static_token, t) != 0)
+			{
+				wipe_free(c->static_token);
+				c->static_token = t;
+			}
+			else
+				wipe_free(t);
+		}
 		return c->static_token;
+	}
 	if (c->token && now < c->token_expires - REFRESH_MARGIN_S)
 		return c->token;
 	if (c->token_failed_at && now - c->token_failed_at < FAILURE_PAUSE_S)

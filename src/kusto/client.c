@@ -45,10 +45,10 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	}
 	if (strcmp(cfg->auth, "application") == 0)
 	{
-		if (!cfg->tenant_id || !cfg->app_id || !cfg->app_key)
+		if (!cfg->tenant_id || !cfg->app_id || !(cfg->app_key || cfg->app_key_file))
 		{
 			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
-							"auth method application needs tenant_id, app_id and app_key");
+							"auth method application needs tenant_id, app_id and app_key (or app_key_file)");
 			return NULL;
 		}
 	}
@@ -80,10 +80,10 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	}
 	else if (strcmp(cfg->auth, "token") == 0)
 	{
-		if (!cfg->token)
+		if (!cfg->token && !cfg->token_file)
 		{
 			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
-							"auth method token needs a token");
+							"auth method token needs a token (or token_file)");
 			return NULL;
 		}
 	}
@@ -106,6 +106,8 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	c->app_id = kusto_strdup(cfg->app_id);
 	c->app_key = kusto_strdup(cfg->app_key);
 	c->static_token = kusto_strdup(cfg->token);
+	c->app_key_file = kusto_strdup(cfg->app_key_file);
+	c->token_file = kusto_strdup(cfg->token_file);
 	c->managed_identity_id = kusto_strdup(cfg->managed_identity_id);
 	c->federated_token_file = kusto_strdup(cfg->federated_token_file);
 	c->certificate_file = kusto_strdup(cfg->certificate_file);
@@ -194,6 +196,8 @@ kusto_client_destroy(kusto_client *c)
 	kusto_free(c->app_id);
 	free_secret(c->app_key);
 	free_secret(c->static_token);
+	kusto_free(c->app_key_file);
+	kusto_free(c->token_file);
 	free_secret(c->token);
 	free_secret(c->identity_header);
 	kusto_free(c->managed_identity_id);

@@ -11,6 +11,9 @@
  *	  keep-alive connections, and caches its bearer token, refreshing it five
  *	  minutes before it expires (at most once per 30 s after a failure).
  *	  Tokens are never sent over plain http except to a loopback address.
+ *	  A secret may come from a file: app_key_file is read at each token
+ *	  fetch, token_file for each request (an unreadable or empty file is an
+ *	  auth error naming the file, never its content).
  *	- kusto_execute() runs a management command or a query and waits for it
  *	  (calling the interrupt callback at least every 100 ms), returning the
  *	  v1 JSON text; kusto_query() does the same with a query over v2 and
@@ -77,7 +80,12 @@ typedef struct kusto_config
 	const char *tenant_id;
 	const char *app_id;
 	const char *app_key;
+	const char *app_key_file;	/* application: a file holding the secret,
+								 * read at each token fetch (instead of
+								 * app_key) */
 	const char *token;
+	const char *token_file;		/* token: a file holding the bearer token,
+								 * read for each request (instead of token) */
 	const char *managed_identity_id;	/* user-assigned: client id or resource id */
 	const char *managed_identity_endpoint;	/* default: IMDS (or App Service's) */
 	const char *federated_token_file;	/* workload identity */

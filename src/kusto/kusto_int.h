@@ -163,7 +163,9 @@ struct kusto_client
 	char	   *tenant_id;
 	char	   *app_id;
 	char	   *app_key;
-	char	   *static_token;
+	char	   *app_key_file;	/* read at each token fetch */
+	char	   *static_token;	/* token, or the last one read from token_file */
+	char	   *token_file;		/* read for each request */
 	char	   *managed_identity_id;
 	char	   *managed_identity_endpoint;
 	char	   *identity_header;	/* App Service: X-IDENTITY-HEADER */

@@ -146,6 +146,10 @@ apply_connection_options(KsSinkConfig *c, List *options)
 			c->authority_host = v;
 		else if (strcmp(d->defname, "ca_file") == 0)
 			c->ca_file = v;
+		else if (strcmp(d->defname, "app_key_file") == 0)
+			c->app_key_file = v;
+		else if (strcmp(d->defname, "token_file") == 0)
+			c->token_file = v;
 		else if (strcmp(d->defname, "proxy") == 0)
 			c->proxy = v;
 		else if (strcmp(d->defname, "managed_identity_endpoint") == 0)

@@ -63,6 +63,8 @@ typedef struct KsSinkConfig
 	char	   *managed_identity_id;
 	char	   *federated_token_file;
 	char	   *token;
+	char	   *app_key_file;	/* options: the secret read from a file */
+	char	   *token_file;
 	char	   *authority_host;
 	char	   *ca_file;
 	char	   *proxy;

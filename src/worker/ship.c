@@ -76,6 +76,8 @@ ks_shipper_create(KsSinkConfig *config)
 	kc.app_id = config->app_id;
 	kc.app_key = config->app_key;
 	kc.token = config->token;
+	kc.app_key_file = config->app_key_file;
+	kc.token_file = config->token_file;
 	kc.managed_identity_id = config->managed_identity_id;
 	kc.managed_identity_endpoint = config->managed_identity_endpoint;
 	kc.federated_token_file = config->federated_token_file;

@@ -176,6 +176,85 @@ main(void)
 		kusto_client_destroy(c);
 		unlink(path);
 	}
+	/* app_key_file and token_file: the secret read from a file */
+	{
+		kusto_config cfg;
+		char		path[] = "/tmp/kusto-unit-secret-XXXXXX";
+		int			fd = mkstemp(path);
+		FILE	   *f = fdopen(fd, "w");
+		kusto_client *app;
+		const char *token;
+		char	   *saved = NULL;
+
+		fputs("dev-secret\n", f);
+		fclose(f);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.cluster_url = url;
+		cfg.auth = "application";
+		cfg.tenant_id = "emulator";
+		cfg.app_id = "kusto-sink-dev";
+		cfg.app_key_file = path;
+		app = kusto_client_create(&cfg, &err);
+		CHECK(app != NULL && kusto_execute(app, "db1", "U | count", &json, &err) == KUSTO_OK,
+			  "app_key_file: a token with the secret read from the file (newline stripped)");
+		kusto_free(json);
+		json = NULL;
+		token = kusto_token(app, &err);
+		saved = token ? strdup(token) : NULL;
+		kusto_client_destroy(app);
+
+		f = fopen(path, "w");
+		fputs("rotated-wrong", f);
+		fclose(f);
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "AADSTS7000215") != NULL && strstr(err.message, "rotated-wrong") == NULL,
+			  "app_key_file: the file's new content is used at the next token fetch, not quoted");
+		kusto_client_destroy(c);
+		f = fopen(path, "w");
+		fclose(f);
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "is empty") != NULL && strstr(err.message, path) != NULL,
+			  "app_key_file: an empty file is an auth error naming it");
+		kusto_client_destroy(c);
+		cfg.app_key_file = "/nonexistent/app_key";
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "could not read the app_key_file \"/nonexistent/app_key\"") != NULL,
+			  "app_key_file: a missing file is an auth error naming it");
+		kusto_client_destroy(c);
+
+		/* token_file: read for each request */
+		f = fopen(path, "w");
+		fprintf(f, "%s\n", saved ? saved : "");
+		fclose(f);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.cluster_url = url;
+		cfg.auth = "token";
+		cfg.token_file = path;
+		c = kusto_client_create(&cfg, &err);
+		CHECK(c != NULL && kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_OK,
+			  "token_file: the bearer token read from the file");
+		kusto_free(json);
+		json = NULL;
+		f = fopen(path, "w");
+		fputs("forged.token.value\n", f);
+		fclose(f);
+		CHECK(kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_ERR_AUTH &&
+			  strstr(err.message, "forged") == NULL,
+			  "token_file: the same client uses the file's new content at the next request");
+		f = fopen(path, "w");
+		fputs(saved ? saved : "", f);
+		fclose(f);
+		CHECK(kusto_execute(c, "db1", "U | count", &json, &err) == KUSTO_OK,
+			  "token_file: and the good token again");
+		kusto_free(json);
+		json = NULL;
+		kusto_client_destroy(c);
+		free(saved);
+		unlink(path);
+	}
 	/* certificate: a JWT signed with the registered certificate's key */
 	{
 		kusto_config cfg;

@@ -143,6 +143,22 @@ main(void)
 	c = kusto_client_create(&cfg, &err);
 	CHECK(c != NULL, "a static token over https is accepted");
 	kusto_client_destroy(c);
+	cfg.token = NULL;
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strstr(err.message, "needs a token (or token_file)"), "token needs a token or its file");
+	cfg.token_file = "/run/token";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c != NULL, "token_file replaces token");
+	kusto_client_destroy(c);
+	cfg.auth = "application";
+	cfg.tenant_id = "t";
+	cfg.app_id = "a";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strstr(err.message, "app_key (or app_key_file)"), "application needs app_key or its file");
+	cfg.app_key_file = "/etc/kusto/app_key";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c != NULL, "app_key_file replaces app_key");
+	kusto_client_destroy(c);
 
 	return unit_summary();
 }
