@@ -8,7 +8,8 @@
 #    log their call and try to make her a superuser;
 #  - a superuser's sinks (a table list, and a FOR ALL TABLES publication)
 #    snapshot and stream tables keyed by varchar, text, uuid, three columns,
-#    her enum, with her enum as a column, and without a key (ctid order);
+#    her enum, with her enum as a column, a replica identity index with a
+#    descending column, and without a key (ctid order);
 #  - mallory is no superuser afterwards, the log is empty, and Kusto has
 #    exactly the source rows (her enum as a string);
 #  - hstore's cast to jsonb (C, an extension a superuser owns) is still used.
@@ -139,6 +140,10 @@ sql(q{
 	INSERT INTO public.with_mood SELECT g, CASE g % 3 WHEN 0 THEN 'sad'::public.mood
 		WHEN 1 THEN 'ok'::public.mood ELSE 'happy'::public.mood END, 'n' || g
 	  FROM generate_series(1, 300) g;
+	CREATE TABLE public.k_desc (a int NOT NULL, b varchar(10) NOT NULL, v int);
+	CREATE UNIQUE INDEX k_desc_i ON public.k_desc (a, b DESC);
+	ALTER TABLE public.k_desc REPLICA IDENTITY USING INDEX k_desc_i;
+	INSERT INTO public.k_desc SELECT g % 5, 'b' || g, g FROM generate_series(1, 300) g;
 	CREATE TABLE public.no_key (a int, b varchar(10));
 	INSERT INTO public.no_key SELECT g, 'b' || g FROM generate_series(1, 300) g;
 	ANALYZE;
@@ -153,6 +158,7 @@ my @tables = (
 	[ 'k_multi', 'KMulti', 'a, b, c, v', 'a, b, c' ],
 	[ 'k_mood', 'KMood', 'k, v', 'v' ],
 	[ 'with_mood', 'WithMood', 'id, m, note', 'id' ],
+	[ 'k_desc', 'KDesc', 'a, b, v', 'v' ],
 	[ 'no_key', 'NoKey', 'a, b', 'a' ]);
 
 sub tables_json
@@ -216,6 +222,7 @@ sql(q{
 	INSERT INTO public.k_mood VALUES ('ok', 2);
 	INSERT INTO public.with_mood SELECT g, 'happy', 'new' FROM generate_series(301, 320) g;
 	INSERT INTO public.no_key SELECT g, 'b' || g FROM generate_series(301, 320) g;
+	INSERT INTO public.k_desc SELECT 9, 'x' || g, 300 + g FROM generate_series(1, 20) g;
 });
 kusto_is_source('Hijack', @$_, 'table list') for @tables;
 is_deeply($kusto->query('Hijack', q{WithMood | where id in (1, 301) | order by id asc | project id, m, _op}),
