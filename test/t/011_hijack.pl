@@ -12,6 +12,7 @@
 #    descending column, and without a key (ctid order);
 #  - mallory is no superuser afterwards, the log is empty, and Kusto has
 #    exactly the source rows (her enum as a string);
+#  - the snapshot, which reads without SQL, still needs the owner's SELECT;
 #  - hstore's cast to jsonb (C, an extension a superuser owns) is still used.
 use strict;
 use warnings;
@@ -255,6 +256,23 @@ is_deeply($kusto->query_until('Hijack2', q{KVarchar2 | where k == 'v1' | order b
 		[ [ -1, 'update' ], [ 1, 'snapshot' ] ]),
 	[ [ -1, 'update' ], [ 1, 'snapshot' ] ], 'publication: an update of a varchar-keyed row streams');
 assert_no_hijack('publication');
+
+# ---------- the scans check the sink owner's SELECT privilege ----------
+sql(q{CREATE TABLE public.private (id int PRIMARY KEY, v text);
+	INSERT INTO public.private SELECT g, 'p' || g FROM generate_series(1, 20) g;
+	CREATE ROLE snapper LOGIN; GRANT SELECT ON public.private TO snapper;
+	GRANT USAGE ON SCHEMA kusto_sink TO snapper;
+	GRANT EXECUTE ON FUNCTION kusto_sink.create_sink(text, text, text, text, text, jsonb) TO snapper;
+	GRANT EXECUTE ON FUNCTION kusto_sink._create_sink(text, text, regclass[], text, text, text, jsonb) TO snapper});
+$node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('priv', 'emu', 'public.private', 'Priv', 'Private',
+	'{"create_table": true, "snapshot": false, "ingestion_method": "streaming", "batch_interval_ms": 100}')},
+	extra_params => [ '-U', 'snapper' ]);
+sql(q{REVOKE SELECT ON public.private FROM snapper; SELECT kusto_sink.resnapshot_sink('priv')});
+ok($node->poll_query_until('postgres',
+		q{SELECT last_error LIKE '%permission denied for table private%' FROM kusto_sink.status WHERE name = 'priv'}),
+	'a snapshot of a table the sink owner may not read stops with the permission error');
+is($kusto->count('Priv', 'Private'), 0, 'and sends none of its rows');
+sql(q{SELECT kusto_sink.drop_sink('priv')});
 
 # ---------- hstore's cast to jsonb is still used ----------
 SKIP:
