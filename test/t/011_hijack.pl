@@ -3,7 +3,8 @@
 #  - mallory, an ordinary role with CREATE on schema public and on the
 #    superuser sink owner's own schema ("$user" in search_path), creates
 #    operators (<=, <, >, >=, =, <> on varchar, text, uuid, her enum, oid and
-#    regclass), shadows of functions (array_to_string, unnest, cardinality),
+#    regclass), shadows of functions (array_to_string, unnest, cardinality,
+#    text(her enum)),
 #    and casts of her enum to jsonb and to text (PL/pgSQL), whose functions
 #    log their call and try to make her a superuser;
 #  - a superuser's sinks (a table list, and a FOR ALL TABLES publication)
@@ -97,6 +98,27 @@ BEGIN
 	RETURN pg_catalog.cardinality($1);
 END
 $f$;
+};
+# the same shadows in the owner's schema, and a function named as a type
+$hijack .= qq{
+CREATE FUNCTION "$owner".cardinality(text[]) RETURNS int LANGUAGE plpgsql AS \$f\$
+BEGIN
+	PERFORM public.pwn('owner cardinality');
+	RETURN pg_catalog.cardinality(\$1);
+END
+\$f\$;
+CREATE FUNCTION "$owner".array_to_string(oid[], text) RETURNS text LANGUAGE plpgsql AS \$f\$
+BEGIN
+	PERFORM public.pwn('owner array_to_string');
+	RETURN pg_catalog.array_to_string(\$1, \$2);
+END
+\$f\$;
+CREATE FUNCTION public.text(public.mood) RETURNS text LANGUAGE plpgsql AS \$f\$
+BEGIN
+	PERFORM public.pwn('text(mood)');
+	RETURN pg_catalog.enum_out(\$1)::text;
+END
+\$f\$;
 };
 # the comparison operators, in public and in the owner's schema
 my %ops = (lt => '<', le => '<=', gt => '>', ge => '>=', eq => '=', ne => '<>');
