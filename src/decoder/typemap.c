@@ -9,20 +9,29 @@
  *	type without a better mapping -> string (its output function);
  *	timestamptz, timestamp, date -> datetime; time, timetz, interval ->
  *	timespan; uuid -> guid; json, jsonb, arrays, composites and extension
- *	types that can be cast to json or jsonb (hstore, ...) -> dynamic;
+ *	types that can be cast to json or jsonb by a C or internal function that
+ *	a superuser (or a superuser's extension) owns (hstore, ...) -> dynamic;
  *	bytea -> string (base64).  Domains map as their base type.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_cast.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "parser/parse_coerce.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -43,7 +52,62 @@ type_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 		entry->valid = false;
 }
 
-/* Can values of this (non-built-in) type be cast to jsonb or json? */
+/* Is the extension owned by a superuser? */
+static bool
+extension_owned_by_superuser(Oid extid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		result = false;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		result = superuser_arg(((Form_pg_extension) GETSTRUCT(tup))->extowner);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/*
+ * May the worker run this cast function?  Decoding and the snapshot run as
+ * the sink's owner, often a superuser, and any role that owns a type may
+ * create a cast for it: only code that a superuser put there runs, that is
+ * a function in LANGUAGE internal or C that a superuser owns or that belongs
+ * to an extension a superuser owns (hstore's cast to json).
+ */
+static bool
+trusted_cast_function(Oid funcid)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		trusted;
+	Oid			extid;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	trusted = (proc->prolang == INTERNALlanguageId || proc->prolang == ClanguageId);
+	if (trusted && !superuser_arg(proc->proowner))
+	{
+		extid = getExtensionOfObject(ProcedureRelationId, funcid);
+		trusted = OidIsValid(extid) && extension_owned_by_superuser(extid);
+	}
+	ReleaseSysCache(tup);
+	return trusted;
+}
+
+/*
+ * Can values of this (non-built-in) type be cast to jsonb or json by a
+ * function that the worker may run (trusted_cast_function)?  A type whose
+ * cast is not trusted goes out as its output function's string.
+ */
 static bool
 find_json_cast(Oid typid, KsTypeInfo *info)
 {
@@ -58,6 +122,8 @@ find_json_cast(Oid typid, KsTypeInfo *info)
 			 OidIsValid(funcid))
 		info->cast_to_jsonb = false;
 	else
+		return false;
+	if (!trusted_cast_function(funcid))
 		return false;
 	fmgr_info_cxt(funcid, &info->castfunc, CacheMemoryContext);
 	return true;

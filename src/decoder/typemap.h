@@ -58,7 +58,7 @@ typedef enum KsValueKind
 	KV_BYTEA,
 	KV_ARRAY,
 	KV_COMPOSITE,
-	KV_CAST_JSON,				/* extension type with a cast to json/jsonb */
+	KV_CAST_JSON,				/* a trusted cast to json/jsonb (typemap.c) */
 	KV_OUTPUT					/* anything else: its output function, a string */
 } KsValueKind;
 

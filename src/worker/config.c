@@ -28,15 +28,16 @@ extern int	ks_default_client_batch_size_limit_mb;
 extern char *ks_default_ingestion_method;
 
 static const char *sink_query =
-"SELECT s.slot_name, s.owner::oid, s.enabled, s.database, s.kusto_table, s.publication,"
-"       array_to_string(s.source_tables::oid[], ','),"
+"SELECT s.slot_name, s.owner::pg_catalog.oid, s.enabled, s.database, s.kusto_table, s.publication,"
+"       pg_catalog.array_to_string(s.source_tables::pg_catalog.oid[], ','),"
 "       c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.certificate_file,"
 "       c.private_key_file, c.managed_identity_id, c.federated_token_file, c.token,"
-"       s.options::text, c.options::text,"
-"       (SELECT string_agg(t::oid::text, ', ') FROM unnest(s.source_tables) t"
-"         WHERE NOT EXISTS (SELECT FROM pg_class r WHERE r.oid = t))"
-"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name = s.connection"
-" WHERE s.name = $1";
+"       s.options::pg_catalog.text, c.options::pg_catalog.text,"
+"       (SELECT pg_catalog.string_agg(t::pg_catalog.oid::pg_catalog.text, ', ')"
+"          FROM pg_catalog.unnest(s.source_tables) t"
+"         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) t))"
+"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name OPERATOR(pg_catalog.=) s.connection"
+" WHERE s.name OPERATOR(pg_catalog.=) $1";
 
 static char *
 value_or_null(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
@@ -56,8 +57,9 @@ json_pairs(const char *json, const char *path, MemoryContext cxt)
 	char	   *query;
 	uint64		i;
 
-	query = psprintf("SELECT key, value #>> '{}' FROM jsonb_each(($1::jsonb)%s) "
-					 "WHERE jsonb_typeof(value) <> 'null'", path);
+	query = psprintf("SELECT key, value OPERATOR(pg_catalog.#>>) '{}' "
+					 "FROM pg_catalog.jsonb_each(($1::pg_catalog.jsonb)%s) "
+					 "WHERE pg_catalog.jsonb_typeof(value) OPERATOR(pg_catalog.<>) 'null'", path);
 	args[0] = CStringGetTextDatum(json);
 	if (SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read kusto_sink options");
@@ -238,7 +240,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 
 		apply_sink_options(c, json_pairs(sink_options, "", cxt), cxt);
 		apply_connection_options(c, json_pairs(connection_options, "", cxt));
-		foreach(lc, json_pairs(sink_options, "->'tables'", cxt))
+		foreach(lc, json_pairs(sink_options, " OPERATOR(pg_catalog.->) 'tables'", cxt))
 		{
 			DefElem    *d = (DefElem *) lfirst(lc);
 			KsTableRoute *r = MemoryContextAlloc(cxt, sizeof(KsTableRoute));

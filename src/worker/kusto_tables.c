@@ -70,7 +70,7 @@ ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 		values[1] = CStringGetTextDatum(table);
 		values[2] = schema ? CStringGetTextDatum(schema) : (Datum) 0;
 		nulls[2] = schema ? ' ' : 'n';
-		commands = query_texts("SELECT kusto_sink._kusto_table_commands($1, $2, $3::jsonb)",
+		commands = query_texts("SELECT kusto_sink._kusto_table_commands($1, $2, $3::pg_catalog.jsonb)",
 							   3, types, values, nulls, cxt);
 		foreach(cc, commands)
 		{

@@ -26,6 +26,7 @@
 
 #include "worker/launcher.h"
 #include "worker/registry.h"
+#include "worker/worker_sql.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 300000
@@ -86,12 +87,13 @@ read_catalog(MemoryContext cxt)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "reading the kusto_sink catalog");
 
-	if (SPI_execute("SELECT to_regclass('kusto_sink.sink') IS NOT NULL", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT pg_catalog.to_regclass('kusto_sink.sink') IS NOT NULL", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for the kusto_sink catalog");
 	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
 	{
-		if (SPI_execute("SELECT s.name, s.owner::text, s.enabled, greatest(s.updated_at, c.updated_at), s.owner::oid"
-						"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name = s.connection"
+		if (SPI_execute("SELECT s.name, s.owner::pg_catalog.text, s.enabled, greatest(s.updated_at, c.updated_at),"
+						"       s.owner::pg_catalog.oid"
+						"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name OPERATOR(pg_catalog.=) s.connection"
 						" ORDER BY s.name",
 						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read kusto_sink.sink");
@@ -296,6 +298,7 @@ ks_launcher_main(Datum main_arg)
 	pqsignal(SIGUSR2, launcher_sigusr2);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(ks_database, NULL, 0);
+	ks_sql_pin_search_path();
 	pgstat_report_appname("kusto_sink launcher");
 
 	LWLockAcquire(ks_registry->lock, LW_EXCLUSIVE);

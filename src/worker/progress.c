@@ -132,7 +132,7 @@ flush_changes(KsProgress *p)
 		values[3] = Int64GetDatum(t->committed_index);
 		ks_sql_run("INSERT INTO kusto_sink.progress (sink, kusto_table, committed_lsn, committed_index) "
 			"VALUES ($1, $2, $3, $4) ON CONFLICT (sink, kusto_table) DO UPDATE "
-			"SET committed_lsn = $3, committed_index = $4, updated_at = now()", 4, types, values);
+			"SET committed_lsn = $3, committed_index = $4, updated_at = pg_catalog.now()", 4, types, values);
 		t->dirty = false;
 	}
 	foreach(lc, p->deleted)
@@ -142,7 +142,7 @@ flush_changes(KsProgress *p)
 
 		values[0] = CStringGetTextDatum(p->sink);
 		values[1] = DirectFunctionCall1(uuid_in, CStringGetDatum((char *) lfirst(lc)));
-		ks_sql_run("DELETE FROM kusto_sink.batch WHERE sink = $1 AND id = $2", 2, types, values);
+		ks_sql_run("DELETE FROM kusto_sink.batch WHERE sink OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2", 2, types, values);
 	}
 	list_free_deep(p->deleted);
 	p->deleted = NIL;
@@ -185,7 +185,8 @@ ks_progress_load(const char *sink, XLogRecPtr confirmed)
 	p->sink = MemoryContextStrdup(TopMemoryContext, sink);
 	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(sink);
-	ks_sql_run("SELECT kusto_table, committed_lsn, committed_index FROM kusto_sink.progress WHERE sink = $1",
+	ks_sql_run("SELECT kusto_table, committed_lsn, committed_index FROM kusto_sink.progress "
+		"WHERE sink OPERATOR(pg_catalog.=) $1",
 		1, types, values);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -197,8 +198,8 @@ ks_progress_load(const char *sink, XLogRecPtr confirmed)
 		t->committed_lsn = DatumGetLSN(SPI_getbinval(tup, desc, 2, &isnull));
 		t->committed_index = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	}
-	ks_sql_run("SELECT id::text, kusto_table, first_lsn, first_index, last_lsn, last_index, records, acked "
-		"FROM kusto_sink.batch WHERE sink = $1 ORDER BY kusto_table, first_lsn, first_index",
+	ks_sql_run("SELECT id::pg_catalog.text, kusto_table, first_lsn, first_index, last_lsn, last_index, records, acked "
+		"FROM kusto_sink.batch WHERE sink OPERATOR(pg_catalog.=) $1 ORDER BY kusto_table, first_lsn, first_index",
 		1, types, values);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -366,7 +367,8 @@ ks_progress_settle(KsProgress *p, List *batches)
 
 		values[0] = CStringGetTextDatum(p->sink);
 		values[1] = DirectFunctionCall1(uuid_in, CStringGetDatum((char *) lfirst(lc)));
-		ks_sql_run("UPDATE kusto_sink.batch SET acked = true WHERE sink = $1 AND id = $2", 2, types, values);
+		ks_sql_run("UPDATE kusto_sink.batch SET acked = true "
+			"WHERE sink OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2", 2, types, values);
 	}
 	list_free(acked_ids);
 	advance(p);

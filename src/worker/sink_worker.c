@@ -851,7 +851,8 @@ settle_dead_letters(bool check_requests)
 		values[8] = CStringGetTextDatum(b->mapping ? b->mapping : "");
 		ks_sql_run("INSERT INTO kusto_sink.dead_letter (sink, kusto_table, format, records, "
 				"first_commit_lsn, last_commit_lsn, payload, error, mapping) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''))", 9, types, values);
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+				"CASE WHEN $9 OPERATOR(pg_catalog.=) '' THEN NULL ELSE $9 END)", 9, types, values);
 	}
 	foreach(lc, W->resent)
 	{
@@ -859,7 +860,7 @@ settle_dead_letters(bool check_requests)
 		Oid			types[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(b->dead_letter_id)};
 
-		ks_sql_run("DELETE FROM kusto_sink.dead_letter WHERE id = $1", 1, types, values);
+		ks_sql_run("DELETE FROM kusto_sink.dead_letter WHERE id OPERATOR(pg_catalog.=) $1", 1, types, values);
 	}
 	foreach(lc, W->resent_failed)
 	{
@@ -867,8 +868,8 @@ settle_dead_letters(bool check_requests)
 		Oid			types[2] = {INT8OID, TEXTOID};
 		Datum		values[2] = {Int64GetDatum(b->dead_letter_id), CStringGetTextDatum(b->error)};
 
-		ks_sql_run("UPDATE kusto_sink.dead_letter SET error = $2, failed_at = now(), "
-				"retry_requested = false WHERE id = $1", 2, types, values);
+		ks_sql_run("UPDATE kusto_sink.dead_letter SET error = $2, failed_at = pg_catalog.now(), "
+				"retry_requested = false WHERE id OPERATOR(pg_catalog.=) $1", 2, types, values);
 	}
 
 	/* dead letters to send again */
@@ -879,7 +880,7 @@ settle_dead_letters(bool check_requests)
 		MemoryContext oldcxt;
 
 		ks_sql_run("UPDATE kusto_sink.dead_letter SET retry_requested = false "
-				"WHERE sink = $1 AND retry_requested "
+				"WHERE sink OPERATOR(pg_catalog.=) $1 AND retry_requested "
 				"RETURNING id, kusto_table, records, payload, mapping", 1, types, values);
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -1041,6 +1042,7 @@ ks_sink_worker_main(Datum main_arg)
 
 	/* connect as the bootstrap superuser to read the secrets, then become the owner */
 	BackgroundWorkerInitializeConnection(ks_database, NULL, 0);
+	ks_sql_pin_search_path();
 	pgstat_report_appname(psprintf("kusto_sink %s", name));
 
 	W = MemoryContextAllocZero(TopMemoryContext, sizeof(SinkWorker));

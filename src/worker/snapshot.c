@@ -15,12 +15,18 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heaptoast.h"
+#include "access/nbtree.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "replication/message.h"
@@ -28,6 +34,7 @@
 #include "storage/itemptr.h"
 #include "storage/lock.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -35,6 +42,7 @@
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -46,7 +54,6 @@
 #include "worker/worker_sql.h"
 
 #define KS_SNAPSHOT_LOCK_RETRY_MS 200	/* pause after a chunk found its table busy */
-#define KS_SNAPSHOT_FETCH 500	/* rows per cursor fetch */
 
 /* A table whose rows are still being read. */
 typedef struct SnapTable
@@ -74,9 +81,10 @@ struct KsSnapshot
 };
 
 static const char *finish_sql =
-"UPDATE kusto_sink.snapshot s SET finished_at = now() "
-"WHERE s.sink = $1 AND s.copied AND s.finished_at IS NULL "
-"AND NOT EXISTS (SELECT FROM kusto_sink.snapshot_chunk c WHERE c.sink = s.sink AND c.relid = s.relid)";
+"UPDATE kusto_sink.snapshot s SET finished_at = pg_catalog.now() "
+"WHERE s.sink OPERATOR(pg_catalog.=) $1 AND s.copied AND s.finished_at IS NULL "
+"AND NOT EXISTS (SELECT FROM kusto_sink.snapshot_chunk c "
+"WHERE c.sink OPERATOR(pg_catalog.=) s.sink AND c.relid OPERATOR(pg_catalog.=) s.relid)";
 
 KsSnapshot *
 ks_snapshot_start(const char *sink, List *plugin_options)
@@ -174,7 +182,7 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 								   joined, s->sink, joined)));
 	}
 	ks_sql_run("SELECT relid, source_table, last_key, requested_at, resync, start_lsn, end_key "
-			   "FROM kusto_sink.snapshot WHERE sink = $1 AND NOT copied ORDER BY relid", 1, types, values);
+			   "FROM kusto_sink.snapshot WHERE sink OPERATOR(pg_catalog.=) $1 AND NOT copied ORDER BY relid", 1, types, values);
 	oldcxt = MemoryContextSwitchTo(s->tables_cxt);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -203,7 +211,7 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 		s->tables = lappend(s->tables, t);
 	}
 	MemoryContextSwitchTo(oldcxt);
-	ks_sql_run("SELECT lsn FROM kusto_sink.snapshot_chunk WHERE sink = $1 ORDER BY lsn",
+	ks_sql_run("SELECT lsn FROM kusto_sink.snapshot_chunk WHERE sink OPERATOR(pg_catalog.=) $1 ORDER BY lsn",
 			   1, types, values);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -268,24 +276,15 @@ lock_briefly(Oid relid)
 	return locked;
 }
 
-/* The columns of the primary key, else of the replica identity index; NIL without. */
-static List *
-key_columns(Relation rel)
+/* The primary key index, else the replica identity index; InvalidOid without. */
+static Oid
+key_index(Relation rel)
 {
 	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
-	Relation	index;
-	List	   *attnums = NIL;
-	int			i;
 
 	if (!OidIsValid(indexoid))
 		indexoid = RelationGetReplicaIndex(rel);
-	if (!OidIsValid(indexoid))
-		return NIL;
-	index = index_open(indexoid, AccessShareLock);
-	for (i = 0; i < index->rd_index->indnkeyatts; i++)
-		attnums = lappend_int(attnums, index->rd_index->indkey.values[i]);
-	index_close(index, AccessShareLock);
-	return attnums;
+	return indexoid;
 }
 
 /* What one chunk read: records, the key after which the next one starts. */
@@ -340,86 +339,237 @@ render(ChunkRead *c, HeapTuple row, const KsChangeMeta *meta)
 }
 
 /*
- * Runs the query (its first column the whole row, then the key columns as
- * text) and renders its rows until the chunk is full; true when the query
- * ran out of rows.
+ * The snapshot reads its rows without SQL: a role that can create objects
+ * in a schema on the search_path, or a cast for its own type, must not get
+ * its code run as the sink's owner.  A keyed table is read with an index
+ * scan of its key index, compared by the index's own btree support
+ * functions (which only a superuser can create); a table without a key with
+ * a TID range scan.  Keys are stored as text, their types' output
+ * functions, and read back with the input functions.
  */
-static bool
-read_rows(ChunkRead *c, const char *sql, int nargs, Datum *args)
+
+/* A keyed table's key index: its columns in index order, and how to compare them. */
+typedef struct KeyIndex
 {
-	Oid		   *types = palloc(Max(nargs, 1) * sizeof(Oid));
-	Portal		portal;
-	bool		exhausted = false;
+	Relation	index;
+	int			nkeys;
+	AttrNumber *attnums;		/* the table's columns */
+	FmgrInfo   *cmp;			/* BTORDER_PROC of each column's opfamily */
+	Oid		   *collations;
+	bool	   *desc;
+	bool		any_desc;
+	Oid		   *input;			/* the base type's input function */
+	Oid		   *ioparam;
+	FmgrInfo   *output;
+} KeyIndex;
+
+static void
+key_index_open(KeyIndex *k, Relation rel, Oid indexoid)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	for (i = 0; i < nargs; i++)
-		types[i] = TEXTOID;
-	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, args, NULL, true, 0);
-	while (!c->full)
+	k->index = index_open(indexoid, AccessShareLock);
+	if (k->index->rd_rel->relam != BTREE_AM_OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("kusto_sink cannot read table \"%s\" in the order of its key index \"%s\"",
+						RelationGetRelationName(rel), RelationGetRelationName(k->index)),
+				 errdetail("Only a btree key index can be read.")));
+	k->nkeys = k->index->rd_index->indnkeyatts;
+	k->attnums = palloc(k->nkeys * sizeof(AttrNumber));
+	k->cmp = palloc(k->nkeys * sizeof(FmgrInfo));
+	k->collations = palloc(k->nkeys * sizeof(Oid));
+	k->desc = palloc(k->nkeys * sizeof(bool));
+	k->input = palloc(k->nkeys * sizeof(Oid));
+	k->ioparam = palloc(k->nkeys * sizeof(Oid));
+	k->output = palloc(k->nkeys * sizeof(FmgrInfo));
+	k->any_desc = false;
+	for (i = 0; i < k->nkeys; i++)
 	{
-		uint64		r;
+		Form_pg_attribute att;
+		Oid			base;
+		Oid			proc;
+		Oid			outfunc;
+		bool		isvarlena;
 
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, KS_SNAPSHOT_FETCH);
-		if (SPI_processed == 0)
-		{
-			exhausted = true;
-			break;
-		}
-		for (r = 0; r < SPI_processed && !c->full; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			HeapTupleHeader th = DatumGetHeapTupleHeader(SPI_getbinval(tup, desc, 1, &isnull));
-			HeapTupleData row;
-			text	   *record;
-			int			k;
-
-			row.t_len = HeapTupleHeaderGetDatumLength(th);
-			ItemPointerSetInvalid(&row.t_self);
-			row.t_tableOid = RelationGetRelid(c->rel);
-			row.t_data = th;
-			record = render(c, &row, &c->meta);
-			c->records = accumArrayResult(c->records, PointerGetDatum(record),
-										  false, TEXTOID, CurrentMemoryContext);
-			c->nrecords++;
-			c->bytes += VARSIZE_ANY_EXHDR(record) + 1;
-			for (k = 0; k < c->nkeys; k++)
-			{
-				if (c->key[k] != NULL)
-					pfree(c->key[k]);
-				c->key[k] = SPI_getvalue(tup, desc, k + 2);
-			}
-			if (c->nrecords >= c->max_rows || c->bytes >= c->max_bytes)
-				c->full = true;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		k->attnums[i] = k->index->rd_index->indkey.values[i];
+		if (k->attnums[i] <= 0)
+			elog(ERROR, "kusto_sink: key index \"%s\" has an expression",
+				 RelationGetRelationName(k->index));
+		att = TupleDescAttr(desc, k->attnums[i] - 1);
+		proc = get_opfamily_proc(k->index->rd_opfamily[i], k->index->rd_opcintype[i],
+								 k->index->rd_opcintype[i], BTORDER_PROC);
+		if (!OidIsValid(proc))
+			elog(ERROR, "kusto_sink: no btree comparison function for column %d of index \"%s\"",
+				 i + 1, RelationGetRelationName(k->index));
+		fmgr_info(proc, &k->cmp[i]);
+		k->collations[i] = k->index->rd_indcollation[i];
+		k->desc[i] = (k->index->rd_indoption[i] & INDOPTION_DESC) != 0;
+		k->any_desc |= k->desc[i];
+		/* a domain's input function would run its constraints: the base type's */
+		base = getBaseType(att->atttypid);
+		getTypeInputInfo(base, &k->input[i], &k->ioparam[i]);
+		getTypeOutputInfo(base, &outfunc, &isvarlena);
+		fmgr_info(outfunc, &k->output[i]);
 	}
-	SPI_cursor_close(portal);
-	return exhausted;
+}
+
+/* A key read back from its text (the output functions' strings). */
+static Datum *
+key_from_strings(KeyIndex *k, char **strings)
+{
+	Datum	   *values = palloc(k->nkeys * sizeof(Datum));
+	int			i;
+
+	for (i = 0; i < k->nkeys; i++)
+		values[i] = OidInputFunctionCall(k->input[i], strings[i], k->ioparam[i], -1);
+	return values;
+}
+
+/* The key of the row in the slot (pointing into it). */
+static void
+key_from_slot(KeyIndex *k, TupleTableSlot *slot, Datum *values)
+{
+	int			i;
+
+	for (i = 0; i < k->nkeys; i++)
+	{
+		bool		isnull;
+
+		values[i] = slot_getattr(slot, k->attnums[i], &isnull);
+		if (isnull)
+			elog(ERROR, "kusto_sink: null in key index \"%s\"", RelationGetRelationName(k->index));
+	}
+}
+
+/* Replaces the strings of key with the text of values. */
+static void
+key_to_strings(KeyIndex *k, Datum *values, char **key)
+{
+	int			i;
+
+	for (i = 0; i < k->nkeys; i++)
+	{
+		if (key[i] != NULL)
+			pfree(key[i]);
+		key[i] = OutputFunctionCall(&k->output[i], values[i]);
+	}
+}
+
+/* a < b, a = b, a > b in the index's order: < 0, 0, > 0 */
+static int
+key_compare(KeyIndex *k, Datum *a, Datum *b)
+{
+	int			i;
+
+	for (i = 0; i < k->nkeys; i++)
+	{
+		int32		r = DatumGetInt32(FunctionCall2Coll(&k->cmp[i], k->collations[i], a[i], b[i]));
+
+		if (r != 0)
+			return k->desc[i] ? (r > 0 ? -1 : 1) : r;
+	}
+	return 0;
 }
 
 /*
- * The largest key of a keyed table now (its first chunk's snapshot), into
+ * Scan keys that start the index scan at the rows after the key: a row
+ * comparison (a single comparison for a one-column key) in index order.  With
+ * a descending column the scan starts at the first column's value (a row
+ * comparison compares values, not index positions), and the rows up to the
+ * key are skipped by the caller.  Returns the number of scan keys.
+ */
+static int
+key_scan_keys(KeyIndex *k, Datum *after, ScanKey keys)
+{
+	int			i;
+
+	if (k->any_desc || k->nkeys == 1)
+	{
+		Oid			opfamily = k->index->rd_opfamily[0];
+		Oid			type = k->index->rd_opcintype[0];
+		int			strategy = k->desc[0] ? BTLessEqualStrategyNumber : BTGreaterEqualStrategyNumber;
+		Oid			op;
+
+		if (k->nkeys == 1 && !k->any_desc)
+			strategy = BTGreaterStrategyNumber;
+		op = get_opfamily_member(opfamily, type, type, strategy);
+		if (!OidIsValid(op))
+			elog(ERROR, "kusto_sink: no btree operator %d for index \"%s\"",
+				 strategy, RelationGetRelationName(k->index));
+		ScanKeyEntryInitialize(&keys[0], 0, 1, strategy, type, k->collations[0],
+							   get_opcode(op), after[0]);
+		return 1;
+	}
+	for (i = 0; i < k->nkeys; i++)
+	{
+		int			flags = SK_ROW_MEMBER | (i == k->nkeys - 1 ? SK_ROW_END : 0);
+
+		ScanKeyEntryInitialize(&keys[i + 1], flags, i + 1, BTGreaterStrategyNumber,
+							   k->index->rd_opcintype[i], k->collations[i],
+							   k->cmp[i].fn_oid, after[i]);
+	}
+	ScanKeyEntryInitialize(&keys[0], SK_ROW_HEADER, 1, BTGreaterStrategyNumber,
+						   InvalidOid, InvalidOid, InvalidOid, PointerGetDatum(&keys[1]));
+	return 1;
+}
+
+/*
+ * Renders the row in the slot into the chunk.  The table's tuple may point
+ * to TOAST values, which a record would take for unchanged ones: they are
+ * fetched first.
+ */
+static void
+add_row(ChunkRead *c, TupleTableSlot *slot)
+{
+	bool		should_free;
+	HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+	HeapTuple	row = tup;
+	text	   *record;
+
+	if (HeapTupleHasExternal(tup))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(c->row_cxt);
+
+		row = toast_flatten_tuple(tup, RelationGetDescr(c->rel));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	record = render(c, row, &c->meta);	/* resets row_cxt */
+	if (should_free)
+		heap_freetuple(tup);
+	c->records = accumArrayResult(c->records, PointerGetDatum(record),
+								  false, TEXTOID, CurrentMemoryContext);
+	c->nrecords++;
+	c->bytes += VARSIZE_ANY_EXHDR(record) + 1;
+	if (c->nrecords >= c->max_rows || c->bytes >= c->max_bytes)
+		c->full = true;
+}
+
+/*
+ * The key of the key index's last row now (its first chunk's snapshot), into
  * c->end_key; false when the table is empty.
  */
 static bool
-find_end_key(ChunkRead *c, const char *cols_text, const char *cols_desc, int n,
-			 const char *qualified)
+find_end_key(ChunkRead *c, KeyIndex *k)
 {
-	char	   *sql = psprintf("SELECT %s FROM ONLY %s ks_row_ ORDER BY %s LIMIT 1",
-							   cols_text, qualified, cols_desc);
-	int			k;
+	IndexScanDesc scan = index_beginscan(c->rel, k->index, GetActiveSnapshot(), 0, 0);
+	TupleTableSlot *slot = table_slot_create(c->rel, NULL);
+	bool		found;
 
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "kusto_sink: could not run \"%s\"", sql);
-	if (SPI_processed == 0)
-		return false;
-	c->end_key = palloc(n * sizeof(char *));
-	for (k = 0; k < n; k++)
-		c->end_key[k] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, k + 1);
-	return true;
+	index_rescan(scan, NULL, 0, NULL, 0);
+	found = index_getnext_slot(scan, BackwardScanDirection, slot);
+	if (found)
+	{
+		Datum	   *values = palloc(k->nkeys * sizeof(Datum));
+
+		key_from_slot(k, slot, values);
+		c->end_key = palloc0(k->nkeys * sizeof(char *));
+		key_to_strings(k, values, c->end_key);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
 }
 
 /*
@@ -428,71 +578,113 @@ find_end_key(ChunkRead *c, const char *cols_text, const char *cols_desc, int n,
  * none are left.
  */
 static bool
-read_keyed(ChunkRead *c, SnapTable *t, List *attnums, const char *qualified)
+read_keyed(ChunkRead *c, SnapTable *t, Oid indexoid)
 {
-	TupleDesc	desc = RelationGetDescr(c->rel);
-	StringInfoData sql;
-	StringInfoData cols;
-	StringInfoData cols_text;
-	StringInfoData cols_desc;
-	StringInfoData after;
-	StringInfoData upto;
-	int			nattrs = list_length(attnums);
-	Datum	   *args = palloc(2 * nattrs * sizeof(Datum));
+	KeyIndex	k;
 	char	  **end_key = t->end_key;
-	ListCell   *lc;
-	int			nargs;
-	int			n = 0;
+	Datum	   *end;
+	Datum	   *after = NULL;
+	Datum	   *values;
+	ScanKey		keys;
+	int			nscankeys = 0;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		exhausted = false;
 
-	initStringInfo(&sql);
-	initStringInfo(&cols);
-	initStringInfo(&cols_text);
-	initStringInfo(&cols_desc);
-	initStringInfo(&after);
-	initStringInfo(&upto);
-	foreach(lc, attnums)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
-		const char *name = quote_identifier(NameStr(att->attname));
-
-		appendStringInfo(&cols, "%sks_row_.%s", n > 0 ? ", " : "", name);
-		appendStringInfo(&cols_text, "%sks_row_.%s::text", n > 0 ? ", " : "", name);
-		appendStringInfo(&cols_desc, "%sks_row_.%s DESC", n > 0 ? ", " : "", name);
-		n++;
-	}
+	key_index_open(&k, c->rel, indexoid);
+	if (t->nkeys > 0 && t->nkeys != k.nkeys)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("kusto_sink sink \"%s\": the key of table %s changed during its snapshot",
+						c->s->sink, t->source_table),
+				 errhint("Take its snapshot again with kusto_sink.resnapshot_sink().")));
+	c->nkeys = k.nkeys;
+	c->key = palloc0(k.nkeys * sizeof(char *));
 	if (end_key == NULL)
 	{
-		if (!find_end_key(c, cols_text.data, cols_desc.data, nattrs, qualified))
+		if (!find_end_key(c, &k))
+		{
+			index_close(k.index, AccessShareLock);
 			return true;		/* empty */
+		}
 		end_key = c->end_key;
 	}
-	/* $1.. the end key, then the last key read (none for the first chunk) */
-	nargs = t->nkeys > 0 ? 2 * nattrs : nattrs;
-	n = 0;
-	foreach(lc, attnums)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, lfirst_int(lc) - 1);
-		char	   *type = format_type_be(att->atttypid);
-		const char *sep = n > 0 ? ", " : "";
-
-		appendStringInfo(&upto, "%s$%d::%s", sep, n + 1, type);
-		args[n] = CStringGetTextDatum(end_key[n]);
-		if (t->nkeys > 0)
-		{
-			appendStringInfo(&after, "%s$%d::%s", sep, nattrs + n + 1, type);
-			args[nattrs + n] = CStringGetTextDatum(t->last_key[n]);
-		}
-		n++;
-	}
-	appendStringInfo(&sql, "SELECT ks_row_, %s FROM ONLY %s ks_row_ WHERE (%s) <= (%s)",
-					 cols_text.data, qualified, cols.data, upto.data);
+	end = key_from_strings(&k, end_key);
+	keys = palloc0((k.nkeys + 1) * sizeof(ScanKeyData));
 	if (t->nkeys > 0)
-		appendStringInfo(&sql, " AND (%s) > (%s)", cols.data, after.data);
-	appendStringInfo(&sql, " ORDER BY %s LIMIT %d", cols.data, c->max_rows);
+	{
+		after = key_from_strings(&k, t->last_key);
+		nscankeys = key_scan_keys(&k, after, keys);
+	}
+	values = palloc(k.nkeys * sizeof(Datum));
+	scan = index_beginscan(c->rel, k.index, GetActiveSnapshot(), nscankeys, 0);
+	index_rescan(scan, keys, nscankeys, NULL, 0);
+	slot = table_slot_create(c->rel, NULL);
+	while (!c->full)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			exhausted = true;
+			break;
+		}
+		key_from_slot(&k, slot, values);
+		if (after != NULL && key_compare(&k, values, after) <= 0)
+			continue;			/* up to the last key read (a descending column) */
+		if (key_compare(&k, values, end) > 0)
+		{
+			exhausted = true;
+			break;
+		}
+		add_row(c, slot);
+		key_to_strings(&k, values, c->key);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(k.index, AccessShareLock);
+	return exhausted;
+}
 
-	c->nkeys = nattrs;
-	c->key = palloc0(nattrs * sizeof(char *));
-	return read_rows(c, sql.data, nargs, args);
+/*
+ * Reads the rows after the TID after and before page hi, in TID order, until
+ * the chunk is full; true when the range ran out of rows.
+ */
+static bool
+read_tid_range(ChunkRead *c, const char *after, BlockNumber hi)
+{
+	ItemPointer from = (ItemPointer) DatumGetPointer(DirectFunctionCall1(tidin, CStringGetDatum(after)));
+	ItemPointerData min;
+	ItemPointerData max;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		exhausted = false;
+	BlockNumber blk = ItemPointerGetBlockNumberNoCheck(from);
+	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(from);
+
+	/* after "after": its next offset, or the next page's first */
+	if (off < MaxOffsetNumber)
+		ItemPointerSet(&min, blk, off + 1);
+	else
+		ItemPointerSet(&min, blk + 1, FirstOffsetNumber);
+	ItemPointerSet(&max, hi - 1, MaxOffsetNumber);
+	scan = table_beginscan_tidrange(c->rel, GetActiveSnapshot(), &min, &max);
+	slot = table_slot_create(c->rel, NULL);
+	while (!c->full)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot))
+		{
+			exhausted = true;
+			break;
+		}
+		add_row(c, slot);
+		if (c->key[0] != NULL)
+			pfree(c->key[0]);
+		c->key[0] = DatumGetCString(DirectFunctionCall1(tidout, PointerGetDatum(&slot->tts_tid)));
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return exhausted;
 }
 
 /*
@@ -501,16 +693,13 @@ read_keyed(ChunkRead *c, SnapTable *t, List *attnums, const char *qualified)
  * with their changes); the key is {last ctid, end page}.
  */
 static bool
-read_by_ctid(ChunkRead *c, SnapTable *t, const char *qualified)
+read_by_ctid(ChunkRead *c, SnapTable *t)
 {
 	BlockNumber end_page;
 	BlockNumber lo;
 	BlockNumber step;
 	double		per_page = 100;
 	char	   *after;
-	char	   *sql = psprintf("SELECT ks_row_, ks_row_.ctid::text FROM ONLY %s ks_row_ "
-							   "WHERE ks_row_.ctid > $1::tid AND ks_row_.ctid < $2::tid "
-							   "ORDER BY ks_row_.ctid", qualified);
 
 	if (t->nkeys == 2)
 	{
@@ -535,11 +724,8 @@ read_by_ctid(ChunkRead *c, SnapTable *t, const char *qualified)
 	while (!c->full && lo < end_page)
 	{
 		BlockNumber hi = Min(end_page, lo + step);
-		Datum		args[2];
 
-		args[0] = CStringGetTextDatum(after);
-		args[1] = CStringGetTextDatum(psprintf("(%u,0)", hi));
-		if (read_rows(c, sql, 2, args) && !c->full)
+		if (read_tid_range(c, after, hi) && !c->full)
 		{
 			/* the range is done: the next starts at page hi */
 			lo = hi;
@@ -554,6 +740,29 @@ read_by_ctid(ChunkRead *c, SnapTable *t, const char *qualified)
 	c->key[0] = pstrdup(after);
 	c->key[1] = psprintf("%u", end_page);
 	return lo >= end_page;
+}
+
+/*
+ * May the sink's owner (the current user) read every row of the table?  The
+ * scans above check no privilege and apply no policy: SELECT on the table
+ * or on each of its columns, and no row-level security policy that would
+ * hide rows (a snapshot has every row or fails, as pg_dump).
+ */
+static void
+check_table_readable(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			userid = GetUserId();
+
+	if (pg_class_aclcheck(relid, userid, ACL_SELECT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("query would be affected by row-level security policy for table \"%s\"",
+						RelationGetRelationName(rel))));
 }
 
 static Datum
@@ -624,14 +833,19 @@ store_chunk(ChunkRead *c, SnapTable *t, XLogRecPtr lsn, XLogRecPtr start_lsn, bo
 		values[7] = Float8GetDatum(c->lock_ms);
 		values[8] = LSNGetDatum(start_lsn);
 		values[9] = text_array((const char **) c->end_key, c->end_key != NULL ? c->nkeys : 0);
-		ks_sql_run("UPDATE kusto_sink.snapshot SET last_key = CASE WHEN cardinality($3) > 0 THEN $3 ELSE last_key END, "
-				   "copied = $4, rows_copied = rows_copied + $5, "
-				   "chunks = chunks + CASE WHEN $5 > 0 THEN 1 ELSE 0 END, "
-				   "started_at = coalesce(started_at, now()), start_lsn = $9, "
-				   "end_key = CASE WHEN cardinality($10) > 0 THEN $10 ELSE end_key END, "
+		ks_sql_run("UPDATE kusto_sink.snapshot SET "
+				   "last_key = CASE WHEN pg_catalog.cardinality($3) OPERATOR(pg_catalog.>) 0 "
+				   "THEN $3 ELSE last_key END, "
+				   "copied = $4, rows_copied = rows_copied OPERATOR(pg_catalog.+) $5, "
+				   "chunks = chunks OPERATOR(pg_catalog.+) "
+				   "CASE WHEN $5 OPERATOR(pg_catalog.>) 0 THEN 1 ELSE 0 END, "
+				   "started_at = coalesce(started_at, pg_catalog.now()), start_lsn = $9, "
+				   "end_key = CASE WHEN pg_catalog.cardinality($10) OPERATOR(pg_catalog.>) 0 "
+				   "THEN $10 ELSE end_key END, "
 				   "longest_chunk_ms = greatest(longest_chunk_ms, $7), "
 				   "longest_lock_ms = greatest(longest_lock_ms, $8) "
-				   "WHERE sink = $1 AND relid = $2 AND requested_at = $6",
+				   "WHERE sink OPERATOR(pg_catalog.=) $1 AND relid OPERATOR(pg_catalog.=) $2 "
+				   "AND requested_at OPERATOR(pg_catalog.=) $6",
 				   10, types, values);
 		ok = (SPI_processed == 1);
 		if (ok && copied)
@@ -657,8 +871,10 @@ skip_table(KsSnapshot *s, SnapTable *t, const char *why)
 	values[0] = CStringGetTextDatum(s->sink);
 	values[1] = ObjectIdGetDatum(t->relid);
 	values[2] = TimestampTzGetDatum(t->requested_at);
-	ks_sql_run("UPDATE kusto_sink.snapshot SET copied = true, started_at = coalesce(started_at, now()) "
-			   "WHERE sink = $1 AND relid = $2 AND requested_at = $3", 3, types, values);
+	ks_sql_run("UPDATE kusto_sink.snapshot SET copied = true, "
+			   "started_at = coalesce(started_at, pg_catalog.now()) "
+			   "WHERE sink OPERATOR(pg_catalog.=) $1 AND relid OPERATOR(pg_catalog.=) $2 "
+			   "AND requested_at OPERATOR(pg_catalog.=) $3", 3, types, values);
 	ks_sql_run(finish_sql, 1, types, values);
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
@@ -757,6 +973,7 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		return;
 	}
 
+	check_table_readable(rel);
 	if (!lock_briefly(t->relid))
 	{
 		/* writers hold it */
@@ -784,14 +1001,12 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 
 	SPI_connect();
 	{
-		List	   *attnums = key_columns(rel);
-		const char *qualified = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-														   RelationGetRelationName(rel));
+		Oid			indexoid = key_index(rel);
 
-		if (attnums != NIL)
-			copied = read_keyed(&c, t, attnums, qualified);
+		if (OidIsValid(indexoid))
+			copied = read_keyed(&c, t, indexoid);
 		else
-			copied = read_by_ctid(&c, t, qualified);
+			copied = read_by_ctid(&c, t);
 	}
 	/* the records of the table's first chunk are the snapshot's start */
 	start_lsn = XLogRecPtrIsInvalid(t->start_lsn) ? lsn - 1 : t->start_lsn;
@@ -864,7 +1079,7 @@ ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn)
 	values[0] = CStringGetTextDatum(s->sink);
 	values[1] = LSNGetDatum(lsn);
 	ks_sql_run("SELECT relid, source_table, shape_names, shape_types, records, read_at, done_record, done_lsn "
-			   "FROM kusto_sink.snapshot_chunk WHERE sink = $1 AND lsn = $2", 2, types, values);
+			   "FROM kusto_sink.snapshot_chunk WHERE sink OPERATOR(pg_catalog.=) $1 AND lsn OPERATOR(pg_catalog.=) $2", 2, types, values);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -934,11 +1149,12 @@ ks_snapshot_delivered(KsSnapshot *s, XLogRecPtr confirmed)
 	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(s->sink);
 	values[1] = LSNGetDatum(confirmed);
-	ks_sql_run("WITH d AS (DELETE FROM kusto_sink.snapshot_chunk c WHERE c.sink = $1 AND c.lsn <= $2 "
-			   "RETURNING c.relid, cardinality(c.records) AS n) "
-			   "UPDATE kusto_sink.snapshot s SET rows_delivered = s.rows_delivered + x.n "
-			   "FROM (SELECT relid, sum(n) AS n FROM d GROUP BY relid) x "
-			   "WHERE s.sink = $1 AND s.relid = x.relid", 2, types, values);
+	ks_sql_run("WITH d AS (DELETE FROM kusto_sink.snapshot_chunk c "
+			   "WHERE c.sink OPERATOR(pg_catalog.=) $1 AND c.lsn OPERATOR(pg_catalog.<=) $2 "
+			   "RETURNING c.relid, pg_catalog.cardinality(c.records) AS n) "
+			   "UPDATE kusto_sink.snapshot s SET rows_delivered = s.rows_delivered OPERATOR(pg_catalog.+) x.n "
+			   "FROM (SELECT relid, pg_catalog.sum(n) AS n FROM d GROUP BY relid) x "
+			   "WHERE s.sink OPERATOR(pg_catalog.=) $1 AND s.relid OPERATOR(pg_catalog.=) x.relid", 2, types, values);
 	ks_sql_run(finish_sql, 1, types, values);
 	ks_sql_end(&txn);
 }

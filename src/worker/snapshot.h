@@ -21,9 +21,12 @@
  *	- the lock is released (writers wait microseconds), and the next rows
  *	  in primary key order (or replica identity index order; in ctid order
  *	  for a table without either), up to the largest key (the last page) the
- *	  table had at its first chunk, are read with that snapshot and rendered
- *	  as records of operation "snapshot" (lsn and commit_lsn M - 1, a
- *	  position no transaction can have);
+ *	  table had at its first chunk, are read with that snapshot (an index
+ *	  scan of the key index or a TID range scan, no SQL on the table: none of
+ *	  another role's operators, functions or casts runs as the sink's owner;
+ *	  the owner needs SELECT and no row-level security policy may apply to it),
+ *	  and rendered as records of operation "snapshot" (lsn and commit_lsn
+ *	  M - 1, a position no transaction can have);
  *	- the records are stored in kusto_sink.snapshot_chunk with the table's
  *	  progress, in the same transaction.
  * When decoding meets the message (decoder/hooks.h), the worker injects the

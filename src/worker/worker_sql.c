@@ -12,6 +12,7 @@
 #include "catalog/pg_authid.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 
 #include "worker/worker_sql.h"
@@ -45,4 +46,10 @@ ks_sql_run(const char *sql, int nargs, Oid *types, Datum *values)
 	if (rc < 0)
 		elog(ERROR, "kusto_sink: could not run \"%s\": %s", sql, SPI_result_code_string(rc));
 	return rc;
+}
+
+void
+ks_sql_pin_search_path(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 }

@@ -11,6 +11,12 @@
  * goes back to the owner.  ks_sql_run() runs one statement with arguments
  * and raises an error when it fails.  Never inside logical decoding.
  *
+ * ks_sql_pin_search_path() sets search_path to pg_catalog, pg_temp for the
+ * session: the launcher and the sink worker call it right after they
+ * connect, so that no object another role created in a schema on the
+ * database's or the role's search_path resolves in their SQL (which also
+ * names its objects and operators with their schemas).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_WORKER_SQL_H
@@ -25,5 +31,6 @@ typedef struct KsSqlTxn
 extern void ks_sql_begin(KsSqlTxn *txn);
 extern void ks_sql_end(KsSqlTxn *txn);
 extern int	ks_sql_run(const char *sql, int nargs, Oid *types, Datum *values);
+extern void ks_sql_pin_search_path(void);
 
 #endif							/* KS_WORKER_SQL_H */
