@@ -1076,6 +1076,7 @@ ks_sink_worker_main(Datum main_arg)
 static void
 run_sink(KsSinkSlot *slot, const char *name)
 {
+	ks_crash_point("before_config");
 	W->config = ks_load_config(name, TopMemoryContext);
 	if (W->config == NULL)
 	{
