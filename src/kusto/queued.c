@@ -161,7 +161,7 @@ mapping_kind(const char *format)
 static kusto_request *
 entity_request(kusto_client *c, kusto_queued *q)
 {
-	char		suffix[160];
+	char	   *suffix;
 	char	   *url;
 	char	   *text;
 	char		now[64];
@@ -170,8 +170,9 @@ entity_request(kusto_client *c, kusto_queued *q)
 	kusto_request *req;
 
 	/* InsertOrReplace: a re-sent ingestion with the same id starts Pending again */
-	snprintf(suffix, sizeof(suffix), "(PartitionKey='%s',RowKey='%s')", q->source_id, q->source_id);
+	suffix = kusto_asprintf("(PartitionKey='%s',RowKey='%s')", q->source_id, q->source_id);
 	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
+	kusto_free(suffix);
 	iso_now(now, sizeof(now));
 	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 				  "PartitionKey", q->source_id, "RowKey", q->source_id, "Status", "Pending",
@@ -204,11 +205,10 @@ static kusto_request *
 blob_request(kusto_client *c, kusto_queued *q)
 {
 	const char *root = q->urls[KUSTO_RES_CONTAINER][q->tried];
-	char		suffix[1024];
+	char	   *suffix = kusto_asprintf("/%s", q->blob_name);
 	char	   *url;
 	kusto_request *req;
 
-	snprintf(suffix, sizeof(suffix), "/%s", q->blob_name);
 	if (q->step == Q_BLOB)
 	{
 		url = kusto_storage_url(root, suffix, NULL);
@@ -219,12 +219,12 @@ blob_request(kusto_client *c, kusto_queued *q)
 	{
 		char	   *id = block_id(q->block);
 		char	   *eid = curl_easy_escape(NULL, id, 0);
-		char		query[128];
+		char	   *query = kusto_asprintf("comp=block&blockid=%s", eid);
 		size_t		off = (size_t) q->block * c->block_size;
 		size_t		n = q->len - off < c->block_size ? q->len - off : c->block_size;
 
-		snprintf(query, sizeof(query), "comp=block&blockid=%s", eid);
 		url = kusto_storage_url(root, suffix, query);
+		kusto_free(query);
 		req = kusto_request_new(c, url, "application/octet-stream", NULL, q->data + off, n, NULL);
 		curl_free(eid);
 		kusto_free(id);
@@ -254,6 +254,7 @@ blob_request(kusto_client *c, kusto_queued *q)
 	kusto_request_set_method(req, "PUT");
 	kusto_request_set_header(req, "x-ms-version: 2021-08-06");
 	kusto_free(url);
+	kusto_free(suffix);
 	return req;
 }
 
@@ -334,7 +335,7 @@ static bool
 start_queued(kusto_client *c, kusto_op *op)
 {
 	kusto_queued *q = op->q;
-	char		name[512];
+	char	   *name;
 
 	op->result.queued = true;
 	if (!kusto_resources_refresh(c, &op->err))
@@ -349,8 +350,9 @@ start_queued(kusto_client *c, kusto_op *op)
 		kusto_resources_invalidate(c);
 		return false;
 	}
-	snprintf(name, sizeof(name), "%s__%s__%s.%s.gz", q->db, q->table, q->source_id, q->format);
+	name = kusto_asprintf("%s__%s__%s.%s.gz", q->db, q->table, q->source_id, q->format);
 	q->blob_name = curl_easy_escape(NULL, name, 0);
+	kusto_free(name);
 	{
 		/* curl's allocation: keep ours for kusto_free */
 		char	   *mine = kusto_strdup(q->blob_name);
@@ -449,7 +451,7 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 {
 	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
 	kusto_queued *q = kusto_malloc(sizeof(kusto_queued));
-	char		suffix[160];
+	char	   *suffix;
 	char	   *url;
 
 	memset(op, 0, sizeof(*op));
@@ -467,8 +469,9 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 						"the cluster offers no ingestion status table");
 		return kusto_op_start(c, op);
 	}
-	snprintf(suffix, sizeof(suffix), "(PartitionKey='%s',RowKey='%s')", source_id, source_id);
+	suffix = kusto_asprintf("(PartitionKey='%s',RowKey='%s')", source_id, source_id);
 	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
+	kusto_free(suffix);
 	op->req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
 	kusto_request_set_header(op->req, "Accept: application/json;odata=nometadata");
 	kusto_request_set_header(op->req, "x-ms-version: 2019-02-02");
@@ -622,11 +625,11 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 			case Q_BLOB:
 			case Q_BLOCKLIST:
 				{
-					char		suffix[1024];
+					char	   *suffix = kusto_asprintf("/%s", q->blob_name);
 
 					op->result.storage_attempts++;
-					snprintf(suffix, sizeof(suffix), "/%s", q->blob_name);
 					q->blob_url = kusto_storage_url(q->urls[KUSTO_RES_CONTAINER][q->tried], suffix, NULL);
+					kusto_free(suffix);
 					q->tried = 0;
 					if (q->track_status)
 					{
