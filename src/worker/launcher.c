@@ -37,7 +37,7 @@ extern int	ks_max_sinks;
 typedef struct CatalogSink
 {
 	char		name[KS_NAME_LEN];
-	char		owner[NAMEDATALEN];
+	char		owner[NAMEDATALEN];	/* the owner's OID, as text (fits) */
 	bool		enabled;
 	TimestampTz stamp;			/* last change of the sink or its connection */
 } CatalogSink;
@@ -89,7 +89,7 @@ read_catalog(MemoryContext cxt)
 		elog(ERROR, "could not look for the kusto_sink catalog");
 	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
 	{
-		if (SPI_execute("SELECT s.name, s.owner::text, s.enabled, greatest(s.updated_at, c.updated_at)"
+		if (SPI_execute("SELECT s.name, s.owner::oid::text, s.enabled, greatest(s.updated_at, c.updated_at)"
 						"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name = s.connection"
 						" ORDER BY s.name",
 						true, 0) != SPI_OK_SELECT)
@@ -98,10 +98,21 @@ read_catalog(MemoryContext cxt)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			CatalogSink *s = MemoryContextAllocZero(cxt, sizeof(CatalogSink));
+			CatalogSink *s;
 			bool		isnull;
+			char	   *name = SPI_getvalue(tup, desc, 1);
 
-			strlcpy(s->name, SPI_getvalue(tup, desc, 1), KS_NAME_LEN);
+			if (strlen(name) >= KS_NAME_LEN)
+			{
+				/* create_sink allows 52 characters: a longer name was put in by hand */
+				ereport(WARNING,
+						(errcode(ERRCODE_NAME_TOO_LONG),
+						 errmsg("kusto_sink sink \"%s\" cannot run: its name is longer than %d bytes",
+								name, KS_NAME_LEN - 1)));
+				continue;
+			}
+			s = MemoryContextAllocZero(cxt, sizeof(CatalogSink));
+			strlcpy(s->name, name, KS_NAME_LEN);
 			strlcpy(s->owner, SPI_getvalue(tup, desc, 2), NAMEDATALEN);
 			s->enabled = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 			s->stamp = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));

@@ -121,7 +121,7 @@ typedef struct SinkWorker
 typedef struct RouteEntry
 {
 	Oid			relid;
-	char		kusto_table[NAMEDATALEN * 2];
+	char	   *kusto_table;	/* in TopMemoryContext: never cut (issue 14) */
 	uint64		shape_hash;		/* of the relation's latest records */
 	KsLayout   *layout;			/* their layout */
 } RouteEntry;
@@ -526,7 +526,7 @@ route(Oid relid, const KsShape *shape, const char *name)
 							W->config->name, qualified),
 					 errhint("Map it in the sink option \"tables\" with kusto_sink.alter_sink().")));
 		entry = hash_search(W->routes, &relid, HASH_ENTER, &found);
-		strlcpy(entry->kusto_table, table, sizeof(entry->kusto_table));
+		entry->kusto_table = MemoryContextStrdup(TopMemoryContext, table);
 		entry->layout = NULL;
 	}
 	if (entry->layout == NULL || entry->shape_hash != shape->hash)
