@@ -222,6 +222,9 @@ reconcile(MemoryContext cxt)
 				if (proc != NULL)
 					SetLatch(&proc->procLatch);
 			}
+			/* a worker in restart backoff starts at once with the change */
+			if (slot->config_stamp != 0)
+				slot->failures = 0;
 			slot->config_stamp = s->stamp;
 		}
 	}
