@@ -520,8 +520,13 @@ wait_for_room(void)
 		}
 		start_ready();
 		ks_ship_poll(W->shipper, 0, ship_done, NULL);
-		/* a large transaction decodes on for long: a drop_sink does not wait */
-		if (W->slot->stop_requested || (W->slot->reload_requested && retry_waiting()))
+		/*
+		 * A large transaction decodes on for long: a drop_sink or a change
+		 * does not wait (nothing of it was sent: its batches are recorded
+		 * after decoding, so the next worker decodes it again, no loss and
+		 * no second delivery).
+		 */
+		if (config_change_pending())
 			exit_while_decoding();
 		return;
 	}
@@ -551,6 +556,11 @@ wait_for_room(void)
 				exit_while_decoding();
 			end_error_pause();
 		}
+		/*
+		 * At least once, a healthy transaction ships on to its end (exiting
+		 * would send its acknowledged batches again); a stuck one does not
+		 * hold a change back.
+		 */
 		if (W->slot->stop_requested || (W->slot->reload_requested && retry_waiting()))
 			exit_while_decoding();
 	}
