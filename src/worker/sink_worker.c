@@ -522,9 +522,10 @@ wait_for_room(void)
 		ks_ship_poll(W->shipper, 0, ship_done, NULL);
 		/*
 		 * A large transaction decodes on for long: a drop_sink or a change
-		 * does not wait (nothing of it was sent: its batches are recorded
-		 * after decoding, so the next worker decodes it again, no loss and
-		 * no second delivery).
+		 * does not wait.  No batch sealed in this decoding step was sent
+		 * (batches are recorded, then sent, between steps); those of earlier
+		 * steps are recorded, and the next worker settles them as after a
+		 * crash: no loss and no second delivery.
 		 */
 		if (config_change_pending())
 			exit_while_decoding();
