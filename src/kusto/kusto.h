@@ -66,7 +66,9 @@ typedef struct kusto_error
 	kusto_status status;
 	long		http_status;	/* 0 when no response */
 	int			retry_after_s;	/* -1 when none */
-	char		code[96];		/* Kusto or OAuth error code */
+	char		code[96];		/* Kusto or OAuth error code (texts for people
+								 * and class checks: a longer one is cut, never
+								 * used to address anything) */
 	char		message[512];
 } kusto_error;
 
@@ -102,7 +104,8 @@ typedef struct kusto_ingest_options
 {
 	const char *format;			/* csv, json, multijson, ... */
 	const char *mapping;		/* ingestion mapping reference, or NULL */
-	const char *source_id;		/* GUID of the ingestion; NULL: random */
+	const char *source_id;		/* GUID of the ingestion; NULL: random; a
+								 * longer one (>= 40 bytes) is refused */
 	const char *const *tags;	/* extent tags, e.g. "ingest-by:<id>" */
 	int			ntags;
 	const char *ingest_if_not_exists;	/* skip if an extent has ingest-by:<this> */

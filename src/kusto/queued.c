@@ -405,7 +405,10 @@ new_op(kusto_op_kind kind, const char *db, const char *table, const kusto_ingest
 	q->raw_size = o->raw_size;
 	q->data = gz;
 	q->len = gz_len;
-	if (o->source_id)
+	if (o->source_id && strlen(o->source_id) >= sizeof(q->source_id))
+		kusto_error_set(&op->err, KUSTO_ERR_PERMANENT, 0, "BadSourceId",
+						"a source_id is a GUID of 36 characters, not %zu", strlen(o->source_id));
+	else if (o->source_id)
 		snprintf(q->source_id, sizeof(q->source_id), "%s", o->source_id);
 	else
 	{
@@ -424,7 +427,7 @@ kusto_queued_ingest(kusto_client *c, const char *db, const char *table,
 {
 	kusto_op   *op = new_op(KUSTO_OP_QUEUED, db, table, o, gz, gz_len, user);
 
-	if (!kusto_token(c, &op->err))
+	if (op->err.status != KUSTO_OK || !kusto_token(c, &op->err))
 		return kusto_op_start(c, op);
 	start_queued(c, op);
 	return kusto_op_start(c, op);
@@ -436,6 +439,8 @@ kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 {
 	kusto_op   *op = new_op(KUSTO_OP_MANAGED, db, table, o, gz, gz_len, user);
 
+	if (op->err.status != KUSTO_OK)
+		return kusto_op_start(c, op);	/* refused (never cut) */
 	if (o->raw_size > KUSTO_STREAMING_LIMIT || o->ntags > 0 || o->ingest_if_not_exists)
 		start_queued(c, op);	/* too large, or needs what only queued ingestion carries */
 	else
@@ -460,6 +465,7 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 	op->user = user;
 	op->q = q;
 	q->step = Q_STATUS;
+	/* the status's copy is for show; the request uses source_id whole */
 	snprintf(op->status.source_id, sizeof(op->status.source_id), "%s", source_id);
 	if (!kusto_resources_refresh(c, &op->err))
 		return kusto_op_start(c, op);

@@ -139,6 +139,41 @@ check_curl_protocols(void)
 	kusto_client_destroy(c);
 }
 
+/* an ingestion id that does not fit is refused, never cut */
+static void
+check_long_source_id(void)
+{
+	kusto_config cfg;
+	kusto_error err;
+	kusto_client *c;
+	kusto_ingest_options o;
+	kusto_op   *op;
+	void	   *user = NULL;
+	char		id[64];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cluster_url = "http://127.0.0.1:9";
+	cfg.auth = "token";
+	cfg.token = "t";
+	c = kusto_client_create(&cfg, &err);
+	memset(&o, 0, sizeof(o));
+	o.format = "json";
+	memset(id, 'a', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	o.source_id = id;
+	kusto_queued_ingest(c, "db", "T", &o, "x", 1, NULL);
+	op = kusto_client_done(c, &user, &err);
+	CHECK(op != NULL && err.status == KUSTO_ERR_PERMANENT && strcmp(err.code, "BadSourceId") == 0,
+		  "queued: a 63-character source_id is refused");
+	kusto_op_free(op);
+	kusto_managed_ingest(c, "db", "T", &o, "x", 1, NULL);
+	op = kusto_client_done(c, &user, &err);
+	CHECK(op != NULL && err.status == KUSTO_ERR_PERMANENT && strcmp(err.code, "BadSourceId") == 0,
+		  "managed: a 63-character source_id is refused");
+	kusto_op_free(op);
+	kusto_client_destroy(c);
+}
+
 static void
 admin_config(const char *url, const char *json)
 {
@@ -202,6 +237,7 @@ main(void)
 	check_rule();
 	check_client();
 	check_curl_protocols();
+	check_long_source_id();
 	if (getenv("KUSTO_EMULATOR_URL"))
 		check_login_endpoint(getenv("KUSTO_EMULATOR_URL"));
 	curl_global_cleanup();
