@@ -72,7 +72,10 @@ KUSTO_OBJS = \
 	src/kusto/retry.o \
 	src/kusto/storage.o
 
-OBJS = src/kusto_sink.o $(DECODER_OBJS) $(WORKER_OBJS) $(API_OBJS) $(KUSTO_OBJS)
+COMMON_OBJS = \
+	src/common/kusto_name.o
+
+OBJS = src/kusto_sink.o $(DECODER_OBJS) $(WORKER_OBJS) $(API_OBJS) $(KUSTO_OBJS) $(COMMON_OBJS)
 SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 
 # The regression tests run through our own installcheck (throw-away instance,

@@ -170,13 +170,14 @@ kusto_sink_stop_worker(PG_FUNCTION_ARGS)
 	/* wait for the worker to exit and for its slot to be released */
 	for (;;)
 	{
-		char		slot_name[NAMEDATALEN];
+		/* never cut: a longer name than a slot's cannot be one */
+		char	   *slot_name = psprintf("kusto_sink_%s", name);
 		ReplicationSlot *rs;
 		bool		active = false;
 
-		snprintf(slot_name, NAMEDATALEN, "kusto_sink_%s", name);
 		LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-		rs = SearchNamedReplicationSlot(slot_name, false);
+		rs = strlen(slot_name) < NAMEDATALEN ? SearchNamedReplicationSlot(slot_name, false) : NULL;
+		pfree(slot_name);
 		if (rs != NULL)
 		{
 			SpinLockAcquire(&rs->mutex);

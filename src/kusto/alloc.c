@@ -7,6 +7,8 @@
  */
 #include <jansson.h>
 #include <stdlib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kusto_int.h"
@@ -64,6 +66,26 @@ kusto_strdup(const char *s)
 	copy = kusto_malloc(len + 1);
 	memcpy(copy, s, len + 1);
 	return copy;
+}
+
+/* A formatted string of any length (kusto_free it). */
+char *
+kusto_asprintf(const char *fmt,...)
+{
+	va_list		ap;
+	int			n;
+	char	   *out;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	out = kusto_malloc((size_t) n + 1);
+	va_start(ap, fmt);
+	vsnprintf(out, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	return out;
 }
 
 void

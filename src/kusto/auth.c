@@ -38,12 +38,13 @@
 static bool
 discover_resource(kusto_client *c, kusto_error *err)
 {
-	char		url[2048];
+	char	   *url;
 	kusto_request *req;
 	bool		ok;
 
-	snprintf(url, sizeof(url), "%s/v1/rest/auth/metadata", c->cluster_url);
+	url = kusto_asprintf("%s/v1/rest/auth/metadata", c->cluster_url);
 	req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
+	kusto_free(url);
 	kusto_request_submit(c, req);
 	ok = kusto_request_wait(c, req, err);
 	if (ok)
@@ -53,11 +54,23 @@ discover_resource(kusto_client *c, kusto_error *err)
 		json_t	   *aad = root ? json_object_get(root, "AzureAD") : NULL;
 		const char *resource = json_string_value(json_object_get(aad, "KustoServiceResourceId"));
 		const char *login = json_string_value(json_object_get(aad, "LoginEndpoint"));
+		char		why[256];
 
-		if (resource)
-			c->resource = kusto_strdup(resource);
-		if (login && c->authority_host == NULL)
-			c->authority_host = kusto_strdup(login);
+		if (login && c->authority_host == NULL &&
+			!kusto_url_allowed(login, false, why, sizeof(why)))
+		{
+			/* the cluster must not make us send the secret elsewhere in clear */
+			kusto_error_set(err, KUSTO_ERR_AUTH, 0, "BadLoginEndpoint",
+							"refusing the LoginEndpoint of the cluster's auth metadata: %s", why);
+			ok = false;
+		}
+		else
+		{
+			if (resource)
+				c->resource = kusto_strdup(resource);
+			if (login && c->authority_host == NULL)
+				c->authority_host = kusto_strdup(login);
+		}
 		if (root)
 			json_decref(root);
 	}
@@ -165,16 +178,17 @@ fetch_managed_identity_token(kusto_client *c, kusto_error *err)
 	char	   *resource = curl_easy_escape(esc, c->resource, 0);
 	char	   *id = c->managed_identity_id ? curl_easy_escape(esc, c->managed_identity_id, 0) : NULL;
 	bool		app_service = (c->identity_header != NULL);
-	char		url[4096];
+	char	   *url;
 	kusto_request *req;
 	bool		ok = false;
 
-	snprintf(url, sizeof(url), "%s%sapi-version=%s&resource=%s%s%s",
+	url = kusto_asprintf("%s%sapi-version=%s&resource=%s%s%s",
 			 c->managed_identity_endpoint, strchr(c->managed_identity_endpoint, '?') ? "&" : "?",
 			 app_service ? "2019-08-01" : "2018-02-01", resource,
 			 id ? (c->managed_identity_id[0] == '/' ? (app_service ? "&mi_res_id=" : "&msi_res_id=") : "&client_id=") : "",
 			 id ? id : "");
 	req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
+	kusto_free(url);
 	if (app_service)
 	{
 		size_t		n = strlen(c->identity_header) + 32;
@@ -210,13 +224,12 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 	char	   *scope_raw;
 	char	   *scope;
 	char	   *form;
-	char		url[2048];
+	char	   *url;
 	size_t		n;
 	kusto_request *req;
 	bool		ok = false;
 
-	snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token",
-			 c->authority_host, c->tenant_id);
+	url = kusto_asprintf("%s/%s/oauth2/v2.0/token", c->authority_host, c->tenant_id);
 	/* the credential: a signed JWT, the federated token, or the secret */
 	if (strcmp(c->auth, "certificate") == 0 || strcmp(c->auth, "workload_identity") == 0)
 	{
@@ -227,6 +240,7 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 							   "FederatedTokenFile", err);
 		if (assertion == NULL)
 		{
+			kusto_free(url);
 			curl_free(id);
 			curl_easy_cleanup(esc);
 			return false;
@@ -264,6 +278,7 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 		snprintf(form, n, "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
 				 id, secret, scope);
 	req = kusto_request_new(c, url, "application/x-www-form-urlencoded", NULL, form, strlen(form), NULL);
+	kusto_free(url);
 	kusto_request_submit(c, req);
 	if (kusto_request_wait(c, req, err))
 		ok = take_token(c, req, err);

@@ -22,6 +22,19 @@ kusto_interrupted(kusto_client *client)
 	return client->interrupt != NULL && client->interrupt(client->interrupt_arg) != 0;
 }
 
+/* kusto_url_allowed(), or false with a BadConfiguration error naming the setting */
+static bool
+url_ok(const char *what, const char *url, bool allow_imds, kusto_error *err)
+{
+	char		why[256];
+
+	if (url == NULL || kusto_url_allowed(url, allow_imds, why, sizeof(why)))
+		return true;
+	kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
+					"refusing to send a token to the %s: %s", what, why);
+	return false;
+}
+
 kusto_client *
 kusto_client_create(const kusto_config *cfg, kusto_error *err)
 {
@@ -35,14 +48,8 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 						"a cluster URL and an auth method are required");
 		return NULL;
 	}
-	if (strncmp(cfg->cluster_url, "https://", 8) != 0 &&
-		!(strncmp(cfg->cluster_url, "http://", 7) == 0 && kusto_url_is_loopback(cfg->cluster_url)))
-	{
-		kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
-						"refusing to send a token to %s: use https (plain http only to a loopback address)",
-						cfg->cluster_url);
+	if (!url_ok("cluster_url", cfg->cluster_url, false, err))
 		return NULL;
-	}
 	if (strcmp(cfg->auth, "application") == 0)
 	{
 		if (!cfg->tenant_id || !cfg->app_id || !(cfg->app_key || cfg->app_key_file))
@@ -153,6 +160,15 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	c->block_threshold = cfg->block_threshold > 0 ? cfg->block_threshold : 64 * 1024 * 1024;
 	c->block_size = cfg->block_size > 0 ? cfg->block_size : 8 * 1024 * 1024;
 	c->seed = (unsigned int) time(NULL) ^ (unsigned int) (size_t) c;
+	/* every endpoint, the ones from the environment too (kusto.h) */
+	if (!url_ok("authority_host", c->authority_host, false, err) ||
+		!url_ok("managed_identity_endpoint", c->managed_identity_endpoint, true, err) ||
+		!url_ok("ingest_url", c->ingest_url, false, err) ||
+		!url_ok("proxy", (c->proxy && c->proxy[0]) ? c->proxy : NULL, false, err))
+	{
+		kusto_client_destroy(c);
+		return NULL;
+	}
 	c->multi = curl_multi_init();
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 8L);
 	return c;
@@ -286,11 +302,12 @@ kusto_status
 kusto_execute_at(kusto_client *c, const char *base_url, const char *db, const char *csl,
 				 char **result_json, kusto_error *err)
 {
-	char		url[2048];
+	char	   *url = kusto_asprintf("%s/v1/rest/%s", base_url,
+									 csl[strspn(csl, " \t\r\n")] == '.' ? "mgmt" : "query");
+	kusto_status status = kusto_post_csl(c, url, db, csl, result_json, NULL, err);
 
-	snprintf(url, sizeof(url), "%s/v1/rest/%s", base_url,
-			 csl[strspn(csl, " \t\r\n")] == '.' ? "mgmt" : "query");
-	return kusto_post_csl(c, url, db, csl, result_json, NULL, err);
+	kusto_free(url);
+	return status;
 }
 
 /* ---------- operations ---------- */
@@ -317,7 +334,7 @@ kusto_stream_request(kusto_client *c, const char *db, const char *table, const c
 			   *etable,
 			   *eformat,
 			   *emapping;
-	char		url[4096];
+	char	   *url;
 	kusto_request *req;
 
 	if (token == NULL)
@@ -326,14 +343,15 @@ kusto_stream_request(kusto_client *c, const char *db, const char *table, const c
 	etable = curl_easy_escape(NULL, table, 0);
 	eformat = curl_easy_escape(NULL, format, 0);
 	emapping = mapping ? curl_easy_escape(NULL, mapping, 0) : NULL;
-	snprintf(url, sizeof(url), "%s/v1/rest/ingest/%s/%s?streamFormat=%s%s%s",
-			 c->cluster_url, edb, etable, eformat,
-			 emapping ? "&mappingName=" : "", emapping ? emapping : "");
+	url = kusto_asprintf("%s/v1/rest/ingest/%s/%s?streamFormat=%s%s%s",
+						 c->cluster_url, edb, etable, eformat,
+						 emapping ? "&mappingName=" : "", emapping ? emapping : "");
 	curl_free(edb);
 	curl_free(etable);
 	curl_free(eformat);
 	curl_free(emapping);
 	req = kusto_request_new(c, url, "application/octet-stream", "gzip", gz, gz_len, token);
+	kusto_free(url);
 	kusto_request_no_resend(req, gz, gz_len, false);
 	return req;
 }

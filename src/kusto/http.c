@@ -3,7 +3,8 @@
  * http.c
  *	  The HTTP layer of the ingest core: requests on curl easy handles
  *	  driven by the client's multi handle (connections are kept alive and
- *	  reused), with the headers every Kusto client sends, no redirects,
+ *	  reused), with the headers every Kusto client sends, http and https
+ *	  only (curl refuses every other protocol), no redirects,
  *	  gzip responses, timeouts, TLS verification (and an optional CA file),
  *	  an optional proxy (curl also honours the usual environment variables),
  *	  and an interrupt check at least every 100 ms.
@@ -101,27 +102,58 @@ kusto_url_is_loopback(const char *url)
 	return loopback;
 }
 
-/* TEMP (lead): h3 provides the real one */
+/* a host part of a URL that is a loopback address: 127.x.x.x, localhost, [::1] */
+static bool
+host_is_loopback(const char *host)
+{
+	return (strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host)) ||
+		strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
+}
+
 bool
 kusto_url_allowed(const char *url, bool allow_imds, char *why, size_t size)
 {
-	CURLU	   *u = curl_url();
+	CURLU	   *u;
 	char	   *scheme = NULL;
 	char	   *host = NULL;
 	bool		ok = false;
 
-	if (url == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		snprintf(why, size, "it is not a URL");
+	if (why != NULL && size > 0)
+		why[0] = '\0';
+	if (url == NULL || url[0] == '\0')
+	{
+		if (why != NULL)
+			snprintf(why, size, "the URL is empty");
+		return false;
+	}
+	u = curl_url();
+	if (u == NULL)
+		abort();
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+	{
+		if (why != NULL)
+			snprintf(why, size, "it is not an absolute URL with a scheme and a host: use https://host");
+	}
+	else if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)
+	{
+		if (why != NULL)
+			snprintf(why, size, "the scheme \"%.32s\" is not allowed: use https", scheme);
+	}
+	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
+	{
+		if (why != NULL)
+			snprintf(why, size, "it is not an absolute URL with a scheme and a host: use https://host");
+	}
 	else if (strcasecmp(scheme, "https") == 0)
 		ok = true;
-	else if (strcasecmp(scheme, "http") != 0)
-		snprintf(why, size, "scheme %s is not allowed: only https and http", scheme);
-	else if (kusto_url_is_loopback(url) || (allow_imds && strcmp(host, "169.254.169.254") == 0))
-		ok = true;
-	else
-		snprintf(why, size, "plain http would send credentials in clear to %s", host);
+	else if (strcasecmp(scheme, "http") == 0)
+	{
+		ok = host_is_loopback(host) || (allow_imds && strcmp(host, KUSTO_IMDS_HOST) == 0);
+		if (!ok && why != NULL)
+			snprintf(why, size, "plain http is accepted only for a loopback address (127.x.x.x, localhost, [::1])%s: use https",
+					 allow_imds ? " or the Azure instance metadata service " KUSTO_IMDS_HOST : "");
+	}
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
@@ -134,7 +166,7 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 				  const char *bearer)
 {
 	kusto_request *req = kusto_malloc(sizeof(kusto_request));
-	char		header[256];
+	char		header[256];	/* constant content types, a GUID: bounded */
 	CURL	   *e;
 
 	memset(req, 0, sizeof(*req));
@@ -156,8 +188,12 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 	req->headers = curl_slist_append(req->headers, "Accept: application/json");
 	req->headers = curl_slist_append(req->headers, "x-ms-version: 2024-12-12");
 	req->headers = curl_slist_append(req->headers, "x-ms-client-version: " KUSTO_CLIENT_VERSION);
-	snprintf(header, sizeof(header), "x-ms-app: %s", client->app_name);
-	req->headers = curl_slist_append(req->headers, header);
+	{
+		char	   *app = kusto_asprintf("x-ms-app: %s", client->app_name);
+
+		req->headers = curl_slist_append(req->headers, app);
+		kusto_free(app);
+	}
 	request_id(header, sizeof(header));
 	req->headers = curl_slist_append(req->headers, header);
 	req->headers = curl_slist_append(req->headers, "Expect:");
@@ -172,6 +208,14 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 	}
 
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	/* only http(s), also after a redirect (none is followed): never file://, ftp:// ... */
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");

@@ -10,7 +10,9 @@
  *	  (or NULL and an error).  A client owns a curl multi handle with
  *	  keep-alive connections, and caches its bearer token, refreshing it five
  *	  minutes before it expires (at most once per 30 s after a failure).
- *	  Tokens are never sent over plain http except to a loopback address.
+ *	  Tokens are never sent over plain http except to a loopback address:
+ *	  every URL is checked with kusto_url_allowed(), and curl speaks http
+ *	  and https only.
  *	  A secret may come from a file: app_key_file is read at each token
  *	  fetch, token_file for each request (an unreadable or empty file is an
  *	  auth error naming the file, never its content).
@@ -67,7 +69,9 @@ typedef struct kusto_error
 	kusto_status status;
 	long		http_status;	/* 0 when no response */
 	int			retry_after_s;	/* -1 when none */
-	char		code[96];		/* Kusto or OAuth error code */
+	char		code[96];		/* Kusto or OAuth error code (texts for people
+								 * and class checks: a longer one is cut, never
+								 * used to address anything) */
 	char		message[512];
 } kusto_error;
 
@@ -108,7 +112,8 @@ typedef struct kusto_ingest_options
 {
 	const char *format;			/* csv, json, multijson, ... */
 	const char *mapping;		/* ingestion mapping reference, or NULL */
-	const char *source_id;		/* GUID of the ingestion; NULL: random */
+	const char *source_id;		/* GUID of the ingestion; NULL: random; a
+								 * longer one (>= 40 bytes) is refused */
 	const char *const *tags;	/* extent tags, e.g. "ingest-by:<id>" */
 	int			ntags;
 	const char *ingest_if_not_exists;	/* skip if an extent has ingest-by:<this> */
@@ -216,6 +221,22 @@ extern kusto_op *kusto_client_done(kusto_client *client, void **user, kusto_erro
 extern void kusto_op_free(kusto_op *op);
 
 extern const char *kusto_status_name(kusto_status status);
+
+/* Azure's instance metadata service (the default managed identity endpoint) */
+#define KUSTO_IMDS_HOST "169.254.169.254"
+
+/*
+ * The one rule for every URL the core talks to (cluster_url, authority_host,
+ * ingest_url, managed_identity_endpoint, proxy, and the LoginEndpoint a
+ * cluster announces): true for https (any host), or plain http to a loopback
+ * address (127.x.x.x, localhost, [::1]); with allow_imds (the managed identity
+ * endpoint) also plain http to KUSTO_IMDS_HOST.  The scheme compares
+ * case-insensitively; every other scheme (file, ftp, ...), a URL without a
+ * scheme or a host, or one curl cannot parse is refused.  When refused and why
+ * is not NULL, why gets a reason (a phrase to follow "refused: "; it never
+ * contains the URL, which may hold credentials), truncated to size.
+ */
+extern bool kusto_url_allowed(const char *url, bool allow_imds, char *why, size_t size);
 
 /*
  * The shared retry policy: the wait in ms before retrying after `err` on

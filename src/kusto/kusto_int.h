@@ -27,6 +27,14 @@ typedef struct kusto_buf
 extern void kusto_buf_append(kusto_buf *buf, const void *data, size_t len);
 extern void kusto_buf_free(kusto_buf *buf);
 
+/*
+ * A formatted string of any length, kusto_free it.  URLs and other texts
+ * built from names are made with it (never in a fixed buffer, where a long
+ * name would be cut and the request go elsewhere).
+ */
+extern char *kusto_asprintf(const char *fmt,...)
+			__attribute__((format(printf, 1, 2)));
+
 /* ---------- errors (error.c) ---------- */
 extern void kusto_error_clear(kusto_error *err);
 extern void kusto_error_set(kusto_error *err, kusto_status status, long http_status,

@@ -161,7 +161,7 @@ mapping_kind(const char *format)
 static kusto_request *
 entity_request(kusto_client *c, kusto_queued *q)
 {
-	char		suffix[160];
+	char	   *suffix;
 	char	   *url;
 	char	   *text;
 	char		now[64];
@@ -170,8 +170,9 @@ entity_request(kusto_client *c, kusto_queued *q)
 	kusto_request *req;
 
 	/* InsertOrReplace: a re-sent ingestion with the same id starts Pending again */
-	snprintf(suffix, sizeof(suffix), "(PartitionKey='%s',RowKey='%s')", q->source_id, q->source_id);
+	suffix = kusto_asprintf("(PartitionKey='%s',RowKey='%s')", q->source_id, q->source_id);
 	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
+	kusto_free(suffix);
 	iso_now(now, sizeof(now));
 	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 				  "PartitionKey", q->source_id, "RowKey", q->source_id, "Status", "Pending",
@@ -204,11 +205,10 @@ static kusto_request *
 blob_request(kusto_client *c, kusto_queued *q)
 {
 	const char *root = q->urls[KUSTO_RES_CONTAINER][q->tried];
-	char		suffix[1024];
+	char	   *suffix = kusto_asprintf("/%s", q->blob_name);
 	char	   *url;
 	kusto_request *req;
 
-	snprintf(suffix, sizeof(suffix), "/%s", q->blob_name);
 	if (q->step == Q_BLOB)
 	{
 		url = kusto_storage_url(root, suffix, NULL);
@@ -219,12 +219,12 @@ blob_request(kusto_client *c, kusto_queued *q)
 	{
 		char	   *id = block_id(q->block);
 		char	   *eid = curl_easy_escape(NULL, id, 0);
-		char		query[128];
+		char	   *query = kusto_asprintf("comp=block&blockid=%s", eid);
 		size_t		off = (size_t) q->block * c->block_size;
 		size_t		n = q->len - off < c->block_size ? q->len - off : c->block_size;
 
-		snprintf(query, sizeof(query), "comp=block&blockid=%s", eid);
 		url = kusto_storage_url(root, suffix, query);
+		kusto_free(query);
 		req = kusto_request_new(c, url, "application/octet-stream", NULL, q->data + off, n, NULL);
 		curl_free(eid);
 		kusto_free(id);
@@ -254,6 +254,7 @@ blob_request(kusto_client *c, kusto_queued *q)
 	kusto_request_set_method(req, "PUT");
 	kusto_request_set_header(req, "x-ms-version: 2021-08-06");
 	kusto_free(url);
+	kusto_free(suffix);
 	return req;
 }
 
@@ -334,7 +335,7 @@ static bool
 start_queued(kusto_client *c, kusto_op *op)
 {
 	kusto_queued *q = op->q;
-	char		name[512];
+	char	   *name;
 
 	op->result.queued = true;
 	if (!kusto_resources_refresh(c, &op->err))
@@ -349,8 +350,9 @@ start_queued(kusto_client *c, kusto_op *op)
 		kusto_resources_invalidate(c);
 		return false;
 	}
-	snprintf(name, sizeof(name), "%s__%s__%s.%s.gz", q->db, q->table, q->source_id, q->format);
+	name = kusto_asprintf("%s__%s__%s.%s.gz", q->db, q->table, q->source_id, q->format);
 	q->blob_name = curl_easy_escape(NULL, name, 0);
+	kusto_free(name);
 	{
 		/* curl's allocation: keep ours for kusto_free */
 		char	   *mine = kusto_strdup(q->blob_name);
@@ -403,7 +405,10 @@ new_op(kusto_op_kind kind, const char *db, const char *table, const kusto_ingest
 	q->raw_size = o->raw_size;
 	q->data = gz;
 	q->len = gz_len;
-	if (o->source_id)
+	if (o->source_id && strlen(o->source_id) >= sizeof(q->source_id))
+		kusto_error_set(&op->err, KUSTO_ERR_PERMANENT, 0, "BadSourceId",
+						"a source_id is a GUID of 36 characters, not %zu", strlen(o->source_id));
+	else if (o->source_id)
 		snprintf(q->source_id, sizeof(q->source_id), "%s", o->source_id);
 	else
 	{
@@ -422,7 +427,7 @@ kusto_queued_ingest(kusto_client *c, const char *db, const char *table,
 {
 	kusto_op   *op = new_op(KUSTO_OP_QUEUED, db, table, o, gz, gz_len, user);
 
-	if (!kusto_token(c, &op->err))
+	if (op->err.status != KUSTO_OK || !kusto_token(c, &op->err))
 		return kusto_op_start(c, op);
 	start_queued(c, op);
 	return kusto_op_start(c, op);
@@ -434,6 +439,8 @@ kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 {
 	kusto_op   *op = new_op(KUSTO_OP_MANAGED, db, table, o, gz, gz_len, user);
 
+	if (op->err.status != KUSTO_OK)
+		return kusto_op_start(c, op);	/* refused (never cut) */
 	if (o->raw_size > KUSTO_STREAMING_LIMIT || o->ntags > 0 || o->ingest_if_not_exists)
 		start_queued(c, op);	/* too large, or needs what only queued ingestion carries */
 	else
@@ -449,7 +456,7 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 {
 	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
 	kusto_queued *q = kusto_malloc(sizeof(kusto_queued));
-	char		suffix[160];
+	char	   *suffix;
 	char	   *url;
 
 	memset(op, 0, sizeof(*op));
@@ -458,6 +465,7 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 	op->user = user;
 	op->q = q;
 	q->step = Q_STATUS;
+	/* the status's copy is for show; the request uses source_id whole */
 	snprintf(op->status.source_id, sizeof(op->status.source_id), "%s", source_id);
 	if (!kusto_resources_refresh(c, &op->err))
 		return kusto_op_start(c, op);
@@ -467,8 +475,9 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 						"the cluster offers no ingestion status table");
 		return kusto_op_start(c, op);
 	}
-	snprintf(suffix, sizeof(suffix), "(PartitionKey='%s',RowKey='%s')", source_id, source_id);
+	suffix = kusto_asprintf("(PartitionKey='%s',RowKey='%s')", source_id, source_id);
 	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
+	kusto_free(suffix);
 	op->req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
 	kusto_request_set_header(op->req, "Accept: application/json;odata=nometadata");
 	kusto_request_set_header(op->req, "x-ms-version: 2019-02-02");
@@ -622,11 +631,11 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 			case Q_BLOB:
 			case Q_BLOCKLIST:
 				{
-					char		suffix[1024];
+					char	   *suffix = kusto_asprintf("/%s", q->blob_name);
 
 					op->result.storage_attempts++;
-					snprintf(suffix, sizeof(suffix), "/%s", q->blob_name);
 					q->blob_url = kusto_storage_url(q->urls[KUSTO_RES_CONTAINER][q->tried], suffix, NULL);
+					kusto_free(suffix);
 					q->tried = 0;
 					if (q->track_status)
 					{

@@ -120,15 +120,18 @@ kusto_query(kusto_client *c, const char *db, const char *csl, kusto_result **res
 			kusto_error *err)
 {
 	bool		command = csl[strspn(csl, " \t\r\n")] == '.';
-	char		url[2048];
+	char	   *url;
 	char	   *text;
 	size_t		len = 0;
 	kusto_result *r;
 	json_error_t jerr;
+	kusto_status status;
 
 	*result = NULL;
-	snprintf(url, sizeof(url), "%s/%s", c->cluster_url, command ? "v1/rest/mgmt" : "v2/rest/query");
-	if (kusto_post_csl(c, url, db, csl, &text, &len, err) != KUSTO_OK)
+	url = kusto_asprintf("%s/%s", c->cluster_url, command ? "v1/rest/mgmt" : "v2/rest/query");
+	status = kusto_post_csl(c, url, db, csl, &text, &len, err);
+	kusto_free(url);
+	if (status != KUSTO_OK)
 		return err->status;
 	r = kusto_malloc(sizeof(kusto_result));
 	memset(r, 0, sizeof(*r));
@@ -151,15 +154,16 @@ kusto_op *
 kusto_count(kusto_client *c, const char *db, const char *csl, void *user)
 {
 	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
-	char		url[2048];
+	char	   *url;
 
 	memset(op, 0, sizeof(*op));
 	kusto_error_clear(&op->err);
 	op->kind = KUSTO_OP_COUNT;
 	op->user = user;
 	op->count = -1;
-	snprintf(url, sizeof(url), "%s/v2/rest/query", c->cluster_url);
+	url = kusto_asprintf("%s/v2/rest/query", c->cluster_url);
 	op->req = kusto_csl_request(c, url, db, csl, &op->err);
+	kusto_free(url);
 	return kusto_op_start(c, op);
 }
 

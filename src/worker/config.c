@@ -267,6 +267,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 		}
 	}
 
+	if (c != NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 		KsDecoderOptions dopts;

@@ -165,7 +165,7 @@ check_url(const char *option, const char *url, bool allow_imds)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("connection option \"%s\" is not an allowed URL: \"%s\"", option, url),
-				 errdetail("%s", why),
+				 errdetail("The URL is refused: %s.", why),
 				 errhint("Use an https URL; plain http is accepted only for a loopback address%s.",
 						 allow_imds ? " and Azure's instance metadata service (169.254.169.254)" : "")));
 }

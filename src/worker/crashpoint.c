@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 
 #include "worker/crashpoint.h"
 
@@ -31,6 +33,22 @@ ks_crash_point(const char *name)
 		buf[0] = '\0';
 	fclose(f);
 	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strncmp(buf, "pause:", 6) == 0 && strcmp(buf + 6, name) == 0)
+	{
+		/* wait (interruptibly) until the test removes the file */
+		ereport(LOG,
+				(errmsg("kusto_sink: pause point \"%s\" reached: waiting until the file is removed (test hook kusto_sink.test_crash_file)",
+						name)));
+		while (access(ks_test_crash_file, F_OK) == 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 20, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		ereport(LOG, (errmsg("kusto_sink: pause point \"%s\" released", name)));
+		return;
+	}
 	if (strcmp(buf, name) != 0)
 		return;
 	unlink(ks_test_crash_file);

@@ -5,7 +5,9 @@
  *	  kills the calling worker with SIGKILL when the superuser-only GUC
  *	  kusto_sink.test_crash_file names a file that holds `name`.  The file is
  *	  removed first, so a crash happens once and the restarted worker goes
- *	  on.  With the GUC empty (the default) it costs one string test.
+ *	  on.  A file that holds `pause:name` makes the worker wait at that
+ *	  point (interruptibly, latch waits) until the test removes the file.
+ *	  With the GUC empty (the default) it costs one string test.
  *
  *-------------------------------------------------------------------------
  */

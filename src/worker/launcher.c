@@ -101,10 +101,21 @@ read_catalog(MemoryContext cxt)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			CatalogSink *s = MemoryContextAllocZero(cxt, sizeof(CatalogSink));
+			CatalogSink *s;
 			bool		isnull;
+			char	   *name = SPI_getvalue(tup, desc, 1);
 
-			strlcpy(s->name, SPI_getvalue(tup, desc, 1), KS_NAME_LEN);
+			if (strlen(name) >= KS_NAME_LEN)
+			{
+				/* create_sink allows 52 characters: a longer name was put in by hand */
+				ereport(WARNING,
+						(errcode(ERRCODE_NAME_TOO_LONG),
+						 errmsg("kusto_sink sink \"%s\" cannot run: its name is longer than %d bytes",
+								name, KS_NAME_LEN - 1)));
+				continue;
+			}
+			s = MemoryContextAllocZero(cxt, sizeof(CatalogSink));
+			strlcpy(s->name, name, KS_NAME_LEN);
 			strlcpy(s->owner, SPI_getvalue(tup, desc, 2), NAMEDATALEN);
 			s->enabled = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 			s->stamp = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
@@ -216,6 +227,9 @@ reconcile(MemoryContext cxt)
 				if (proc != NULL)
 					SetLatch(&proc->procLatch);
 			}
+			/* a worker in restart backoff starts at once with the change */
+			if (slot->config_stamp != 0)
+				slot->failures = 0;
 			slot->config_stamp = s->stamp;
 		}
 	}

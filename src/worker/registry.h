@@ -21,7 +21,8 @@
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
-#define KS_NAME_LEN 64
+#define KS_NAME_LEN 64			/* sink names: create_sink allows 52 bytes, the
+								 * launcher skips a longer one (never cut) */
 #define KS_ERROR_LEN 512
 #define KS_LATENCY_WINDOW 256	/* recent batches kept for p50/p99 */
 

@@ -5,8 +5,9 @@
  *	  only file where PostgreSQL and src/kusto/ meet.
  *
  * The core's transfers never raise PostgreSQL errors: an interrupt (SIGTERM,
- * postmaster death) makes the core cancel what it waits for, and the worker
- * then reacts at its next CHECK_FOR_INTERRUPTS().
+ * postmaster death, or the worker's stop check: a configuration change)
+ * makes the core cancel what it waits for within 100 ms, and the worker then
+ * reacts at its next CHECK_FOR_INTERRUPTS() or configuration check.
  *
  * Exactly once (a batch with a batch_id) has two ways of making a second
  * send harmless.  Queued ingestion carries the ingest-by tag, and the
@@ -55,11 +56,24 @@ struct KsShipper
 	List	   *polling;		/* KsBatch * queued, waiting for their status */
 };
 
-/* the core's transfers stop for SIGTERM and when the postmaster died */
+/* ks_ship_set_stop_check()'s function, or NULL */
+static bool (*stop_check) (void) = NULL;
+
+void
+ks_ship_set_stop_check(bool (*check) (void))
+{
+	stop_check = check;
+}
+
+/*
+ * The core's transfers and waits (tokens, commands) stop for SIGTERM, when
+ * the postmaster died, and when the worker's stop check says so (a
+ * configuration change: the worker must restart at once).
+ */
 static int
 interrupted(void *arg)
 {
-	return (ProcDiePending || !PostmasterIsAlive()) ? 1 : 0;
+	return (ProcDiePending || !PostmasterIsAlive() || (stop_check != NULL && stop_check())) ? 1 : 0;
 }
 
 KsShipper *

@@ -36,6 +36,12 @@ typedef struct KsShipper KsShipper;
 
 extern int	ks_pending_resend_after_ms;
 
+/*
+ * check() (called often, also from inside the core's transfers: it must be
+ * cheap and raise no error) returning true makes every transfer and wait
+ * of the core end at once, as cancelled (a transient failure).
+ */
+extern void ks_ship_set_stop_check(bool (*check) (void));
 extern KsShipper *ks_shipper_create(KsSinkConfig *config);
 extern void ks_shipper_destroy(KsShipper *shipper);
 extern void ks_ship_start(KsShipper *shipper, KsBatch *batch);

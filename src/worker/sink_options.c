@@ -12,13 +12,12 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 
+#include "common/kusto_name.h"
 #include "decoder/options.h"
 #include "worker/jsonb_pairs.h"
 #include "worker/sink_options.h"
 
 extern char *ks_default_ingestion_method;
-
-#define KS_KUSTO_NAME_MAX 1024
 
 typedef enum KsSinkOptionKind
 {
@@ -67,31 +66,18 @@ static const KsSinkOption sink_options[] = {
 
 #define NUM_SINK_OPTIONS (sizeof(sink_options) / sizeof(sink_options[0]))
 
-/*
- * Kusto's entity names: 1 to 1,024 characters, letters, digits, '_', ' ',
- * '.' and '-' (a byte above 0x7f is taken as part of a letter).
- */
+/* Kusto's rule for entity names (src/common/kusto_name.c) */
 void
 ks_check_kusto_name(const char *what, const char *name)
 {
-	const unsigned char *p;
-	size_t		len = strlen(name);
+	const char *why = kusto_entity_name_error(name);
 
-	if (len == 0 || len > KS_KUSTO_NAME_MAX)
+	if (why != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("%s must be a Kusto name of 1 to %d characters, not %zu", what,
-						KS_KUSTO_NAME_MAX, len)));
-	for (p = (const unsigned char *) name; *p; p++)
-	{
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			*p == '_' || *p == ' ' || *p == '.' || *p == '-' || *p >= 0x80)
-			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("%s \"%s\" is not a valid Kusto name", what, name),
-				 errdetail("Kusto names consist of letters, digits, underscores, spaces, dots and dashes.")));
-	}
+				 errmsg("%s \"%s\" is not a valid Kusto name", what,
+						strlen(name) > 64 ? psprintf("%.64s...", name) : name),
+				 errdetail("%c%s.", pg_toupper((unsigned char) why[0]), why + 1)));
 }
 
 static const char *

@@ -69,6 +69,8 @@ static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn()
 #define KS_SNAPSHOT_CHUNK_ROWS 10000	/* at most, and at most batch_size */
 #define KS_SNAPSHOT_CHUNK_BYTES (16 * 1024 * 1024)	/* at most, and at most a batch */
 #define KS_SNAPSHOT_CHECK_MS 2000	/* looks for resnapshot_sink() requests */
+/* a configuration change: how long transfers in flight may still finish */
+#define KS_CHANGE_GRACE_MS 500
 
 typedef struct PendingCommit
 {
@@ -122,12 +124,42 @@ typedef struct SinkWorker
 typedef struct RouteEntry
 {
 	Oid			relid;
-	char		kusto_table[NAMEDATALEN * 2];
+	char	   *kusto_table;	/* in TopMemoryContext: never cut (issue 14) */
 	uint64		shape_hash;		/* of the relation's latest records */
 	KsLayout   *layout;			/* their layout */
 } RouteEntry;
 
 static SinkWorker *W = NULL;
+static TimestampTz change_seen = 0;	/* when the worker saw a configuration change */
+
+/* ---------- configuration changes ---------- */
+
+/* alter_sink, alter_connection (reload) or drop_sink (stop) asked for a restart */
+static bool
+config_change_pending(void)
+{
+	return W != NULL && W->slot != NULL &&
+		(W->slot->reload_requested || W->slot->stop_requested);
+}
+
+/*
+ * The stop check of the core's transfers (ks_ship_set_stop_check): true once
+ * a configuration change has waited KS_CHANGE_GRACE_MS, so that no token
+ * fetch, command or transfer (of a broken connection: retried for ever) holds
+ * the worker longer.  Cheap, raises nothing: curl's callbacks call it.
+ */
+static bool
+config_change_due(void)
+{
+	TimestampTz now;
+
+	if (!config_change_pending())
+		return false;
+	now = GetCurrentTimestamp();
+	if (change_seen == 0)
+		change_seen = now;
+	return TimestampDifferenceExceeds(change_seen, now, KS_CHANGE_GRACE_MS);
+}
 
 /* ---------- acknowledgement bookkeeping ---------- */
 
@@ -403,21 +435,57 @@ end_error_pause(void)
 }
 
 /*
- * A drop_sink (or, while a rejection holds the sink, an alter_sink) that
- * comes while decoding waits for room cannot wait for the transaction's end,
- * which may be far: settle what is in flight and exit.  Nothing past the
- * confirmed position is acknowledged, so the restarted worker decodes the
- * transaction again.  (Decoding is under way: exit without freeing its
- * context; the slot is released at exit.)
+ * A configuration change: the transfers in flight (and, with ship, the
+ * batches due now: never one that waits for its retry) get what is left of
+ * KS_CHANGE_GRACE_MS to finish and their answers are taken; then the core
+ * cancels whatever is still running (config_change_due).
+ */
+static void
+finish_for_change(bool ship)
+{
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (config_change_due())
+			break;
+		if (ship && !W->error_stop)
+			start_ready();
+		if (ks_ship_inflight(W->shipper) == 0)
+			break;
+		ks_ship_poll(W->shipper, 50, ship_done, NULL);
+	}
+	/* the answers of what was cancelled */
+	if (ks_ship_inflight(W->shipper) > 0)
+		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+}
+
+/* Is a batch waiting for its retry (Kusto failed it)? */
+static bool
+retry_waiting(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, W->ready)
+	{
+		if (((KsBatch *) lfirst(lc))->attempts > 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A drop_sink, or an alter_sink/alter_connection while shipping is stuck (a
+ * rejection holds the sink, or batches wait for their retry), that comes
+ * while decoding waits for room cannot wait for the transaction's end,
+ * which may never come: finish what is in flight (briefly) and exit.
+ * Nothing past the confirmed position is acknowledged, so the restarted
+ * worker decodes the transaction again.  (Decoding is under way: exit
+ * without freeing its context; the slot is released at exit.)
  */
 static void
 exit_while_decoding(void)
 {
-	while (W->inflight > 0)
-	{
-		CHECK_FOR_INTERRUPTS();
-		ks_ship_poll(W->shipper, 100, ship_done, NULL);
-	}
+	finish_for_change(false);
 	SpinLockAcquire(&W->slot->mutex);
 	W->slot->state = KS_STATE_STOPPED;
 	SpinLockRelease(&W->slot->mutex);
@@ -453,8 +521,14 @@ wait_for_room(void)
 		}
 		start_ready();
 		ks_ship_poll(W->shipper, 0, ship_done, NULL);
-		/* a large transaction decodes on for long: a drop_sink does not wait */
-		if (W->slot->stop_requested)
+		/*
+		 * A large transaction decodes on for long: a drop_sink or a change
+		 * does not wait.  No batch sealed in this decoding step was sent
+		 * (batches are recorded, then sent, between steps); those of earlier
+		 * steps are recorded, and the next worker settles them as after a
+		 * crash: no loss and no second delivery.
+		 */
+		if (config_change_pending())
 			exit_while_decoding();
 		return;
 	}
@@ -484,7 +558,12 @@ wait_for_room(void)
 				exit_while_decoding();
 			end_error_pause();
 		}
-		if (W->slot->stop_requested)
+		/*
+		 * At least once, a healthy transaction ships on to its end (exiting
+		 * would send its acknowledged batches again); a stuck one does not
+		 * hold a change back.
+		 */
+		if (W->slot->stop_requested || (W->slot->reload_requested && retry_waiting()))
 			exit_while_decoding();
 	}
 }
@@ -527,7 +606,7 @@ route(Oid relid, const KsShape *shape, const char *name)
 							W->config->name, qualified),
 					 errhint("Map it in the sink option \"tables\" with kusto_sink.alter_sink().")));
 		entry = hash_search(W->routes, &relid, HASH_ENTER, &found);
-		strlcpy(entry->kusto_table, table, sizeof(entry->kusto_table));
+		entry->kusto_table = MemoryContextStrdup(TopMemoryContext, table);
 		entry->layout = NULL;
 	}
 	if (entry->layout == NULL || entry->shape_hash != shape->hash)
@@ -1054,6 +1133,7 @@ ks_sink_worker_main(Datum main_arg)
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(RouteEntry);
 	W->routes = hash_create("kusto_sink routes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	ks_ship_set_stop_check(config_change_due);
 
 	PG_TRY();
 	{
@@ -1065,6 +1145,23 @@ ks_sink_worker_main(Datum main_arg)
 		ErrorData  *edata;
 
 		MemoryContextSwitchTo(TopMemoryContext);
+		if (slot->reload_requested || slot->stop_requested)
+		{
+			/*
+			 * A configuration change cancelled what the worker waited for (or
+			 * came while it failed): no failure, the launcher starts the
+			 * worker again at once with the new configuration.
+			 */
+			EmitErrorReport();
+			FlushErrorState();
+			ereport(LOG,
+					(errmsg("kusto_sink sink \"%s\": configuration changed; restarting", name)));
+			SpinLockAcquire(&slot->mutex);
+			slot->state = KS_STATE_STOPPED;
+			SpinLockRelease(&slot->mutex);
+			slot->reload_requested = false;
+			proc_exit(0);
+		}
 		edata = CopyErrorData();
 		ks_slot_set_error(slot, edata->message);
 		SpinLockAcquire(&slot->mutex);
@@ -1079,6 +1176,7 @@ ks_sink_worker_main(Datum main_arg)
 static void
 run_sink(KsSinkSlot *slot, const char *name)
 {
+	ks_crash_point("before_config");
 	W->config = ks_load_config(name, TopMemoryContext);
 	if (W->config == NULL)
 	{
@@ -1159,41 +1257,32 @@ run_sink(KsSinkSlot *slot, const char *name)
 
 		if (slot->stop_requested)
 		{
-			/* drop_sink: settle what is in flight, then go */
-			while (W->inflight > 0)
-			{
-				CHECK_FOR_INTERRUPTS();
-				ks_ship_poll(W->shipper, 100, ship_done, NULL);
-			}
+			/* drop_sink: settle what is in flight (briefly), then go */
+			finish_for_change(false);
 			settle_progress();
 			stop_cleanly();
 		}
-		if (slot->reload_requested && !W->error_stop)
+		if (slot->reload_requested)
 		{
 			/*
-			 * The sink or its connection changed: ship and settle everything
-			 * decoded so far, then exit; the launcher starts the worker again
-			 * with the new configuration.
+			 * The sink or its connection changed: ship what is due and take
+			 * the answers of the transfers for at most KS_CHANGE_GRACE_MS,
+			 * settle what Kusto acknowledged, and exit; the launcher starts
+			 * the worker again at once with the new configuration.  Nothing
+			 * waits for a batch's retry (with a broken connection that was
+			 * for ever): what is not confirmed is decoded again by the next
+			 * worker (at-least-once may send again what was in flight,
+			 * exactly once settles it as after a crash).
 			 */
-			slot->reload_requested = false;
-			seal_due(true);
-			record_ready();
-			while (W->ready != NIL || W->inflight > 0)
+			if (!W->error_stop)
 			{
-				CHECK_FOR_INTERRUPTS();
-				start_ready();
-				ks_ship_poll(W->shipper, 100, ship_done, NULL);
-				if (W->error_stop)
-					break;
+				seal_due(true);
+				record_ready();
 			}
+			finish_for_change(true);
 			settle_dead_letters(false);
 			settle_progress();
 			confirm_acknowledged();
-			stop_cleanly();
-		}
-		if (slot->reload_requested && W->error_stop)
-		{
-			/* stopped on an error: nothing to settle, restart with the fix */
 			slot->reload_requested = false;
 			stop_cleanly();
 		}

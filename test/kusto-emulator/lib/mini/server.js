@@ -204,7 +204,7 @@ class Emulator {
       switch (kind) {
         case 'token': return this.token(url, path, body, send);
         case 'identity': return this.identity(req, url, path, send);
-        case 'metadata': return send(200, { AzureAD: { LoginEndpoint: this.baseUrl, LoginMfaRequired: 'False',
+        case 'metadata': return send(200, { AzureAD: { LoginEndpoint: this.loginEndpoint || this.baseUrl, LoginMfaRequired: 'False',
           KustoClientAppId: 'db662dc1-0cfe-4e1c-a843-19a68e65be58', KustoClientRedirectUri: 'https://microsoft/kustoclient',
           KustoServiceResourceId: this.baseUrl, FirstPartyAuthorityUrl: `${this.baseUrl}/f8cdef31-a31e-4b4a-93e4-5f571e91255a` }, dSTS: {} });
         case 'mgmt':
@@ -373,6 +373,7 @@ class Emulator {
     if (path === '/admin/config' && req.method === 'POST') {
       if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
       if (json.ingestionDelayMs !== undefined) this.dm.delayMs = Number(json.ingestionDelayMs);
+      if (json.loginEndpoint !== undefined) this.loginEndpoint = json.loginEndpoint || null;
       return send(200, { ok: true });
     }
     return send(404, { error: 'no such admin endpoint' });
