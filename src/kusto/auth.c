@@ -183,10 +183,10 @@ fetch_managed_identity_token(kusto_client *c, kusto_error *err)
 	bool		ok = false;
 
 	url = kusto_asprintf("%s%sapi-version=%s&resource=%s%s%s",
-			 c->managed_identity_endpoint, strchr(c->managed_identity_endpoint, '?') ? "&" : "?",
-			 app_service ? "2019-08-01" : "2018-02-01", resource,
-			 id ? (c->managed_identity_id[0] == '/' ? (app_service ? "&mi_res_id=" : "&msi_res_id=") : "&client_id=") : "",
-			 id ? id : "");
+						 c->managed_identity_endpoint, strchr(c->managed_identity_endpoint, '?') ? "&" : "?",
+						 app_service ? "2019-08-01" : "2018-02-01", resource,
+						 id ? (c->managed_identity_id[0] == '/' ? (app_service ? "&mi_res_id=" : "&msi_res_id=") : "&client_id=") : "",
+						 id ? id : "");
 	req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
 	kusto_free(url);
 	if (app_service)

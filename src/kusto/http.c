@@ -86,6 +86,14 @@ request_id(char *buf, size_t size)
 	kusto_free(guid);
 }
 
+/* a host part of a URL that is a loopback address: 127.x.x.x, localhost, [::1] */
+static bool
+host_is_loopback(const char *host)
+{
+	return (strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host)) ||
+		strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
+}
+
 bool
 kusto_url_is_loopback(const char *url)
 {
@@ -95,19 +103,10 @@ kusto_url_is_loopback(const char *url)
 
 	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-		loopback = ((strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host)) ||
-					strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0);
+		loopback = host_is_loopback(host);
 	curl_free(host);
 	curl_url_cleanup(u);
 	return loopback;
-}
-
-/* a host part of a URL that is a loopback address: 127.x.x.x, localhost, [::1] */
-static bool
-host_is_loopback(const char *host)
-{
-	return (strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host)) ||
-		strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
 }
 
 bool

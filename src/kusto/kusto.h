@@ -227,8 +227,9 @@ extern const char *kusto_status_name(kusto_status status);
 
 /*
  * The one rule for every URL the core talks to (cluster_url, authority_host,
- * ingest_url, managed_identity_endpoint, proxy, and the LoginEndpoint a
- * cluster announces): true for https (any host), or plain http to a loopback
+ * ingest_url, managed_identity_endpoint, proxy, the LoginEndpoint a cluster
+ * announces, and the storage URLs of its ingestion resources, which carry a
+ * SAS: a resource refused by the rule is left out): true for https (any host), or plain http to a loopback
  * address (127.x.x.x, localhost, [::1]); with allow_imds (the managed identity
  * endpoint) also plain http to KUSTO_IMDS_HOST.  The scheme compares
  * case-insensitively; every other scheme (file, ftp, ...), a URL without a

@@ -155,7 +155,8 @@ parse_resources(kusto_resources *r, const char *text, kusto_error *err)
 			k = KUSTO_RES_QUEUE;
 		else if (strcmp(type, "IngestionsStatusTable") == 0)
 			k = KUSTO_RES_STATUS_TABLE;
-		if (k < 0)
+		/* the SAS in a storage URL is a secret too: the same rule as tokens */
+		if (k < 0 || !kusto_url_allowed(url, false, NULL, 0))
 			continue;
 		r->list[k] = kusto_realloc(r->list[k], sizeof(kusto_resource) * (r->n[k] + 1));
 		r->list[k][r->n[k]].url = kusto_strdup(url);

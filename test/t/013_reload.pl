@@ -3,13 +3,15 @@
 # restarts with the fixed connection within seconds, not after its retries
 # (formerly never: the reload waited for every batch to be shipped), and
 # every row then arrives exactly once.  A worker in restart backoff starts
-# at once when its configuration changes.
+# at once when its configuration changes, and one that waits for an answer
+# of the core that does not come (a synchronous wait) stops waiting.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use JSON::PP ();
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
 
@@ -89,6 +91,41 @@ $elapsed = time - $t0;
 note(sprintf('the worker in backoff started %.1f s after alter_connection', $elapsed));
 cmp_ok($elapsed, '<', 10, 'the change ended the backoff (the next start was 16 s away)');
 is($kusto->wait_count($db, 'R2', 50), 50, 'its rows arrive');
+
+# ---- a worker stuck in a synchronous wait of the core ----
+# (its first request, for the cluster's auth metadata, never gets an answer;
+# the request timeout is two minutes)
+$node->safe_psql('postgres', q{
+	SELECT kusto_sink.drop_sink('r1');
+	SELECT kusto_sink.drop_sink('r2');
+});
+my $metadata = sub { $kusto->admin('GET', '/admin/stats')->{requests}{metadata} // 0 };
+my $before = $metadata->();
+$kusto->admin('POST', '/admin/faults', { kind => 'metadata', count => 1, action => { hang => JSON::PP::true } });
+$node->safe_psql('postgres', qq{
+	CREATE TABLE t3 (id int PRIMARY KEY);
+	SELECT kusto_sink.create_connection('slow', '$url', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret',
+		options => '{"request_timeout_ms": 120000}');
+	SELECT kusto_sink.create_sink('r3', 'slow', 't3', 'Db', 'R3',
+		'{"ingestion_method": "streaming", "batch_interval_ms": 100, "create_table": true}');
+	INSERT INTO t3 SELECT generate_series(1, 30);
+});
+my $deadline3 = time + $PostgreSQL::Test::Utils::timeout_default;
+Time::HiRes::usleep(50_000) while $metadata->() <= $before && time < $deadline3;
+cmp_ok($metadata->(), '>', $before, 'the worker waits for the metadata that never comes');
+ok($node->poll_query_until('postgres', "SELECT worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = 'r3'"),
+	'its worker is there');
+$pid = status('r3', 'worker_pid');
+$t0 = time;
+$node->safe_psql('postgres', q{SELECT kusto_sink.alter_connection('slow', options => '{"request_timeout_ms": 60000}')});
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status WHERE name = 'r3'"),
+	'a new worker runs');
+$elapsed = time - $t0;
+note(sprintf('the waiting worker restarted %.1f s after alter_connection', $elapsed));
+cmp_ok($elapsed, '<', 20, 'the change ended the wait (the request would have waited two minutes)');
+is($kusto->wait_count($db, 'R3', 30), 30, 'its rows arrive');
 
 # ---- the reload log says nothing of a failure ----
 unlike(slurp_file($node->logfile), qr/terminated by signal/, 'no worker crashed');
