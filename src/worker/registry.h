@@ -67,6 +67,7 @@ typedef struct KsSinkSlot
 	TimestampTz last_success;
 	TimestampTz last_error_time;
 	char		last_error[KS_ERROR_LEN];
+	char		skipped_tables[KS_ERROR_LEN];	/* source tables that can never work, and why */
 	int			latency_next;
 	int			latency_count;
 	float4		latency_ms[KS_LATENCY_WINDOW];	/* commit -> acknowledged */

@@ -43,6 +43,7 @@
 #include "decoder/record.h"
 #include "decoder/relinfo.h"
 #include "worker/snapshot.h"
+#include "worker/table_access.h"
 #include "worker/worker_sql.h"
 
 #define KS_SNAPSHOT_LOCK_RETRY_MS 200	/* pause after a chunk found its table busy */
@@ -740,6 +741,16 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		c.info = ks_relinfo_build(rel, &s->opts);
 		if (!c.info->publish_insert)
 			skip = "its inserts are not published";
+		else
+		{
+			KsAccessVerdict v;
+
+			/* as decoding: never rows that the owner may not read (table_access.h) */
+			if (ks_table_access(t->relid, GetUserId(), &v) == KS_ACCESS_UNSUPPORTED)
+				skip = pstrdup(v.reason);
+			else if (v.access != KS_ACCESS_OK)
+				ks_table_access_raise(s->sink, &v, ERROR);
+		}
 	}
 	if (skip != NULL)
 	{
