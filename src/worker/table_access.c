@@ -33,6 +33,7 @@
 #include "worker/table_access.h"
 
 #define KS_EXTENSION_SCHEMA "kusto_sink"
+#define KS_OWN_TABLE_REASON "the extension's own table"
 
 /* ---------- the check ---------- */
 
@@ -124,7 +125,7 @@ ks_table_access(Oid relid, Oid owner, KsAccessVerdict *v)
 		snprintf(v->message, sizeof(v->message), "table %s belongs to the kusto_sink extension", v->table);
 		strlcpy(v->detail, "The extension's own tables cannot be a sink's source.", sizeof(v->detail));
 		strlcpy(v->hint, "Name a user table as the source.", sizeof(v->hint));
-		set_verdict(v, KS_ACCESS_UNSUPPORTED, ERRCODE_WRONG_OBJECT_TYPE, "the extension's own table");
+		set_verdict(v, KS_ACCESS_UNSUPPORTED, ERRCODE_WRONG_OBJECT_TYPE, KS_OWN_TABLE_REASON);
 	}
 	else if (persistence == RELPERSISTENCE_UNLOGGED)
 	{
@@ -205,6 +206,7 @@ typedef struct AccessEntry
 	bool		held;			/* records held back on a provisional denial */
 	bool		skipped;		/* listed among the skipped tables */
 	bool		met;			/* decoding (or a snapshot chunk) brought its records */
+	bool		source;			/* one of the sink's source tables at the start */
 	KsAccessVerdict *denied;	/* why, for a provisional denial */
 } AccessEntry;
 
@@ -323,13 +325,19 @@ judge(Oid relid, bool provisional, KsAccessVerdict *v)
 	return e;
 }
 
-/* the relids of the sink's source as the catalog has them now (for skipped tables) */
+/*
+ * The relids of the sink's source as the catalog has them now, with their
+ * partitions (pg_partition_tree lists none of a table that is not
+ * partitioned): a publication's tables, and its unlogged ones that
+ * pg_publication_tables leaves out; or the table list (relids).
+ */
 static const char *source_sql =
 "SELECT t.relid FROM pg_catalog.pg_publication_tables pt"
 "  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) pt.schemaname"
 "  JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
 "   AND c.relname OPERATOR(pg_catalog.=) pt.tablename"
-"  CROSS JOIN LATERAL pg_catalog.pg_partition_tree(c.oid) t"
+"  CROSS JOIN LATERAL (SELECT c.oid UNION"
+"                      SELECT p.relid FROM pg_catalog.pg_partition_tree(c.oid) p) t(relid)"
 " WHERE pg_catalog.quote_ident(pt.pubname) OPERATOR(pg_catalog.=) $1"
 " UNION "
 "SELECT c.oid FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_class c"
@@ -344,7 +352,8 @@ static const char *source_sql =
 "       )"
 " UNION "
 "SELECT t.relid FROM pg_catalog.unnest(pg_catalog.string_to_array($2, ',')::pg_catalog.oid[]) r(oid)"
-"  CROSS JOIN LATERAL pg_catalog.pg_partition_tree(r.oid) t";
+"  CROSS JOIN LATERAL (SELECT r.oid UNION"
+"                      SELECT p.relid FROM pg_catalog.pg_partition_tree(r.oid) p) t(relid)";
 
 /* every user table: their decisions before decoding meets them */
 static const char *tables_sql =
@@ -429,7 +438,9 @@ ks_access_start(KsSinkConfig *config, KsSinkSlot *slot)
 		if (access == KS_ACCESS_GONE)
 			continue;
 		e = store(lfirst_oid(lc), access, false, &v);
-		if (access == KS_ACCESS_UNSUPPORTED)
+		e->source = true;
+		/* (the extension's tables of FOR ALL TABLES: the decoder leaves them out) */
+		if (access == KS_ACCESS_UNSUPPORTED && strcmp(v.reason, KS_OWN_TABLE_REASON) != 0)
 			note_skipped(e, &v);
 	}
 	/* and every other table, judged now without raising (met only if published) */
@@ -524,15 +535,24 @@ ks_access_refresh(void)
 		{
 			KsAccessVerdict v;
 			bool		held;
+			KsTableAccess before;
 
 			e = hash_search(access_map, &lc->oid_value, HASH_FIND, NULL);
 			held = e->held;
+			before = e->access;
 			e->held = false;
 			e = judge(lfirst_oid(lc), false, &v);
-			if (!e->met)
-				continue;		/* not a table the sink has met yet */
-			if (e->access == KS_ACCESS_DENIED)
+
+			/*
+			 * A denial stops the sink for a table it has met, and for a
+			 * source table whose privileges were just taken away (REVOKE);
+			 * one denied from the start stops it when decoding meets it.
+			 */
+			if (e->access == KS_ACCESS_DENIED &&
+				(e->met || (e->source && before == KS_ACCESS_OK)))
 				ks_table_access_raise(access_sink, &v, ERROR);
+			if (!e->met)
+				continue;
 			if (e->access == KS_ACCESS_UNSUPPORTED)
 				note_skipped(e, &v);
 			if (held && e->access == KS_ACCESS_OK)
