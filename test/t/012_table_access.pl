@@ -7,6 +7,9 @@
 #    wait in the slot until a GRANT;
 #  - row-level security that applies to the owner stops the sink (no
 #    filtered rows); as the table's owner (no FORCE) every row arrives;
+#  - the decision follows the current privileges, not those at the change:
+#    rows written while the owner could not read the table arrive when it
+#    can by the time the sink gets to them;
 #  - an unlogged table of the publication is skipped with a WARNING and
 #    shown in kusto_sink.status.skipped_tables.
 use strict;
@@ -20,7 +23,7 @@ use Sinks;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Access';
-$kusto->create_sink_table($db, $_, 'id:long, v:string') for qw(Open Hidden Rls);
+$kusto->create_sink_table($db, $_, 'id:long, v:string') for qw(Open Hidden Rls Late Late2);
 
 my $node = PostgreSQL::Test::Cluster->new('access');
 $node->init(allows_streaming => 'logical');
@@ -42,7 +45,8 @@ $node->safe_psql('postgres', qq{
 });
 $node->safe_psql('postgres', qq{
 	SELECT kusto_sink.create_sink('allsink', 'emu', 'publication:allpub', '$db', 'Open',
-		'{"tables": {"public.t_hidden": "Hidden", "public.t_rls": "Rls"},
+		'{"tables": {"public.t_hidden": "Hidden", "public.t_rls": "Rls",
+		             "public.t_late": "Late", "public.t_late2": "Late2"},
 		  "ingestion_method": "streaming", "batch_interval_ms": 100, "snapshot": false}');
 }, extra_params => [ '-U', 'alice' ]);
 
@@ -138,6 +142,35 @@ ok($node->poll_query_until('postgres',
 	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'allsink'"), 'the sink runs again');
 is_deeply($kusto->query($db, 'Rls | summarize n = count() by id | order by id asc'),
 	[ [ 1, 1 ], [ 2, 1 ], [ 3, 1 ], [ 4, 1 ] ], 'each row once, the hidden ones too');
+
+ok(Sinks::alter_and_wait($node, 'allsink', '{"batch_interval_ms": 101}'), 'restarted cleanly');
+
+# ---- the current privileges decide, not those when the rows were written ----
+sql("SELECT kusto_sink.pause_sink('allsink')");
+ok($node->poll_query_until('postgres',
+	"SELECT worker_pid IS NULL AND state = 'paused' FROM kusto_sink.status WHERE name = 'allsink'"), 'paused');
+sql(q{
+	CREATE TABLE t_late (id int PRIMARY KEY, v text);
+	INSERT INTO t_late SELECT g, 'l' || g FROM generate_series(1, 3) g;
+	GRANT SELECT ON t_late TO alice;
+});
+sql("SELECT kusto_sink.resume_sink('allsink')");
+is($kusto->wait_count($db, 'Late', 3), 3,
+	'rows written before the GRANT arrive: the sink judges with the privileges of now');
+# the same while the sink runs: decoding may meet the rows before the GRANT
+# (held back, judged again after the step) or after it
+sql(q{
+	CREATE TABLE t_late2 (id int PRIMARY KEY, v text);
+	INSERT INTO t_late2 SELECT g, 'l' || g FROM generate_series(1, 3) g;
+});
+sql('GRANT SELECT ON t_late2 TO alice');
+is($kusto->wait_count($db, 'Late2', 3), 3, 'and while it runs');
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'allsink'"), 'the sink runs');
+ok(wait_confirmed(), 'everything is confirmed');
+is($kusto->count($db, 'Late'), 3, 'each row once');
+is($kusto->count($db, 'Late2'), 3, 'each row once (while running)');
+is($kusto->count($db, 'Open'), 9, 'the other tables unchanged');
 
 $node->stop;
 done_testing();
