@@ -207,6 +207,7 @@ typedef struct AccessEntry
 	bool		skipped;		/* listed among the skipped tables */
 	bool		met;			/* decoding (or a snapshot chunk) brought its records */
 	bool		source;			/* one of the sink's source tables at the start */
+	bool		partition;		/* a partition: its ancestors' privileges count */
 	KsAccessVerdict *denied;	/* why, for a provisional denial */
 } AccessEntry;
 
@@ -217,6 +218,7 @@ static KsSinkSlot *access_slot = NULL;
 static bool access_in_step = false;
 static bool access_recheck = false;	/* some entry is stale or provisional */
 static StringInfo access_skipped = NULL;
+static int	access_partitions = 0;	/* entries that are partitions */
 
 static void
 mark_all_stale(void)
@@ -233,17 +235,39 @@ mark_all_stale(void)
 }
 
 /*
- * A table's ACL, owner, persistence, RLS or partition tree changed (an
- * ancestor's change counts for its partitions: everything goes stale).  The
- * worker's own decoding steps flush every cache at their start and end
- * (InvalidOid): those say nothing, and are ignored during a step.
+ * A table's ACL, owner, persistence, RLS or partition tree changed: its
+ * entry goes stale, and every partition's (an ancestor's privileges count
+ * for them).  The worker's own decoding steps flush every cache at their
+ * start and end (InvalidOid): those say nothing, and are ignored during a
+ * step.
  */
 static void
 relcache_changed(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid && access_in_step)
+	HASH_SEQ_STATUS seq;
+	AccessEntry *e;
+
+	if (relid == InvalidOid)
+	{
+		if (!access_in_step)
+			mark_all_stale();
 		return;
-	mark_all_stale();
+	}
+	if (access_map == NULL)
+		return;
+	e = hash_search(access_map, &relid, HASH_FIND, NULL);
+	if (e != NULL)
+		e->stale = true;
+	if (access_partitions > 0)
+	{
+		hash_seq_init(&seq, access_map);
+		while ((e = (AccessEntry *) hash_seq_search(&seq)) != NULL)
+		{
+			if (e->partition)
+				e->stale = true;
+		}
+	}
+	access_recheck = true;
 }
 
 /* role membership (AUTHMEMROLEMEM) or attributes (AUTHOID) changed */
@@ -288,7 +312,14 @@ store(Oid relid, KsTableAccess access, bool provisional, const KsAccessVerdict *
 	AccessEntry *e = hash_search(access_map, &relid, HASH_ENTER, &found);
 
 	if (!found)
+	{
 		memset(((char *) e) + sizeof(Oid), 0, sizeof(AccessEntry) - sizeof(Oid));
+		if (access != KS_ACCESS_GONE && get_rel_relispartition(relid))
+		{
+			e->partition = true;
+			access_partitions++;
+		}
+	}
 	e->access = access;
 	e->provisional = provisional;
 	e->stale = false;
@@ -383,6 +414,7 @@ ks_access_start(KsSinkConfig *config, KsSinkSlot *slot)
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(AccessEntry);
 	access_map = hash_create("kusto_sink table access", 256, &ctl, HASH_ELEM | HASH_BLOBS);
+	access_partitions = 0;
 	if (!registered)
 	{
 		CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
@@ -480,6 +512,8 @@ ks_access_record(Oid relid, bool *hold)
 		 */
 		e = judge(relid, access_in_step, &v);
 	}
+	if (e->stale)
+		access_recheck = true;	/* judged again right after the step */
 	if (!e->met)
 	{
 		e->met = true;
@@ -497,12 +531,15 @@ ks_access_record(Oid relid, bool *hold)
 		case KS_ACCESS_UNSUPPORTED:
 			return false;
 		case KS_ACCESS_DENIED:
-			if (!e->provisional)
+			if (!e->provisional && !e->stale)
 			{
 				/* nothing of it is sent: the worker stops here */
 				ks_table_access_raise(access_sink, e->denied, ERROR);
 			}
-			/* held back (never sent, nothing past it confirmed) until judged again */
+			/*
+			 * Provisional, or privileges changed since (a GRANT?): held back
+			 * (never sent, nothing past it confirmed) until judged again.
+			 */
 			e->held = true;
 			*hold = true;
 			return false;
@@ -528,7 +565,8 @@ ks_access_refresh(void)
 		hash_seq_init(&seq, access_map);
 		while ((e = (AccessEntry *) hash_seq_search(&seq)) != NULL)
 		{
-			if (e->stale || e->provisional)
+			/* (the others are judged when decoding meets them) */
+			if ((e->stale || e->provisional) && (e->met || e->source || e->held))
 				todo = lappend_oid(todo, e->relid);
 		}
 		foreach(lc, todo)
