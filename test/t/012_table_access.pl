@@ -23,7 +23,7 @@ use Sinks;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Access';
-$kusto->create_sink_table($db, $_, 'id:long, v:string') for qw(Open Hidden Rls Late Late2);
+$kusto->create_sink_table($db, $_, 'id:long, v:string') for qw(Open Hidden Rls Late Late2 Late3);
 
 my $node = PostgreSQL::Test::Cluster->new('access');
 $node->init(allows_streaming => 'logical');
@@ -46,7 +46,8 @@ $node->safe_psql('postgres', qq{
 $node->safe_psql('postgres', qq{
 	SELECT kusto_sink.create_sink('allsink', 'emu', 'publication:allpub', '$db', 'Open',
 		'{"tables": {"public.t_hidden": "Hidden", "public.t_rls": "Rls",
-		             "public.t_late": "Late", "public.t_late2": "Late2"},
+		             "public.t_late": "Late", "public.t_late2": "Late2",
+		             "public.t_late3": "Late3"},
 		  "ingestion_method": "streaming", "batch_interval_ms": 100, "snapshot": false}');
 }, extra_params => [ '-U', 'alice' ]);
 
@@ -165,9 +166,23 @@ sql(q{
 });
 sql('GRANT SELECT ON t_late2 TO alice');
 is($kusto->wait_count($db, 'Late2', 3), 3, 'and while it runs');
+# decoding meets the rows with the catalog of their transaction, before its
+# GRANT: held back, then decoded again once the current catalog allows them
+$offset = -s $node->logfile;
+sql(q{
+	BEGIN;
+	CREATE TABLE t_late3 (id int PRIMARY KEY, v text);
+	INSERT INTO t_late3 SELECT g, 'l' || g FROM generate_series(1, 3) g;
+	GRANT SELECT ON t_late3 TO alice;
+	COMMIT;
+});
+is($kusto->wait_count($db, 'Late3', 3), 3, 'rows held back on a provisional denial arrive');
+ok($node->log_contains(qr/kusto_sink sink "allsink": its owner may read a table now, decoding again/, $offset),
+	'decoded again, without an error');
 ok($node->poll_query_until('postgres',
 	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'allsink'"), 'the sink runs');
 ok(wait_confirmed(), 'everything is confirmed');
+is($kusto->count($db, 'Late3'), 3, 'each held row once');
 is($kusto->count($db, 'Late'), 3, 'each row once');
 is($kusto->count($db, 'Late2'), 3, 'each row once (while running)');
 is($kusto->count($db, 'Open'), 9, 'the other tables unchanged');
