@@ -20,25 +20,36 @@
  * The verdict's message, detail, hint and SQLSTATE say why, for an ereport;
  * ks_table_access_raise() raises it.  Neither runs user-defined SQL.
  *
- * The worker's map (relid -> decision) follows the CURRENT privileges:
- * ks_access_start() registers invalidation callbacks (pg_class, role
- * membership, role attributes) and judges the sink's known source tables in
- * an ordinary transaction.  Inside decoding ks_access_record() says whether
- * to send a record: a table first met there is judged with the historic
- * catalog, provisionally; a provisional denial holds the table's records
- * back (false with *hold set: the caller sends nothing of them, pauses
- * decoding and confirms nothing before ks_access_refresh()); a verified
- * denial raises the ERROR there.  Call ks_access_begin_step() right before
- * each decoding step.  ks_access_refresh(), between decoding steps
- * (before and right after each), judges again with the current catalog
- * every decision that an invalidation made stale or that is provisional;
- * a denial raises an ERROR naming the table and the privilege, which ends
- * the worker (state error; its restart decodes again from the confirmed
- * position).  It returns true when records were held back for a table that
- * turns out readable: the caller must then decode again from the confirmed
- * position (exit and restart) so that they are sent.  Tables that can never
- * work are skipped, with one WARNING per worker start, and listed in the
- * registry slot's skipped_tables.
+ * The worker's map (relid -> decision) follows the CURRENT privileges, not
+ * those of the change's WAL position (which decoding's historic catalog
+ * would give: a change made while the owner lacked SELECT would then be
+ * refused for ever):
+ *	- ks_access_start() registers invalidation callbacks (a table's relcache
+ *	  entry: ACL, owner, persistence, RLS; role membership AUTHMEMROLEMEM and
+ *	  attributes AUTHOID) and judges, in an ordinary transaction, the sink's
+ *	  source tables (tables that can never work are skipped: one WARNING per
+ *	  worker start, and the registry slot's skipped_tables says which and
+ *	  why) and every other user table (decisions only: decoding may meet
+ *	  them later through FOR ALL TABLES).
+ *	- ks_access_record(), inside decoding (or for a snapshot chunk), says
+ *	  whether to send a record.  A table first met there is judged with the
+ *	  catalog visible there, provisionally.  A provisional denial, or a
+ *	  denial that an invalidation made stale, holds the table's records back:
+ *	  false with *hold set; the caller sends nothing of them, pauses decoding
+ *	  (ks_decode_pause) and confirms nothing before ks_access_refresh().  A
+ *	  current denial raises the ERROR there.
+ *	- ks_access_refresh(), before and right after each decoding step (call
+ *	  ks_access_begin_step() just before the step), takes the invalidations
+ *	  that came and judges again, with the current catalog, every stale or
+ *	  provisional decision of a table met or of a source table.  A denial
+ *	  raises an ERROR naming the table and the privilege for a table met, or
+ *	  for a source table whose privileges were just taken away (REVOKE); the
+ *	  worker then exits in state error, and its restart decodes again from
+ *	  the confirmed position with the privileges of then.  It returns true
+ *	  when records were held back for a table that turns out readable: the
+ *	  caller must decode them again (exit cleanly and be restarted, confirming
+ *	  nothing more).
+ * A table that no longer exists keeps its last decision.
  *
  *-------------------------------------------------------------------------
  */
