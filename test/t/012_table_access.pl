@@ -10,6 +10,8 @@
 #  - the decision follows the current privileges, not those at the change:
 #    rows written while the owner could not read the table arrive when it
 #    can by the time the sink gets to them;
+#  - a snapshot of a table its owner may no longer read sends nothing of
+#    it; after a GRANT, every row once;
 #  - an unlogged table of the publication is skipped with a WARNING and
 #    shown in kusto_sink.status.skipped_tables.
 use strict;
@@ -23,7 +25,7 @@ use Sinks;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Access';
-$kusto->create_sink_table($db, $_, 'id:long, v:string') for qw(Open Hidden Rls Late Late2 Late3);
+$kusto->create_sink_table($db, $_, 'id:long, v:string') for qw(Open Hidden Rls Late Late2 Late3 Snap);
 
 my $node = PostgreSQL::Test::Cluster->new('access');
 $node->init(allows_streaming => 'logical');
@@ -186,6 +188,37 @@ is($kusto->count($db, 'Late3'), 3, 'each held row once');
 is($kusto->count($db, 'Late'), 3, 'each row once');
 is($kusto->count($db, 'Late2'), 3, 'each row once (while running)');
 is($kusto->count($db, 'Open'), 9, 'the other tables unchanged');
+
+# ---- the initial snapshot ----
+sql(q{
+	CREATE TABLE t_snap (id int PRIMARY KEY, v text);
+	INSERT INTO t_snap SELECT g, 's' || g FROM generate_series(1, 20) g;
+	GRANT SELECT ON t_snap TO alice;
+});
+$node->safe_psql('postgres', qq{
+	SELECT kusto_sink.create_sink('snapsink', 'emu', 't_snap', '$db', 'Snap',
+		'{"ingestion_method": "streaming", "batch_interval_ms": 100, "snapshot": false}');
+}, extra_params => [ '-U', 'alice' ]);
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'snapsink'"), 'a sink on a table list runs');
+# a writer holding the table keeps the snapshot waiting
+my $writer = $node->background_psql('postgres');
+$writer->query_safe('BEGIN; INSERT INTO t_snap VALUES (21, $$held$$)');
+is(sql("SELECT kusto_sink.resnapshot_sink('snapsink')"), 1, 'a snapshot of the table is asked for');
+sql('REVOKE SELECT ON t_snap FROM alice');
+ok($node->poll_query_until('postgres', q{
+	SELECT state = 'error' AND last_error ~ 'role "alice" lacks the SELECT privilege on table public\.t_snap'
+	  FROM kusto_sink.status WHERE name = 'snapsink'}), 'a REVOKE stops the sink before its snapshot');
+$offset = -s $node->logfile;
+ok($node->wait_for_log(qr/ERROR:  kusto_sink sink "snapsink": role "alice" lacks the SELECT privilege on table public\.t_snap/, $offset),
+	'and its restart, which reads the snapshot, stops on it again');
+is($kusto->count($db, 'Snap'), 0, 'nothing of the table is sent');
+sql('GRANT SELECT ON t_snap TO alice');
+$writer->query_safe('COMMIT');
+$writer->quit;
+is_deeply($kusto->query_until($db,
+	"Snap | where _op == 'snapshot' | summarize c = count() by id | summarize rows = sum(c), keys = count(), twice = countif(c > 1)",
+	[ [ 21, 21, 0 ] ]), [ [ 21, 21, 0 ] ], 'after a GRANT the snapshot sends every row once');
 
 $node->stop;
 done_testing();
