@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
@@ -208,7 +210,7 @@ typedef struct AccessEntry
 	bool		met;			/* decoding (or a snapshot chunk) brought its records */
 	bool		source;			/* one of the sink's source tables at the start */
 	bool		partition;		/* a partition: its ancestors' privileges count */
-	KsAccessVerdict *denied;	/* why, for a provisional denial */
+	KsAccessVerdict *denied;	/* why, for a denial */
 } AccessEntry;
 
 static HTAB *access_map = NULL;
@@ -377,7 +379,7 @@ static const char *source_sql =
 " WHERE pg_catalog.quote_ident(p.pubname) OPERATOR(pg_catalog.=) $1"
 "   AND (p.puballtables"
 #ifdef KS_HAVE_SCHEMA_PUBLICATIONS
-"        OR c.relnamespace OPERATOR(pg_catalog.=) ANY (SELECT pn.pnnspcid"
+"        OR c.relnamespace OPERATOR(pg_catalog.=) ANY (SELECT pn.pnnspid"
 "             FROM pg_catalog.pg_publication_namespace pn WHERE pn.pnpubid OPERATOR(pg_catalog.=) p.oid)"
 #endif
 "       )"
@@ -589,9 +591,8 @@ ks_access_refresh(void)
 			if (e->access == KS_ACCESS_DENIED &&
 				(e->met || (e->source && before == KS_ACCESS_OK)))
 				ks_table_access_raise(access_sink, &v, ERROR);
-			if (!e->met)
-				continue;
-			if (e->access == KS_ACCESS_UNSUPPORTED)
+			/* e.g. a source table made UNLOGGED */
+			if (e->access == KS_ACCESS_UNSUPPORTED && (e->met || e->source))
 				note_skipped(e, &v);
 			if (held && e->access == KS_ACCESS_OK)
 				redo = true;
