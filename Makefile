@@ -36,6 +36,7 @@ API_OBJS = \
 	src/api/outside_transaction.o \
 	src/api/prerequisites.o \
 	src/api/sink_control.o \
+	src/api/source_access.o \
 	src/api/table_empty.o \
 	src/api/test_connection.o \
 	src/api/typeinfo.o
@@ -57,6 +58,7 @@ WORKER_OBJS = \
 	src/worker/sink_options.o \
 	src/worker/sink_worker.o \
 	src/worker/snapshot.o \
+	src/worker/table_access.o \
 	src/worker/worker_sql.o
 
 KUSTO_OBJS = \
@@ -81,7 +83,7 @@ SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 # The regression tests run through our own installcheck (throw-away instance,
 # unprivileged user), so PGXS must not define one.
 NO_INSTALLCHECK = 1
-REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security
+REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security table_access
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src

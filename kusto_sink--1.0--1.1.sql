@@ -510,6 +510,14 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'Name the Kusto table that tables without an entry in option "tables" go to.';
 		END IF;
+		-- the owner must read all of every table in it now (tables that can
+		-- never work are skipped by the worker, with a WARNING)
+		PERFORM kusto_sink._check_source_table(c.oid, caller, true)
+		  FROM pg_publication_tables t
+		  JOIN pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) t.schemaname
+		  JOIN pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid
+		   AND c.relname OPERATOR(pg_catalog.=) t.tablename
+		 WHERE t.pubname OPERATOR(pg_catalog.=) publication;
 	ELSIF source_tables IS NULL OR cardinality(source_tables) = 0 THEN
 		RAISE EXCEPTION 'the source must be given'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -519,11 +527,8 @@ BEGIN
 				RAISE EXCEPTION '"%" is not a table', rel
 					USING ERRCODE = 'wrong_object_type';
 			END IF;
-			IF NOT has_table_privilege(caller, rel, 'SELECT') THEN
-				RAISE EXCEPTION 'permission denied for table %', rel
-					USING ERRCODE = 'insufficient_privilege',
-						  HINT = 'The owner of a sink must be able to read every source table.';
-			END IF;
+			-- a table that can never work, or that the owner may not read all of
+			PERFORM kusto_sink._check_source_table(rel, caller);
 			IF s.kusto_table IS NULL AND NOT mapped ? rel::text THEN
 				RAISE EXCEPTION 'no Kusto table for source table %', rel
 					USING ERRCODE = 'invalid_parameter_value',
@@ -857,6 +862,32 @@ CREATE OR REPLACE VIEW kusto_sink.snapshots AS
 	LEFT JOIN pg_class c ON c.oid = p.relid
 	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE');
 
+-- every sink's name and last error: not for PUBLIC (and the C function
+-- returns only the caller's sinks, unless it has pg_read_all_stats)
+REVOKE ALL ON FUNCTION kusto_sink._status() FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- [access] table privileges and sources that can never work
+-------------------------------------------------------------------------------
+
+-- Raises the error a sink worker stops on for a source table: one that can
+-- never work (unlogged, temporary, a system catalog, the extension's own),
+-- or one its owner may not read all of (SELECT, row-level security).  With
+-- in_publication a table that can never work passes (the worker skips it).
+CREATE FUNCTION kusto_sink._check_source_table(rel regclass, owner regrole,
+	in_publication boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_source_table'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION kusto_sink._check_source_table(regclass, regrole, boolean) FROM PUBLIC;
+
+-- The source tables each running sink skips, and why (kusto_sink.status).
+CREATE FUNCTION kusto_sink._skipped_tables(OUT name text, OUT skipped_tables text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_skipped_tables'
+LANGUAGE C STRICT VOLATILE;
+
 CREATE OR REPLACE VIEW kusto_sink.status AS
 	SELECT k.name,
 		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
@@ -876,7 +907,8 @@ CREATE OR REPLACE VIEW kusto_sink.status AS
 				WHEN n.tables_cancelled > 0 THEN 'cancelled'
 				ELSE 'done' END AS snapshot_state,
 		   n.tables_done AS snapshot_tables_done, n.tables AS snapshot_tables,
-		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate
+		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate,
+		   x.skipped_tables
 	FROM kusto_sink.sink k
 	LEFT JOIN kusto_sink._status() s ON s.name = k.name
 	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name
@@ -886,15 +918,10 @@ CREATE OR REPLACE VIEW kusto_sink.status AS
 					  sum(p.rows_delivered)::bigint AS rows_delivered,
 					  sum(p.rows_estimate)::bigint AS rows_estimate
 				 FROM kusto_sink.snapshots p GROUP BY p.sink) n ON n.sink = k.name
+	LEFT JOIN kusto_sink._skipped_tables() x ON x.name = k.name
 	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
-
--- every sink's name and last error: not for PUBLIC (and the C function
--- returns only the caller's sinks, unless it has pg_read_all_stats)
-REVOKE ALL ON FUNCTION kusto_sink._status() FROM PUBLIC;
-
--------------------------------------------------------------------------------
--- [access] table privileges and sources that can never work
--------------------------------------------------------------------------------
+-- (like _status, only the caller's sinks, or all with pg_read_all_stats)
+REVOKE ALL ON FUNCTION kusto_sink._skipped_tables() FROM PUBLIC;
 
 -------------------------------------------------------------------------------
 -- [secrets] secrets that never appear in a statement

@@ -230,7 +230,6 @@ kusto_sink_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			me = GetUserId();
-	bool		all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
 	int			i;
 
 	registry_required();
@@ -247,7 +246,7 @@ kusto_sink_status(PG_FUNCTION_ARGS)
 		if (!slot->in_use || slot->dboid != MyDatabaseId)
 			continue;
 		/* a role sees the sinks it owns (pg_read_all_stats: every sink) */
-		if (!all && !has_privs_of_role(me, slot->owner_oid))
+		if (!ks_slot_visible_to(slot, me))
 			continue;
 		SpinLockAcquire(&slot->mutex);
 		memcpy(&copy, slot, sizeof(KsSinkSlot));

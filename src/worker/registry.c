@@ -7,10 +7,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/timestamp.h"
 
 #include "worker/registry.h"
@@ -134,4 +136,15 @@ ks_wake_launcher(void)
 
 	if (pid != 0)
 		kill(pid, SIGUSR2);
+}
+
+/*
+ * May a role see a sink's state (kusto_sink._status, _skipped_tables)?  Its
+ * owner's privileges, or pg_read_all_stats's, as for pg_stat_activity.
+ */
+bool
+ks_slot_visible_to(const KsSinkSlot *slot, Oid roleid)
+{
+	return has_privs_of_role(roleid, slot->owner_oid) ||
+		has_privs_of_role(roleid, ROLE_PG_READ_ALL_STATS);
 }

@@ -69,6 +69,7 @@ typedef struct KsSinkSlot
 	TimestampTz last_success;
 	TimestampTz last_error_time;
 	char		last_error[KS_ERROR_LEN];
+	char		skipped_tables[KS_ERROR_LEN];	/* source tables that can never work, and why */
 	int			latency_next;
 	int			latency_count;
 	float4		latency_ms[KS_LATENCY_WINDOW];	/* commit -> acknowledged */
@@ -92,5 +93,6 @@ extern void ks_registry_forget(const char *name, Oid dboid);
 extern void ks_slot_set_error(KsSinkSlot *slot, const char *message);
 extern void ks_slot_add_latency(KsSinkSlot *slot, double ms);
 extern void ks_wake_launcher(void);
+extern bool ks_slot_visible_to(const KsSinkSlot *slot, Oid roleid);
 
 #endif							/* KS_WORKER_REGISTRY_H */

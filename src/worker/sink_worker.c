@@ -55,6 +55,7 @@
 #include "worker/registry.h"
 #include "worker/ship.h"
 #include "worker/snapshot.h"
+#include "worker/table_access.h"
 #include "worker/worker_sql.h"
 
 PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
@@ -726,10 +727,20 @@ static void
 on_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
 		  XLogRecPtr lsn, XLogRecPtr commit_lsn, int64 index)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	RouteEntry *r = route(relid, shape, NULL);
+	MemoryContext oldcxt;
+	RouteEntry *r;
 	KsBatch    *batch;
+	bool		hold;
 
+	/* only while the owner may read the whole table (table_access.h) */
+	if (!ks_access_record(relid, &hold))
+	{
+		if (hold)
+			ks_decode_pause(W->stream);
+		return;
+	}
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	r = route(relid, shape, NULL);
 	if (W->eo && eo_replay(r, data, len, lsn, commit_lsn, index))
 	{
 		MemoryContextSwitchTo(oldcxt);
@@ -1083,6 +1094,23 @@ stop_cleanly(void)
 	proc_exit(0);
 }
 
+/*
+ * Judges the source tables again with the current privileges (an ERROR
+ * when the owner may no longer read one).  Records held back on a denial
+ * that the current catalog lifts are decoded again: exit, confirming
+ * nothing more, and the launcher restarts the worker at once.
+ */
+static void
+access_turn(void)
+{
+	if (!ks_access_refresh())
+		return;
+	ereport(LOG,
+			(errmsg("kusto_sink sink \"%s\": its owner may read a table now, decoding again from %X/%X",
+					W->config->name, LSN_FORMAT_ARGS(ks_decode_confirmed(W->stream)))));
+	stop_cleanly();
+}
+
 static void
 worker_exit(int code, Datum arg)
 {
@@ -1187,6 +1215,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 		proc_exit(0);
 	}
 	ks_check_catalog_version(slot, name);
+	ks_access_start(W->config, slot);
 	SetUserIdAndSecContext(W->config->owner, SECURITY_LOCAL_USERID_CHANGE);
 
 	W->max_batch_bytes = (size_t) W->config->client_batch_size_limit_mb * 1024 * 1024;
@@ -1288,7 +1317,13 @@ run_sink(KsSinkSlot *slot, const char *name)
 		}
 
 		if (!W->error_stop)
+		{
+			/* the owner's current privileges before and right after the step */
+			access_turn();
+			ks_access_begin_step();
 			caught_up = ks_decode_step(W->stream, KS_STEP_RECORDS, &n);
+			access_turn();
+		}
 		if (W->chunk_due != InvalidXLogRecPtr)
 		{
 			inject_chunk(W->chunk_due);

@@ -51,6 +51,7 @@
 #include "decoder/record.h"
 #include "decoder/relinfo.h"
 #include "worker/snapshot.h"
+#include "worker/table_access.h"
 #include "worker/worker_sql.h"
 
 #define KS_SNAPSHOT_LOCK_RETRY_MS 200	/* pause after a chunk found its table busy */
@@ -742,29 +743,6 @@ read_by_ctid(ChunkRead *c, SnapTable *t)
 	return lo >= end_page;
 }
 
-/*
- * May the sink's owner (the current user) read every row of the table?  The
- * scans above check no privilege and apply no policy: SELECT on the table
- * or on each of its columns, and no row-level security policy that would
- * hide rows (a snapshot has every row or fails, as pg_dump).
- */
-static void
-check_table_readable(Relation rel)
-{
-	Oid			relid = RelationGetRelid(rel);
-	Oid			userid = GetUserId();
-
-	if (pg_class_aclcheck(relid, userid, ACL_SELECT) != ACLCHECK_OK &&
-		pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(rel->rd_rel->relkind),
-					   RelationGetRelationName(rel));
-	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("query would be affected by row-level security policy for table \"%s\"",
-						RelationGetRelationName(rel))));
-}
-
 static Datum
 text_array(const char **items, int n)
 {
@@ -956,6 +934,16 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		c.info = ks_relinfo_build(rel, &s->opts);
 		if (!c.info->publish_insert)
 			skip = "its inserts are not published";
+		else
+		{
+			KsAccessVerdict v;
+
+			/* as decoding: never rows that the owner may not read (table_access.h) */
+			if (ks_table_access(t->relid, GetUserId(), &v) == KS_ACCESS_UNSUPPORTED)
+				skip = pstrdup(v.reason);
+			else if (v.access != KS_ACCESS_OK)
+				ks_table_access_raise(s->sink, &v, ERROR);
+		}
 	}
 	if (skip != NULL)
 	{
@@ -973,7 +961,6 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		return;
 	}
 
-	check_table_readable(rel);
 	if (!lock_briefly(t->relid))
 	{
 		/* writers hold it */

@@ -295,7 +295,7 @@ $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('priv', 'snapemu', 
 	extra_params => [ '-U', 'snapper' ]);
 sql(q{REVOKE SELECT ON public.private FROM snapper; SELECT kusto_sink.resnapshot_sink('priv')});
 ok($node->poll_query_until('postgres',
-		q{SELECT last_error LIKE '%permission denied for table private%' FROM kusto_sink.status WHERE name = 'priv'}),
+		q{SELECT last_error LIKE '%lacks the SELECT privilege on table public.private%' FROM kusto_sink.status WHERE name = 'priv'}),
 	'a snapshot of a table the sink owner may not read stops with the permission error');
 is($kusto->count('Priv', 'Private'), 0, 'and sends none of its rows');
 sql(q{SELECT kusto_sink.drop_sink('priv')});

@@ -51,7 +51,7 @@ ok($node->poll_query_until('postgres',
 	'the worker retries the refused connection');
 my $pid = status('r1', 'worker_pid');
 my $t0 = time;
-$node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('dead1', cluster_url => '$url')");
+$node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('dead1', cluster_url => '$url', app_key => 'dev-secret')");
 ok($node->poll_query_until('postgres',
 	"SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status WHERE name = 'r1'"),
 	'a new worker runs');
@@ -84,7 +84,7 @@ while (time < $deadline)
 cmp_ok($failures, '>=', 5, 'the worker failed five times: the next start waits 16 s');
 $node->poll_query_until('postgres', "SELECT worker_pid IS NULL FROM kusto_sink.status WHERE name = 'r2'");
 $t0 = time;
-$node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('dead2', cluster_url => '$url')");
+$node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('dead2', cluster_url => '$url', app_key => 'dev-secret')");
 ok($node->poll_query_until('postgres',
 	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'r2'"), 'the worker runs');
 $elapsed = time - $t0;
