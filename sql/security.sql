@@ -123,11 +123,11 @@ SELECT kusto_sink.create_sink('c_sink', 'a_conn', 'sec_t', 'db', repeat('x', 100
 SELECT kusto_sink.create_sink('c_sink', 'a_conn', 'sec_t', 'my db!', 'T');
 SELECT kusto_sink.create_sink('c_sink', 'a_conn', 'sec_t', 'db', 'T', '{"op_column": "_op_clash"}');
 SELECT kusto_sink.create_sink('c_sink', 'a_conn', 'sec_t', 'db', 'T', '{"tables": {"public.sec_other": "X"}}');
--- a publication's table may join it later, but must exist
+-- a publication's table may join it later, but is named schema.table
 RESET ROLE;
 CREATE PUBLICATION sec_pub FOR TABLE sec_other;
 SET ROLE sec_alice;
-SELECT kusto_sink.create_sink('p_sink', 'a_conn', 'publication:sec_pub', 'db', 'T', '{"tables": {"public.nosuch": "X"}}');
+SELECT kusto_sink.create_sink('p_sink', 'a_conn', 'publication:sec_pub', 'db', 'T', '{"tables": {"nosuch": "X"}}');
 SELECT kusto_sink.drop_sink('a_sink');
 SELECT kusto_sink.drop_connection('a_conn');
 SELECT kusto_sink.drop_connection('x1');

@@ -256,6 +256,7 @@ fetch_application_token(kusto_client *c, kusto_error *err)
 											 "AppKeyFile", err);
 			if (key_from_file == NULL)
 			{
+				kusto_free(url);
 				curl_free(id);
 				curl_easy_cleanup(esc);
 				return false;

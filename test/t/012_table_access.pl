@@ -37,15 +37,17 @@ $node->safe_psql('postgres', qq{
 	CREATE ROLE bob;
 	GRANT USAGE ON SCHEMA kusto_sink TO alice;
 	GRANT EXECUTE ON FUNCTION kusto_sink.create_sink(text, text, text, text, text, jsonb),
-		kusto_sink._create_sink(text, text, regclass[], text, text, text, jsonb) TO alice;
+		kusto_sink._create_sink(text, text, regclass[], text, text, text, jsonb),
+		kusto_sink.create_connection(text, text, text, text, text, text, text, text, text, text, text, jsonb) TO alice;
 	CREATE TABLE t_open (id int PRIMARY KEY, v text);
 	GRANT SELECT ON t_open TO alice;
 	CREATE UNLOGGED TABLE t_unlog (id int PRIMARY KEY, v text);
 	CREATE PUBLICATION allpub FOR ALL TABLES;
+});
+# (a sink uses a connection of its owner's: alice's)
+$node->safe_psql('postgres', qq{
 	SELECT kusto_sink.create_connection('emu', '$url', 'application',
 		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
-});
-$node->safe_psql('postgres', qq{
 	SELECT kusto_sink.create_sink('allsink', 'emu', 'publication:allpub', '$db', 'Open',
 		'{"tables": {"public.t_hidden": "Hidden", "public.t_rls": "Rls",
 		             "public.t_late": "Late", "public.t_late2": "Late2",
