@@ -411,9 +411,9 @@ END
 $$;
 
 -- What a sink's options say about its source tables: each key of option
--- "tables" is one of them (for a publication, a table, which may join it
--- later), and no column of theirs has the name of an enabled metadata
--- column.
+-- "tables" is one of them (for a publication, a schema-qualified name: the
+-- table may join it later), and no column of theirs has the name of an
+-- enabled metadata column.
 CREATE FUNCTION kusto_sink._check_sink_tables(s kusto_sink.sink)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -425,10 +425,11 @@ DECLARE
 BEGIN
 	sources := ARRAY(SELECT t.qualified FROM kusto_sink._source_tables(s) t);
 	FOR key IN SELECT jsonb_object_keys(coalesce(s.options -> 'tables', '{}')) LOOP
-		-- a publication's table may join it later: it must exist
-		IF s.publication IS NOT NULL AND to_regclass(key) IS NULL THEN
-			RAISE EXCEPTION 'sink option "tables" names "%", which is not a table', key
-				USING ERRCODE = 'undefined_table',
+		-- a publication's table may join it later (or be created later): a
+		-- schema-qualified name
+		IF s.publication IS NOT NULL AND cardinality(parse_ident(key, false)) IS DISTINCT FROM 2 THEN
+			RAISE EXCEPTION 'sink option "tables" names "%", which is not a schema-qualified table name', key
+				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'Name source tables as schema.table, as kusto_sink.sinks lists them.';
 		ELSIF s.publication IS NULL AND NOT key = ANY (sources) THEN
 			RAISE EXCEPTION 'sink option "tables" names "%", which is not a source table of sink "%"', key, s.name
@@ -770,6 +771,41 @@ BEGIN
 				AND p.proname OPERATOR(pg_catalog.~~) 'impl\_%' LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
+END
+$$;
+
+-- create_sink resolves the source with the caller's search_path and
+-- privileges (it runs as the caller), every operator written out
+CREATE OR REPLACE FUNCTION kusto_sink.create_sink(
+	name text,
+	connection text,
+	source text,
+	database text,
+	kusto_table text DEFAULT NULL,
+	options jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	rels pg_catalog.regclass[];
+	rel pg_catalog.regclass;
+	item text;
+	pub text;
+BEGIN
+	IF source IS NULL OR pg_catalog.btrim(source) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'the source must be given'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name a table, a comma-separated list of tables, or a publication as ''publication:<name>''.';
+	ELSIF source OPERATOR(pg_catalog.~~*) 'publication:%' THEN
+		pub := pg_catalog.btrim(pg_catalog.substr(source, 13));
+	ELSE
+		rels := ARRAY[]::pg_catalog.regclass[];
+		FOREACH item IN ARRAY pg_catalog.string_to_array(source, ',') LOOP
+			rel := pg_catalog.btrim(item)::pg_catalog.regclass;
+			rels := rels OPERATOR(pg_catalog.||) rel;
+		END LOOP;
+	END IF;
+	PERFORM kusto_sink._create_sink(name, connection, rels, pub, database, kusto_table, options);
 END
 $$;
 
