@@ -3,6 +3,8 @@
  * compat.h
  *	  PostgreSQL version differences (13 to 17), in one place.
  *
+ * No other file tests PG_VERSION_NUM: they use the macros defined here.
+ *
  * Every piece of kusto_sink that touches an API whose signature or layout
  * changed between supported major versions goes through a macro defined
  * here, so the rest of the code reads as if there were one PostgreSQL.
@@ -42,6 +44,34 @@
 #define KS_GET_FLUSH_REC_PTR() GetFlushRecPtr(NULL)
 #else
 #define KS_GET_FLUSH_REC_PTR() GetFlushRecPtr()
+#endif
+
+/* the shmem_request_hook (where shared memory is requested) exists since 15 */
+#if PG_VERSION_NUM >= 150000
+#define KS_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/* LogLogicalMessage grew a flush argument in 17 */
+#if PG_VERSION_NUM >= 170000
+#define KS_LOG_LOGICAL_MESSAGE(prefix, msg, len, transactional) \
+	LogLogicalMessage(prefix, msg, len, transactional, false)
+#else
+#define KS_LOG_LOGICAL_MESSAGE(prefix, msg, len, transactional) \
+	LogLogicalMessage(prefix, msg, len, transactional)
+#endif
+
+/* stringToQualifiedNameList grew an escontext argument in 16 */
+#if PG_VERSION_NUM >= 160000
+#define KS_STRING_TO_QUALIFIED_NAME_LIST(s) stringToQualifiedNameList(s, NULL)
+#else
+#define KS_STRING_TO_QUALIFIED_NAME_LIST(s) stringToQualifiedNameList(s)
+#endif
+
+/* intervals can be infinite since 17 */
+#if PG_VERSION_NUM >= 170000
+#define KS_INTERVAL_NOT_FINITE(iv) INTERVAL_NOT_FINITE(iv)
+#else
+#define KS_INTERVAL_NOT_FINITE(iv) false
 #endif
 
 /* reserving a GUC prefix: MarkGUCPrefixReserved since 15 */

@@ -42,7 +42,7 @@ char	   *ks_default_ingestion_method = NULL;
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-#if PG_VERSION_NUM >= 150000
+#ifdef KS_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 
 static void
@@ -127,7 +127,7 @@ _PG_init(void)
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("kusto_sink");
 
-#if PG_VERSION_NUM >= 150000
+#ifdef KS_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = ks_shmem_request;
 #else

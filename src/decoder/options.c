@@ -14,6 +14,7 @@
 #include "utils/builtins.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "decoder/options.h"
 
 static const struct
@@ -154,11 +155,7 @@ parse_tables(KsDecoderOptions *opts, const char *value)
 		List	   *names;
 		KsTableFilter *filter;
 
-#if PG_VERSION_NUM >= 160000
-		names = stringToQualifiedNameList(item, NULL);
-#else
-		names = stringToQualifiedNameList(item);
-#endif
+		names = KS_STRING_TO_QUALIFIED_NAME_LIST(item);
 		if (names == NIL || list_length(names) > 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -44,6 +44,7 @@
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
+#include "compat.h"
 #include "decoder/escape.h"
 #include "decoder/values.h"
 
@@ -201,10 +202,8 @@ interval_to_us(Interval *iv, int64 *result)
 	int64		total = iv->time;
 	int64		part;
 
-#if PG_VERSION_NUM >= 170000
-	if (INTERVAL_NOT_FINITE(iv))
+	if (KS_INTERVAL_NOT_FINITE(iv))
 		return false;
-#endif
 	if (pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
 		pg_add_s64_overflow(total, part, &total))
 		return false;

@@ -17,16 +17,6 @@ static void *(*k_malloc) (size_t) = malloc;
 static void *(*k_realloc) (void *, size_t) = realloc;
 static void (*k_free) (void *) = free;
 
-void
-kusto_set_allocator(void *(*malloc_fn) (size_t), void *(*realloc_fn) (void *, size_t),
-					void (*free_fn) (void *))
-{
-	k_malloc = malloc_fn;
-	k_realloc = realloc_fn;
-	k_free = free_fn;
-	json_set_alloc_funcs(malloc_fn, free_fn);
-}
-
 void *
 kusto_malloc(size_t size)
 {

@@ -71,12 +71,6 @@ kusto_guid(void)
 	return out;
 }
 
-char *
-kusto_new_guid(void)
-{
-	return kusto_guid();
-}
-
 static void
 request_id(char *buf, size_t size)
 {

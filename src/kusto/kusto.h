@@ -41,8 +41,8 @@
  *	- Errors come back as a kusto_error: HTTP status, Kusto error code,
  *	  message, Retry-After, and a class (transient, throttled, permanent,
  *	  auth, cancelled).  No message ever contains a secret.
- *	- Memory goes through kusto_set_allocator()'s functions (default: the C
- *	  library's), jansson's included.  Every object has a destroy function.
+ *	- Memory comes from the C library's allocator (jansson's too); every
+ *	  object has a destroy function.
  *
  *-------------------------------------------------------------------------
  */
@@ -159,9 +159,6 @@ typedef struct kusto_result kusto_result;
 typedef struct kusto_table kusto_table;
 typedef struct kusto_op kusto_op;
 
-extern void kusto_set_allocator(void *(*malloc_fn) (size_t),
-								void *(*realloc_fn) (void *, size_t),
-								void (*free_fn) (void *));
 extern void *kusto_malloc(size_t size);
 extern void *kusto_realloc(void *ptr, size_t size);
 extern void kusto_free(void *ptr);
@@ -206,7 +203,6 @@ extern long long kusto_op_count(const kusto_op *op);
 extern const kusto_ingest_status *kusto_op_status(const kusto_op *op);
 extern const kusto_ingest_result *kusto_op_result(const kusto_op *op);
 extern const char *kusto_ingest_state_name(kusto_ingest_state state);
-extern char *kusto_new_guid(void);
 extern char *kusto_redact(const char *text);
 
 /*

@@ -233,16 +233,23 @@ ks_layout_prepare(KsShipper *shipper, KsSinkConfig *config, KsLayout *layout,
 				  char *message, size_t size)
 {
 	KsShipOutcome outcome;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
 
 	message[0] = '\0';
 	if (layout->ready)
 		return KS_SHIP_ACKED;
+	/* the commands and schemas live only for this call (the caller's may be long-lived) */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "kusto_sink layout", ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
 	if (config->create_table)
 		outcome = merge_and_map(shipper, config, layout, message, size);
 	else if (config->ingestion_mapping_ref != NULL)
 		outcome = KS_SHIP_ACKED;
 	else
 		outcome = check_columns(shipper, config, layout, message, size);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
 	if (outcome == KS_SHIP_ACKED)
 		layout->ready = true;
 	return outcome;

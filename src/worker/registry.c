@@ -97,23 +97,13 @@ ks_registry_find(const char *name, Oid dboid, bool create)
 }
 
 void
-ks_registry_forget(const char *name, Oid dboid)
-{
-	KsSinkSlot *slot;
-
-	LWLockAcquire(ks_registry->lock, LW_EXCLUSIVE);
-	slot = ks_registry_find(name, dboid, false);
-	if (slot != NULL)
-		slot->in_use = false;
-	LWLockRelease(ks_registry->lock);
-}
-
-void
 ks_slot_set_error(KsSinkSlot *slot, const char *message)
 {
+	TimestampTz now = GetCurrentTimestamp();	/* (a system call: not under the spinlock) */
+
 	SpinLockAcquire(&slot->mutex);
 	strlcpy(slot->last_error, message, KS_ERROR_LEN);
-	slot->last_error_time = GetCurrentTimestamp();
+	slot->last_error_time = now;
 	SpinLockRelease(&slot->mutex);
 }
 

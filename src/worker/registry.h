@@ -89,7 +89,6 @@ extern Size ks_registry_size(void);
 extern void ks_registry_request(void);
 extern void ks_registry_attach(void);
 extern KsSinkSlot *ks_registry_find(const char *name, Oid dboid, bool create);
-extern void ks_registry_forget(const char *name, Oid dboid);
 extern void ks_slot_set_error(KsSinkSlot *slot, const char *message);
 extern void ks_slot_add_latency(KsSinkSlot *slot, double ms);
 extern void ks_wake_launcher(void);

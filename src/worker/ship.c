@@ -117,13 +117,6 @@ ks_shipper_create(KsSinkConfig *config)
 	return shipper;
 }
 
-void
-ks_shipper_destroy(KsShipper *shipper)
-{
-	kusto_client_destroy(shipper->client);
-	pfree(shipper);
-}
-
 /* the mapping a batch's records go through: its layout's, else the sink's */
 static const char *
 batch_mapping(KsSinkConfig *cfg, KsBatch *batch)

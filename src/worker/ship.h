@@ -43,7 +43,6 @@ extern int	ks_pending_resend_after_ms;
  */
 extern void ks_ship_set_stop_check(bool (*check) (void));
 extern KsShipper *ks_shipper_create(KsSinkConfig *config);
-extern void ks_shipper_destroy(KsShipper *shipper);
 extern void ks_ship_start(KsShipper *shipper, KsBatch *batch);
 extern int	ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg);
 extern int	ks_ship_inflight(KsShipper *shipper);

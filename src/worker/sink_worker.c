@@ -92,7 +92,7 @@ typedef struct SinkWorker
 	List	   *ready;			/* sealed, waiting to be shipped */
 	int			inflight;
 	uint64		next_seq;		/* next batch's seq (first is 1) */
-	List	   *unacked_seqs;	/* seqs opened and not yet acknowledged (ascending) */
+	List	   *unacked_seqs;	/* uint64 *: seqs opened and not yet acknowledged (ascending) */
 
 	PendingCommit *commits;		/* FIFO of commits waiting for acknowledgement */
 	int			ncommits;
@@ -170,7 +170,7 @@ ack_watermark(void)
 	/* every seq below the oldest unacknowledged one is acknowledged */
 	if (W->unacked_seqs == NIL)
 		return W->next_seq - 1;
-	return (uint64) linitial_oid(W->unacked_seqs) - 1;
+	return *(uint64 *) linitial(W->unacked_seqs) - 1;
 }
 
 static void
@@ -235,7 +235,17 @@ confirm_acknowledged(void)
 static void
 forget_seq(uint64 seq)
 {
-	W->unacked_seqs = list_delete_oid(W->unacked_seqs, (Oid) seq);
+	ListCell   *lc;
+
+	foreach(lc, W->unacked_seqs)
+	{
+		if (*(uint64 *) lfirst(lc) == seq)
+		{
+			pfree(lfirst(lc));
+			W->unacked_seqs = foreach_delete_current(W->unacked_seqs, lc);
+			return;
+		}
+	}
 }
 
 /* ---------- shipping ---------- */
@@ -624,8 +634,10 @@ static KsBatch *
 open_batch(const char *kusto_table)
 {
 	KsBatch    *batch = ks_batch_open(W->batch_cxt, W->next_seq, kusto_table);
+	uint64	   *seq = MemoryContextAlloc(TopMemoryContext, sizeof(uint64));
 
-	W->unacked_seqs = lappend_oid(W->unacked_seqs, (Oid) W->next_seq);
+	*seq = W->next_seq;
+	W->unacked_seqs = lappend(W->unacked_seqs, seq);
 	W->next_seq++;
 	return batch;
 }
@@ -1126,7 +1138,6 @@ ks_sink_worker_main(Datum main_arg)
 	uint64		generation;
 	KsSinkSlot *slot;
 	char		name[KS_NAME_LEN];
-	char		owner[NAMEDATALEN];
 	HASHCTL		ctl;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -1143,7 +1154,6 @@ ks_sink_worker_main(Datum main_arg)
 	}
 	slot->pid = MyProcPid;
 	strlcpy(name, slot->name, KS_NAME_LEN);
-	strlcpy(owner, slot->owner, NAMEDATALEN);
 	LWLockRelease(ks_registry->lock);
 	before_shmem_exit(worker_exit, PointerGetDatum(slot));
 

@@ -47,6 +47,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "decoder/options.h"
 #include "decoder/record.h"
 #include "decoder/relinfo.h"
@@ -968,11 +969,7 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 		return;
 	}
 	locked = GetCurrentTimestamp();
-#if PG_VERSION_NUM >= 170000
-	lsn = LogLogicalMessage(KS_SNAPSHOT_MESSAGE_PREFIX, s->sink, strlen(s->sink), false, false);
-#else
-	lsn = LogLogicalMessage(KS_SNAPSHOT_MESSAGE_PREFIX, s->sink, strlen(s->sink), false);
-#endif
+	lsn = KS_LOG_LOGICAL_MESSAGE(KS_SNAPSHOT_MESSAGE_PREFIX, s->sink, strlen(s->sink), false);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	/* the snapshot is taken: writers may go on, their changes come after M */
 	UnlockRelationOid(t->relid, ShareLock);
