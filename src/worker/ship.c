@@ -2,7 +2,11 @@
  *
  * ship.c
  *	  The bridge from the sink worker to the ingest core (see ship.h): the
- *	  only file where PostgreSQL and src/kusto/ meet.
+ *	  only file of the worker that drives src/kusto/.  (Elsewhere the core
+ *	  is called only by src/api/test_connection.c, which probes a
+ *	  connection from a backend, and by connection_options.c, which checks
+ *	  URLs with the core's own rule, kusto_url_allowed; layouts.c reads a
+ *	  Kusto schema with jansson, the core's JSON library.)
  *
  * The core's transfers never raise PostgreSQL errors: an interrupt (SIGTERM,
  * postmaster death, or the worker's stop check: a configuration change)
