@@ -47,6 +47,7 @@ WORKER_OBJS = \
 	src/worker/config.o \
 	src/worker/connection_options.o \
 	src/worker/crashpoint.o \
+	src/worker/dead_letters.o \
 	src/worker/decode.o \
 	src/worker/kusto_tables.o \
 	src/worker/jsonb_pairs.o \

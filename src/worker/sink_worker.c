@@ -47,6 +47,7 @@
 #include "worker/catalog_version.h"
 #include "worker/config.h"
 #include "worker/crashpoint.h"
+#include "worker/dead_letters.h"
 #include "worker/decode.h"
 #include "worker/kusto_tables.h"
 #include "worker/layouts.h"
@@ -105,10 +106,7 @@ typedef struct SinkWorker
 	TimestampTz error_stop_until;	/* until the rejected batches' retry */
 
 	/* dead letters (on_error = dead_letter), written outside decoding */
-	List	   *dead;			/* rejected batches to store */
-	List	   *resent;			/* dead letters Kusto accepted: delete */
-	List	   *resent_failed;	/* dead letters rejected again: keep */
-	TimestampTz next_dead_letter_check;
+	KsDeadLetters *dead_letters;
 
 	/* exactly once (progress.c) */
 	bool		eo;
@@ -271,13 +269,8 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	if (batch->dead_letter_id != 0)
 	{
 		/* a dead letter sent again: its row is settled outside decoding */
-		if (outcome == KS_SHIP_ACKED)
-			W->resent = lappend(W->resent, batch);
-		else
-		{
-			batch->error = MemoryContextStrdup(batch->cxt, message);
-			W->resent_failed = lappend(W->resent_failed, batch);
-		}
+		ks_dead_letters_resent(W->dead_letters, batch,
+							   outcome == KS_SHIP_ACKED ? NULL : message);
 		return;
 	}
 	if (outcome == KS_SHIP_ACKED)
@@ -317,8 +310,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\", stored in kusto_sink.dead_letter: %s",
 						W->config->name, (long long) batch->nrecords, batch->kusto_table, message)));
-		batch->error = MemoryContextStrdup(batch->cxt, message);
-		W->dead = lappend(W->dead, batch);
+		ks_dead_letters_reject(W->dead_letters, batch, message);
 		return;
 	}
 	if (outcome == KS_SHIP_PERMANENT)
@@ -922,116 +914,34 @@ seal_due(bool all)
 
 /* ---------- dead letters ---------- */
 
-/* Stores rejected batches, settles retried ones, and picks up retry requests. */
+/*
+ * Stores rejected batches, settles retried ones, and picks up retry requests
+ * (dead_letters.h); the stored batches are settled like acknowledged ones.
+ */
 static void
 settle_dead_letters(bool check_requests)
 {
-	KsSqlTxn	txn;
+	List	   *stored;
+	List	   *retry;
 	ListCell   *lc;
-	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext oldcxt;
 
-	if (W->dead == NIL && W->resent == NIL && W->resent_failed == NIL &&
-		!check_requests && now < W->next_dead_letter_check)
-		return;
-
-	ks_sql_begin(&txn);
-
-	foreach(lc, W->dead)
-	{
-		KsBatch    *b = (KsBatch *) lfirst(lc);
-		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, LSNOID, LSNOID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[9];
-
-		values[0] = CStringGetTextDatum(W->config->name);
-		values[1] = CStringGetTextDatum(b->kusto_table);
-		values[2] = CStringGetTextDatum(W->config->format);
-		values[3] = Int64GetDatum(b->nrecords);
-		values[4] = LSNGetDatum(b->first_commit_lsn);
-		values[5] = LSNGetDatum(b->last_commit_lsn);
-		values[6] = CStringGetTextDatum(ks_batch_uncompressed(b));
-		values[7] = CStringGetTextDatum(b->error);
-		values[8] = CStringGetTextDatum(b->mapping ? b->mapping : "");
-		ks_sql_run("INSERT INTO kusto_sink.dead_letter (sink, kusto_table, format, records, "
-				"first_commit_lsn, last_commit_lsn, payload, error, mapping) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-				"CASE WHEN $9 OPERATOR(pg_catalog.=) '' THEN NULL ELSE $9 END)", 9, types, values);
-	}
-	foreach(lc, W->resent)
-	{
-		KsBatch    *b = (KsBatch *) lfirst(lc);
-		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(b->dead_letter_id)};
-
-		ks_sql_run("DELETE FROM kusto_sink.dead_letter WHERE id OPERATOR(pg_catalog.=) $1", 1, types, values);
-	}
-	foreach(lc, W->resent_failed)
-	{
-		KsBatch    *b = (KsBatch *) lfirst(lc);
-		Oid			types[2] = {INT8OID, TEXTOID};
-		Datum		values[2] = {Int64GetDatum(b->dead_letter_id), CStringGetTextDatum(b->error)};
-
-		ks_sql_run("UPDATE kusto_sink.dead_letter SET error = $2, failed_at = pg_catalog.now(), "
-				"retry_requested = false WHERE id OPERATOR(pg_catalog.=) $1", 2, types, values);
-	}
-
-	/* dead letters to send again */
-	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(W->config->name)};
-		uint64		i;
-		MemoryContext oldcxt;
-
-		ks_sql_run("UPDATE kusto_sink.dead_letter SET retry_requested = false "
-				"WHERE sink OPERATOR(pg_catalog.=) $1 AND retry_requested "
-				"RETURNING id, kusto_table, records, payload, mapping", 1, types, values);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			char	   *payload = SPI_getvalue(tup, desc, 4);
-			char	   *mapping = SPI_getvalue(tup, desc, 5);
-			KsBatch    *b = ks_batch_open(W->batch_cxt, 0, SPI_getvalue(tup, desc, 2));
-
-			b->dead_letter_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			/* sent again through the mapping of its layout */
-			if (mapping != NULL)
-				b->mapping = MemoryContextStrdup(b->cxt, mapping);
-			ks_batch_add_raw(b, payload, strlen(payload),
-							 DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)));
-			ks_batch_seal(b);
-			/* the list lives on: not in SPI's context */
-			oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-			W->ready = lappend(W->ready, b);
-			MemoryContextSwitchTo(oldcxt);
-		}
-	}
-
-	ks_sql_end(&txn);
-
-	/* stored: these batches are settled */
-	foreach(lc, W->dead)
+	ks_dead_letters_settle(W->dead_letters, check_requests, &stored, &retry);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	W->ready = list_concat(W->ready, retry);
+	foreach(lc, stored)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
 		forget_seq(b->seq);
 		if (W->eo && b->batch_id[0] != '\0')
-		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-
 			W->settled = lappend(W->settled, b);
-			MemoryContextSwitchTo(oldcxt);
-		}
 		else
 			ks_batch_free(b);
 	}
-	foreach(lc, list_concat(W->resent, W->resent_failed))
-		ks_batch_free((KsBatch *) lfirst(lc));
-	list_free(W->dead);
-	W->dead = NIL;
-	W->resent = NIL;
-	W->resent_failed = NIL;
-	W->next_dead_letter_check = TimestampTzPlusMilliseconds(now, 10000);
+	MemoryContextSwitchTo(oldcxt);
+	list_free(stored);
+	list_free(retry);
 }
 
 /* Exactly once: commits the rows of the sealed batches so that they may be sent. */
@@ -1269,6 +1179,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ks_slot_set_error(slot, message);
 	}
 
+	W->dead_letters = ks_dead_letters_create(name, W->config->format, W->batch_cxt);
 	W->snapshot = ks_snapshot_start(name, W->config->plugin_options);
 	ks_snapshot_refresh(W->snapshot, ks_decode_confirmed(W->stream));
 	W->next_snapshot_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_CHECK_MS);
