@@ -42,6 +42,7 @@ API_OBJS = \
 	src/api/typeinfo.o
 
 WORKER_OBJS = \
+	src/worker/ack_window.o \
 	src/worker/batch.o \
 	src/worker/catalog_version.o \
 	src/worker/config.o \

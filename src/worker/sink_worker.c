@@ -9,7 +9,7 @@
  *
  * Batches get a sequence number when they open.  At each commit the worker
  * notes (end_lsn, newest seq open); that commit is confirmable once every
- * batch up to that seq is acknowledged ("ack watermark").  A transaction
+ * batch up to that seq is acknowledged ("ack watermark", ack_window.h).  A transaction
  * larger than a batch fills several: the record hook seals full batches and
  * waits for a free shipping slot, so memory stays bounded by
  * (open batches + KS_MAX_INFLIGHT) x batch size whatever the transaction's
@@ -43,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "worker/ack_window.h"
 #include "worker/batch.h"
 #include "worker/catalog_version.h"
 #include "worker/config.h"
@@ -74,13 +75,6 @@ static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn()
 /* a configuration change: how long transfers in flight may still finish */
 #define KS_CHANGE_GRACE_MS 500
 
-typedef struct PendingCommit
-{
-	XLogRecPtr	end_lsn;
-	uint64		seq;			/* newest batch seq open at the commit */
-	TimestampTz commit_time;
-} PendingCommit;
-
 typedef struct SinkWorker
 {
 	KsSinkSlot *slot;
@@ -92,13 +86,8 @@ typedef struct SinkWorker
 	List	   *open;			/* KsBatch *, one per Kusto table */
 	List	   *ready;			/* sealed, waiting to be shipped */
 	int			inflight;
-	uint64		next_seq;		/* next batch's seq (first is 1) */
-	List	   *unacked_seqs;	/* uint64 *: seqs opened and not yet acknowledged (ascending) */
+	KsAckWindow *acks;			/* which commits may be confirmed (ack_window.h) */
 
-	PendingCommit *commits;		/* FIFO of commits waiting for acknowledgement */
-	int			ncommits;
-	int			commits_head;
-	int			commits_size;
 
 	HTAB	   *routes;			/* relid -> Kusto table */
 	size_t		max_batch_bytes;
@@ -162,56 +151,15 @@ config_change_due(void)
 
 /* ---------- acknowledgement bookkeeping ---------- */
 
-static uint64
-ack_watermark(void)
-{
-	/* every seq below the oldest unacknowledged one is acknowledged */
-	if (W->unacked_seqs == NIL)
-		return W->next_seq - 1;
-	return *(uint64 *) linitial(W->unacked_seqs) - 1;
-}
-
-static void
-push_commit(XLogRecPtr end_lsn, TimestampTz commit_time)
-{
-	PendingCommit *c;
-
-	if (W->ncommits == W->commits_size)
-	{
-		int			newsize = W->commits_size * 2;
-		PendingCommit *grown = MemoryContextAlloc(TopMemoryContext, newsize * sizeof(PendingCommit));
-		int			i;
-
-		for (i = 0; i < W->ncommits; i++)
-			grown[i] = W->commits[(W->commits_head + i) % W->commits_size];
-		pfree(W->commits);
-		W->commits = grown;
-		W->commits_head = 0;
-		W->commits_size = newsize;
-	}
-	c = &W->commits[(W->commits_head + W->ncommits) % W->commits_size];
-	c->end_lsn = end_lsn;
-	c->seq = W->next_seq - 1;
-	c->commit_time = commit_time;
-	W->ncommits++;
-}
-
 /* Confirms every commit whose batches are all acknowledged. */
 static void
 confirm_acknowledged(void)
 {
-	uint64		watermark = ack_watermark();
 	XLogRecPtr	confirm = InvalidXLogRecPtr;
 	TimestampTz commit_time = 0;
 
-	while (W->ncommits > 0 && W->commits[W->commits_head].seq <= watermark)
-	{
-		confirm = W->commits[W->commits_head].end_lsn;
-		commit_time = W->commits[W->commits_head].commit_time;
-		W->commits_head = (W->commits_head + 1) % W->commits_size;
-		W->ncommits--;
-	}
-	if (W->ncommits == 0 && W->open == NIL && W->ready == NIL && W->inflight == 0)
+	(void) ks_ack_confirmable(W->acks, &confirm, &commit_time);
+	if (ks_ack_pending_commits(W->acks) == 0 && W->open == NIL && W->ready == NIL && W->inflight == 0)
 	{
 		/* nothing of ours is pending: everything read so far is settled */
 		XLogRecPtr	pos = ks_decode_position(W->stream);
@@ -227,22 +175,6 @@ confirm_acknowledged(void)
 		if (commit_time != 0)
 			W->slot->last_commit_time = commit_time;
 		SpinLockRelease(&W->slot->mutex);
-	}
-}
-
-static void
-forget_seq(uint64 seq)
-{
-	ListCell   *lc;
-
-	foreach(lc, W->unacked_seqs)
-	{
-		if (*(uint64 *) lfirst(lc) == seq)
-		{
-			pfree(lfirst(lc));
-			W->unacked_seqs = foreach_delete_current(W->unacked_seqs, lc);
-			return;
-		}
 	}
 }
 
@@ -288,7 +220,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		if (batch->newest_commit_time != 0)
 			ks_slot_add_latency(W->slot,
 								(double) (now - batch->newest_commit_time) / 1000.0);
-		forget_seq(batch->seq);
+		ks_ack_done(W->acks, batch->seq);
 		if (W->eo)
 		{
 			/* its progress is committed outside decoding (settle_progress) */
@@ -625,13 +557,7 @@ route(Oid relid, const KsShape *shape, const char *name)
 static KsBatch *
 open_batch(const char *kusto_table)
 {
-	KsBatch    *batch = ks_batch_open(W->batch_cxt, W->next_seq, kusto_table);
-	uint64	   *seq = MemoryContextAlloc(TopMemoryContext, sizeof(uint64));
-
-	*seq = W->next_seq;
-	W->unacked_seqs = lappend(W->unacked_seqs, seq);
-	W->next_seq++;
-	return batch;
+	return ks_batch_open(W->batch_cxt, ks_ack_open(W->acks), kusto_table);
 }
 
 /*
@@ -793,7 +719,7 @@ on_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 			batch->oldest_commit_time = commit_time;
 		batch->newest_commit_time = commit_time;
 	}
-	push_commit(end_lsn, commit_time);
+	ks_ack_commit(W->acks, end_lsn, commit_time);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -933,7 +859,7 @@ settle_dead_letters(bool check_requests)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
-		forget_seq(b->seq);
+		ks_ack_done(W->acks, b->seq);
 		if (W->eo && b->batch_id[0] != '\0')
 			W->settled = lappend(W->settled, b);
 		else
@@ -990,8 +916,7 @@ publish_progress(void)
 	TimestampTz oldest = 0;
 	ListCell   *lc;
 
-	if (W->ncommits > 0)
-		oldest = W->commits[W->commits_head].commit_time;
+	oldest = ks_ack_oldest_commit_time(W->acks);
 	foreach(lc, W->open)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
@@ -1074,9 +999,7 @@ ks_sink_worker_main(Datum main_arg)
 
 	W = MemoryContextAllocZero(TopMemoryContext, sizeof(SinkWorker));
 	W->slot = slot;
-	W->next_seq = 1;
-	W->commits_size = 1024;
-	W->commits = MemoryContextAlloc(TopMemoryContext, W->commits_size * sizeof(PendingCommit));
+	W->acks = ks_ack_create();
 	W->batch_cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink batches", ALLOCSET_DEFAULT_SIZES);
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(RouteEntry);
