@@ -117,7 +117,8 @@ typedef struct RouteEntry
 	KsLayout   *layout;			/* their layout */
 } RouteEntry;
 
-static SinkWorker *W = NULL;
+/* this process's sink worker: its state across decoding steps and hooks */
+static SinkWorker *MyWorker = NULL;
 static TimestampTz change_seen = 0;	/* when the worker saw a configuration change */
 
 /* ---------- configuration changes ---------- */
@@ -126,8 +127,8 @@ static TimestampTz change_seen = 0;	/* when the worker saw a configuration chang
 static bool
 config_change_pending(void)
 {
-	return W != NULL && W->slot != NULL &&
-		(W->slot->reload_requested || W->slot->stop_requested);
+	return MyWorker != NULL && MyWorker->slot != NULL &&
+		(MyWorker->slot->reload_requested || MyWorker->slot->stop_requested);
 }
 
 /*
@@ -158,23 +159,23 @@ confirm_acknowledged(void)
 	XLogRecPtr	confirm = InvalidXLogRecPtr;
 	TimestampTz commit_time = 0;
 
-	(void) ks_ack_confirmable(W->acks, &confirm, &commit_time);
-	if (ks_ack_pending_commits(W->acks) == 0 && W->open == NIL && W->ready == NIL && W->inflight == 0)
+	(void) ks_ack_confirmable(MyWorker->acks, &confirm, &commit_time);
+	if (ks_ack_pending_commits(MyWorker->acks) == 0 && MyWorker->open == NIL && MyWorker->ready == NIL && MyWorker->inflight == 0)
 	{
 		/* nothing of ours is pending: everything read so far is settled */
-		XLogRecPtr	pos = ks_decode_position(W->stream);
+		XLogRecPtr	pos = ks_decode_position(MyWorker->stream);
 
 		if (pos > confirm)
 			confirm = pos;
 	}
-	if (confirm != InvalidXLogRecPtr && confirm > ks_decode_confirmed(W->stream))
+	if (confirm != InvalidXLogRecPtr && confirm > ks_decode_confirmed(MyWorker->stream))
 	{
-		ks_decode_confirm(W->stream, confirm);
-		SpinLockAcquire(&W->slot->mutex);
-		W->slot->confirmed_lsn = confirm;
+		ks_decode_confirm(MyWorker->stream, confirm);
+		SpinLockAcquire(&MyWorker->slot->mutex);
+		MyWorker->slot->confirmed_lsn = confirm;
 		if (commit_time != 0)
-			W->slot->last_commit_time = commit_time;
-		SpinLockRelease(&W->slot->mutex);
+			MyWorker->slot->last_commit_time = commit_time;
+		SpinLockRelease(&MyWorker->slot->mutex);
 	}
 }
 
@@ -197,70 +198,70 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	W->inflight--;
+	MyWorker->inflight--;
 	if (batch->dead_letter_id != 0)
 	{
 		/* a dead letter sent again: its row is settled outside decoding */
-		ks_dead_letters_resent(W->dead_letters, batch,
+		ks_dead_letters_resent(MyWorker->dead_letters, batch,
 							   outcome == KS_SHIP_ACKED ? NULL : message);
 		return;
 	}
 	if (outcome == KS_SHIP_ACKED)
 	{
-		SpinLockAcquire(&W->slot->mutex);
-		W->slot->rows_sent += batch->nrecords;
-		W->slot->batches_sent++;
-		W->slot->raw_bytes += batch->raw_bytes;
-		W->slot->compressed_bytes += batch->gz.len;
-		W->slot->last_success = now;
+		SpinLockAcquire(&MyWorker->slot->mutex);
+		MyWorker->slot->rows_sent += batch->nrecords;
+		MyWorker->slot->batches_sent++;
+		MyWorker->slot->raw_bytes += batch->raw_bytes;
+		MyWorker->slot->compressed_bytes += batch->gz.len;
+		MyWorker->slot->last_success = now;
 		/* (a batch that was in flight with a rejected one: the sink stays stopped) */
-		if (W->slot->state != KS_STATE_PAUSED && !W->error_stop)
-			W->slot->state = KS_STATE_RUNNING;
-		SpinLockRelease(&W->slot->mutex);
+		if (MyWorker->slot->state != KS_STATE_PAUSED && !MyWorker->error_stop)
+			MyWorker->slot->state = KS_STATE_RUNNING;
+		SpinLockRelease(&MyWorker->slot->mutex);
 		if (batch->newest_commit_time != 0)
-			ks_slot_add_latency(W->slot,
+			ks_slot_add_latency(MyWorker->slot,
 								(double) (now - batch->newest_commit_time) / 1000.0);
-		ks_ack_done(W->acks, batch->seq);
-		if (W->eo)
+		ks_ack_done(MyWorker->acks, batch->seq);
+		if (MyWorker->eo)
 		{
 			/* its progress is committed outside decoding (settle_progress) */
 			ks_crash_point("after_ack");
-			W->settled = lappend(W->settled, batch);
+			MyWorker->settled = lappend(MyWorker->settled, batch);
 			return;
 		}
 		ks_batch_free(batch);
 		return;
 	}
 
-	SpinLockAcquire(&W->slot->mutex);
-	W->slot->ingestion_failures++;
-	SpinLockRelease(&W->slot->mutex);
-	ks_slot_set_error(W->slot, message);
+	SpinLockAcquire(&MyWorker->slot->mutex);
+	MyWorker->slot->ingestion_failures++;
+	SpinLockRelease(&MyWorker->slot->mutex);
+	ks_slot_set_error(MyWorker->slot, message);
 
-	if (outcome == KS_SHIP_PERMANENT && strcmp(W->config->on_error, "dead_letter") == 0)
+	if (outcome == KS_SHIP_PERMANENT && strcmp(MyWorker->config->on_error, "dead_letter") == 0)
 	{
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\", stored in kusto_sink.dead_letter: %s",
-						W->config->name, (long long) batch->nrecords, batch->kusto_table, message)));
-		ks_dead_letters_reject(W->dead_letters, batch, message);
+						MyWorker->config->name, (long long) batch->nrecords, batch->kusto_table, message)));
+		ks_dead_letters_reject(MyWorker->dead_letters, batch, message);
 		return;
 	}
 	if (outcome == KS_SHIP_PERMANENT)
 	{
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\": %s",
-						W->config->name, (long long) batch->nrecords, batch->kusto_table, message),
+						MyWorker->config->name, (long long) batch->nrecords, batch->kusto_table, message),
 				 errhint("Nothing was skipped: the sink stops until the cause is fixed (see kusto_sink.status), then resumes with this batch.")));
-		SpinLockAcquire(&W->slot->mutex);
-		W->slot->state = KS_STATE_ERROR;
-		SpinLockRelease(&W->slot->mutex);
-		W->error_stop = true;
+		SpinLockAcquire(&MyWorker->slot->mutex);
+		MyWorker->slot->state = KS_STATE_ERROR;
+		SpinLockRelease(&MyWorker->slot->mutex);
+		MyWorker->error_stop = true;
 	}
 	else
 	{
-		SpinLockAcquire(&W->slot->mutex);
-		W->slot->retries++;
-		SpinLockRelease(&W->slot->mutex);
+		SpinLockAcquire(&MyWorker->slot->mutex);
+		MyWorker->slot->retries++;
+		SpinLockRelease(&MyWorker->slot->mutex);
 	}
 	/*
 	 * Send it again later: the core's retry policy (backoff with jitter, at
@@ -272,11 +273,11 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	if (outcome == KS_SHIP_PERMANENT)
 	{
 		/* the pause lasts until every rejected batch is due; they go first */
-		W->error_stop_until = Max(W->error_stop_until, batch->retry_at);
-		W->ready = lcons(batch, W->ready);
+		MyWorker->error_stop_until = Max(MyWorker->error_stop_until, batch->retry_at);
+		MyWorker->ready = lcons(batch, MyWorker->ready);
 	}
 	else
-		W->ready = lappend(W->ready, batch);
+		MyWorker->ready = lappend(MyWorker->ready, batch);
 }
 
 /*
@@ -294,12 +295,12 @@ layout_ready(KsBatch *batch)
 		return true;
 	if (!batch->layout->ready)
 	{
-		layout_outcome = ks_layout_prepare(W->shipper, W->config, batch->layout,
+		layout_outcome = ks_layout_prepare(MyWorker->shipper, MyWorker->config, batch->layout,
 										   layout_message, sizeof(layout_message));
 		if (layout_outcome != KS_SHIP_ACKED)
 			return false;
 		if (layout_message[0] != '\0')
-			ks_slot_set_error(W->slot, layout_message);
+			ks_slot_set_error(MyWorker->slot, layout_message);
 	}
 	batch->mapping = batch->layout->mapping;
 	return true;
@@ -314,13 +315,13 @@ start_ready(void)
 	ListCell   *lc;
 	KsBatch    *failed = NULL;
 
-	foreach(lc, W->ready)
+	foreach(lc, MyWorker->ready)
 	{
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
 
-		if (W->inflight >= KS_MAX_INFLIGHT || W->error_stop)
+		if (MyWorker->inflight >= KS_MAX_INFLIGHT || MyWorker->error_stop)
 			break;
-		if (W->eo && !batch->recorded)
+		if (MyWorker->eo && !batch->recorded)
 			continue;			/* its row is committed first (record_ready) */
 		if (batch->retry_at > now)
 		{
@@ -334,16 +335,16 @@ start_ready(void)
 			failed = batch;
 			break;
 		}
-		W->ready = foreach_delete_current(W->ready, lc);
-		W->inflight++;
+		MyWorker->ready = foreach_delete_current(MyWorker->ready, lc);
+		MyWorker->inflight++;
 		ks_batch_load(batch);
-		ks_ship_start(W->shipper, batch);
+		ks_ship_start(MyWorker->shipper, batch);
 	}
 	if (failed != NULL)
 	{
 		/* Kusto is not ready for its records: it fails as a send would */
-		W->ready = list_delete_ptr(W->ready, failed);
-		W->inflight++;
+		MyWorker->ready = list_delete_ptr(MyWorker->ready, failed);
+		MyWorker->inflight++;
 		ship_done(NULL, failed, layout_outcome, layout_message);
 		wait_ms = 0;
 	}
@@ -354,18 +355,18 @@ static void
 seal(KsBatch *batch)
 {
 	ks_batch_seal(batch);
-	W->open = list_delete_ptr(W->open, batch);
-	W->ready = lappend(W->ready, batch);
+	MyWorker->open = list_delete_ptr(MyWorker->open, batch);
+	MyWorker->ready = lappend(MyWorker->ready, batch);
 }
 
 /* Ends the pause of a permanent rejection once the batches' retry is due. */
 static void
 end_error_pause(void)
 {
-	if (W->error_stop && W->error_stop_until <= GetCurrentTimestamp())
+	if (MyWorker->error_stop && MyWorker->error_stop_until <= GetCurrentTimestamp())
 	{
-		W->error_stop = false;
-		W->error_stop_until = 0;
+		MyWorker->error_stop = false;
+		MyWorker->error_stop_until = 0;
 	}
 }
 
@@ -383,15 +384,15 @@ finish_for_change(bool ship)
 		CHECK_FOR_INTERRUPTS();
 		if (config_change_due())
 			break;
-		if (ship && !W->error_stop)
+		if (ship && !MyWorker->error_stop)
 			start_ready();
-		if (ks_ship_inflight(W->shipper) == 0)
+		if (ks_ship_inflight(MyWorker->shipper) == 0)
 			break;
-		ks_ship_poll(W->shipper, 50, ship_done, NULL);
+		ks_ship_poll(MyWorker->shipper, 50, ship_done, NULL);
 	}
 	/* the answers of what was cancelled */
-	if (ks_ship_inflight(W->shipper) > 0)
-		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+	if (ks_ship_inflight(MyWorker->shipper) > 0)
+		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 }
 
 /* Is a batch waiting for its retry (Kusto failed it)? */
@@ -400,7 +401,7 @@ retry_waiting(void)
 {
 	ListCell   *lc;
 
-	foreach(lc, W->ready)
+	foreach(lc, MyWorker->ready)
 	{
 		if (((KsBatch *) lfirst(lc))->attempts > 0)
 			return true;
@@ -421,10 +422,10 @@ static void
 exit_while_decoding(void)
 {
 	finish_for_change(false);
-	SpinLockAcquire(&W->slot->mutex);
-	W->slot->state = KS_STATE_STOPPED;
-	SpinLockRelease(&W->slot->mutex);
-	W->slot->reload_requested = false;	/* the next worker has the new configuration */
+	SpinLockAcquire(&MyWorker->slot->mutex);
+	MyWorker->slot->state = KS_STATE_STOPPED;
+	SpinLockRelease(&MyWorker->slot->mutex);
+	MyWorker->slot->reload_requested = false;	/* the next worker has the new configuration */
 	proc_exit(0);
 }
 
@@ -436,7 +437,7 @@ exit_while_decoding(void)
 static void
 wait_for_room(void)
 {
-	if (W->eo)
+	if (MyWorker->eo)
 	{
 		/*
 		 * Exactly once: a batch is sent only after its row is committed,
@@ -447,7 +448,7 @@ wait_for_room(void)
 		ListCell   *lc;
 		int			in_memory = 0;
 
-		foreach(lc, W->ready)
+		foreach(lc, MyWorker->ready)
 		{
 			KsBatch    *b = (KsBatch *) lfirst(lc);
 
@@ -455,7 +456,7 @@ wait_for_room(void)
 				ks_batch_spill(b);
 		}
 		start_ready();
-		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 		/*
 		 * A large transaction decodes on for long: a drop_sink or a change
 		 * does not wait.  No batch sealed in this decoding step was sent
@@ -471,11 +472,11 @@ wait_for_room(void)
 	{
 		CHECK_FOR_INTERRUPTS();
 		start_ready();
-		ks_ship_poll(W->shipper, 0, ship_done, NULL);
-		if (list_length(W->ready) == 0)
+		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
+		if (list_length(MyWorker->ready) == 0)
 			break;
-		if (ks_ship_inflight(W->shipper) > 0)
-			ks_ship_poll(W->shipper, 100, ship_done, NULL);
+		if (ks_ship_inflight(MyWorker->shipper) > 0)
+			ks_ship_poll(MyWorker->shipper, 100, ship_done, NULL);
 		else
 		{
 			/* only batches waiting for their retry: sleep, do not spin */
@@ -483,13 +484,13 @@ wait_for_room(void)
 							 100, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}
-		if (W->error_stop)
+		if (MyWorker->error_stop)
 		{
 			/* nothing can be shipped: hold here, the status says why */
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
-			if (W->slot->reload_requested)
+			if (MyWorker->slot->reload_requested)
 				exit_while_decoding();
 			end_error_pause();
 		}
@@ -498,7 +499,7 @@ wait_for_room(void)
 		 * would send its acknowledged batches again); a stuck one does not
 		 * hold a change back.
 		 */
-		if (W->slot->stop_requested || (W->slot->reload_requested && retry_waiting()))
+		if (MyWorker->slot->stop_requested || (MyWorker->slot->reload_requested && retry_waiting()))
 			exit_while_decoding();
 	}
 }
@@ -516,7 +517,7 @@ route(Oid relid, const KsShape *shape, const char *name)
 	RouteEntry *entry;
 	bool		found;
 
-	entry = hash_search(W->routes, &relid, HASH_FIND, NULL);
+	entry = hash_search(MyWorker->routes, &relid, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
 		char	   *rel = get_rel_name(relid);
@@ -527,20 +528,20 @@ route(Oid relid, const KsShape *shape, const char *name)
 			qualified = name;
 		else
 			qualified = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
-		table = ks_route_table(W->config, qualified);
+		table = ks_route_table(MyWorker->config, qualified);
 
 		if (table == NULL)
 		{
 			/* a partition: its parent's route */
-			table = W->config->kusto_table;
+			table = MyWorker->config->kusto_table;
 		}
 		if (table == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("kusto_sink sink \"%s\" has no Kusto table for source table %s",
-							W->config->name, qualified),
+							MyWorker->config->name, qualified),
 					 errhint("Map it in the sink option \"tables\" with kusto_sink.alter_sink().")));
-		entry = hash_search(W->routes, &relid, HASH_ENTER, &found);
+		entry = hash_search(MyWorker->routes, &relid, HASH_ENTER, &found);
 		entry->kusto_table = MemoryContextStrdup(TopMemoryContext, table);
 		entry->layout = NULL;
 	}
@@ -557,7 +558,7 @@ route(Oid relid, const KsShape *shape, const char *name)
 static KsBatch *
 open_batch(const char *kusto_table)
 {
-	return ks_batch_open(W->batch_cxt, ks_ack_open(W->acks), kusto_table);
+	return ks_batch_open(MyWorker->batch_cxt, ks_ack_open(MyWorker->acks), kusto_table);
 }
 
 /*
@@ -570,7 +571,7 @@ batch_for(const char *kusto_table, KsLayout *layout)
 	ListCell   *lc;
 	KsBatch    *batch;
 
-	foreach(lc, W->open)
+	foreach(lc, MyWorker->open)
 	{
 		batch = (KsBatch *) lfirst(lc);
 		if (strcmp(batch->kusto_table, kusto_table) != 0)
@@ -586,7 +587,7 @@ batch_for(const char *kusto_table, KsLayout *layout)
 	}
 	batch = open_batch(kusto_table);
 	batch->layout = layout;
-	W->open = lappend(W->open, batch);
+	MyWorker->open = lappend(MyWorker->open, batch);
 	return batch;
 }
 
@@ -607,9 +608,9 @@ eo_replay(RouteEntry *route, const char *data, int len, XLogRecPtr lsn,
 	KsRange    *r;
 	KsBatch    *b;
 
-	if (ks_progress_delivered(W->progress, kusto_table, commit_lsn, index))
+	if (ks_progress_delivered(MyWorker->progress, kusto_table, commit_lsn, index))
 		return true;
-	r = ks_progress_range(W->progress, kusto_table, commit_lsn, index);
+	r = ks_progress_range(MyWorker->progress, kusto_table, commit_lsn, index);
 	if (r == NULL)
 		return false;
 	if (r->rebuild == NULL)
@@ -617,7 +618,7 @@ eo_replay(RouteEntry *route, const char *data, int len, XLogRecPtr lsn,
 		ListCell   *lc;
 
 		/* a batch of new records for the table ends where the recorded one starts */
-		foreach(lc, W->open)
+		foreach(lc, MyWorker->open)
 		{
 			b = (KsBatch *) lfirst(lc);
 			if (strcmp(b->kusto_table, kusto_table) == 0)
@@ -638,7 +639,7 @@ eo_replay(RouteEntry *route, const char *data, int len, XLogRecPtr lsn,
 	if (commit_lsn == r->last_lsn && index == r->last_index)
 	{
 		ks_batch_seal(b);
-		W->ready = lappend(W->ready, b);
+		MyWorker->ready = lappend(MyWorker->ready, b);
 		r->rebuild = NULL;
 	}
 	return true;
@@ -649,8 +650,8 @@ static bool
 batch_full(KsBatch *batch, int len)
 {
 	return batch->nrecords > 0 &&
-		(batch->raw_bytes + len + 1 > W->max_batch_bytes ||
-		 batch->nrecords >= W->config->batch_size);
+		(batch->raw_bytes + len + 1 > MyWorker->max_batch_bytes ||
+		 batch->nrecords >= MyWorker->config->batch_size);
 }
 
 static void
@@ -666,12 +667,12 @@ on_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
 	if (!ks_access_record(relid, &hold))
 	{
 		if (hold)
-			ks_decode_pause(W->stream);
+			ks_decode_pause(MyWorker->stream);
 		return;
 	}
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	r = route(relid, shape, NULL);
-	if (W->eo && eo_replay(r, data, len, lsn, commit_lsn, index))
+	if (MyWorker->eo && eo_replay(r, data, len, lsn, commit_lsn, index))
 	{
 		MemoryContextSwitchTo(oldcxt);
 		return;
@@ -684,22 +685,22 @@ on_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
 	 * record (see ship.c, exactly once without tags).
 	 */
 	if (batch_full(batch, len) &&
-		!(W->keep_runs && batch->last_commit_lsn == commit_lsn && batch->last_change_lsn == lsn))
+		!(MyWorker->keep_runs && batch->last_commit_lsn == commit_lsn && batch->last_change_lsn == lsn))
 	{
 		seal(batch);
 		wait_for_room();
 		batch = batch_for(r->kusto_table, r->layout);
 	}
 	ks_batch_add(batch, data, len, lsn, commit_lsn, index);
-	if (!W->keep_runs && batch->nrecords >= W->config->batch_size)
+	if (!MyWorker->keep_runs && batch->nrecords >= MyWorker->config->batch_size)
 	{
 		seal(batch);
 		wait_for_room();
 	}
-	else if (W->inflight > 0 && (batch->nrecords & 1023) == 0)
+	else if (MyWorker->inflight > 0 && (batch->nrecords & 1023) == 0)
 	{
 		/* a long transaction: keep the transfers going */
-		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 	}
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -711,7 +712,7 @@ on_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	ListCell   *lc;
 
-	foreach(lc, W->open)
+	foreach(lc, MyWorker->open)
 	{
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
 
@@ -719,7 +720,7 @@ on_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 			batch->oldest_commit_time = commit_time;
 		batch->newest_commit_time = commit_time;
 	}
-	ks_ack_commit(W->acks, end_lsn, commit_time);
+	ks_ack_commit(MyWorker->acks, end_lsn, commit_time);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -727,10 +728,10 @@ on_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 static void
 on_message(void *arg, XLogRecPtr lsn, const char *content, Size size)
 {
-	if (!ks_snapshot_is_ours(W->snapshot, content, size))
+	if (!ks_snapshot_is_ours(MyWorker->snapshot, content, size))
 		return;
-	W->chunk_due = lsn;
-	ks_decode_pause(W->stream);
+	MyWorker->chunk_due = lsn;
+	ks_decode_pause(MyWorker->stream);
 }
 
 static KsDecoderHooks hooks = {on_record, on_commit, on_message, NULL};
@@ -744,7 +745,7 @@ static KsDecoderHooks hooks = {on_record, on_commit, on_message, NULL};
 static void
 inject_chunk(XLogRecPtr lsn)
 {
-	KsChunk    *chunk = ks_snapshot_read(W->snapshot, lsn);
+	KsChunk    *chunk = ks_snapshot_read(MyWorker->snapshot, lsn);
 	MemoryContext oldcxt;
 	RouteEntry *r;
 	ListCell   *lc;
@@ -756,7 +757,7 @@ inject_chunk(XLogRecPtr lsn)
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	r = route(chunk->relid, &chunk->shape, chunk->source_table);
 	/* the chunk starts a batch, so that it never makes one too big */
-	foreach(lc, W->open)
+	foreach(lc, MyWorker->open)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
@@ -793,17 +794,17 @@ snapshot_turn(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	ks_snapshot_delivered(W->snapshot, ks_decode_confirmed(W->stream));
-	if (!ks_snapshot_wanted(W->snapshot) && now >= W->next_snapshot_check)
+	ks_snapshot_delivered(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
+	if (!ks_snapshot_wanted(MyWorker->snapshot) && now >= MyWorker->next_snapshot_check)
 	{
-		ks_snapshot_refresh(W->snapshot, ks_decode_confirmed(W->stream));
-		W->next_snapshot_check = TimestampTzPlusMilliseconds(now, KS_SNAPSHOT_CHECK_MS);
+		ks_snapshot_refresh(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
+		MyWorker->next_snapshot_check = TimestampTzPlusMilliseconds(now, KS_SNAPSHOT_CHECK_MS);
 	}
-	if (!ks_snapshot_wanted(W->snapshot))
+	if (!ks_snapshot_wanted(MyWorker->snapshot))
 		return false;
-	ks_snapshot_take(W->snapshot,
-					 Min(W->config->batch_size, KS_SNAPSHOT_CHUNK_ROWS),
-					 Min(W->max_batch_bytes, KS_SNAPSHOT_CHUNK_BYTES));
+	ks_snapshot_take(MyWorker->snapshot,
+					 Min(MyWorker->config->batch_size, KS_SNAPSHOT_CHUNK_ROWS),
+					 Min(MyWorker->max_batch_bytes, KS_SNAPSHOT_CHUNK_BYTES));
 	return true;
 }
 
@@ -817,16 +818,16 @@ seal_due(bool all)
 	long		wait_ms = -1;
 	ListCell   *lc;
 
-	foreach(lc, W->open)
+	foreach(lc, MyWorker->open)
 	{
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
-		TimestampTz due = TimestampTzPlusMilliseconds(batch->opened_at, W->config->batch_interval_ms);
+		TimestampTz due = TimestampTzPlusMilliseconds(batch->opened_at, MyWorker->config->batch_interval_ms);
 
-		if (all || due <= now || (W->keep_runs && batch_full(batch, 0)))
+		if (all || due <= now || (MyWorker->keep_runs && batch_full(batch, 0)))
 		{
-			W->open = foreach_delete_current(W->open, lc);
+			MyWorker->open = foreach_delete_current(MyWorker->open, lc);
 			ks_batch_seal(batch);
-			W->ready = lappend(W->ready, batch);
+			MyWorker->ready = lappend(MyWorker->ready, batch);
 		}
 		else
 		{
@@ -852,16 +853,16 @@ settle_dead_letters(bool check_requests)
 	ListCell   *lc;
 	MemoryContext oldcxt;
 
-	ks_dead_letters_settle(W->dead_letters, check_requests, &stored, &retry);
+	ks_dead_letters_settle(MyWorker->dead_letters, check_requests, &stored, &retry);
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	W->ready = list_concat(W->ready, retry);
+	MyWorker->ready = list_concat(MyWorker->ready, retry);
 	foreach(lc, stored)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
-		ks_ack_done(W->acks, b->seq);
-		if (W->eo && b->batch_id[0] != '\0')
-			W->settled = lappend(W->settled, b);
+		ks_ack_done(MyWorker->acks, b->seq);
+		if (MyWorker->eo && b->batch_id[0] != '\0')
+			MyWorker->settled = lappend(MyWorker->settled, b);
 		else
 			ks_batch_free(b);
 	}
@@ -877,9 +878,9 @@ record_ready(void)
 	List	   *fresh = NIL;
 	ListCell   *lc;
 
-	if (!W->eo)
+	if (!MyWorker->eo)
 		return;
-	foreach(lc, W->ready)
+	foreach(lc, MyWorker->ready)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
@@ -889,7 +890,7 @@ record_ready(void)
 	}
 	if (fresh == NIL)
 		return;
-	ks_progress_record(W->progress, fresh, W->config->ingestion_method);
+	ks_progress_record(MyWorker->progress, fresh, MyWorker->config->ingestion_method);
 	list_free(fresh);
 	ks_crash_point("after_record");
 }
@@ -900,13 +901,13 @@ settle_progress(void)
 {
 	ListCell   *lc;
 
-	if (!W->eo || W->settled == NIL)
+	if (!MyWorker->eo || MyWorker->settled == NIL)
 		return;
-	ks_progress_settle(W->progress, W->settled);
-	foreach(lc, W->settled)
+	ks_progress_settle(MyWorker->progress, MyWorker->settled);
+	foreach(lc, MyWorker->settled)
 		ks_batch_free((KsBatch *) lfirst(lc));
-	list_free(W->settled);
-	W->settled = NIL;
+	list_free(MyWorker->settled);
+	MyWorker->settled = NIL;
 	ks_crash_point("after_progress");
 }
 
@@ -916,28 +917,28 @@ publish_progress(void)
 	TimestampTz oldest = 0;
 	ListCell   *lc;
 
-	oldest = ks_ack_oldest_commit_time(W->acks);
-	foreach(lc, W->open)
+	oldest = ks_ack_oldest_commit_time(MyWorker->acks);
+	foreach(lc, MyWorker->open)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
 		if (b->oldest_commit_time != 0 && (oldest == 0 || b->oldest_commit_time < oldest))
 			oldest = b->oldest_commit_time;
 	}
-	SpinLockAcquire(&W->slot->mutex);
-	W->slot->decoded_lsn = ks_decode_position(W->stream);
-	W->slot->oldest_pending = oldest;
-	SpinLockRelease(&W->slot->mutex);
+	SpinLockAcquire(&MyWorker->slot->mutex);
+	MyWorker->slot->decoded_lsn = ks_decode_position(MyWorker->stream);
+	MyWorker->slot->oldest_pending = oldest;
+	SpinLockRelease(&MyWorker->slot->mutex);
 }
 
 /* Exits so that the launcher neither counts a failure nor waits to restart. */
 static void
 stop_cleanly(void)
 {
-	SpinLockAcquire(&W->slot->mutex);
-	W->slot->state = KS_STATE_STOPPED;
-	SpinLockRelease(&W->slot->mutex);
-	ks_decode_stop(W->stream);
+	SpinLockAcquire(&MyWorker->slot->mutex);
+	MyWorker->slot->state = KS_STATE_STOPPED;
+	SpinLockRelease(&MyWorker->slot->mutex);
+	ks_decode_stop(MyWorker->stream);
 	proc_exit(0);
 }
 
@@ -954,7 +955,7 @@ access_turn(void)
 		return;
 	ereport(LOG,
 			(errmsg("kusto_sink sink \"%s\": its owner may read a table now, decoding again from %X/%X",
-					W->config->name, LSN_FORMAT_ARGS(ks_decode_confirmed(W->stream)))));
+					MyWorker->config->name, LSN_FORMAT_ARGS(ks_decode_confirmed(MyWorker->stream)))));
 	stop_cleanly();
 }
 
@@ -997,13 +998,13 @@ ks_sink_worker_main(Datum main_arg)
 	ks_sql_pin_search_path();
 	pgstat_report_appname(psprintf("kusto_sink %s", name));
 
-	W = MemoryContextAllocZero(TopMemoryContext, sizeof(SinkWorker));
-	W->slot = slot;
-	W->acks = ks_ack_create();
-	W->batch_cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink batches", ALLOCSET_DEFAULT_SIZES);
+	MyWorker = MemoryContextAllocZero(TopMemoryContext, sizeof(SinkWorker));
+	MyWorker->slot = slot;
+	MyWorker->acks = ks_ack_create();
+	MyWorker->batch_cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink batches", ALLOCSET_DEFAULT_SIZES);
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(RouteEntry);
-	W->routes = hash_create("kusto_sink routes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	MyWorker->routes = hash_create("kusto_sink routes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
 	ks_ship_set_stop_check(config_change_due);
 
 	PG_TRY();
@@ -1048,8 +1049,8 @@ static void
 run_sink(KsSinkSlot *slot, const char *name)
 {
 	ks_crash_point("before_config");
-	W->config = ks_load_config(name, TopMemoryContext);
-	if (W->config == NULL)
+	MyWorker->config = ks_load_config(name, TopMemoryContext);
+	if (MyWorker->config == NULL)
 	{
 		ereport(LOG, (errmsg("kusto_sink sink \"%s\" no longer exists", name)));
 		SpinLockAcquire(&slot->mutex);
@@ -1058,43 +1059,43 @@ run_sink(KsSinkSlot *slot, const char *name)
 		proc_exit(0);
 	}
 	ks_check_catalog_version(slot, name);
-	ks_access_start(W->config, slot);
-	SetUserIdAndSecContext(W->config->owner, SECURITY_LOCAL_USERID_CHANGE);
+	ks_access_start(MyWorker->config, slot);
+	SetUserIdAndSecContext(MyWorker->config->owner, SECURITY_LOCAL_USERID_CHANGE);
 
-	W->max_batch_bytes = (size_t) W->config->client_batch_size_limit_mb * 1024 * 1024;
-	W->shipper = ks_shipper_create(W->config);
-	if (ks_ship_streaming_limit(W->shipper) > 0)
-		W->max_batch_bytes = Min(W->max_batch_bytes, ks_ship_streaming_limit(W->shipper));
-	if (W->config->create_table)
+	MyWorker->max_batch_bytes = (size_t) MyWorker->config->client_batch_size_limit_mb * 1024 * 1024;
+	MyWorker->shipper = ks_shipper_create(MyWorker->config);
+	if (ks_ship_streaming_limit(MyWorker->shipper) > 0)
+		MyWorker->max_batch_bytes = Min(MyWorker->max_batch_bytes, ks_ship_streaming_limit(MyWorker->shipper));
+	if (MyWorker->config->create_table)
 	{
 		/* Kusto's tables first (their mappings follow the records: layouts.c) */
-		ks_prepare_kusto_tables(W->shipper, W->config);
+		ks_prepare_kusto_tables(MyWorker->shipper, MyWorker->config);
 	}
-	W->stream = ks_decode_start(W->config->slot_name, W->config->plugin_options, &hooks);
-	if (W->config->exactly_once)
+	MyWorker->stream = ks_decode_start(MyWorker->config->slot_name, MyWorker->config->plugin_options, &hooks);
+	if (MyWorker->config->exactly_once)
 	{
-		bool		queued = strcmp(W->config->ingestion_method, "queued") == 0;
+		bool		queued = strcmp(MyWorker->config->ingestion_method, "queued") == 0;
 
 		/* (its preconditions are checked with the configuration: config.c) */
-		W->eo = true;
-		W->keep_runs = !queued;
-		if (W->keep_runs && ks_ship_streaming_limit(W->shipper) > 0)
-			W->max_batch_bytes = Min(W->max_batch_bytes,
-									 ks_ship_streaming_limit(W->shipper) - KS_RUN_MARGIN);
-		W->progress = ks_progress_load(name, ks_decode_confirmed(W->stream));
+		MyWorker->eo = true;
+		MyWorker->keep_runs = !queued;
+		if (MyWorker->keep_runs && ks_ship_streaming_limit(MyWorker->shipper) > 0)
+			MyWorker->max_batch_bytes = Min(MyWorker->max_batch_bytes,
+									 ks_ship_streaming_limit(MyWorker->shipper) - KS_RUN_MARGIN);
+		MyWorker->progress = ks_progress_load(name, ks_decode_confirmed(MyWorker->stream));
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": exactly once, %d recorded batches to settle",
-						name, ks_progress_pending(W->progress))));
+						name, ks_progress_pending(MyWorker->progress))));
 	}
 
-	if (W->config->dropped_tables != NULL)
+	if (MyWorker->config->dropped_tables != NULL)
 	{
 		char		message[256];
 
 		/* decoding still finds their changes before the drop (by OID) */
 		snprintf(message, sizeof(message),
 				 "source tables with OIDs %s were dropped; their changes up to the drop are delivered",
-				 W->config->dropped_tables);
+				 MyWorker->config->dropped_tables);
 		ereport(WARNING,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("kusto_sink sink \"%s\": %s", name, message),
@@ -1102,14 +1103,14 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ks_slot_set_error(slot, message);
 	}
 
-	W->dead_letters = ks_dead_letters_create(name, W->config->format, W->batch_cxt);
-	W->snapshot = ks_snapshot_start(name, W->config->plugin_options);
-	ks_snapshot_refresh(W->snapshot, ks_decode_confirmed(W->stream));
-	W->next_snapshot_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_CHECK_MS);
+	MyWorker->dead_letters = ks_dead_letters_create(name, MyWorker->config->format, MyWorker->batch_cxt);
+	MyWorker->snapshot = ks_snapshot_start(name, MyWorker->config->plugin_options);
+	ks_snapshot_refresh(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
+	MyWorker->next_snapshot_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_CHECK_MS);
 
 	SpinLockAcquire(&slot->mutex);
 	slot->state = KS_STATE_RUNNING;
-	slot->confirmed_lsn = ks_decode_confirmed(W->stream);
+	slot->confirmed_lsn = ks_decode_confirmed(MyWorker->stream);
 	SpinLockRelease(&slot->mutex);
 	ereport(LOG, (errmsg("kusto_sink sink \"%s\" started", name)));
 
@@ -1147,7 +1148,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 			 * worker (at-least-once may send again what was in flight,
 			 * exactly once settles it as after a crash).
 			 */
-			if (!W->error_stop)
+			if (!MyWorker->error_stop)
 			{
 				seal_due(true);
 				record_ready();
@@ -1160,18 +1161,18 @@ run_sink(KsSinkSlot *slot, const char *name)
 			stop_cleanly();
 		}
 
-		if (!W->error_stop)
+		if (!MyWorker->error_stop)
 		{
 			/* the owner's current privileges before and right after the step */
 			access_turn();
 			ks_access_begin_step();
-			caught_up = ks_decode_step(W->stream, KS_STEP_RECORDS, &n);
+			caught_up = ks_decode_step(MyWorker->stream, KS_STEP_RECORDS, &n);
 			access_turn();
 		}
-		if (W->chunk_due != InvalidXLogRecPtr)
+		if (MyWorker->chunk_due != InvalidXLogRecPtr)
 		{
-			inject_chunk(W->chunk_due);
-			W->chunk_due = InvalidXLogRecPtr;
+			inject_chunk(MyWorker->chunk_due);
+			MyWorker->chunk_due = InvalidXLogRecPtr;
 		}
 
 		flush = slot->flush_requested;
@@ -1182,23 +1183,23 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ms = start_ready();
 		if (ms >= 0)
 			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
-		ks_ship_poll(W->shipper, 0, ship_done, NULL);
+		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 		settle_dead_letters(false);
 		settle_progress();
 		confirm_acknowledged();
 		publish_progress();
-		if (!W->error_stop && snapshot_turn())
+		if (!MyWorker->error_stop && snapshot_turn())
 			caught_up = false;	/* decode on to its message */
 
 		if (!caught_up)
 			continue;
-		if (W->inflight > 0)
-			ks_ship_poll(W->shipper, KS_IDLE_POLL_MS, ship_done, NULL);
+		if (MyWorker->inflight > 0)
+			ks_ship_poll(MyWorker->shipper, KS_IDLE_POLL_MS, ship_done, NULL);
 		else
 		{
 			long		timeout = KS_IDLE_POLL_MS;
 
-			if (W->error_stop)
+			if (MyWorker->error_stop)
 				timeout = 1000;
 			else if (wait_ms >= 0)
 				timeout = Min(timeout, Max(wait_ms, 1));
