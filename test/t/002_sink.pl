@@ -21,27 +21,18 @@ $kusto->create_sink_table($db, 'Orders',
 	'id:long, customer:string, amount:decimal, created_at:datetime, payload:dynamic');
 $kusto->create_sink_table($db, 'Refunds', 'id:long, order_id:long');
 
-my $node = PostgreSQL::Test::Cluster->new('sink');
-$node->init(allows_streaming => 'logical');
-$node->start;
+my $node = Sinks::start_node('sink', $kusto);
 my $url = $kusto->url;
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
 	CREATE TABLE orders (id int PRIMARY KEY, customer text, amount numeric(12,2),
 		created_at timestamptz, payload jsonb);
 	CREATE TABLE refunds (id int PRIMARY KEY, order_id int);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 	SELECT kusto_sink.create_sink('sales', 'emu', 'orders, refunds', '$db', 'Orders',
 		'{"tables": {"public.refunds": "Refunds"}, "ingestion_method": "streaming",
 		  "batch_interval_ms": 100}');
 });
 
-sub status
-{
-	my ($col) = @_;
-	return $node->safe_psql('postgres', "SELECT $col FROM kusto_sink.status WHERE name = 'sales'");
-}
+sub status { return Sinks::status($node, 'sales', $_[0]); }
 
 ok($node->poll_query_until('postgres',
 	"SELECT state = 'running' FROM kusto_sink.status WHERE name = 'sales'"), 'the worker runs');

@@ -14,15 +14,9 @@ use Sinks;
 my $kusto = KustoEmulator->new;
 $kusto->create_sink_table('Db', 'T', 'id:long');
 
-my $node = PostgreSQL::Test::Cluster->new('deadletter');
-$node->init(allows_streaming => 'logical');
-$node->start;
-my $url = $kusto->url;
+my $node = Sinks::start_node('deadletter', $kusto);
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
 	CREATE TABLE t (id int PRIMARY KEY);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 	SELECT kusto_sink.create_sink('s', 'emu', 't', 'Db', 'T',
 		'{"ingestion_method": "streaming", "batch_interval_ms": 100, "on_error": "dead_letter"}');
 });

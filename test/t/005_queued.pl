@@ -18,16 +18,10 @@ my $db = 'Q';
 $kusto->mgmt($db, ".create table Orders (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
 $kusto->mgmt($db, ".create table Managed (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
 
-my $node = PostgreSQL::Test::Cluster->new('queued');
-$node->init(allows_streaming => 'logical');
-$node->start;
-my $url = $kusto->url;
+my $node = Sinks::start_node('queued', $kusto);
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
 	CREATE TABLE orders (id int PRIMARY KEY, note text);
 	CREATE TABLE managed (id int PRIMARY KEY, note text);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 	SELECT kusto_sink.create_sink('q', 'emu', 'orders', '$db', 'Orders',
 		'{"ingestion_method": "queued", "batch_interval_ms": 100, "flush_immediately": true}');
 	SELECT kusto_sink.create_sink('m', 'emu', 'managed', '$db', 'Managed',
@@ -36,11 +30,7 @@ $node->safe_psql('postgres', qq{
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 2 FROM kusto_sink.status WHERE state = 'running'"), 'both workers run');
 
-sub status
-{
-	my ($sink, $col) = @_;
-	return $node->safe_psql('postgres', "SELECT $col FROM kusto_sink.status WHERE name = '$sink'");
-}
+sub status { return Sinks::status($node, @_); }
 
 # ---- queued: every change through the DM, acknowledged by the status table ----
 my $dm_before = $kusto->admin('GET', '/admin/stats')->{dm}{processed};

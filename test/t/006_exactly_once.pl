@@ -17,7 +17,7 @@ my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
 my $db = 'Eo';
 $kusto->mgmt($db, ".create table T (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
 
-my ($node, $crash_file) = ExactlyOnce::start_node('eo', $kusto->url);
+my ($node, $crash_file) = ExactlyOnce::start_node('eo', $kusto);
 
 # the options that exactly once needs
 my ($ret, $out, $err) = $node->psql('postgres',

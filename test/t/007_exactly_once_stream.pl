@@ -20,7 +20,7 @@ my $db = 'Eos';
 $kusto->mgmt($db, ".create table S (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
 $kusto->mgmt($db, '.alter table S policy streamingingestion enable');
 
-my ($node, $crash_file) = ExactlyOnce::start_node('eos', $kusto->url);
+my ($node, $crash_file) = ExactlyOnce::start_node('eos', $kusto);
 
 # a stream is found in Kusto by its commit and change LSN: both must be there
 my ($ret, $out, $err) = $node->psql('postgres',

@@ -11,32 +11,22 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use Sinks;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Tbl';
 
-my $node = PostgreSQL::Test::Cluster->new('tables');
-$node->init(allows_streaming => 'logical');
-$node->start;
-my $url = $kusto->url;
+my $node = Sinks::start_node('tables', $kusto);
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
 	CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 	CREATE TABLE everything (id int PRIMARY KEY, s smallint, big bigint, f4 real, f8 float8,
 		amount numeric(12,2), ok bool, name text, code char(3), m mood, at timestamptz, ts timestamp,
 		d date, t time, dur interval, u uuid, doc jsonb, tags text[], raw bytea, addr inet);
 	CREATE TABLE items (id int PRIMARY KEY, label text, qty int);
 	CREATE TABLE fits (id int PRIMARY KEY, amount numeric, note text);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 });
 
-sub wait_running
-{
-	my ($sink) = @_;
-	return $node->poll_query_until('postgres',
-		"SELECT state = 'running' FROM kusto_sink.status WHERE name = '$sink'");
-}
+sub wait_running { return Sinks::wait_state($node, $_[0], 'running'); }
 
 # ---------- a table for every type family, JSON, streaming ----------
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('every', 'emu', 'everything', 'Tbl', 'Everything',
@@ -117,18 +107,19 @@ $node->safe_psql('postgres', q{
 $kusto->mgmt($db, $node->safe_psql('postgres', q{SELECT kusto_sink.latest_state_kql('csv', 'items')}));
 my $query = $node->safe_psql('postgres', q{SELECT kusto_sink.latest_state_query('csv', 'items')});
 my $source = $node->safe_psql('postgres', q{SELECT string_agg(id || ':' || coalesce(label, '') || ':' || qty, ',' ORDER BY id) FROM items});
-my $ok = $node->poll_query_until('postgres', 'SELECT true') && wait_for_state();
+# waits until Kusto's latest state is the source's rows (a null label as '')
 sub wait_for_state
 {
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline)
 	{
 		my $rows = $kusto->query($db, "$query | order by id asc | project id, label, qty");
-		return 1 if join(',', map { "$_->[0]:$_->[1]:$_->[2]" } @$rows) eq $source;
+		return 1 if join(',', map { join(':', map { $_ // '' } @$_) } @$rows) eq $source;
 		select(undef, undef, undef, 0.1);
 	}
 	return 0;
 }
+my $ok = wait_for_state();
 ok($ok, 'the latest-state view and query give the source table\'s rows (updates, deletes, a changed key)');
 $node->safe_psql('postgres', q{TRUNCATE items; INSERT INTO items VALUES (42, 'after truncate', 1)});
 $source = '42:after truncate:1';

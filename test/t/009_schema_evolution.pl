@@ -15,36 +15,21 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use Sinks;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Evo';
 
-my $node = PostgreSQL::Test::Cluster->new('evolution');
-$node->init(allows_streaming => 'logical');
-$node->start;
-my $url = $kusto->url;
+my $node = Sinks::start_node('evolution', $kusto);
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
 	CREATE TABLE evj (id int PRIMARY KEY, label text);
 	CREATE TABLE evc (id int PRIMARY KEY, note text);
 	CREATE TABLE evn (id int PRIMARY KEY, note text);
 	CREATE TABLE evw (id int PRIMARY KEY, note text);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 });
 
-sub status
-{
-	my ($sink, $what) = @_;
-	return $node->safe_psql('postgres', "SELECT $what FROM kusto_sink.status WHERE name = '$sink'");
-}
-
-sub wait_state
-{
-	my ($sink, $state) = @_;
-	return $node->poll_query_until('postgres',
-		"SELECT state = '$state' FROM kusto_sink.status WHERE name = '$sink'");
-}
+sub status { return Sinks::status($node, @_); }
+sub wait_state { return Sinks::wait_state($node, @_); }
 
 sub kusto_types
 {

@@ -19,7 +19,7 @@ use KustoEmulator;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Snap';
-my ($node, $crash_file) = ExactlyOnce::start_node('snapshot', $kusto->url);
+my ($node, $crash_file) = ExactlyOnce::start_node('snapshot', $kusto);
 
 $node->safe_psql('postgres', q{
 	CREATE TABLE big (id int PRIMARY KEY, grp int, note text, gone int, payload text);

@@ -26,7 +26,7 @@ use ExactlyOnce;
 use KustoEmulator;
 
 my $kusto = KustoEmulator->new;
-my ($node) = ExactlyOnce::start_node('hijack', $kusto->url);
+my ($node) = ExactlyOnce::start_node('hijack', $kusto);
 
 # the test's own sessions must not run mallory's objects: their search_path
 # is pinned (the sink's background workers take none of this)

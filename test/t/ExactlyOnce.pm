@@ -16,18 +16,11 @@ use Sinks;
 # returns ($node, $crash_file)
 sub start_node
 {
-	my ($name, $kusto_url) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(allows_streaming => 'logical');
-	my $crash_file = $node->data_dir . '/kusto_sink_crash';
-	$node->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nkusto_sink.pending_resend_after = '8s'\n");
-	$node->start;
-	$node->safe_psql('postgres', qq{
-		CREATE EXTENSION kusto_sink;
-		CREATE TABLE t (id int PRIMARY KEY, note text);
-		SELECT kusto_sink.create_connection('emu', '$kusto_url', 'application',
-			tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
-	});
+	my ($name, $kusto) = @_;
+	my $crash_file = PostgreSQL::Test::Utils::tempdir() . '/kusto_sink_crash';
+	my $node = Sinks::start_node($name, $kusto,
+		conf => "kusto_sink.test_crash_file = '$crash_file'\nrestart_after_crash = on\nkusto_sink.pending_resend_after = '8s'\n");
+	$node->safe_psql('postgres', 'CREATE TABLE t (id int PRIMARY KEY, note text)');
 	return ($node, $crash_file);
 }
 

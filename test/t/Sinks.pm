@@ -1,5 +1,13 @@
-# Steps on a sink shared by the TAP tests.
+# Steps on sinks shared by the TAP tests.
 #
+#   my $node = Sinks::start_node('name', $kusto, conf => "...")
+#       a started cluster for logical decoding with the extension created and
+#       the connection 'emu' to the emulator $kusto (its development
+#       principal); conf lines go to postgresql.conf before the start
+#   Sinks::status($node, 'sink', 'rows_sent')
+#       one column of the sink's row in kusto_sink.status
+#   Sinks::wait_state($node, 'sink', 'running')
+#       waits (with the test timeout) until the sink is in that state
 #   Sinks::alter_and_wait($node, 'sink', '{"batch_size": 10}')
 #       alter_sink, then waits until the new worker runs: the old one still
 #       says running until it has settled and exited, so a poll for the state
@@ -8,6 +16,36 @@ package Sinks;
 
 use strict;
 use warnings;
+use PostgreSQL::Test::Cluster;
+
+sub start_node
+{
+	my ($name, $kusto, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
+	$node->start;
+	my $url = $kusto->url;
+	$node->safe_psql('postgres', qq{
+		CREATE EXTENSION kusto_sink;
+		SELECT kusto_sink.create_connection('emu', '$url', 'application',
+			tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+	});
+	return $node;
+}
+
+sub status
+{
+	my ($node, $sink, $column) = @_;
+	return $node->safe_psql('postgres', "SELECT $column FROM kusto_sink.status WHERE name = '$sink'");
+}
+
+sub wait_state
+{
+	my ($node, $sink, $state) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT state = '$state' FROM kusto_sink.status WHERE name = '$sink'");
+}
 
 sub alter_and_wait
 {
