@@ -11,21 +11,17 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use Sinks;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Guard';
 $kusto->create_sink_table($db, 'Items', 'id:long');
 
-my $node = PostgreSQL::Test::Cluster->new('guard');
-$node->init(allows_streaming => 'logical');
-$node->start;
+my $node = Sinks::start_node('guard', $kusto);
 my $url = $kusto->url;
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
 	CREATE TABLE items (id int PRIMARY KEY);
 	CREATE TABLE others (id int PRIMARY KEY);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 	CREATE DATABASE elsewhere;
 });
 $node->safe_psql('postgres', "SELECT kusto_sink.create_sink('items', 'emu', 'items', '$db', 'Items',

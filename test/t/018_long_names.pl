@@ -10,6 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
+use Sinks;
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 100);
 my $db = 'Db';
@@ -20,16 +21,10 @@ my $other_table = $prefix;
 is(length($stream_table), 200, 'a 200-character Kusto table name');
 $kusto->create_sink_table($db, $_, 'id:long') for ($stream_table, $queued_table, $other_table);
 
-my $node = PostgreSQL::Test::Cluster->new('names');
-$node->init(allows_streaming => 'logical');
-$node->start;
-my $url = $kusto->url;
+my $node = Sinks::start_node('names', $kusto);
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION kusto_sink;
 	CREATE TABLE s (id int PRIMARY KEY);
 	CREATE TABLE q (id int PRIMARY KEY);
-	SELECT kusto_sink.create_connection('emu', '$url', 'application',
-		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 	SELECT kusto_sink.create_sink('long_s', 'emu', 's', '$db', '$stream_table',
 		'{"ingestion_method": "streaming", "batch_interval_ms": 100}');
 	SELECT kusto_sink.create_sink('long_q', 'emu', 'q', '$db', '$queued_table',
