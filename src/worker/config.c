@@ -123,9 +123,7 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 			c->create_table = bool_value(v);
 		else if (strcmp(d->defname, "delivery_guarantee") == 0)
 			c->exactly_once = strcmp(v, "exactly_once") == 0;
-		else if (strcmp(d->defname, "metadata") == 0 ||
-				 (strlen(d->defname) > 7 &&
-				  strcmp(d->defname + strlen(d->defname) - 7, "_column") == 0))
+		else if (ks_is_metadata_option(d->defname))
 			c->plugin_options = lappend(c->plugin_options, d);	/* for the plugin */
 		/* "tables" is read elsewhere */
 	}

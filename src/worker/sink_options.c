@@ -277,6 +277,16 @@ string_value(Jsonb *options, const char *name)
 	return NULL;
 }
 
+/* Is a sink option one of the output plugin's metadata options? */
+bool
+ks_is_metadata_option(const char *key)
+{
+	size_t		len = strlen(key);
+
+	return strcmp(key, "metadata") == 0 ||
+		(len > 7 && strcmp(key + len - 7, "_column") == 0);
+}
+
 List *
 ks_sink_metadata_options(Jsonb *options)
 {
@@ -289,8 +299,7 @@ ks_sink_metadata_options(Jsonb *options)
 
 		if (p->value.type != jbvString)
 			continue;
-		if (strcmp(p->key, "metadata") == 0 ||
-			(strlen(p->key) > 7 && strcmp(p->key + strlen(p->key) - 7, "_column") == 0))
+		if (ks_is_metadata_option(p->key))
 			plugin = lappend(plugin, makeDefElem(p->key, (Node *) makeString(ks_jsonb_pair_text(p)), -1));
 	}
 	return plugin;

@@ -15,7 +15,8 @@
  * out.  Every error names the option and its allowed values or range.
  * ks_check_kusto_name() applies Kusto's rule for entity names.
  * ks_sink_metadata_options() gives the options that concern the metadata
- * columns (metadata, <key>_column) as the output plugin's DefElem list.
+ * columns (metadata, <key>_column; ks_is_metadata_option() tells them) as
+ * the output plugin's DefElem list.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +29,7 @@
 extern Jsonb *ks_check_sink_options(Jsonb *options);
 extern void ks_check_sink_combination(Jsonb *options);
 extern void ks_check_kusto_name(const char *what, const char *name);
+extern bool ks_is_metadata_option(const char *key);
 extern List *ks_sink_metadata_options(Jsonb *options);
 
 #endif							/* KS_WORKER_SINK_OPTIONS_H */
