@@ -9,7 +9,8 @@
  * workers (src/worker/).  _PG_init defines the GUCs, reserves the shared
  * memory registry and registers the launcher.  Whenever the library is
  * loaded (preloaded or not) it also installs the drop guard
- * (src/api/drop_guard.c) and the log redaction hook (src/api/log_redact.c).
+ * (src/api/drop_guard.c), the log redaction hook (src/api/log_redact.c) and
+ * the ingest core's failure handler (an ERROR where the core cannot go on).
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,7 @@
 #include "api/drop_guard.h"
 #include "api/log_redact.h"
 #include "compat.h"
+#include "kusto/kusto.h"
 #include "worker/crashpoint.h"
 #include "worker/launcher.h"
 #include "worker/registry.h"
@@ -72,10 +74,30 @@ check_ingestion_method(char **newval, void **extra, GucSource source)
 	return false;
 }
 
+/*
+ * The ingest core cannot go on (kusto.h): an ERROR the caller sees, never the
+ * core's abort that would restart the whole server.  The core calls this
+ * only outside libcurl's callbacks, so the longjmp is safe; what the core had
+ * allocated for the failed call is not freed (it is malloc'd, not palloc'd).
+ */
+static void
+ks_core_failure(kusto_failure kind, const char *what)
+{
+	if (kind == KUSTO_FAILURE_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("The Kusto client of kusto_sink could not allocate memory.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_SYSTEM_ERROR),
+			 errmsg("the Kusto client of kusto_sink failed: %s", what)));
+}
+
 void
 _PG_init(void)
 {
 	/* in every backend that loads the library */
+	kusto_set_failure_handler(ks_core_failure);
 	ks_drop_guard_install();
 	ks_log_redact_install();
 

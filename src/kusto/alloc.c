@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * alloc.c
- *	  The ingest core's allocator hooks (and jansson's), and small helpers.
+ *	  The ingest core's allocation, its failure handler (kusto.h), and
+ *	  growing buffers.
  *
  *-------------------------------------------------------------------------
  */
-#include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,35 +14,56 @@
 
 #include "kusto_int.h"
 
-static void *(*k_malloc) (size_t) = malloc;
-static void *(*k_realloc) (void *, size_t) = realloc;
-static void (*k_free) (void *) = free;
+static void default_failure(kusto_failure kind, const char *what) __attribute__((noreturn));
+
+static void
+default_failure(kusto_failure kind, const char *what)
+{
+	(void) kind;
+	fprintf(stderr, "kusto: %s\n", what);
+	exit(EXIT_FAILURE);
+}
+
+static kusto_failure_handler failure_handler = default_failure;
+
+void
+kusto_set_failure_handler(kusto_failure_handler handler)
+{
+	failure_handler = handler ? handler : default_failure;
+}
+
+void
+kusto_fail(kusto_failure kind, const char *what)
+{
+	failure_handler(kind, what);
+	/* a handler that returns broke its contract: do not go on */
+	default_failure(kind, what);
+}
 
 void *
 kusto_malloc(size_t size)
 {
-	void	   *p = k_malloc(size ? size : 1);
+	void	   *p = malloc(size ? size : 1);
 
 	if (p == NULL)
-		abort();				/* the hooks of the extension never return NULL */
+		kusto_fail(KUSTO_FAILURE_MEMORY, "out of memory");
 	return p;
 }
 
 void *
 kusto_realloc(void *ptr, size_t size)
 {
-	void	   *p = k_realloc(ptr, size ? size : 1);
+	void	   *p = realloc(ptr, size ? size : 1);
 
 	if (p == NULL)
-		abort();
+		kusto_fail(KUSTO_FAILURE_MEMORY, "out of memory");
 	return p;
 }
 
 void
 kusto_free(void *ptr)
 {
-	if (ptr != NULL)
-		k_free(ptr);
+	free(ptr);
 }
 
 char *
@@ -70,7 +92,7 @@ kusto_asprintf(const char *fmt,...)
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		abort();
+		kusto_fail(KUSTO_FAILURE_SYSTEM, "could not format a string");
 	out = kusto_malloc((size_t) n + 1);
 	va_start(ap, fmt);
 	vsnprintf(out, (size_t) n + 1, fmt, ap);
@@ -78,21 +100,35 @@ kusto_asprintf(const char *fmt,...)
 	return out;
 }
 
-void
-kusto_buf_append(kusto_buf *buf, const void *data, size_t len)
+bool
+kusto_buf_try_append(kusto_buf *buf, const void *data, size_t len)
 {
+	if (len > SIZE_MAX / 2 - buf->len - 1)
+		return false;
 	if (buf->len + len + 1 > buf->cap)
 	{
 		size_t		cap = buf->cap ? buf->cap : 1024;
+		char	   *grown;
 
 		while (cap < buf->len + len + 1)
 			cap *= 2;
-		buf->data = kusto_realloc(buf->data, cap);
+		grown = realloc(buf->data, cap);
+		if (grown == NULL)
+			return false;
+		buf->data = grown;
 		buf->cap = cap;
 	}
 	memcpy(buf->data + buf->len, data, len);
 	buf->len += len;
 	buf->data[buf->len] = '\0';
+	return true;
+}
+
+void
+kusto_buf_append(kusto_buf *buf, const void *data, size_t len)
+{
+	if (!kusto_buf_try_append(buf, data, len))
+		kusto_fail(KUSTO_FAILURE_MEMORY, "out of memory");
 }
 
 void

@@ -25,7 +25,9 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	kusto_request *req = (kusto_request *) userdata;
 
-	kusto_buf_append(&req->response, ptr, size * nmemb);
+	/* no memory: 0 fails the transfer (CURLE_WRITE_ERROR), nothing longjmps */
+	if (!kusto_buf_try_append(&req->response, ptr, size * nmemb))
+		return 0;
 	return size * nmemb;
 }
 
@@ -62,7 +64,10 @@ kusto_guid(void)
 	char	   *out = kusto_malloc(37);
 
 	if (RAND_bytes(b, sizeof(b)) != 1)
-		abort();
+	{
+		kusto_free(out);
+		kusto_fail(KUSTO_FAILURE_SYSTEM, "could not generate random bytes for a GUID");
+	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	snprintf(out, 37,
@@ -121,7 +126,7 @@ kusto_url_allowed(const char *url, bool allow_imds, char *why, size_t size)
 	}
 	u = curl_url();
 	if (u == NULL)
-		abort();
+		kusto_fail(KUSTO_FAILURE_MEMORY, "out of memory");
 	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
 		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
 	{
@@ -166,7 +171,10 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 	req->retry_after_s = -1;
 	req->easy = e = curl_easy_init();
 	if (e == NULL)
-		abort();
+	{
+		kusto_free(req);
+		kusto_fail(KUSTO_FAILURE_SYSTEM, "could not create a libcurl handle");
+	}
 
 	if (content_type)
 	{

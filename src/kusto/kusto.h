@@ -159,6 +159,24 @@ typedef struct kusto_result kusto_result;
 typedef struct kusto_table kusto_table;
 typedef struct kusto_op kusto_op;
 
+/*
+ * When the core cannot go on (no memory, no random bytes for a GUID) it calls
+ * the failure handler, which must not return: the extension raises an ERROR
+ * (ks_core_failure in src/worker/ship.c, installed by _PG_init), a program of
+ * its own prints and exits (the default).  The core never calls abort(): in a
+ * server process a signal-killed backend makes the postmaster restart every
+ * backend.  The callbacks libcurl runs never call it (they fail their
+ * transfer instead), so a handler may longjmp.
+ */
+typedef enum kusto_failure
+{
+	KUSTO_FAILURE_MEMORY,		/* an allocation failed */
+	KUSTO_FAILURE_SYSTEM		/* no random bytes, no libcurl handle, ... */
+} kusto_failure;
+typedef void (*kusto_failure_handler) (kusto_failure kind, const char *what);
+extern void kusto_set_failure_handler(kusto_failure_handler handler);
+extern void kusto_fail(kusto_failure kind, const char *what) __attribute__((noreturn));
+
 extern void *kusto_malloc(size_t size);
 extern void *kusto_realloc(void *ptr, size_t size);
 extern void kusto_free(void *ptr);

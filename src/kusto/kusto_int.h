@@ -25,6 +25,8 @@ typedef struct kusto_buf
 } kusto_buf;
 
 extern void kusto_buf_append(kusto_buf *buf, const void *data, size_t len);
+/* false when there is no memory (buf unchanged): for libcurl's callbacks */
+extern bool kusto_buf_try_append(kusto_buf *buf, const void *data, size_t len);
 extern void kusto_buf_free(kusto_buf *buf);
 
 /*

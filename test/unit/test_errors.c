@@ -2,6 +2,8 @@
  * Pure unit tests of the ingest core: error shapes and their classes,
  * Retry-After, loopback detection, configuration checks.
  */
+#include <setjmp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,52 @@ check_base64url(void)
 	s = kusto_base64url((const unsigned char *) "", 0);
 	CHECK_STR(s, "", "base64url of nothing");
 	kusto_free(s);
+}
+
+/*
+ * Where the core cannot go on it calls the embedder's failure handler (the
+ * extension raises an ERROR), never abort(); a buffer that libcurl's
+ * callbacks fill reports "no memory" instead of calling the handler.
+ */
+static jmp_buf failure_jump;
+static kusto_failure failure_kind;
+static char failure_what[64];
+
+static void
+catch_failure(kusto_failure kind, const char *what)
+{
+	failure_kind = kind;
+	snprintf(failure_what, sizeof(failure_what), "%s", what);
+	longjmp(failure_jump, 1);
+}
+
+static void
+check_failure_handler(void)
+{
+	kusto_buf	buf = {0};
+	volatile int reached = 0;
+
+	kusto_set_failure_handler(catch_failure);
+	if (setjmp(failure_jump) == 0)
+	{
+		kusto_fail(KUSTO_FAILURE_MEMORY, "out of memory");
+		reached = 1;
+	}
+	CHECK(reached == 0 && failure_kind == KUSTO_FAILURE_MEMORY &&
+		  strcmp(failure_what, "out of memory") == 0,
+		  "kusto_fail calls the embedder's handler (which may longjmp)");
+
+	kusto_buf_append(&buf, "abc", 3);
+	CHECK(!kusto_buf_try_append(&buf, "x", SIZE_MAX - 1) && buf.len == 3 &&
+		  strcmp(buf.data, "abc") == 0,
+		  "a buffer that cannot grow says so and stays as it was");
+	failure_what[0] = '\0';
+	if (setjmp(failure_jump) == 0)
+		kusto_buf_append(&buf, "x", SIZE_MAX - 1);
+	CHECK(strcmp(failure_what, "out of memory") == 0,
+		  "kusto_buf_append out of memory goes to the handler");
+	kusto_buf_free(&buf);
+	kusto_set_failure_handler(NULL);
 }
 
 /* the shared retry policy, table-driven */
@@ -81,6 +129,7 @@ main(void)
 
 	check_base64url();
 	check_retry();
+	check_failure_handler();
 
 	parse(&err, 400, "{\"error\":{\"code\":\"BadRequest_EntityNotFound\",\"message\":\"BadRequest_EntityNotFound: x\",\"@message\":\"Entity ID 'T' of kind 'Table' was not found.\",\"@permanent\":true}}", -1);
 	CHECK(err.status == KUSTO_ERR_PERMANENT, "Kusto JSON error, @permanent true: permanent");
