@@ -74,7 +74,7 @@ xact_callback(XactEvent event, void *arg)
 					if (slot != NULL)
 					{
 						slot->dropping = false;
-						slot->stop_requested = false;
+						(void) ks_slot_take_request(slot, KS_REQUEST_STOP);
 					}
 				}
 				LWLockRelease(ks_registry->lock);
@@ -127,7 +127,7 @@ kusto_sink_flush_sink(PG_FUNCTION_ARGS)
 	slot = ks_registry_find(name, MyDatabaseId, false);
 	if (slot != NULL)
 	{
-		slot->flush_requested = true;
+		ks_slot_request(slot, KS_REQUEST_FLUSH);
 		pid = slot->pid;
 	}
 	LWLockRelease(ks_registry->lock);
@@ -156,7 +156,7 @@ kusto_sink_stop_worker(PG_FUNCTION_ARGS)
 	if (slot != NULL)
 	{
 		slot->dropping = true;
-		slot->stop_requested = true;
+		ks_slot_request(slot, KS_REQUEST_STOP);
 		set_worker_latch(slot->pid);
 	}
 	LWLockRelease(ks_registry->lock);

@@ -223,7 +223,7 @@ reconcile(MemoryContext cxt)
 			{
 				PGPROC	   *proc = BackendPidGetProc(slot->pid);
 
-				slot->reload_requested = true;
+				ks_slot_request(slot, KS_REQUEST_RELOAD);
 				if (proc != NULL)
 					SetLatch(&proc->procLatch);
 			}

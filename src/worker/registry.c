@@ -52,7 +52,10 @@ ks_registry_attach(void)
 		ks_registry->lock = &(GetNamedLWLockTranche("kusto_sink"))->lock;
 		ks_registry->nslots = ks_max_sinks;
 		for (i = 0; i < ks_max_sinks; i++)
+		{
 			SpinLockInit(&ks_registry->slots[i].mutex);
+			pg_atomic_init_u32(&ks_registry->slots[i].requests, 0);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -90,6 +93,7 @@ ks_registry_find(const char *name, Oid dboid, bool create)
 	memset(((char *) free_slot) + offsetof(KsSinkSlot, state), 0,
 		   sizeof(KsSinkSlot) - offsetof(KsSinkSlot, state));
 	SpinLockRelease(&free_slot->mutex);
+	pg_atomic_init_u32(&free_slot->requests, 0);
 	free_slot->in_use = true;
 	strlcpy(free_slot->name, name, KS_NAME_LEN);
 	free_slot->dboid = dboid;

@@ -8,7 +8,10 @@
  * its worker, so counters survive worker restarts (not server restarts);
  * `generation` tells a relaunched worker from a stale one.  Counters are
  * written only by the sink's own worker (under the slot's spinlock) and read
- * by anyone.
+ * by anyone.  Requests to the worker (flush, stop, reload) are bits of an
+ * atomic word that backends and the launcher set and the worker takes, so no
+ * one reads or writes them unlocked; `dropping` is read and written under
+ * the registry's lock.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +20,7 @@
 
 #include "access/xlogdefs.h"
 #include "pg_config_manual.h"
+#include "port/atomics.h"
 #include "datatype/timestamp.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
@@ -35,6 +39,11 @@ typedef enum KsSinkState
 	KS_STATE_ERROR
 } KsSinkState;
 
+/* requests to a sink's worker: bits of KsSinkSlot.requests */
+#define KS_REQUEST_FLUSH	0x1		/* flush_sink(): seal and send what is open */
+#define KS_REQUEST_STOP		0x2		/* drop_sink(): settle in-flight batches, exit */
+#define KS_REQUEST_RELOAD	0x4		/* configuration changed: settle and restart */
+
 typedef struct KsSinkSlot
 {
 	bool		in_use;
@@ -46,10 +55,9 @@ typedef struct KsSinkSlot
 	bool		seen;			/* still in the catalog at the last look */
 	uint64		generation;		/* bumped at every launch */
 	int			pid;			/* the worker's, 0 when none */
-	bool		flush_requested;	/* set by flush_sink(), cleared by the worker */
-	bool		stop_requested; /* set by drop_sink(): settle in-flight batches, exit */
-	bool		dropping;		/* the launcher must not (re)start this worker */
-	bool		reload_requested;	/* configuration changed: settle and restart */
+	pg_atomic_uint32 requests;	/* KS_REQUEST_* bits (ks_slot_request) */
+	bool		dropping;		/* being dropped: a new launch exits at once
+								 * (under the registry's lock) */
 	TimestampTz config_stamp;	/* catalog change time the worker runs with */
 	TimestampTz last_exit;		/* for the restart backoff */
 	int			failures;		/* consecutive abnormal exits */
@@ -93,5 +101,26 @@ extern void ks_slot_set_error(KsSinkSlot *slot, const char *message);
 extern void ks_slot_add_latency(KsSinkSlot *slot, double ms);
 extern void ks_wake_launcher(void);
 extern bool ks_slot_visible_to(const KsSinkSlot *slot, Oid roleid);
+
+/* ask the worker for something (the caller then sets its latch) */
+static inline void
+ks_slot_request(KsSinkSlot *slot, uint32 bits)
+{
+	pg_atomic_fetch_or_u32(&slot->requests, bits);
+}
+
+/* whether any of these requests is pending */
+static inline bool
+ks_slot_requested(KsSinkSlot *slot, uint32 bits)
+{
+	return (pg_atomic_read_u32(&slot->requests) & bits) != 0;
+}
+
+/* clear these requests; whether any of them was pending */
+static inline bool
+ks_slot_take_request(KsSinkSlot *slot, uint32 bits)
+{
+	return (pg_atomic_fetch_and_u32(&slot->requests, ~bits) & bits) != 0;
+}
 
 #endif							/* KS_WORKER_REGISTRY_H */

@@ -128,7 +128,7 @@ static bool
 config_change_pending(void)
 {
 	return MyWorker != NULL && MyWorker->slot != NULL &&
-		(MyWorker->slot->reload_requested || MyWorker->slot->stop_requested);
+		ks_slot_requested(MyWorker->slot, KS_REQUEST_RELOAD | KS_REQUEST_STOP);
 }
 
 /*
@@ -425,7 +425,8 @@ exit_while_decoding(void)
 	SpinLockAcquire(&MyWorker->slot->mutex);
 	MyWorker->slot->state = KS_STATE_STOPPED;
 	SpinLockRelease(&MyWorker->slot->mutex);
-	MyWorker->slot->reload_requested = false;	/* the next worker has the new configuration */
+	/* the next worker has the new configuration */
+	(void) ks_slot_take_request(MyWorker->slot, KS_REQUEST_RELOAD);
 	proc_exit(0);
 }
 
@@ -490,7 +491,7 @@ wait_for_room(void)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
-			if (MyWorker->slot->reload_requested)
+			if (ks_slot_requested(MyWorker->slot, KS_REQUEST_RELOAD))
 				exit_while_decoding();
 			end_error_pause();
 		}
@@ -499,7 +500,8 @@ wait_for_room(void)
 		 * would send its acknowledged batches again); a stuck one does not
 		 * hold a change back.
 		 */
-		if (MyWorker->slot->stop_requested || (MyWorker->slot->reload_requested && retry_waiting()))
+		if (ks_slot_requested(MyWorker->slot, KS_REQUEST_STOP) ||
+			(ks_slot_requested(MyWorker->slot, KS_REQUEST_RELOAD) && retry_waiting()))
 			exit_while_decoding();
 	}
 }
@@ -1017,7 +1019,7 @@ ks_sink_worker_main(Datum main_arg)
 		ErrorData  *edata;
 
 		MemoryContextSwitchTo(TopMemoryContext);
-		if (slot->reload_requested || slot->stop_requested)
+		if (ks_slot_requested(slot, KS_REQUEST_RELOAD | KS_REQUEST_STOP))
 		{
 			/*
 			 * A configuration change cancelled what the worker waited for (or
@@ -1031,7 +1033,7 @@ ks_sink_worker_main(Datum main_arg)
 			SpinLockAcquire(&slot->mutex);
 			slot->state = KS_STATE_STOPPED;
 			SpinLockRelease(&slot->mutex);
-			slot->reload_requested = false;
+			(void) ks_slot_take_request(slot, KS_REQUEST_RELOAD);
 			proc_exit(0);
 		}
 		edata = CopyErrorData();
@@ -1129,14 +1131,14 @@ run_sink(KsSinkSlot *slot, const char *name)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (slot->stop_requested)
+		if (ks_slot_requested(slot, KS_REQUEST_STOP))
 		{
 			/* drop_sink: settle what is in flight (briefly), then go */
 			finish_for_change(false);
 			settle_progress();
 			stop_cleanly();
 		}
-		if (slot->reload_requested)
+		if (ks_slot_requested(slot, KS_REQUEST_RELOAD))
 		{
 			/*
 			 * The sink or its connection changed: ship what is due and take
@@ -1157,7 +1159,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 			settle_dead_letters(false);
 			settle_progress();
 			confirm_acknowledged();
-			slot->reload_requested = false;
+			(void) ks_slot_take_request(slot, KS_REQUEST_RELOAD);
 			stop_cleanly();
 		}
 
@@ -1175,9 +1177,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 			MyWorker->chunk_due = InvalidXLogRecPtr;
 		}
 
-		flush = slot->flush_requested;
-		if (flush)
-			slot->flush_requested = false;
+		flush = ks_slot_take_request(slot, KS_REQUEST_FLUSH);
 		wait_ms = seal_due(flush);
 		record_ready();
 		ms = start_ready();
