@@ -350,13 +350,17 @@ poll_later(KsShipper *shipper, KsBatch *batch)
 {
 	long		ms = KS_POLL_FIRST_MS;
 	int			i;
+	MemoryContext oldcxt;
 
 	for (i = 0; i < batch->polls && ms < KS_POLL_MAX_MS; i++)
 		ms *= 2;
 	batch->polls++;
 	batch->polling = true;
 	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, KS_POLL_MAX_MS));
+	/* the list lives as long as the shipper, not in the caller's context */
+	oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(shipper));
 	shipper->polling = lappend(shipper->polling, batch);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 int

@@ -81,7 +81,9 @@ typedef struct SinkWorker
 	KsSinkConfig *config;
 	KsDecodeStream *stream;
 	KsShipper  *shipper;
-	MemoryContext batch_cxt;
+	MemoryContext cxt;			/* "kusto_sink worker": for the worker's life */
+	MemoryContext loop_cxt;		/* reset at every turn of the main loop */
+	MemoryContext batch_cxt;	/* the batches (each a child context) */
 
 	List	   *open;			/* KsBatch *, one per Kusto table */
 	List	   *ready;			/* sealed, waiting to be shipped */
@@ -112,7 +114,7 @@ typedef struct SinkWorker
 typedef struct RouteEntry
 {
 	Oid			relid;
-	char	   *kusto_table;	/* in TopMemoryContext: never cut (issue 14) */
+	char	   *kusto_table;	/* in the worker's context: never cut (issue 14) */
 	uint64		shape_hash;		/* of the relation's latest records */
 	KsLayout   *layout;			/* their layout */
 } RouteEntry;
@@ -183,11 +185,11 @@ confirm_acknowledged(void)
 
 static void ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message);
 
-/* may run inside decoding (see on_record): lists go to TopMemoryContext */
+/* may run inside decoding (see on_record): lists go to the worker's context */
 static void
 ship_done(void *arg, KsBatch *batch, KsShipOutcome outcome, const char *message)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 
 	ship_done_internal(batch, outcome, message);
 	MemoryContextSwitchTo(oldcxt);
@@ -544,7 +546,7 @@ route(Oid relid, const KsShape *shape, const char *name)
 							MyWorker->config->name, qualified),
 					 errhint("Map it in the sink option \"tables\" with kusto_sink.alter_sink().")));
 		entry = hash_search(MyWorker->routes, &relid, HASH_ENTER, &found);
-		entry->kusto_table = MemoryContextStrdup(TopMemoryContext, table);
+		entry->kusto_table = MemoryContextStrdup(MyWorker->cxt, table);
 		entry->layout = NULL;
 	}
 	if (entry->layout == NULL || entry->shape_hash != shape->hash)
@@ -595,7 +597,7 @@ batch_for(const char *kusto_table, KsLayout *layout)
 
 /*
  * The hooks run inside decoding, where CurrentMemoryContext is the output
- * plugin's per-change context: the worker's lists live in TopMemoryContext.
+ * plugin's per-change context: the worker's lists live in MyWorker->cxt.
  */
 /*
  * Exactly once, after a restart: a record already in Kusto is skipped, a
@@ -672,7 +674,7 @@ on_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
 			ks_decode_pause(MyWorker->stream);
 		return;
 	}
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 	r = route(relid, shape, NULL);
 	if (MyWorker->eo && eo_replay(r, data, len, lsn, commit_lsn, index))
 	{
@@ -711,7 +713,7 @@ static void
 on_commit(void *arg, XLogRecPtr commit_lsn, XLogRecPtr end_lsn,
 		  TimestampTz commit_time, int64 nrecords)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 	ListCell   *lc;
 
 	foreach(lc, MyWorker->open)
@@ -756,7 +758,7 @@ inject_chunk(XLogRecPtr lsn)
 	if (chunk == NULL)
 		return;					/* its transaction did not commit */
 	StartTransactionCommand();
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 	r = route(chunk->relid, &chunk->shape, chunk->source_table);
 	/* the chunk starts a batch, so that it never makes one too big */
 	foreach(lc, MyWorker->open)
@@ -819,6 +821,7 @@ seal_due(bool all)
 	TimestampTz now = GetCurrentTimestamp();
 	long		wait_ms = -1;
 	ListCell   *lc;
+	MemoryContext oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 
 	foreach(lc, MyWorker->open)
 	{
@@ -838,6 +841,7 @@ seal_due(bool all)
 			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
 		}
 	}
+	MemoryContextSwitchTo(oldcxt);
 	return wait_ms;
 }
 
@@ -856,7 +860,7 @@ settle_dead_letters(bool check_requests)
 	MemoryContext oldcxt;
 
 	ks_dead_letters_settle(MyWorker->dead_letters, check_requests, &stored, &retry);
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 	MyWorker->ready = list_concat(MyWorker->ready, retry);
 	foreach(lc, stored)
 	{
@@ -1000,13 +1004,29 @@ ks_sink_worker_main(Datum main_arg)
 	ks_sql_pin_search_path();
 	pgstat_report_appname(psprintf("kusto_sink %s", name));
 
-	MyWorker = MemoryContextAllocZero(TopMemoryContext, sizeof(SinkWorker));
+	/*
+	 * The worker's memory: a context for its life (its state, configuration,
+	 * lists and routes), one per batch under "kusto_sink batches", and one
+	 * reset at every turn of the main loop for whatever a turn allocates and
+	 * does not keep (as logical replication's ApplyMessageContext).
+	 */
+	{
+		MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink worker",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		MyWorker = MemoryContextAllocZero(cxt, sizeof(SinkWorker));
+		MyWorker->cxt = cxt;
+	}
+	MyWorker->loop_cxt = AllocSetContextCreate(MyWorker->cxt, "kusto_sink worker iteration",
+											   ALLOCSET_DEFAULT_SIZES);
+	MyWorker->batch_cxt = AllocSetContextCreate(MyWorker->cxt, "kusto_sink batches", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(MyWorker->cxt);
 	MyWorker->slot = slot;
 	MyWorker->acks = ks_ack_create();
-	MyWorker->batch_cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink batches", ALLOCSET_DEFAULT_SIZES);
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(RouteEntry);
-	MyWorker->routes = hash_create("kusto_sink routes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.hcxt = MyWorker->cxt;
+	MyWorker->routes = hash_create("kusto_sink routes", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ks_ship_set_stop_check(config_change_due);
 
 	PG_TRY();
@@ -1051,7 +1071,7 @@ static void
 run_sink(KsSinkSlot *slot, const char *name)
 {
 	ks_crash_point("before_config");
-	MyWorker->config = ks_load_config(name, TopMemoryContext);
+	MyWorker->config = ks_load_config(name, MyWorker->cxt);
 	if (MyWorker->config == NULL)
 	{
 		ereport(LOG, (errmsg("kusto_sink sink \"%s\" no longer exists", name)));
@@ -1123,6 +1143,11 @@ run_sink(KsSinkSlot *slot, const char *name)
 		long		wait_ms;
 		long		ms;
 		bool		flush;
+
+		/* what this turn allocates and does not keep goes with it */
+		MemoryContextSwitchTo(MyWorker->cxt);
+		MemoryContextReset(MyWorker->loop_cxt);
+		MemoryContextSwitchTo(MyWorker->loop_cxt);
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
