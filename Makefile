@@ -11,6 +11,7 @@
 #   make bench-snapshot      the initial snapshot benchmark alone
 #   make demo                the end-to-end demo
 #   make emulator            run the Kusto emulator in the foreground
+#   make deb                 the Debian package postgresql-<major>-kusto-sink, in build/deb/
 
 EXTENSION = kusto_sink
 MODULE_big = kusto_sink
@@ -103,7 +104,7 @@ include $(PGXS)
 PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
 export PG_CONFIG
 
-.PHONY: deps installcheck unit emulator-test tap test bench bench-snapshot demo emulator soak
+.PHONY: deps installcheck unit emulator-test tap test bench bench-snapshot demo emulator soak deb
 
 # kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
 KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
@@ -160,6 +161,10 @@ soak:
 	$(MAKE) all
 	$(MAKE) install
 	@bash test/soak/soak.sh
+
+deb:
+	@bash test/scripts/deps.sh
+	@bash test/scripts/deb.sh
 
 emulator:
 	@bash test/scripts/deps.sh --npm-only

@@ -16,6 +16,7 @@ APT_PACKAGES=(
 	postgresql-contrib
 	libcurl4-openssl-dev libssl-dev zlib1g-dev libjansson-dev
 	libipc-run-perl perl openssl valgrind python3 procps ca-certificates curl bc
+	debhelper postgresql-server-dev-all dpkg-dev fakeroot
 )
 
 missing_apt() {

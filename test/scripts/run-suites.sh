@@ -84,6 +84,9 @@ fi
 if compgen -G "$KS_ROOT/test/t/*.pl" >/dev/null; then
 	run_suite tap prove bash "$KS_ROOT/test/scripts/tap.sh"
 fi
+# last: it installs the Debian package into the system's PostgreSQL 15 and
+# puts the tree's build back afterwards
+run_suite package plain bash "$KS_ROOT/test/scripts/package-test.sh"
 rm -rf "$logdir"
 
 echo
