@@ -37,6 +37,7 @@ API_OBJS = \
 	src/api/prerequisites.o \
 	src/api/sink_control.o \
 	src/api/source_access.o \
+	src/api/table_commands.o \
 	src/api/table_empty.o \
 	src/api/test_connection.o \
 	src/api/typeinfo.o
@@ -50,6 +51,7 @@ WORKER_OBJS = \
 	src/worker/crashpoint.o \
 	src/worker/dead_letters.o \
 	src/worker/decode.o \
+	src/worker/kusto_ddl.o \
 	src/worker/kusto_tables.o \
 	src/worker/jsonb_pairs.o \
 	src/worker/layouts.o \

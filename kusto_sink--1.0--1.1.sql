@@ -992,6 +992,19 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 -- [worker] what the worker calls
 -------------------------------------------------------------------------------
 
+-------------------------------------------------------------------------------
+-- [one source] what C and SQL both know, once, in C
+-------------------------------------------------------------------------------
+
+-- The Kusto table commands: the worker's one generator
+-- (src/worker/kusto_ddl.c), which reads the schema with jsonb, not a copy
+-- in plpgsql (CREATE OR REPLACE keeps its privileges: none for PUBLIC).
+CREATE OR REPLACE FUNCTION kusto_sink._kusto_table_commands(sink text, kusto_table text, kusto_schema jsonb)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'kusto_sink_kusto_table_commands'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();
