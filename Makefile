@@ -59,6 +59,7 @@ WORKER_OBJS = \
 	src/worker/progress.o \
 	src/worker/registry.o \
 	src/worker/ship.o \
+	src/worker/sink_name.o \
 	src/worker/sink_options.o \
 	src/worker/sink_worker.o \
 	src/worker/snapshot.o \

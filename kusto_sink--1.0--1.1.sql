@@ -458,11 +458,8 @@ DECLARE
 	mapped jsonb;
 BEGIN
 	PERFORM kusto_sink._outside_transaction('kusto_sink.create_sink()');
-	IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
-		RAISE EXCEPTION 'invalid sink name "%"', name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'A sink name starts with a lower-case letter or underscore and has at most 52 lower-case letters, digits or underscores (it names the replication slot kusto_sink_<name>).';
-	END IF;
+	-- (the rule and the slot name: src/worker/sink_name.c)
+	PERFORM kusto_sink._check_sink_name(name);
 	PERFORM kusto_sink._check_prerequisites();
 	SELECT * INTO conn FROM kusto_sink.connection c WHERE c.name = impl_create_sink.connection;
 	IF NOT FOUND THEN
@@ -494,7 +491,7 @@ BEGIN
 		jsonb_strip_nulls(kusto_sink._check_sink_options(coalesce(options, '{}'))));
 	mapped := coalesce(s.options -> 'tables', '{}');
 	s.enabled := true;
-	s.slot_name := 'kusto_sink_' || name;
+	s.slot_name := kusto_sink._slot_name(name);
 	s.owner := caller;
 	s.created_at := now();
 	s.updated_at := now();
@@ -1004,6 +1001,20 @@ RETURNS SETOF text
 AS 'MODULE_PATHNAME', 'kusto_sink_kusto_table_commands'
 LANGUAGE C STABLE
 SET search_path = pg_catalog, pg_temp;
+
+-- A sink's name and its replication slot: one rule, the C code's
+-- (src/worker/sink_name.c), which create_sink and _stop_worker use.
+CREATE FUNCTION kusto_sink._check_sink_name(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_sink_name'
+LANGUAGE C IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._check_sink_name(text) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink._slot_name(sink text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kusto_sink_slot_name'
+LANGUAGE C STRICT IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._slot_name(text) FROM PUBLIC;
 
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();

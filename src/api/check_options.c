@@ -12,6 +12,7 @@
  *	_check_sink_options(options jsonb) -> jsonb	each option, normalised
  *	_check_sink_combination(options jsonb) -> jsonb	the options together
  *	_check_kusto_name(what text, name text)		Kusto's entity-name rule
+ *	_check_sink_name(name text)			the rule for sink names (sink_name.h)
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +35,7 @@
 #include "worker/jsonb_pairs.h"
 
 #include "worker/connection_options.h"
+#include "worker/sink_name.h"
 #include "worker/sink_options.h"
 
 PG_FUNCTION_INFO_V1(kusto_sink_check_connection);
@@ -42,6 +44,7 @@ PG_FUNCTION_INFO_V1(kusto_sink_connection_missing_secret);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_options);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_combination);
 PG_FUNCTION_INFO_V1(kusto_sink_check_kusto_name);
+PG_FUNCTION_INFO_V1(kusto_sink_check_sink_name);
 PG_FUNCTION_INFO_V1(kusto_sink_check_metadata_columns);
 
 typedef struct ConnRow
@@ -179,6 +182,14 @@ Datum
 kusto_sink_check_kusto_name(PG_FUNCTION_ARGS)
 {
 	ks_check_kusto_name(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+/* _check_sink_name(name text): not STRICT, a NULL name is an error too */
+Datum
+kusto_sink_check_sink_name(PG_FUNCTION_ARGS)
+{
+	ks_check_sink_name(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
 }
 
