@@ -305,6 +305,25 @@ ks_sink_metadata_options(Jsonb *options)
 	return plugin;
 }
 
+bool
+ks_check_exactly_once(const char *method, bool poll_for_ingestion_status, bool has_lsn,
+					  bool has_commit_lsn)
+{
+	bool		queued = strcmp(method, "queued") == 0;
+
+	if (strcmp(method, "streaming") != 0 && !poll_for_ingestion_status)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delivery_guarantee \"exactly_once\" needs poll_for_ingestion_status"),
+				 errhint("A queued batch can only count as delivered once Kusto reported it ingested.")));
+	if (!queued && !(has_lsn && has_commit_lsn))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delivery_guarantee \"exactly_once\" with ingestion_method \"%s\" needs the metadata columns lsn and commit_lsn", method),
+				 errhint("A stream carries no tag: a batch sent again after a crash is first looked up in Kusto by the commit and change LSN of its first record. Add lsn and commit_lsn to option \"metadata\", or use ingestion_method \"queued\".")));
+	return queued;
+}
+
 void
 ks_check_sink_combination(Jsonb *options)
 {
@@ -321,15 +340,7 @@ ks_check_sink_combination(Jsonb *options)
 
 	if (guarantee == NULL || strcmp(guarantee, "exactly_once") != 0)
 		return;
-	if (strcmp(method, "streaming") != 0 && poll != NULL && strcmp(poll, "false") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("delivery_guarantee \"exactly_once\" needs poll_for_ingestion_status"),
-				 errhint("A queued batch can only count as delivered once Kusto reported it ingested.")));
-	if (strcmp(method, "queued") != 0 &&
-		!(dopts.meta_enabled[KS_META_LSN] && dopts.meta_enabled[KS_META_COMMIT_LSN]))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("delivery_guarantee \"exactly_once\" with ingestion_method \"%s\" needs the metadata columns lsn and commit_lsn", method),
-				 errhint("A stream carries no tag: a batch sent again after a crash is first looked up in Kusto by the commit and change LSN of its first record. Add lsn and commit_lsn to option \"metadata\", or use ingestion_method \"queued\".")));
+	/* (poll_for_ingestion_status is on unless set to false) */
+	(void) ks_check_exactly_once(method, poll == NULL || strcmp(poll, "false") != 0,
+								 dopts.meta_enabled[KS_META_LSN], dopts.meta_enabled[KS_META_COMMIT_LSN]);
 }
