@@ -69,6 +69,7 @@ WORKER_OBJS = \
 KUSTO_OBJS = \
 	src/kusto/alloc.o \
 	src/kusto/auth.o \
+	src/kusto/auth_methods.o \
 	src/kusto/client.o \
 	src/kusto/error.o \
 	src/kusto/http.o \

@@ -210,39 +210,13 @@ REVOKE ALL ON FUNCTION kusto_sink._check_owner(regrole, text, text, regrole) FRO
 -- Naming files on the database server, and using the server's own Azure
 -- identity (managed and workload identity), is for superusers and members
 -- of pg_read_server_files only, as COPY FROM a file is.  Checked for what a
--- call sets anew (old is NULL for a new connection).
+-- call sets anew (old is NULL for a new connection).  Which methods and
+-- which arguments and options those are is the C code's one table (the
+-- ingest core's kusto_auth_methods; src/worker/connection_options.c).
 CREATE FUNCTION kusto_sink._check_server_files(caller regrole, c kusto_sink.connection, old kusto_sink.connection)
 RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	what text;
-BEGIN
-	IF pg_catalog.pg_has_role(caller, 'pg_read_server_files', 'USAGE') THEN
-		RETURN;
-	END IF;
-	IF c.auth IN ('managed_identity', 'workload_identity') THEN
-		RAISE EXCEPTION 'permission denied to use auth method "%"', c.auth
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'It uses the database server''s own Azure identity, which only superusers and members of pg_read_server_files may hand to a connection.',
-				  HINT = 'Ask a superuser to create the connection and to let you use it (it stays theirs).';
-	END IF;
-	SELECT f.k INTO what FROM (VALUES
-			('certificate_file', c.certificate_file, old.certificate_file),
-			('private_key_file', c.private_key_file, old.private_key_file),
-			('federated_token_file', c.federated_token_file, old.federated_token_file),
-			('ca_file', c.options ->> 'ca_file', old.options ->> 'ca_file'),
-			('app_key_file', c.options ->> 'app_key_file', old.options ->> 'app_key_file'),
-			('token_file', c.options ->> 'token_file', old.options ->> 'token_file')) f(k, v, was)
-	 WHERE f.v IS NOT NULL AND f.v IS DISTINCT FROM f.was LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'permission denied to set connection argument "%"', what
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'Only superusers and members of pg_read_server_files may name files on the database server, as for COPY FROM a file.';
-	END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'kusto_sink_check_server_files'
+LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION kusto_sink._check_server_files(regrole, kusto_sink.connection, kusto_sink.connection) FROM PUBLIC;
 
 -- The public functions take their caller (src/api/caller_gate.c) and call

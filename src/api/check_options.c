@@ -9,6 +9,9 @@
  *								the row checked, its cluster_url normalised
  *	_connection_has_secret(c connection) -> boolean	a secret is stored (or its file named)
  *	_connection_missing_secret(c connection) -> text	the secret its method lacks, or NULL
+ *	_check_server_files(caller regrole, c connection, old connection)
+ *								may the caller name server files (or use the
+ *								server's identity) as c does anew
  *	_check_sink_options(options jsonb) -> jsonb	each option, normalised
  *	_check_sink_combination(options jsonb) -> jsonb	the options together
  *	_check_kusto_name(what text, name text)		Kusto's entity-name rule
@@ -19,8 +22,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/array.h"
@@ -41,6 +46,7 @@
 PG_FUNCTION_INFO_V1(kusto_sink_check_connection);
 PG_FUNCTION_INFO_V1(kusto_sink_connection_has_secret);
 PG_FUNCTION_INFO_V1(kusto_sink_connection_missing_secret);
+PG_FUNCTION_INFO_V1(kusto_sink_check_server_files);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_options);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_combination);
 PG_FUNCTION_INFO_V1(kusto_sink_check_kusto_name);
@@ -158,6 +164,28 @@ kusto_sink_connection_missing_secret(PG_FUNCTION_ARGS)
 	if (missing == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(missing));
+}
+
+/*
+ * Naming files on the database server, and using the server's own Azure
+ * identity, is for superusers and members of pg_read_server_files only, as
+ * COPY FROM a file is (old is NULL for a new connection).
+ */
+Datum
+kusto_sink_check_server_files(PG_FUNCTION_ARGS)
+{
+	ConnRow		c;
+	ConnRow		old;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	if (has_privs_of_role(PG_GETARG_OID(0), ROLE_PG_READ_SERVER_FILES))
+		PG_RETURN_VOID();
+	read_row(&c, PG_GETARG_HEAPTUPLEHEADER(1));
+	if (!PG_ARGISNULL(2))
+		read_row(&old, PG_GETARG_HEAPTUPLEHEADER(2));
+	ks_check_server_files(&c.args, PG_ARGISNULL(2) ? NULL : &old.args);
+	PG_RETURN_VOID();
 }
 
 Datum

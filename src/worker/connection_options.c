@@ -51,28 +51,13 @@ static const KsConnOption conn_options[] = {
 	{"token_file", KS_CONN_FILE},
 };
 
-/* the arguments each auth method takes, and its secret */
-typedef struct KsAuthMethod
-{
-	const char *name;
-	const char *required[5];	/* NULL-terminated */
-	const char *allowed[5];
-	const char *secret;			/* the argument holding the secret, or NULL */
-	const char *secret_file;	/* the option that may name a file with it instead */
-} KsAuthMethod;
-
-static const KsAuthMethod auth_methods[] = {
-	{"application", {"tenant_id", "app_id", "app_key"}, {"tenant_id", "app_id", "app_key"},
-	"app_key", "app_key_file"},
-	{"certificate", {"tenant_id", "app_id", "certificate_file", "private_key_file"},
-	{"tenant_id", "app_id", "certificate_file", "private_key_file"}},
-	{"managed_identity", {NULL}, {"managed_identity_id"}},
-	{"workload_identity", {NULL}, {"tenant_id", "app_id", "federated_token_file"}},
-	{"token", {"token"}, {"token"}, "token", "token_file"},
-};
-
 #define lengthof_array(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * The auth methods, the arguments each takes and which of them are secrets
+ * or server files are the ingest core's table (kusto.h, kusto_auth_methods);
+ * this is the value of one of its arguments (kusto_auth_args) in a's fields.
+ */
 static const char *
 arg_value(const KsConnectionArgs *a, const char *name)
 {
@@ -95,43 +80,35 @@ arg_value(const KsConnectionArgs *a, const char *name)
 	return NULL;
 }
 
-static const char *const all_args[] = {
-	"tenant_id", "app_id", "app_key", "certificate_file", "private_key_file",
-	"managed_identity_id", "federated_token_file", "token"
-};
-
-static bool
-in_list(const char *const *list, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < 5 && list[i] != NULL; i++)
-		if (strcmp(list[i], name) == 0)
-			return true;
-	return false;
-}
-
+/*
+ * The arguments a method takes, "a, b, c"; with required_only, those a
+ * connection must give itself (no environment variable stands in for them).
+ */
 static char *
-join_list(const char *const *list)
+method_args(const kusto_auth_method_info *m, bool required_only)
 {
 	StringInfoData s;
 	int			i;
 
 	initStringInfo(&s);
-	for (i = 0; i < 5 && list[i] != NULL; i++)
-		appendStringInfo(&s, "%s%s", i > 0 ? ", " : "", list[i]);
+	for (i = 0; i < KUSTO_AUTH_MAX_ARGS && m->args[i].name != NULL; i++)
+		if (!required_only || (m->args[i].required && m->args[i].env == NULL))
+			appendStringInfo(&s, "%s%s", s.len > 0 ? ", " : "", m->args[i].name);
 	return s.data;
 }
 
-static const KsAuthMethod *
-find_method(const char *auth)
+/* "application, certificate, ... and token" */
+static char *
+method_names(void)
 {
-	int			i;
+	StringInfoData s;
+	const kusto_auth_method_info *m;
 
-	for (i = 0; auth != NULL && i < lengthof_array(auth_methods); i++)
-		if (strcmp(auth_methods[i].name, auth) == 0)
-			return &auth_methods[i];
-	return NULL;
+	initStringInfo(&s);
+	for (m = kusto_auth_methods; m->name != NULL; m++)
+		appendStringInfo(&s, "%s%s", m == kusto_auth_methods ? "" : ((m + 1)->name == NULL ? " and " : ", "),
+						 m->name);
+	return s.data;
 }
 
 static void
@@ -319,7 +296,7 @@ check_cluster_url(const char *url)
 bool
 ks_connection_has_secret(const KsConnectionArgs *a)
 {
-	const KsAuthMethod *m = find_method(a->auth);
+	const kusto_auth_method_info *m = kusto_auth_method_find(a->auth);
 
 	if (m == NULL || m->secret == NULL)
 		return false;
@@ -330,7 +307,7 @@ ks_connection_has_secret(const KsConnectionArgs *a)
 const char *
 ks_connection_missing_secret(const KsConnectionArgs *a)
 {
-	const KsAuthMethod *m = find_method(a->auth);
+	const kusto_auth_method_info *m = kusto_auth_method_find(a->auth);
 
 	if (m == NULL || m->secret == NULL || ks_connection_has_secret(a))
 		return NULL;
@@ -340,7 +317,9 @@ ks_connection_missing_secret(const KsConnectionArgs *a)
 void
 ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 {
-	const KsAuthMethod *m;
+	const kusto_auth_method_info *m;
+	const kusto_auth_method_info *other;
+	const kusto_auth_arg *arg;
 	int			i;
 
 	/* (the worker checks a stored connection without its name: NULL) */
@@ -354,22 +333,23 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 				 errhint("A connection name starts with a letter or underscore and has at most 63 letters, digits or underscores.")));
 	check_cluster_url(a->cluster_url);
 
-	m = find_method(a->auth);
+	m = kusto_auth_method_find(a->auth);
 	if (m == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid auth method \"%s\"", a->auth ? a->auth : ""),
-				 errhint("Valid methods are application, certificate, managed_identity, workload_identity and token.")));
+				 errhint("Valid methods are %s.", method_names())));
 
 	/* options first: a secret may come from a file option */
 	if (a->options != NULL)
 		ks_check_connection_options(a->options);
 
-	for (i = 0; i < 5 && m->required[i] != NULL; i++)
+	for (i = 0; i < KUSTO_AUTH_MAX_ARGS && m->args[i].name != NULL; i++)
 	{
-		const char *arg = m->required[i];
+		const char *arg = m->args[i].name;
 
-		if (arg_value(a, arg) != NULL)
+		/* (an environment variable of the server may stand in: the client's check) */
+		if (!m->args[i].required || m->args[i].env != NULL || arg_value(a, arg) != NULL)
 			continue;
 		if (m->secret != NULL && strcmp(arg, m->secret) == 0 &&
 			(!require_secret || (a->options != NULL && string_option(a->options, m->secret_file) != NULL)))
@@ -379,26 +359,22 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 				 errmsg("auth method \"%s\" needs argument \"%s\"", m->name, arg),
 				 m->secret != NULL && strcmp(arg, m->secret) == 0 ?
 				 errhint("Pass %s (or name a file holding %s in the option %s).",
-						 join_list(m->required), arg, m->secret_file) :
-				 errhint("Pass %s.", join_list(m->required))));
+						 method_args(m, true), arg, m->secret_file) :
+				 errhint("Pass %s.", method_args(m, true))));
 	}
-	for (i = 0; i < lengthof_array(all_args); i++)
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
 	{
-		const char *arg = all_args[i];
-
-		if (arg_value(a, arg) != NULL && !in_list(m->allowed, arg))
+		if (arg_value(a, arg->name) != NULL && kusto_auth_method_find_arg(m, arg->name) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("argument \"%s\" does not apply to auth method \"%s\"", arg, m->name),
-					 m->allowed[0] == NULL ?
+					 errmsg("argument \"%s\" does not apply to auth method \"%s\"", arg->name, m->name),
+					 m->args[0].name == NULL ?
 					 errhint("Auth method %s takes no further arguments.", m->name) :
-					 errhint("Auth method %s takes %s.", m->name, join_list(m->allowed))));
+					 errhint("Auth method %s takes %s.", m->name, method_args(m, false))));
 	}
 	/* a file that replaces a secret belongs to its method only */
-	for (i = 0; a->options != NULL && i < lengthof_array(auth_methods); i++)
+	for (other = kusto_auth_methods; a->options != NULL && other->name != NULL; other++)
 	{
-		const KsAuthMethod *other = &auth_methods[i];
-
 		if (other->secret_file != NULL && other != m &&
 			string_option(a->options, other->secret_file) != NULL)
 			ereport(ERROR,
@@ -412,23 +388,58 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pass either %s or the option %s, not both", m->secret, m->secret_file)));
 
-	for (i = 0; i < lengthof_array(all_args); i++)
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
 	{
-		const char *v = arg_value(a, all_args[i]);
+		const char *v = arg_value(a, arg->name);
 
 		if (v != NULL && v[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("connection arguments must not be empty strings"),
 					 errhint("Pass NULL (or leave the argument out) for what does not apply.")));
-		if (v != NULL && strcmp(all_args[i], "token") != 0 && strstr(all_args[i], "_file") == NULL)
-			check_length(all_args[i], v, KS_MAX_ARG_LEN);
+		if (v != NULL && strcmp(arg->name, "token") != 0 && !(arg->flags & KUSTO_ARG_SERVER_FILE))
+			check_length(arg->name, v, KS_MAX_ARG_LEN);
 	}
 	check_length("token", a->token, KS_MAX_TOKEN_LEN);
-	if (a->certificate_file)
-		check_file(a->certificate_file);
-	if (a->private_key_file)
-		check_file(a->private_key_file);
-	if (a->federated_token_file)
-		check_file(a->federated_token_file);
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		if ((arg->flags & KUSTO_ARG_SERVER_FILE) && arg_value(a, arg->name) != NULL)
+			check_file(arg_value(a, arg->name));
+}
+
+/* a server file a connection names anew: it has it, and old (if any) has another */
+static bool
+names_anew(const char *value, const char *was)
+{
+	return value != NULL && (was == NULL || strcmp(value, was) != 0);
+}
+
+void
+ks_check_server_files(const KsConnectionArgs *c, const KsConnectionArgs *old)
+{
+	const kusto_auth_method_info *m = kusto_auth_method_find(c->auth);
+	const kusto_auth_arg *arg;
+	const char *what = NULL;
+	int			i;
+
+	if (m != NULL && m->server_identity)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to use auth method \"%s\"", c->auth),
+				 errdetail("It uses the database server's own Azure identity, which only superusers and members of pg_read_server_files may hand to a connection."),
+				 errhint("Ask a superuser to create the connection and to let you use it (it stays theirs).")));
+	/* the arguments that name server files, then the options that do */
+	for (arg = kusto_auth_args; what == NULL && arg->name != NULL; arg++)
+		if ((arg->flags & KUSTO_ARG_SERVER_FILE) &&
+			names_anew(arg_value(c, arg->name), old ? arg_value(old, arg->name) : NULL))
+			what = arg->name;
+	for (i = 0; what == NULL && i < lengthof_array(conn_options); i++)
+		if (conn_options[i].kind == KS_CONN_FILE &&
+			names_anew(c->options ? string_option(c->options, conn_options[i].name) : NULL,
+					   old && old->options ? string_option(old->options, conn_options[i].name) : NULL))
+			what = conn_options[i].name;
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set connection argument \"%s\"", what),
+				 errdetail("Only superusers and members of pg_read_server_files may name files on the database server, as for COPY FROM a file.")));
 }
