@@ -15,16 +15,11 @@
 
 #include "decoder/escape.h"
 #include "worker/kusto_ddl.h"
+#include "worker/sink_options.h"
 
-/* what the sink's options say about a Kusto table of it */
+/* the sink's options, and how many of its source tables go to a Kusto table */
 static const char *const sink_sql =
-"SELECT coalesce(s.options OPERATOR(pg_catalog.->>) 'ingestion_method',"
-"				 pg_catalog.current_setting('kusto_sink.ingestion_method'))"
-"		  OPERATOR(pg_catalog.=) ANY (ARRAY['streaming', 'managed']),"
-"		pg_catalog.lower(coalesce(s.options OPERATOR(pg_catalog.->>) 'format', 'json'))"
-"		  OPERATOR(pg_catalog.=) 'csv',"
-"		s.options OPERATOR(pg_catalog.?) 'ingestion_mapping_ref',"
-"		(SELECT pg_catalog.count(*) FROM kusto_sink._sources_of(s, $2))"
+"SELECT s.options, (SELECT pg_catalog.count(*) FROM kusto_sink._sources_of(s, $2))"
 "  FROM kusto_sink.sink s WHERE s.name OPERATOR(pg_catalog.=) $1";
 
 /* the columns the records carry (source columns by kusto_type, then metadata) */
@@ -158,15 +153,15 @@ ks_kusto_table_commands(const char *sink, const char *kusto_table, Jsonb *schema
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		Datum		d;
+		Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
+		Jsonb	   *options = isnull ? NULL : DatumGetJsonbP(d);
+		const char *method = ks_sink_option_text(options, "ingestion_method");
 
-		d = SPI_getbinval(tup, desc, 1, &isnull);
-		streams = !isnull && DatumGetBool(d);
+		/* (the options as the validator reads them, its defaults included) */
+		streams = method != NULL && (strcmp(method, "streaming") == 0 || strcmp(method, "managed") == 0);
+		csv = pg_strcasecmp(ks_sink_option_text(options, "format"), "csv") == 0;
+		mapping_ref = ks_sink_option_text(options, "ingestion_mapping_ref") != NULL;
 		d = SPI_getbinval(tup, desc, 2, &isnull);
-		csv = !isnull && DatumGetBool(d);
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		mapping_ref = !isnull && DatumGetBool(d);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
 		nsources = isnull ? 0 : DatumGetInt64(d);
 	}
 	if (nsources == 0)
