@@ -255,6 +255,14 @@ $$;
 -- ingest_url, managed_identity_endpoint, proxy) drops the stored secret and
 -- credential files unless the same call passes them again: a role allowed
 -- to change a connection must not send its secret to a host of its choice.
+-- Which arguments and options those are is the C code's one table
+-- (_altered_connection: ks_alter_connection_args in connection_options.c).
+CREATE FUNCTION kusto_sink._altered_connection(old kusto_sink.connection, given kusto_sink.connection)
+RETURNS kusto_sink.connection
+AS 'MODULE_PATHNAME', 'kusto_sink_altered_connection'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION kusto_sink._altered_connection(kusto_sink.connection, kusto_sink.connection) FROM PUBLIC;
+
 CREATE FUNCTION kusto_sink.impl_alter_connection(
 	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
 	certificate_file text, private_key_file text, managed_identity_id text,
@@ -266,7 +274,6 @@ AS $$
 DECLARE
 	c kusto_sink.connection;
 	old kusto_sink.connection;
-	moved text;
 BEGIN
 	PERFORM kusto_sink._hide_statement('kusto_sink.alter_connection');
 	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_alter_connection.name FOR UPDATE;
@@ -276,44 +283,11 @@ BEGIN
 	END IF;
 	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
 	old := c;
-	IF auth IS NOT NULL AND auth IS DISTINCT FROM c.auth THEN
-		c.auth := auth;
-		c.tenant_id := NULL; c.app_id := NULL; c.app_key := NULL; c.certificate_file := NULL;
-		c.private_key_file := NULL; c.managed_identity_id := NULL; c.federated_token_file := NULL;
-		c.token := NULL;
-	END IF;
-	c.cluster_url := coalesce(rtrim(cluster_url, '/'), c.cluster_url);
-	c.tenant_id := coalesce(tenant_id, c.tenant_id);
-	c.app_id := coalesce(app_id, c.app_id);
-	c.app_key := coalesce(app_key, c.app_key);
-	c.certificate_file := coalesce(certificate_file, c.certificate_file);
-	c.private_key_file := coalesce(private_key_file, c.private_key_file);
-	c.managed_identity_id := coalesce(managed_identity_id, c.managed_identity_id);
-	c.federated_token_file := coalesce(federated_token_file, c.federated_token_file);
-	c.token := coalesce(token, c.token);
-	c.options := coalesce(options, c.options);
-	c.updated_at := now();
-	SELECT string_agg(m.k, ', ') INTO moved
-	  FROM (VALUES ('cluster_url', c.cluster_url, old.cluster_url),
-				   ('authority_host', c.options ->> 'authority_host', old.options ->> 'authority_host'),
-				   ('ingest_url', c.options ->> 'ingest_url', old.options ->> 'ingest_url'),
-				   ('managed_identity_endpoint', c.options ->> 'managed_identity_endpoint', old.options ->> 'managed_identity_endpoint'),
-				   ('proxy', c.options ->> 'proxy', old.options ->> 'proxy')) m(k, v, was)
-	 WHERE m.v IS DISTINCT FROM m.was;
-	IF moved IS NOT NULL THEN
-		c.app_key := app_key;
-		c.token := token;
-		c.certificate_file := certificate_file;
-		c.private_key_file := private_key_file;
-		c.federated_token_file := federated_token_file;
-		IF options IS NULL THEN
-			c.options := c.options - 'app_key_file' - 'token_file';
-		END IF;
-		IF kusto_sink._connection_missing_secret(old) IS NULL AND kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
-			RAISE WARNING 'the secret of connection "%" was dropped because its % changed', c.name, moved
-				USING HINT = 'Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().';
-		END IF;
-	END IF;
+	-- the arguments given (NULL: unchanged), merged by the C code
+	-- (src/worker/connection_options.c), which knows the credentials
+	c := kusto_sink._altered_connection(old, ROW(c.name, cluster_url, auth, tenant_id, app_id, app_key,
+			certificate_file, private_key_file, managed_identity_id, federated_token_file, token,
+			options, c.owner, c.created_at, now())::kusto_sink.connection);
 	c := kusto_sink._check_connection(c, false);
 	PERFORM kusto_sink._check_server_files(caller, c, old);
 	UPDATE kusto_sink.connection k SET

@@ -9,6 +9,9 @@
  *								the row checked, its cluster_url normalised
  *	_connection_has_secret(c connection) -> boolean	a secret is stored (or its file named)
  *	_connection_missing_secret(c connection) -> text	the secret its method lacks, or NULL
+ *	_altered_connection(old connection, given connection) -> connection
+ *								what alter_connection makes of old with the
+ *								arguments given (NULL: unchanged), unchecked
  *	_check_server_files(caller regrole, c connection, old connection)
  *								may the caller name server files (or use the
  *								server's identity) as c does anew
@@ -22,6 +25,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -30,6 +34,7 @@
 #include "utils/jsonb.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "access/relation.h"
 #include "catalog/pg_type.h"
@@ -37,6 +42,7 @@
 #include "nodes/makefuncs.h"
 
 #include "decoder/options.h"
+#include "kusto/kusto.h"
 #include "worker/jsonb_pairs.h"
 
 #include "worker/connection_options.h"
@@ -47,6 +53,7 @@ PG_FUNCTION_INFO_V1(kusto_sink_check_connection);
 PG_FUNCTION_INFO_V1(kusto_sink_connection_has_secret);
 PG_FUNCTION_INFO_V1(kusto_sink_connection_missing_secret);
 PG_FUNCTION_INFO_V1(kusto_sink_check_server_files);
+PG_FUNCTION_INFO_V1(kusto_sink_altered_connection);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_options);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_combination);
 PG_FUNCTION_INFO_V1(kusto_sink_check_kusto_name);
@@ -164,6 +171,43 @@ kusto_sink_connection_missing_secret(PG_FUNCTION_ARGS)
 	if (missing == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(missing));
+}
+
+static void
+set_text(ConnRow *r, const char *name, const char *value)
+{
+	int			i = attnum_of(r->desc, name);
+
+	r->nulls[i] = value == NULL;
+	r->values[i] = value ? CStringGetTextDatum(value) : (Datum) 0;
+}
+
+Datum
+kusto_sink_altered_connection(PG_FUNCTION_ARGS)
+{
+	ConnRow		old;
+	ConnRow		given;
+	KsConnectionArgs c;
+	const kusto_auth_arg *arg;
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	read_row(&old, PG_GETARG_HEAPTUPLEHEADER(0));
+	read_row(&given, PG_GETARG_HEAPTUPLEHEADER(1));
+	c = ks_alter_connection_args(&old.args, &given.args);
+	/* the row is old's (name, owner, created_at) with what changed */
+	set_text(&old, "cluster_url", c.cluster_url);
+	set_text(&old, "auth", c.auth);
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		set_text(&old, arg->name, ks_connection_arg(&c, arg->name));
+	i = attnum_of(old.desc, "options");
+	old.nulls[i] = c.options == NULL;
+	old.values[i] = c.options ? JsonbPGetDatum(c.options) : (Datum) 0;
+	i = attnum_of(old.desc, "updated_at");
+	old.nulls[i] = false;
+	old.values[i] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(old.desc, old.values, old.nulls)));
 }
 
 /*

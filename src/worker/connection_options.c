@@ -58,27 +58,36 @@ static const KsConnOption conn_options[] = {
  * or server files are the ingest core's table (kusto.h, kusto_auth_methods);
  * this is the value of one of its arguments (kusto_auth_args) in a's fields.
  */
-static const char *
-arg_value(const KsConnectionArgs *a, const char *name)
+static const char **
+arg_field(KsConnectionArgs *a, const char *name)
 {
 	if (strcmp(name, "tenant_id") == 0)
-		return a->tenant_id;
+		return &a->tenant_id;
 	if (strcmp(name, "app_id") == 0)
-		return a->app_id;
+		return &a->app_id;
 	if (strcmp(name, "app_key") == 0)
-		return a->app_key;
+		return &a->app_key;
 	if (strcmp(name, "certificate_file") == 0)
-		return a->certificate_file;
+		return &a->certificate_file;
 	if (strcmp(name, "private_key_file") == 0)
-		return a->private_key_file;
+		return &a->private_key_file;
 	if (strcmp(name, "managed_identity_id") == 0)
-		return a->managed_identity_id;
+		return &a->managed_identity_id;
 	if (strcmp(name, "federated_token_file") == 0)
-		return a->federated_token_file;
+		return &a->federated_token_file;
 	if (strcmp(name, "token") == 0)
-		return a->token;
+		return &a->token;
 	return NULL;
 }
+
+const char *
+ks_connection_arg(const KsConnectionArgs *a, const char *name)
+{
+	const char **field = arg_field((KsConnectionArgs *) a, name);
+
+	return field ? *field : NULL;
+}
+
 
 /*
  * The arguments a method takes, "a, b, c"; with required_only, those a
@@ -300,7 +309,7 @@ ks_connection_has_secret(const KsConnectionArgs *a)
 
 	if (m == NULL || m->secret == NULL)
 		return false;
-	return arg_value(a, m->secret) != NULL ||
+	return ks_connection_arg(a, m->secret) != NULL ||
 		(a->options != NULL && string_option(a->options, m->secret_file) != NULL);
 }
 
@@ -349,7 +358,7 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 		const char *arg = m->args[i].name;
 
 		/* (an environment variable of the server may stand in: the client's check) */
-		if (!m->args[i].required || m->args[i].env != NULL || arg_value(a, arg) != NULL)
+		if (!m->args[i].required || m->args[i].env != NULL || ks_connection_arg(a, arg) != NULL)
 			continue;
 		if (m->secret != NULL && strcmp(arg, m->secret) == 0 &&
 			(!require_secret || (a->options != NULL && string_option(a->options, m->secret_file) != NULL)))
@@ -364,7 +373,7 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 	}
 	for (arg = kusto_auth_args; arg->name != NULL; arg++)
 	{
-		if (arg_value(a, arg->name) != NULL && kusto_auth_method_find_arg(m, arg->name) == NULL)
+		if (ks_connection_arg(a, arg->name) != NULL && kusto_auth_method_find_arg(m, arg->name) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("argument \"%s\" does not apply to auth method \"%s\"", arg->name, m->name),
@@ -382,7 +391,7 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 					 errmsg("option \"%s\" does not apply to auth method \"%s\"", other->secret_file, m->name),
 					 errhint("It names the file of auth method %s's %s.", other->name, other->secret)));
 	}
-	if (m->secret != NULL && arg_value(a, m->secret) != NULL && a->options != NULL &&
+	if (m->secret != NULL && ks_connection_arg(a, m->secret) != NULL && a->options != NULL &&
 		string_option(a->options, m->secret_file) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -390,7 +399,7 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 
 	for (arg = kusto_auth_args; arg->name != NULL; arg++)
 	{
-		const char *v = arg_value(a, arg->name);
+		const char *v = ks_connection_arg(a, arg->name);
 
 		if (v != NULL && v[0] == '\0')
 			ereport(ERROR,
@@ -402,8 +411,8 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 	}
 	check_length("token", a->token, KS_MAX_TOKEN_LEN);
 	for (arg = kusto_auth_args; arg->name != NULL; arg++)
-		if ((arg->flags & KUSTO_ARG_SERVER_FILE) && arg_value(a, arg->name) != NULL)
-			check_file(arg_value(a, arg->name));
+		if ((arg->flags & KUSTO_ARG_SERVER_FILE) && ks_connection_arg(a, arg->name) != NULL)
+			check_file(ks_connection_arg(a, arg->name));
 }
 
 /* a server file a connection names anew: it has it, and old (if any) has another */
@@ -430,7 +439,7 @@ ks_check_server_files(const KsConnectionArgs *c, const KsConnectionArgs *old)
 	/* the arguments that name server files, then the options that do */
 	for (arg = kusto_auth_args; what == NULL && arg->name != NULL; arg++)
 		if ((arg->flags & KUSTO_ARG_SERVER_FILE) &&
-			names_anew(arg_value(c, arg->name), old ? arg_value(old, arg->name) : NULL))
+			names_anew(ks_connection_arg(c, arg->name), old ? ks_connection_arg(old, arg->name) : NULL))
 			what = arg->name;
 	for (i = 0; what == NULL && i < lengthof_array(conn_options); i++)
 		if (conn_options[i].kind == KS_CONN_FILE &&
@@ -442,4 +451,86 @@ ks_check_server_files(const KsConnectionArgs *c, const KsConnectionArgs *old)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to set connection argument \"%s\"", what),
 				 errdetail("Only superusers and members of pg_read_server_files may name files on the database server, as for COPY FROM a file.")));
+}
+
+static bool
+differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* the endpoints (cluster_url, the URL options) that differ, "a, b", or NULL */
+static char *
+moved_endpoints(const KsConnectionArgs *c, const KsConnectionArgs *old)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	if (differ(c->cluster_url, old->cluster_url))
+		appendStringInfoString(&s, "cluster_url");
+	for (i = 0; i < lengthof_array(conn_options); i++)
+	{
+		const KsConnOption *o = &conn_options[i];
+
+		if ((o->kind == KS_CONN_URL || o->kind == KS_CONN_URL_IMDS) &&
+			differ(c->options ? string_option(c->options, o->name) : NULL,
+				   old->options ? string_option(old->options, o->name) : NULL))
+			appendStringInfo(&s, "%s%s", s.len > 0 ? ", " : "", o->name);
+	}
+	return s.len > 0 ? s.data : NULL;
+}
+
+KsConnectionArgs
+ks_alter_connection_args(const KsConnectionArgs *old, const KsConnectionArgs *given)
+{
+	KsConnectionArgs c = *old;
+	const kusto_auth_arg *arg;
+	const kusto_auth_method_info *m;
+	char	   *moved;
+
+	/* a new auth method starts from its own arguments */
+	if (given->auth != NULL && differ(given->auth, old->auth))
+	{
+		c.auth = given->auth;
+		for (arg = kusto_auth_args; arg->name != NULL; arg++)
+			*arg_field(&c, arg->name) = NULL;
+	}
+	if (given->cluster_url != NULL)
+	{
+		char	   *url = pstrdup(given->cluster_url);
+		size_t		len = strlen(url);
+
+		while (len > 0 && url[len - 1] == '/')
+			url[--len] = '\0';
+		c.cluster_url = url;
+	}
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		if (ks_connection_arg(given, arg->name) != NULL)
+			*arg_field(&c, arg->name) = ks_connection_arg(given, arg->name);
+	if (given->options != NULL)
+		c.options = given->options;
+
+	/*
+	 * A changed endpoint drops the credentials (secrets, server files, the
+	 * files of secrets) unless this call passes them again: a role allowed
+	 * to change a connection must not send its secret to a host of its
+	 * choice.
+	 */
+	moved = moved_endpoints(&c, old);
+	if (moved == NULL)
+		return c;
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		if (arg->flags & (KUSTO_ARG_SECRET | KUSTO_ARG_SERVER_FILE))
+			*arg_field(&c, arg->name) = ks_connection_arg(given, arg->name);
+	for (m = kusto_auth_methods; given->options == NULL && c.options != NULL && m->name != NULL; m++)
+		if (m->secret_file != NULL)
+			c.options = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(c.options),
+														   CStringGetTextDatum(m->secret_file)));
+	if (ks_connection_missing_secret(old) == NULL && ks_connection_missing_secret(&c) != NULL)
+		ereport(WARNING,
+				(errmsg("the secret of connection \"%s\" was dropped because its %s changed",
+						old->name ? old->name : "", moved),
+				 errhint("Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().")));
+	return c;
 }

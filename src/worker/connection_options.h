@@ -39,6 +39,9 @@ typedef struct KsConnectionArgs
 	Jsonb	   *options;
 } KsConnectionArgs;
 
+/* The value of an argument (one of kusto_auth_args) in args, or NULL. */
+extern const char *ks_connection_arg(const KsConnectionArgs *args, const char *name);
+
 /*
  * Checks a connection; raises an error on the first problem.  With
  * require_secret, an application or token connection must carry its secret
@@ -68,5 +71,17 @@ extern const char *ks_connection_missing_secret(const KsConnectionArgs *args);
  * option) that old (NULL for a new connection) does not name the same.
  */
 extern void ks_check_server_files(const KsConnectionArgs *args, const KsConnectionArgs *old);
+
+/*
+ * The connection alter_connection makes of old and the arguments given
+ * (NULL: unchanged; cluster_url without trailing slashes).  A new auth
+ * method starts from its own arguments.  A changed endpoint (cluster_url,
+ * an URL option) drops the credentials (the arguments that are secrets or
+ * server files, the options naming a secret's file) unless given again,
+ * with a WARNING when that leaves the connection without its secret.  Not
+ * checked: the caller checks the result.
+ */
+extern KsConnectionArgs ks_alter_connection_args(const KsConnectionArgs *old,
+												 const KsConnectionArgs *given);
 
 #endif							/* KS_WORKER_CONNECTION_OPTIONS_H */
