@@ -55,8 +55,8 @@ static const KsConnOption conn_options[] = {
 
 /*
  * The auth methods, the arguments each takes and which of them are secrets
- * or server files are the ingest core's table (kusto.h, kusto_auth_methods);
- * this is the value of one of its arguments (kusto_auth_args) in a's fields.
+ * or server files are the ingest core's table (kusto.h, kusto_auth_methods).
+ * This is where a keeps one of those arguments (kusto_auth_args), or NULL.
  */
 static const char **
 arg_field(KsConnectionArgs *a, const char *name)
@@ -87,7 +87,6 @@ ks_connection_arg(const KsConnectionArgs *a, const char *name)
 
 	return field ? *field : NULL;
 }
-
 
 /*
  * The arguments a method takes, "a, b, c"; with required_only, those a
