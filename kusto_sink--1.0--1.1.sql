@@ -210,39 +210,13 @@ REVOKE ALL ON FUNCTION kusto_sink._check_owner(regrole, text, text, regrole) FRO
 -- Naming files on the database server, and using the server's own Azure
 -- identity (managed and workload identity), is for superusers and members
 -- of pg_read_server_files only, as COPY FROM a file is.  Checked for what a
--- call sets anew (old is NULL for a new connection).
+-- call sets anew (old is NULL for a new connection).  Which methods and
+-- which arguments and options those are is the C code's one table (the
+-- ingest core's kusto_auth_methods; src/worker/connection_options.c).
 CREATE FUNCTION kusto_sink._check_server_files(caller regrole, c kusto_sink.connection, old kusto_sink.connection)
 RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	what text;
-BEGIN
-	IF pg_catalog.pg_has_role(caller, 'pg_read_server_files', 'USAGE') THEN
-		RETURN;
-	END IF;
-	IF c.auth IN ('managed_identity', 'workload_identity') THEN
-		RAISE EXCEPTION 'permission denied to use auth method "%"', c.auth
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'It uses the database server''s own Azure identity, which only superusers and members of pg_read_server_files may hand to a connection.',
-				  HINT = 'Ask a superuser to create the connection and to let you use it (it stays theirs).';
-	END IF;
-	SELECT f.k INTO what FROM (VALUES
-			('certificate_file', c.certificate_file, old.certificate_file),
-			('private_key_file', c.private_key_file, old.private_key_file),
-			('federated_token_file', c.federated_token_file, old.federated_token_file),
-			('ca_file', c.options ->> 'ca_file', old.options ->> 'ca_file'),
-			('app_key_file', c.options ->> 'app_key_file', old.options ->> 'app_key_file'),
-			('token_file', c.options ->> 'token_file', old.options ->> 'token_file')) f(k, v, was)
-	 WHERE f.v IS NOT NULL AND f.v IS DISTINCT FROM f.was LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'permission denied to set connection argument "%"', what
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'Only superusers and members of pg_read_server_files may name files on the database server, as for COPY FROM a file.';
-	END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'kusto_sink_check_server_files'
+LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION kusto_sink._check_server_files(regrole, kusto_sink.connection, kusto_sink.connection) FROM PUBLIC;
 
 -- The public functions take their caller (src/api/caller_gate.c) and call
@@ -281,6 +255,14 @@ $$;
 -- ingest_url, managed_identity_endpoint, proxy) drops the stored secret and
 -- credential files unless the same call passes them again: a role allowed
 -- to change a connection must not send its secret to a host of its choice.
+-- Which arguments and options those are is the C code's one table
+-- (_altered_connection: ks_alter_connection_args in connection_options.c).
+CREATE FUNCTION kusto_sink._altered_connection(old kusto_sink.connection, given kusto_sink.connection)
+RETURNS kusto_sink.connection
+AS 'MODULE_PATHNAME', 'kusto_sink_altered_connection'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION kusto_sink._altered_connection(kusto_sink.connection, kusto_sink.connection) FROM PUBLIC;
+
 CREATE FUNCTION kusto_sink.impl_alter_connection(
 	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
 	certificate_file text, private_key_file text, managed_identity_id text,
@@ -292,7 +274,6 @@ AS $$
 DECLARE
 	c kusto_sink.connection;
 	old kusto_sink.connection;
-	moved text;
 BEGIN
 	PERFORM kusto_sink._hide_statement('kusto_sink.alter_connection');
 	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_alter_connection.name FOR UPDATE;
@@ -302,44 +283,11 @@ BEGIN
 	END IF;
 	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
 	old := c;
-	IF auth IS NOT NULL AND auth IS DISTINCT FROM c.auth THEN
-		c.auth := auth;
-		c.tenant_id := NULL; c.app_id := NULL; c.app_key := NULL; c.certificate_file := NULL;
-		c.private_key_file := NULL; c.managed_identity_id := NULL; c.federated_token_file := NULL;
-		c.token := NULL;
-	END IF;
-	c.cluster_url := coalesce(rtrim(cluster_url, '/'), c.cluster_url);
-	c.tenant_id := coalesce(tenant_id, c.tenant_id);
-	c.app_id := coalesce(app_id, c.app_id);
-	c.app_key := coalesce(app_key, c.app_key);
-	c.certificate_file := coalesce(certificate_file, c.certificate_file);
-	c.private_key_file := coalesce(private_key_file, c.private_key_file);
-	c.managed_identity_id := coalesce(managed_identity_id, c.managed_identity_id);
-	c.federated_token_file := coalesce(federated_token_file, c.federated_token_file);
-	c.token := coalesce(token, c.token);
-	c.options := coalesce(options, c.options);
-	c.updated_at := now();
-	SELECT string_agg(m.k, ', ') INTO moved
-	  FROM (VALUES ('cluster_url', c.cluster_url, old.cluster_url),
-				   ('authority_host', c.options ->> 'authority_host', old.options ->> 'authority_host'),
-				   ('ingest_url', c.options ->> 'ingest_url', old.options ->> 'ingest_url'),
-				   ('managed_identity_endpoint', c.options ->> 'managed_identity_endpoint', old.options ->> 'managed_identity_endpoint'),
-				   ('proxy', c.options ->> 'proxy', old.options ->> 'proxy')) m(k, v, was)
-	 WHERE m.v IS DISTINCT FROM m.was;
-	IF moved IS NOT NULL THEN
-		c.app_key := app_key;
-		c.token := token;
-		c.certificate_file := certificate_file;
-		c.private_key_file := private_key_file;
-		c.federated_token_file := federated_token_file;
-		IF options IS NULL THEN
-			c.options := c.options - 'app_key_file' - 'token_file';
-		END IF;
-		IF kusto_sink._connection_missing_secret(old) IS NULL AND kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
-			RAISE WARNING 'the secret of connection "%" was dropped because its % changed', c.name, moved
-				USING HINT = 'Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().';
-		END IF;
-	END IF;
+	-- the arguments given (NULL: unchanged), merged by the C code
+	-- (src/worker/connection_options.c), which knows the credentials
+	c := kusto_sink._altered_connection(old, ROW(c.name, cluster_url, auth, tenant_id, app_id, app_key,
+			certificate_file, private_key_file, managed_identity_id, federated_token_file, token,
+			options, c.owner, c.created_at, now())::kusto_sink.connection);
 	c := kusto_sink._check_connection(c, false);
 	PERFORM kusto_sink._check_server_files(caller, c, old);
 	UPDATE kusto_sink.connection k SET
@@ -458,11 +406,8 @@ DECLARE
 	mapped jsonb;
 BEGIN
 	PERFORM kusto_sink._outside_transaction('kusto_sink.create_sink()');
-	IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
-		RAISE EXCEPTION 'invalid sink name "%"', name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'A sink name starts with a lower-case letter or underscore and has at most 52 lower-case letters, digits or underscores (it names the replication slot kusto_sink_<name>).';
-	END IF;
+	-- (the rule and the slot name: src/worker/sink_name.c)
+	PERFORM kusto_sink._check_sink_name(name);
 	PERFORM kusto_sink._check_prerequisites();
 	SELECT * INTO conn FROM kusto_sink.connection c WHERE c.name = impl_create_sink.connection;
 	IF NOT FOUND THEN
@@ -494,7 +439,7 @@ BEGIN
 		jsonb_strip_nulls(kusto_sink._check_sink_options(coalesce(options, '{}'))));
 	mapped := coalesce(s.options -> 'tables', '{}');
 	s.enabled := true;
-	s.slot_name := 'kusto_sink_' || name;
+	s.slot_name := kusto_sink._slot_name(name);
 	s.owner := caller;
 	s.created_at := now();
 	s.updated_at := now();
@@ -991,6 +936,33 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 -------------------------------------------------------------------------------
 -- [worker] what the worker calls
 -------------------------------------------------------------------------------
+
+-------------------------------------------------------------------------------
+-- [one source] what C and SQL both know, once, in C
+-------------------------------------------------------------------------------
+
+-- The Kusto table commands: the worker's one generator
+-- (src/worker/kusto_ddl.c), which reads the schema with jsonb, not a copy
+-- in plpgsql (CREATE OR REPLACE keeps its privileges: none for PUBLIC).
+CREATE OR REPLACE FUNCTION kusto_sink._kusto_table_commands(sink text, kusto_table text, kusto_schema jsonb)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'kusto_sink_kusto_table_commands'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+
+-- A sink's name and its replication slot: one rule, the C code's
+-- (src/worker/sink_name.c), which create_sink and _stop_worker use.
+CREATE FUNCTION kusto_sink._check_sink_name(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_sink_name'
+LANGUAGE C IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._check_sink_name(text) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink._slot_name(sink text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kusto_sink_slot_name'
+LANGUAGE C STRICT IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._slot_name(text) FROM PUBLIC;
 
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();

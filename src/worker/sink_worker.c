@@ -56,6 +56,7 @@
 #include "worker/progress.h"
 #include "worker/registry.h"
 #include "worker/ship.h"
+#include "worker/sink_options.h"
 #include "worker/snapshot.h"
 #include "worker/table_access.h"
 #include "worker/worker_sql.h"
@@ -1096,9 +1097,12 @@ run_sink(KsSinkSlot *slot, const char *name)
 	MyWorker->stream = ks_decode_start(MyWorker->config->slot_name, MyWorker->config->plugin_options, &hooks);
 	if (MyWorker->config->exactly_once)
 	{
-		bool		queued = strcmp(MyWorker->config->ingestion_method, "queued") == 0;
+		/* the validator's preconditions, on the configuration it runs with */
+		bool		queued = ks_check_exactly_once(MyWorker->config->ingestion_method,
+												   MyWorker->config->poll_for_ingestion_status,
+												   MyWorker->config->lsn_column != NULL,
+												   MyWorker->config->commit_lsn_column != NULL);
 
-		/* (its preconditions are checked with the configuration: config.c) */
 		MyWorker->eo = true;
 		MyWorker->keep_runs = !queued;
 		if (MyWorker->keep_runs && ks_ship_streaming_limit(MyWorker->shipper) > 0)
