@@ -992,6 +992,235 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 -- [worker] what the worker calls
 -------------------------------------------------------------------------------
 
+-------------------------------------------------------------------------------
+-- [dump] dump and restore: the configuration is in a dump, secrets are not
+-------------------------------------------------------------------------------
+
+-- The secrets (app_key, token) of the connections, apart from the rest so
+-- that pg_dump, which dumps the configuration tables below, never writes a
+-- credential into a dump file.  Only the extension's functions read it (and
+-- superusers).  A restored connection has no secret: kusto_sink.connections
+-- and test_connection say so, and alter_connection() stores it again.
+CREATE TABLE kusto_sink.connection_secret (
+	connection text PRIMARY KEY
+		REFERENCES kusto_sink.connection (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	app_key text,
+	token text
+);
+REVOKE ALL ON kusto_sink.connection_secret FROM PUBLIC;
+
+INSERT INTO kusto_sink.connection_secret (connection, app_key, token)
+	SELECT c.name, c.app_key, c.token FROM kusto_sink.connection c
+	 WHERE c.app_key IS NOT NULL OR c.token IS NOT NULL;
+UPDATE kusto_sink.connection SET app_key = NULL, token = NULL
+ WHERE app_key IS NOT NULL OR token IS NOT NULL;
+-- (the columns stay for the row type the validators take, always NULL)
+ALTER TABLE kusto_sink.connection ADD CONSTRAINT connection_secret_apart
+	CHECK (app_key IS NULL AND token IS NULL);
+
+-- A connection row with the given secret (as the validators want it).
+CREATE FUNCTION kusto_sink._with_secret(c kusto_sink.connection, app_key text, token text)
+RETURNS kusto_sink.connection
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	c.app_key := app_key;
+	c.token := token;
+	RETURN c;
+END
+$$;
+
+-- A connection row with its stored secret.
+CREATE FUNCTION kusto_sink._secret_of(c kusto_sink.connection)
+RETURNS kusto_sink.connection
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT kusto_sink._with_secret(c, x.app_key, x.token)
+	  FROM (SELECT) one
+	  LEFT JOIN kusto_sink.connection_secret x ON x.connection OPERATOR(pg_catalog.=) c.name
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._secret_of(kusto_sink.connection) FROM PUBLIC;
+
+-- Stores a connection row's secret (none: deletes it).
+CREATE FUNCTION kusto_sink._store_secret(c kusto_sink.connection)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF c.app_key IS NULL AND c.token IS NULL THEN
+		DELETE FROM kusto_sink.connection_secret x WHERE x.connection = c.name;
+	ELSE
+		INSERT INTO kusto_sink.connection_secret AS x (connection, app_key, token)
+			VALUES (c.name, c.app_key, c.token)
+		ON CONFLICT (connection) DO UPDATE SET app_key = excluded.app_key, token = excluded.token;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._store_secret(kusto_sink.connection) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION kusto_sink.impl_create_connection(
+	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
+	certificate_file text, private_key_file text, managed_identity_id text,
+	federated_token_file text, token text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+BEGIN
+	PERFORM kusto_sink._hide_statement('kusto_sink.create_connection');
+	c := ROW(name, cluster_url, auth, tenant_id, app_id, app_key, certificate_file,
+			 private_key_file, managed_identity_id, federated_token_file, token,
+			 coalesce(options, '{}'), caller, now(), now());
+	c := kusto_sink._check_connection(c, true);
+	PERFORM kusto_sink._check_server_files(caller, c, NULL);
+	BEGIN
+		INSERT INTO kusto_sink.connection SELECT (kusto_sink._with_secret(c, NULL, NULL)).*;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'connection "%" already exists', c.name
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use kusto_sink.alter_connection() to change it.';
+	END;
+	PERFORM kusto_sink._store_secret(c);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION kusto_sink.impl_alter_connection(
+	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
+	certificate_file text, private_key_file text, managed_identity_id text,
+	federated_token_file text, token text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+	old kusto_sink.connection;
+	moved text;
+BEGIN
+	PERFORM kusto_sink._hide_statement('kusto_sink.alter_connection');
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_alter_connection.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', impl_alter_connection.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
+	c := kusto_sink._secret_of(c);
+	old := c;
+	IF auth IS NOT NULL AND auth IS DISTINCT FROM c.auth THEN
+		c.auth := auth;
+		c.tenant_id := NULL; c.app_id := NULL; c.app_key := NULL; c.certificate_file := NULL;
+		c.private_key_file := NULL; c.managed_identity_id := NULL; c.federated_token_file := NULL;
+		c.token := NULL;
+	END IF;
+	c.cluster_url := coalesce(rtrim(cluster_url, '/'), c.cluster_url);
+	c.tenant_id := coalesce(tenant_id, c.tenant_id);
+	c.app_id := coalesce(app_id, c.app_id);
+	c.app_key := coalesce(app_key, c.app_key);
+	c.certificate_file := coalesce(certificate_file, c.certificate_file);
+	c.private_key_file := coalesce(private_key_file, c.private_key_file);
+	c.managed_identity_id := coalesce(managed_identity_id, c.managed_identity_id);
+	c.federated_token_file := coalesce(federated_token_file, c.federated_token_file);
+	c.token := coalesce(token, c.token);
+	c.options := coalesce(options, c.options);
+	c.updated_at := now();
+	SELECT string_agg(m.k, ', ') INTO moved
+	  FROM (VALUES ('cluster_url', c.cluster_url, old.cluster_url),
+				   ('authority_host', c.options ->> 'authority_host', old.options ->> 'authority_host'),
+				   ('ingest_url', c.options ->> 'ingest_url', old.options ->> 'ingest_url'),
+				   ('managed_identity_endpoint', c.options ->> 'managed_identity_endpoint', old.options ->> 'managed_identity_endpoint'),
+				   ('proxy', c.options ->> 'proxy', old.options ->> 'proxy')) m(k, v, was)
+	 WHERE m.v IS DISTINCT FROM m.was;
+	IF moved IS NOT NULL THEN
+		c.app_key := app_key;
+		c.token := token;
+		c.certificate_file := certificate_file;
+		c.private_key_file := private_key_file;
+		c.federated_token_file := federated_token_file;
+		IF options IS NULL THEN
+			c.options := c.options - 'app_key_file' - 'token_file';
+		END IF;
+		IF kusto_sink._connection_missing_secret(old) IS NULL AND kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
+			RAISE WARNING 'the secret of connection "%" was dropped because its % changed', c.name, moved
+				USING HINT = 'Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().';
+		END IF;
+	END IF;
+	c := kusto_sink._check_connection(c, false);
+	PERFORM kusto_sink._check_server_files(caller, c, old);
+	UPDATE kusto_sink.connection k SET
+		cluster_url = c.cluster_url, auth = c.auth, tenant_id = c.tenant_id, app_id = c.app_id,
+		certificate_file = c.certificate_file,
+		private_key_file = c.private_key_file, managed_identity_id = c.managed_identity_id,
+		federated_token_file = c.federated_token_file, options = c.options,
+		updated_at = c.updated_at
+	WHERE k.name = c.name;
+	PERFORM kusto_sink._store_secret(c);
+	-- the workers of the sinks on this connection restart with it
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION kusto_sink.impl_test_connection(caller regrole, name text, OUT ok boolean, OUT detail text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+BEGIN
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_test_connection.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', impl_test_connection.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
+	c := kusto_sink._secret_of(c);
+	IF kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
+		ok := false;
+		detail := format('connection "%s" has no %s: pass it with kusto_sink.alter_connection()',
+						 c.name, kusto_sink._connection_missing_secret(c));
+		RETURN;
+	END IF;
+	SELECT p.ok, p.detail INTO ok, detail
+	FROM kusto_sink._probe_connection(c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.token,
+		c.options ->> 'authority_host', c.options ->> 'ca_file', c.options ->> 'proxy',
+		c.managed_identity_id, c.options ->> 'managed_identity_endpoint', c.federated_token_file,
+		c.certificate_file, c.private_key_file, c.options ->> 'jwt_algorithm',
+		c.options ->> 'app_key_file', c.options ->> 'token_file') p;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.impl_create_connection(regrole, text, text, text, text, text, text, text, text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.impl_alter_connection(regrole, text, text, text, text, text, text, text, text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.impl_test_connection(regrole, text) FROM PUBLIC;
+
+-- has_secret from the stored secret; missing_secret names what a connection
+-- lacks (a restored one: its app_key or token), NULL when nothing.  (The
+-- view reads connection_secret with its owner's privileges; it shows no
+-- secret.)
+CREATE OR REPLACE VIEW kusto_sink.connections AS
+	SELECT c.name, c.cluster_url, c.auth, c.tenant_id, c.app_id,
+		   kusto_sink._connection_has_secret(kusto_sink._with_secret(c, x.app_key, x.token)) AS has_secret,
+		   c.certificate_file, c.private_key_file, c.managed_identity_id, c.federated_token_file,
+		   c.options, c.owner, c.created_at, c.updated_at,
+		   kusto_sink._connection_missing_secret(kusto_sink._with_secret(c, x.app_key, x.token)) AS missing_secret
+	FROM kusto_sink.connection c
+	LEFT JOIN kusto_sink.connection_secret x ON x.connection = c.name
+	WHERE pg_catalog.pg_has_role(c.owner, 'USAGE');
+-- (it names a secret, never shows one)
+GRANT EXECUTE ON FUNCTION kusto_sink._connection_missing_secret(kusto_sink.connection) TO PUBLIC;
+
+-- pg_dump writes the configuration (connections without their secrets,
+-- sinks, dead letters); not the state that belongs to the server's slots
+-- and WAL (progress, batch, snapshot, snapshot_chunk), which a restored
+-- sink builds anew when resume_sink() creates its slot.
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.connection', '');
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.sink', '');
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.dead_letter', '');
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.dead_letter_id_seq', '');
+
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();
