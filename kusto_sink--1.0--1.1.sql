@@ -1212,6 +1212,58 @@ CREATE OR REPLACE VIEW kusto_sink.connections AS
 -- (it names a secret, never shows one)
 GRANT EXECUTE ON FUNCTION kusto_sink._connection_missing_secret(kusto_sink.connection) TO PUBLIC;
 
+-- A sink restored from a dump has no replication slot (pg_dump writes none;
+-- its worker stops in state error and says to run this).  resume_sink then
+-- creates the slot and asks for a resync of every source table (as
+-- resnapshot_sink: each ends with its snapshot_done record), since what the
+-- new server's tables hold is what Kusto must end up with; the old
+-- server's progress is not in the dump, and new batch ids differ from the
+-- old server's (src/worker/progress.c).
+CREATE OR REPLACE FUNCTION kusto_sink.impl_resume_sink(caller regrole, name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	slot_database name;
+BEGIN
+	s := kusto_sink._owned_sink(caller, name);
+	SELECT r.database INTO slot_database FROM pg_replication_slots r WHERE r.slot_name = s.slot_name;
+	IF FOUND AND slot_database IS DISTINCT FROM current_database() THEN
+		RAISE EXCEPTION 'replication slot "%" of sink "%" belongs to another database', s.slot_name, s.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It is a slot of database %s.', coalesce(quote_ident(slot_database), '(none: a physical slot)')),
+				  HINT = 'A sink of the same name streams from that database (this one was restored from a dump of it, say): drop one of the two sinks.';
+	ELSIF NOT FOUND THEN
+		PERFORM kusto_sink._outside_transaction('kusto_sink.resume_sink() of a sink without its replication slot');
+		PERFORM kusto_sink._check_prerequisites();
+		BEGIN
+			PERFORM pg_create_logical_replication_slot(s.slot_name, 'kusto_sink');
+		EXCEPTION
+			WHEN configuration_limit_exceeded THEN
+				RAISE EXCEPTION 'no free replication slot for sink "%"', s.name
+					USING ERRCODE = 'configuration_limit_exceeded',
+						  HINT = 'Raise max_replication_slots (needs a restart) or drop unused slots.';
+		END;
+		BEGIN
+			PERFORM kusto_sink._request_snapshot(s, NULL);
+			PERFORM kusto_sink._set_enabled(s.name, true);
+		EXCEPTION
+			WHEN OTHERS THEN
+				-- a slot is not transactional: without the resync it would skip the rows
+				PERFORM pg_drop_replication_slot(s.slot_name);
+				RAISE;
+		END;
+		RAISE NOTICE 'sink "%" has a new replication slot "%"; every row of its source tables is sent again', s.name, s.slot_name
+			USING DETAIL = 'Each table''s resync ends with a snapshot_done record (see kusto_sink.latest_state_query()).';
+		RETURN;
+	END IF;
+	PERFORM kusto_sink._set_enabled(s.name, true);
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.impl_resume_sink(regrole, text) FROM PUBLIC;
+
 -- pg_dump writes the configuration (connections without their secrets,
 -- sinks, dead letters); not the state that belongs to the server's slots
 -- and WAL (progress, batch, snapshot, snapshot_chunk), which a restored

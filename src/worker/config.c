@@ -36,7 +36,8 @@ static const char *sink_query =
 "       s.options::pg_catalog.text, c.options::pg_catalog.text,"
 "       (SELECT pg_catalog.string_agg(t::pg_catalog.oid::pg_catalog.text, ', ')"
 "          FROM pg_catalog.unnest(s.source_tables) t"
-"         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) t))"
+"         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) t)),"
+"       c.name"
 "  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name OPERATOR(pg_catalog.=) s.connection %s"
 " WHERE s.name OPERATOR(pg_catalog.=) $1";
 
@@ -240,6 +241,13 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 			args.federated_token_file = c->federated_token_file;
 			args.token = c->token;
 			args.options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(connection_options)));
+			/* a restored connection: no secret (a dump holds none) */
+			if (ks_connection_missing_secret(&args) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("connection \"%s\" has no %s: pass it with kusto_sink.alter_connection()",
+								SPI_getvalue(tup, desc, 21), ks_connection_missing_secret(&args)),
+						 errdetail("A connection restored from a dump has no secret: pg_dump writes none.")));
 			ks_check_connection(&args, true);
 		}
 
