@@ -1273,6 +1273,29 @@ SELECT pg_catalog.pg_extension_config_dump('kusto_sink.sink', '');
 SELECT pg_catalog.pg_extension_config_dump('kusto_sink.dead_letter', '');
 SELECT pg_catalog.pg_extension_config_dump('kusto_sink.dead_letter_id_seq', '');
 
+-------------------------------------------------------------------------------
+-- [monitoring] what a monitoring role reads (monitoring/postgres_exporter.yml)
+-------------------------------------------------------------------------------
+
+-- The snapshots' progress is status too: members of pg_read_all_stats see
+-- every sink's, as in kusto_sink.status (whose snapshot columns come from
+-- this view, and were empty for them).
+CREATE OR REPLACE VIEW kusto_sink.snapshots AS
+	SELECT p.sink, p.source_table,
+		   CASE WHEN p.cancelled_at IS NOT NULL AND p.finished_at IS NOT NULL THEN 'cancelled'
+				WHEN p.finished_at IS NOT NULL THEN 'done'
+				WHEN p.copied THEN 'delivering'
+				WHEN p.started_at IS NOT NULL THEN 'copying'
+				ELSE 'pending' END AS state,
+		   p.rows_copied, p.rows_delivered,
+		   greatest(c.reltuples, 0)::bigint AS rows_estimate,
+		   p.chunks, p.longest_chunk_ms, p.longest_lock_ms,
+		   p.requested_at, p.started_at, p.finished_at, p.cancelled_at
+	FROM kusto_sink.snapshot p
+	JOIN kusto_sink.sink k ON k.name = p.sink
+	LEFT JOIN pg_class c ON c.oid = p.relid
+	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
+
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();
