@@ -9,11 +9,17 @@
 #    server filled (its batches are not taken for the old server's: every
 #    record of the new server arrives once), the other into a new Kusto
 #    table whose latest state equals the restored table.
+#  - the new server's LSNs start again: its first exactly-once batch is
+#    paused before it is sent, and Kusto is given an extent tagged with the
+#    id that batch would have had without the server in it (as the old
+#    server would have tagged a batch at that position): the batch still
+#    arrives.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Digest::SHA qw(sha256);
 use Time::HiRes qw(usleep);
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
@@ -63,8 +69,10 @@ unlike($text, qr/^COPY kusto_sink\.(progress|batch|snapshot|connection_secret) /
 $a->stop;
 
 # ---------- the new server ----------
+my $crash_file = PostgreSQL::Test::Utils::tempdir() . '/kusto_sink_crash';
 my $b = PostgreSQL::Test::Cluster->new('new');
 $b->init(allows_streaming => 'logical');
+$b->append_conf('postgresql.conf', "kusto_sink.test_crash_file = '$crash_file'");
 $b->start;
 $b->command_ok(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $b->connstr('postgres'), '-f', $dump],
 	'the dump restores into a new cluster');
@@ -107,11 +115,41 @@ $b->safe_psql('postgres', q{
 # LSN, and the new server's LSNs are unrelated to the old one's
 $b->safe_psql('postgres', q{SELECT kusto_sink.alter_sink('plain', '{"tables": {"public.t": "PlainB"}}')});
 
+# the id of a batch without the server in it (the old formula): what the
+# old server gave a batch at the same position
+sub serverless_id
+{
+	my ($sink, $table, $lsn, $index) = @_;
+	my @d = unpack('C16', sha256("kusto_sink|$sink|$table|$lsn|$index"));
+	$d[6] = ($d[6] & 0x0f) | 0x50;
+	$d[8] = ($d[8] & 0x3f) | 0x80;
+	return sprintf('%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x', @d);
+}
+
+# kusto-cli, the ingest core alone, to ingest with a tag of our choosing
+my $cli = PostgreSQL::Test::Utils::tempdir() . '/kusto-cli';
+system("gcc -std=gnu99 -O1 -o $cli $ENV{KS_ROOT}/src/kusto/cli/kusto_cli.c $ENV{KS_ROOT}/src/kusto/*.c "
+	  . '-lcurl -ljansson -lssl -lcrypto -lz') == 0
+  or die 'kusto-cli does not build';
+
 my ($ret, $out, $err) = $b->psql('postgres', q{BEGIN; SELECT kusto_sink.resume_sink('once'); COMMIT;});
 like($err, qr/kusto_sink\.resume_sink\(\) of a sink without its replication slot cannot run inside a transaction block/,
 	'resume_sink creates a slot outside a transaction block only');
+# the exactly-once sink's first batch waits once recorded, before it is sent
+append_to_file($crash_file, 'pause:after_record');
 ($ret, $out, $err) = $b->psql('postgres', q{SELECT kusto_sink.resume_sink('once'); SELECT kusto_sink.resume_sink('plain')});
 is($ret, 0, 'resume_sink of the restored sinks');
+ok($b->poll_query_until('postgres', q{SELECT count(*) > 0 FROM kusto_sink.batch WHERE sink = 'once'}),
+	'the first batch of the new server is recorded');
+my ($id, $lsn, $index) = split /\|/, $b->safe_psql('postgres',
+	q{SELECT id || '|' || first_lsn || '|' || first_index FROM kusto_sink.batch WHERE sink = 'once' ORDER BY first_lsn, first_index LIMIT 1});
+my $old_id = serverless_id('once', 'Once', $lsn, $index);
+isnt($id, $old_id, 'its id is not the one the old server would have given a batch at its position');
+my $csv = PostgreSQL::Test::Utils::tempdir() . '/old.csv';
+append_to_file($csv, "-1,old server,old\n");
+my $cli_out = `KUSTO_APP_KEY=dev-secret $cli --cluster ${\ $kusto->url} --tenant emulator --app-id kusto-sink-dev ingest $db Once $csv --method queued --tag ingest-by:$old_id --wait`;
+like($cli_out, qr/Succeeded/, 'Kusto holds an extent tagged ingest-by:<that id>');
+unlink($crash_file);
 like($err, qr/NOTICE:  sink "once" has a new replication slot "kusto_sink_once"; every row of its source tables is sent again/,
 	'it says that the tables are sent again');
 is($b->safe_psql('postgres', 'SELECT string_agg(slot_name, \',\' ORDER BY slot_name) FROM pg_replication_slots'),
@@ -130,13 +168,12 @@ $b->safe_psql('postgres', q{
 
 # exactly once, into the table the old server filled: the old server's
 # inserts, the resync of the 120 rows, the new inserts and the deletes,
-# each once (a batch of the new server taken for an old one would be missing)
+# each once (a batch of the new server taken for an old one would be
+# missing), and the row tagged like an old batch
 my $once = q{Once | summarize c = count() by _op, id | summarize records = sum(c), ids = dcount(id), twice = countif(c > 1), lo = min(id), hi = max(id) by _op | order by _op asc};
-is_deeply($kusto->query_until($db, $once,
-		[ [ 'delete', 2, 2, 0, 50, 150 ], [ 'insert', 150, 150, 0, 1, 170 ], [ 'snapshot', 120, 120, 0, 1, 120 ],
-		  [ 'snapshot_done', 1, 0, 0, undef, undef ] ]),
-	[ [ 'delete', 2, 2, 0, 50, 150 ], [ 'insert', 150, 150, 0, 1, 170 ], [ 'snapshot', 120, 120, 0, 1, 120 ],
-	  [ 'snapshot_done', 1, 0, 0, undef, undef ] ],
+my $want = [ [ 'delete', 2, 2, 0, 50, 150 ], [ 'insert', 150, 150, 0, 1, 170 ], [ 'old', 1, 1, 0, -1, -1 ],
+	[ 'snapshot', 120, 120, 0, 1, 120 ], [ 'snapshot_done', 1, 0, 0, undef, undef ] ];
+is_deeply($kusto->query_until($db, $once, $want), $want,
 	'exactly once into the old Kusto table: every record of both servers once');
 is($kusto->query($db, q{Once | where _op == 'snapshot' and note == 'b-upd' | count})->[0][0], 10,
 	'the resync carries the new server\'s rows');
