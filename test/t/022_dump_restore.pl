@@ -57,6 +57,10 @@ my $config = q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s|%s', name, connect
 my $conns = q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s', name, cluster_url, auth, tenant_id, app_id, options), ',' ORDER BY name) FROM kusto_sink.connection};
 my ($config_a, $conns_a) = ($a->safe_psql('postgres', $config), $a->safe_psql('postgres', $conns));
 
+is($a->safe_psql('postgres', q{SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text)
+	FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'kusto_sink'}),
+	'kusto_sink.connection,kusto_sink.dead_letter,kusto_sink.dead_letter_id_seq,kusto_sink.sink',
+	'the configuration tables pg_dump dumps');
 my $dump = PostgreSQL::Test::Utils::tempdir() . '/old.sql';
 $a->command_ok(['pg_dump', '-d', $a->connstr('postgres'), '-f', $dump], 'pg_dump');
 my $text = slurp_file($dump);
@@ -191,6 +195,16 @@ while (time < $deadline)
 	usleep(100_000);
 }
 is($got, $source, 'the latest state in the new Kusto table equals the restored table');
+
+# a slot of the sink's name that is not the sink's (here a physical one)
+$b->safe_psql('postgres', q{SELECT kusto_sink.pause_sink('once')});
+ok($b->poll_query_until('postgres', q{SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'kusto_sink_once'}),
+	'paused: its slot is free');
+$b->safe_psql('postgres', q{SELECT pg_drop_replication_slot('kusto_sink_once'); SELECT pg_create_physical_replication_slot('kusto_sink_once')});
+($ret, $out, $err) = $b->psql('postgres', q{\set VERBOSITY verbose
+SELECT kusto_sink.resume_sink('once')});
+like($err, qr/ERROR:  55000: replication slot "kusto_sink_once" of sink "once" belongs to another database\nDETAIL:  It is a slot of database \(none: a physical slot\)\./,
+	'resume_sink does not take a slot of another database');
 
 $b->stop;
 $kusto->stop;
