@@ -196,6 +196,13 @@ while (time < $deadline)
 }
 is($got, $source, 'the latest state in the new Kusto table equals the restored table');
 
+# the secret entered again is not in a dump of the new server either
+my $dump_b = PostgreSQL::Test::Utils::tempdir() . '/new.sql';
+$b->command_ok(['pg_dump', '-d', $b->connstr('postgres'), '-f', $dump_b], 'pg_dump of the new server');
+unlike(slurp_file($dump_b), qr/dev-secret/, 'its dump holds no app_key');
+is($b->safe_psql('postgres', q{SELECT app_key FROM kusto_sink.connection_secret WHERE connection = 'emu'}), 'dev-secret',
+	'the secret is kept apart, in kusto_sink.connection_secret');
+
 # a slot of the sink's name that is not the sink's (here a physical one)
 $b->safe_psql('postgres', q{SELECT kusto_sink.pause_sink('once')});
 ok($b->poll_query_until('postgres', q{SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'kusto_sink_once'}),
