@@ -1247,6 +1247,11 @@ BEGIN
 						  HINT = 'Raise max_replication_slots (needs a restart) or drop unused slots.';
 		END;
 		BEGIN
+			-- what belonged to a slot that is gone (none after a restore: not
+			-- dumped): its snapshot chunks, in-doubt batches and positions
+			DELETE FROM kusto_sink.snapshot_chunk c WHERE c.sink = s.name;
+			DELETE FROM kusto_sink.batch b WHERE b.sink = s.name;
+			DELETE FROM kusto_sink.progress p WHERE p.sink = s.name;
 			PERFORM kusto_sink._request_snapshot(s, NULL);
 			PERFORM kusto_sink._set_enabled(s.name, true);
 		EXCEPTION

@@ -14,6 +14,8 @@
 #    id that batch would have had without the server in it (as the old
 #    server would have tagged a batch at that position): the batch still
 #    arrives.
+#  - resume_sink does not take a slot of the sink's name in another database
+#    (a physical one here), and resyncs a sink whose slot was dropped.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -212,6 +214,17 @@ $b->safe_psql('postgres', q{SELECT pg_drop_replication_slot('kusto_sink_once'); 
 SELECT kusto_sink.resume_sink('once')});
 like($err, qr/ERROR:  55000: replication slot "kusto_sink_once" of sink "once" belongs to another database\nDETAIL:  It is a slot of database \(none: a physical slot\)\./,
 	'resume_sink does not take a slot of another database');
+
+# without it, resume_sink makes the sink's slot again and resyncs once more
+# (what belonged to the old slot does not hold it up)
+$b->safe_psql('postgres', q{SELECT pg_drop_replication_slot('kusto_sink_once'); SELECT kusto_sink.resume_sink('once')});
+ok($b->poll_query_until('postgres',
+	q{SELECT snapshot_state = 'done' AND state = 'running' FROM kusto_sink.status WHERE name = 'once'}),
+	'a sink whose slot was dropped is resynced by resume_sink');
+my $rows = $b->safe_psql('postgres', 'SELECT count(*) FROM t');
+is_deeply($kusto->query_until($db, q{Once | where _op in ('snapshot', 'snapshot_done') | summarize count() by _op | order by _op asc},
+		[ [ 'snapshot', 120 + $rows ], [ 'snapshot_done', 2 ] ]),
+	[ [ 'snapshot', 120 + $rows ], [ 'snapshot_done', 2 ] ], 'every row of the table once more, and a second snapshot_done');
 
 $b->stop;
 $kusto->stop;
