@@ -432,3 +432,34 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 	if (a->federated_token_file)
 		check_file(a->federated_token_file);
 }
+
+/* The tables by index, for kusto_sink._option_names() (connection_options.h) */
+const char *
+ks_connection_option_name(int i)
+{
+	return i >= 0 && i < lengthof_array(conn_options) ? conn_options[i].name : NULL;
+}
+
+const char *
+ks_auth_method_name(int i)
+{
+	return i >= 0 && i < lengthof_array(auth_methods) ? auth_methods[i].name : NULL;
+}
+
+const char *
+ks_auth_method_argument(int i, int j, bool *required)
+{
+	const char *arg;
+
+	if (i < 0 || i >= lengthof_array(auth_methods) || j < 0 || j >= 5)
+		return NULL;
+	arg = auth_methods[i].allowed[j];
+	*required = arg != NULL && in_list(auth_methods[i].required, arg);
+	return arg;
+}
+
+const char *
+ks_auth_method_secret_file(int i)
+{
+	return i >= 0 && i < lengthof_array(auth_methods) ? auth_methods[i].secret_file : NULL;
+}

@@ -57,4 +57,15 @@ extern bool ks_connection_has_secret(const KsConnectionArgs *args);
 /* The secret its method needs and it lacks ("app_key", "token"), or NULL. */
 extern const char *ks_connection_missing_secret(const KsConnectionArgs *args);
 
+/*
+ * The tables by index (0, 1, ...; NULL past their end), for
+ * kusto_sink._option_names(): the i-th connection option; the i-th auth
+ * method; the j-th argument method i takes (*required says whether it must
+ * be given); the option naming a file with method i's secret, or NULL.
+ */
+extern const char *ks_connection_option_name(int i);
+extern const char *ks_auth_method_name(int i);
+extern const char *ks_auth_method_argument(int i, int j, bool *required);
+extern const char *ks_auth_method_secret_file(int i);
+
 #endif							/* KS_WORKER_CONNECTION_OPTIONS_H */

@@ -333,3 +333,10 @@ ks_check_sink_combination(Jsonb *options)
 				 errmsg("delivery_guarantee \"exactly_once\" with ingestion_method \"%s\" needs the metadata columns lsn and commit_lsn", method),
 				 errhint("A stream carries no tag: a batch sent again after a crash is first looked up in Kusto by the commit and change LSN of its first record. Add lsn and commit_lsn to option \"metadata\", or use ingestion_method \"queued\".")));
 }
+
+/* The option table by index, for kusto_sink._option_names() (NULL past its end) */
+const char *
+ks_sink_option_name(int i)
+{
+	return i >= 0 && i < NUM_SINK_OPTIONS ? sink_options[i].name : NULL;
+}
