@@ -34,6 +34,7 @@ API_OBJS = \
 	src/api/hide_statement.o \
 	src/api/kql_quote.o \
 	src/api/log_redact.o \
+	src/api/option_names.o \
 	src/api/outside_transaction.o \
 	src/api/prerequisites.o \
 	src/api/sink_control.o \

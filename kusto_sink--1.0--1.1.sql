@@ -840,6 +840,19 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 -- while sinks exist.
 
 -------------------------------------------------------------------------------
+-- [reference] the names in the library's option tables
+-------------------------------------------------------------------------------
+
+-- Every sink option, connection option and auth method with its arguments,
+-- from the C tables (src/api/option_names.c), so that docs/reference.md can
+-- be checked against them (test/t/028_reference.pl).
+CREATE FUNCTION kusto_sink._option_names(OUT kind text, OUT name text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_option_names'
+LANGUAGE C STRICT IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._option_names() FROM PUBLIC;
+
+-------------------------------------------------------------------------------
 -- [worker] what the worker calls
 -------------------------------------------------------------------------------
 

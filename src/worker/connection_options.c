@@ -533,3 +533,38 @@ ks_alter_connection_args(const KsConnectionArgs *old, const KsConnectionArgs *gi
 				 errhint("Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().")));
 	return c;
 }
+
+/* The tables by index, for kusto_sink._option_names() (connection_options.h) */
+const char *
+ks_connection_option_name(int i)
+{
+	return i >= 0 && i < lengthof_array(conn_options) ? conn_options[i].name : NULL;
+}
+
+const char *
+ks_auth_method_name(int i)
+{
+	int			n;
+
+	for (n = 0; kusto_auth_methods[n].name != NULL; n++)
+		;
+	return i >= 0 && i < n ? kusto_auth_methods[i].name : NULL;
+}
+
+const char *
+ks_auth_method_argument(int i, int j, bool *required)
+{
+	const kusto_auth_method_arg *arg;
+
+	if (ks_auth_method_name(i) == NULL || j < 0 || j >= KUSTO_AUTH_MAX_ARGS)
+		return NULL;
+	arg = &kusto_auth_methods[i].args[j];
+	*required = arg->name != NULL && arg->required;
+	return arg->name;
+}
+
+const char *
+ks_auth_method_secret_file(int i)
+{
+	return ks_auth_method_name(i) != NULL ? kusto_auth_methods[i].secret_file : NULL;
+}

@@ -84,4 +84,15 @@ extern void ks_check_server_files(const KsConnectionArgs *args, const KsConnecti
 extern KsConnectionArgs ks_alter_connection_args(const KsConnectionArgs *old,
 												 const KsConnectionArgs *given);
 
+/*
+ * The tables by index (0, 1, ...; NULL past their end), for
+ * kusto_sink._option_names(): the i-th connection option; the i-th auth
+ * method; the j-th argument method i takes (*required says whether it must
+ * be given); the option naming a file with method i's secret, or NULL.
+ */
+extern const char *ks_connection_option_name(int i);
+extern const char *ks_auth_method_name(int i);
+extern const char *ks_auth_method_argument(int i, int j, bool *required);
+extern const char *ks_auth_method_secret_file(int i);
+
 #endif							/* KS_WORKER_CONNECTION_OPTIONS_H */

@@ -2,7 +2,7 @@
  *
  * progress.c
  *	  Exactly-once bookkeeping in kusto_sink.progress and kusto_sink.batch
- *	  (see progress.h for the contract and README "Exactly once" for the
+ *	  (see progress.h for the contract and docs/exactly-once.md for the
  *	  protocol).
  *
  *-------------------------------------------------------------------------

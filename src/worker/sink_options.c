@@ -361,3 +361,10 @@ ks_check_sink_combination(Jsonb *options)
 								 strcmp(ks_sink_option_text(options, "poll_for_ingestion_status"), "false") != 0,
 								 dopts.meta_enabled[KS_META_LSN], dopts.meta_enabled[KS_META_COMMIT_LSN]);
 }
+
+/* The option table by index, for kusto_sink._option_names() (NULL past its end) */
+const char *
+ks_sink_option_name(int i)
+{
+	return i >= 0 && i < NUM_SINK_OPTIONS ? sink_options[i].name : NULL;
+}

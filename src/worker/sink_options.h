@@ -43,4 +43,7 @@ extern const char *ks_sink_option_text(Jsonb *options, const char *name);
 extern bool ks_is_metadata_option(const char *key);
 extern List *ks_sink_metadata_options(Jsonb *options);
 
+/* the i-th option of the table (0, 1, ...), NULL past its end */
+extern const char *ks_sink_option_name(int i);
+
 #endif							/* KS_WORKER_SINK_OPTIONS_H */
