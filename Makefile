@@ -21,6 +21,7 @@ DECODER_OBJS = \
 	src/decoder/plugin.o \
 	src/decoder/options.o \
 	src/decoder/relinfo.o \
+	src/decoder/pubfilter.o \
 	src/decoder/typemap.o \
 	src/decoder/values.o \
 	src/decoder/record.o \
@@ -85,7 +86,7 @@ SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 # The regression tests run through our own installcheck (throw-away instance,
 # unprivileged user), so PGXS must not define one.
 NO_INSTALLCHECK = 1
-REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security table_access
+REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security table_access publications
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src

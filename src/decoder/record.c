@@ -62,7 +62,8 @@ deform_row(RowValues *row, KsRelInfo *rel, TupleDesc desc,
 				old_nulls = palloc(desc->natts * sizeof(bool));
 				heap_deform_tuple(fallback, desc, old_values, old_nulls);
 			}
-			if (!is_unchanged_toast(att, old_values[a], old_nulls[a]))
+			/* a key-only old row has nulls for the columns it does not hold */
+			if (!old_nulls[a] && !is_unchanged_toast(att, old_values[a], old_nulls[a]))
 			{
 				row->values[a] = old_values[a];
 				row->nulls[a] = old_nulls[a];

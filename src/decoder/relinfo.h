@@ -46,6 +46,9 @@ typedef struct KsRelInfo
 	bool		publish_update;
 	bool		publish_delete;
 	bool		publish_truncate;
+	struct KsPubFilter *pubfilter;	/* the publications' row filters and
+									 * column list (pubfilter.h), or NULL:
+									 * every row and column */
 
 	char		replident;		/* pg_class.relreplident */
 	int			ncolumns;
