@@ -36,6 +36,7 @@ API_OBJS = \
 	src/api/log_redact.o \
 	src/api/outside_transaction.o \
 	src/api/prerequisites.o \
+	src/api/sent_columns.o \
 	src/api/sink_control.o \
 	src/api/source_access.o \
 	src/api/table_empty.o \

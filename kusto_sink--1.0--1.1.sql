@@ -992,6 +992,30 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 -- [worker] what the worker calls
 -------------------------------------------------------------------------------
 
+-------------------------------------------------------------------------------
+-- [publications] row filters, column lists and the sink option "columns"
+-------------------------------------------------------------------------------
+
+-- The columns of a source table that the records carry, with their Kusto
+-- types: the decoder's answer (src/api/sent_columns.c), so that a
+-- publication's column list leaves the other columns out of create_table.
+CREATE FUNCTION kusto_sink._sent_columns(publication text, rel regclass,
+	OUT name text, OUT type text, OUT attnum int)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_sent_columns'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION kusto_sink._sent_columns(text, regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION kusto_sink._source_columns(s kusto_sink.sink, kusto_table text)
+RETURNS TABLE (name text, type text, rel regclass, pos bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.name, c.type, src.rel, src.ord OPERATOR(pg_catalog.*) 100000 OPERATOR(pg_catalog.+) c.attnum
+	  FROM kusto_sink._sources_of(s, kusto_table) src
+	 CROSS JOIN LATERAL kusto_sink._sent_columns(s.publication, src.rel) c
+$$;
+
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();

@@ -2,6 +2,7 @@
 -- which changes pass (an update may become an insert or a delete) and its
 -- column list which columns leave the server, as for pgoutput.
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS kusto_sink;
 
 -- REPLICA IDENTITY DEFAULT: a filter of an updating publication may only
 -- use key columns; every UPDATE transition
@@ -127,3 +128,62 @@ SELECT data::json->>'_op' AS op, length(data::json->>'big') AS big_length,
 FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op,table,unchanged_toast',
 	'publication', 'p_toast');
 SELECT 'drop' FROM pg_drop_replication_slot('pubs');
+
+-- column lists: only the listed columns leave the server
+CREATE TABLE people (id int PRIMARY KEY, name text, ssn text);
+CREATE PUBLICATION p_people FOR TABLE people (id, name);
+CREATE PUBLICATION p_people_same FOR TABLE people (name, id);
+CREATE PUBLICATION p_people_ssn FOR TABLE people (id, ssn) WITH (publish = 'insert');
+CREATE PUBLICATION p_people_all FOR TABLE people WITH (publish = 'insert');
+-- partitions published via the root: the root's list, by column name
+CREATE TABLE cl_parted (id int, a text, b text) PARTITION BY LIST (id);
+CREATE TABLE cl_part (b text, a text, id int);
+ALTER TABLE cl_parted ATTACH PARTITION cl_part FOR VALUES IN (1, 2);
+CREATE PUBLICATION p_cl_root FOR TABLE cl_parted (id, a) WITH (publish_via_partition_root, publish = 'insert');
+SELECT 'init' FROM pg_create_logical_replication_slot('pubs', 'kusto_sink');
+INSERT INTO people VALUES (1, 'ann', '123-45-6789');
+UPDATE people SET name = 'anne';
+UPDATE people SET id = 2;
+DELETE FROM people;
+ALTER PUBLICATION p_people SET TABLE people (id, name, ssn);	-- every column: no list
+INSERT INTO people VALUES (3, 'bob', '987-65-4321');
+ALTER PUBLICATION p_people SET TABLE people (id);
+INSERT INTO people VALUES (4, 'cid', '000-00-0000');
+INSERT INTO cl_parted VALUES (1, 'a1', 'b1');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op,table',
+	'publication', 'p_people');
+-- CSV records have the listed columns only
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op',
+	'format', 'csv', 'publication', 'p_people');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op,table',
+	'publication', 'p_cl_root');
+SELECT 'drop' FROM pg_drop_replication_slot('pubs');
+-- the same list in two publications is one list; different lists are pgoutput's error
+ALTER PUBLICATION p_people SET TABLE people (id, name);
+SELECT 'init' FROM pg_create_logical_replication_slot('pubs', 'kusto_sink');
+INSERT INTO people VALUES (5, 'dee', '111-11-1111');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op',
+	'publication', 'p_people,p_people_same');
+\set VERBOSITY terse
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op',
+	'publication', 'p_people,p_people_ssn');
+-- a publication without a list (all columns) and one with a list differ too
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op',
+	'publication', 'p_people,p_people_all');
+\set VERBOSITY default
+SELECT 'drop' FROM pg_drop_replication_slot('pubs');
+
+-- create_table: a publication's column list is the Kusto table's columns
+SELECT kusto_sink.create_connection('pubs', 'http://127.0.0.1:9', 'application',
+	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+SELECT kusto_sink.create_sink('pubs', 'pubs', 'publication:p_people', 'db', 'People',
+	'{"metadata": "op", "create_table": true}');
+SELECT kusto_sink.pause_sink('pubs');
+SELECT * FROM kusto_sink._kusto_columns('pubs', 'People');
+SELECT kusto_sink._kusto_table_commands('pubs', 'People', NULL);
+-- an existing Kusto table with the column left out: nothing to add
+SELECT kusto_sink._kusto_table_commands('pubs', 'People',
+	'{"OrderedColumns": [{"Name": "id", "CslType": "int"}, {"Name": "name", "CslType": "string"}, {"Name": "_op", "CslType": "string"}]}');
+ALTER PUBLICATION p_people SET TABLE people;
+SELECT * FROM kusto_sink._kusto_columns('pubs', 'People');
+ALTER PUBLICATION p_people SET TABLE people (id, name);
