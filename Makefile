@@ -22,6 +22,7 @@ DECODER_OBJS = \
 	src/decoder/options.o \
 	src/decoder/relinfo.o \
 	src/decoder/pubfilter.o \
+	src/decoder/colrules.o \
 	src/decoder/typemap.o \
 	src/decoder/values.o \
 	src/decoder/record.o \

@@ -187,3 +187,31 @@ SELECT kusto_sink._kusto_table_commands('pubs', 'People',
 ALTER PUBLICATION p_people SET TABLE people;
 SELECT * FROM kusto_sink._kusto_columns('pubs', 'People');
 ALTER PUBLICATION p_people SET TABLE people (id, name);
+
+-- the option "columns": include or exclude lists and masks, inside the server
+-- (the hashes are HMAC-SHA-256 keyed with mask_salt: equal values, equal hashes)
+CREATE TABLE masked (id int PRIMARY KEY, email text, phone text, note text, secret text, n int);
+SELECT 'init' FROM pg_create_logical_replication_slot('pubs', 'kusto_sink');
+INSERT INTO masked VALUES (1, 'ann@example.com', '555-1', 'hello', 's1', 7), (2, 'ann@example.com', NULL, NULL, 's2', NULL);
+UPDATE masked SET phone = '555-2' WHERE id = 1;
+DELETE FROM masked WHERE id = 2;
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op', 'mask_salt', '00112233',
+	'columns', '{"public.masked": {"exclude": ["secret"], "mask": {"email": "hash", "phone": "null", "note": {"fixed": "n/a"}, "n": "hash"}}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op', 'mask_salt', '00112233', 'format', 'csv',
+	'columns', '{"public.masked": {"include": ["id", "email", "note"], "mask": {"email": "hash", "note": {"fixed": "a, \"b\""}}}}');
+-- a masked key column: its hash in the key-only delete too
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'metadata', 'op', 'mask_salt', 'ff',
+	'columns', '{"public.masked": {"include": ["id"], "mask": {"id": "hash"}}}');
+-- bad input
+\set VERBOSITY terse
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"public.masked": {"include": ["id"], "exclude": ["n"]}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"public.masked": {"mask": {"email": "rot13"}}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"public.masked": {"exclude": ["email"], "mask": {"email": "null"}}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"public.masked": {"include": "id"}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"public.masked": {"only": ["id"]}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '["public.masked"]');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"public.masked": {"exclude": ["nope"]}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"public.masked": {"mask": {"email": "hash"}}}');
+SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'mask_salt', 'xyz');
+\set VERBOSITY default
+SELECT 'drop' FROM pg_drop_replication_slot('pubs');

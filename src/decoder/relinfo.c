@@ -26,6 +26,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "decoder/colrules.h"
 #include "decoder/escape.h"
 #include "decoder/pubfilter.h"
 #include "decoder/relinfo.h"
@@ -283,7 +284,14 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	Bitmapset  *identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 	Bitmapset  *pkey = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
 	StringInfoData key;
+	KsColumnRule *rule = ks_column_rule_for(opts->column_rules,
+											get_namespace_name(RelationGetNamespace(rel)),
+											RelationGetRelationName(rel));
 	int			i;
+
+	/* a rule naming a column the table does not have (any more) stops the sink */
+	if (rule != NULL)
+		ks_column_rules_check(rule, rel);
 
 	/*
 	 * An update logs the old row only when its identity key changed (or
@@ -307,6 +315,9 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		if (info->pubfilter != NULL && info->pubfilter->columns != NULL &&
 			!bms_is_member(att->attnum, info->pubfilter->columns))
 			continue;
+		/* the sink's own include or exclude list */
+		if (!ks_column_rule_sends(rule, NameStr(att->attname)))
+			continue;
 		for (m = 0; m < KS_META_COUNT; m++)
 		{
 			if (opts->meta_enabled[m] && strcmp(opts->meta_name[m], NameStr(att->attname)) == 0)
@@ -323,6 +334,23 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		col->name = pstrdup(NameStr(att->attname));
 		col->type = ks_lookup_type(att->atttypid);
 		col->is_identity = bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, identity);
+		col->mask = ks_column_rule_mask(rule, col->name);
+		col->mask_out = NULL;
+		if (col->mask != NULL && col->mask->kind == KS_MASK_HASH)
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			if (opts->mask_salt == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("column \"%s\" of table \"%s\" has a hash mask but there is no salt",
+								col->name, RelationGetRelationName(rel)),
+						 errhint("Give the key of the hash masks in option \"mask_salt\".")));
+			getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+			col->mask_out = palloc(sizeof(FmgrInfo));
+			fmgr_info(outfunc, col->mask_out);
+		}
 
 		resetStringInfo(&key);
 		ks_append_json_string(&key, col->name, strlen(col->name));
@@ -346,7 +374,9 @@ build_shape(KsRelInfo *info, const KsDecoderOptions *opts)
 	for (i = 0; i < info->ncolumns; i++)
 	{
 		shape->names[shape->ncolumns] = info->columns[i].name;
-		shape->types[shape->ncolumns++] = ks_kusto_type_name(info->columns[i].type->ktype);
+		/* a masked column is a string */
+		shape->types[shape->ncolumns++] = info->columns[i].mask != NULL ? ks_kusto_type_name(KT_STRING) :
+			ks_kusto_type_name(info->columns[i].type->ktype);
 	}
 	for (m = 0; m < KS_META_COUNT; m++)
 	{
