@@ -35,6 +35,7 @@ API_OBJS = \
 	src/api/hide_statement.o \
 	src/api/kql_quote.o \
 	src/api/log_redact.o \
+	src/api/mask_salt.o \
 	src/api/outside_transaction.o \
 	src/api/prerequisites.o \
 	src/api/sent_columns.o \
@@ -61,6 +62,7 @@ WORKER_OBJS = \
 	src/worker/registry.o \
 	src/worker/ship.o \
 	src/worker/sink_options.o \
+	src/worker/sink_secret.o \
 	src/worker/sink_worker.o \
 	src/worker/snapshot.o \
 	src/worker/table_access.o \

@@ -215,3 +215,36 @@ SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'columns', '{"
 SELECT data FROM pg_logical_slot_peek_changes('pubs', NULL, NULL, 'mask_salt', 'xyz');
 \set VERBOSITY default
 SELECT 'drop' FROM pg_drop_replication_slot('pubs');
+
+-- the sink option "columns": create_table's columns, the salt, bad input
+SELECT kusto_sink.create_sink('cols', 'pubs', 'masked', 'db', 'Masked',
+	'{"metadata": "op", "create_table": true,
+	  "columns": {"public.masked": {"exclude": ["secret"], "mask": {"email": "hash", "n": "hash", "note": {"fixed": "n/a"}}}}}');
+SELECT kusto_sink.pause_sink('cols');
+SELECT * FROM kusto_sink._kusto_columns('cols', 'Masked');
+SELECT length(mask_salt) FROM kusto_sink.sink_secret WHERE sink = 'cols';
+-- a publication's column list and the sink's rules together
+SELECT kusto_sink.alter_sink('pubs', '{"columns": {"public.people": {"mask": {"name": "hash"}}}}');
+SELECT * FROM kusto_sink._kusto_columns('pubs', 'People');
+\set VERBOSITY terse
+SELECT kusto_sink.alter_sink('cols', '{"columns": {"public.masked": {"include": ["id", "gone"]}}}');
+SELECT kusto_sink.alter_sink('cols', '{"columns": {"public.nosuch": {"include": ["id"]}}}');
+SELECT kusto_sink.alter_sink('cols', '{"columns": {"masked": {"include": ["id"]}}}');
+SELECT kusto_sink.alter_sink('cols', '{"columns": {"public.masked": {"mask": {"id": "sha1"}}}}');
+SELECT kusto_sink.alter_sink('cols', '{"columns": "public.masked"}');
+SELECT kusto_sink.create_sink('cols2', 'pubs', 'masked', 'db', 'Masked',
+	'{"columns": {"public.masked": {"exclude": ["phone"], "mask": {"phone": "null"}}}}');
+\set VERBOSITY default
+SELECT * FROM kusto_sink._kusto_columns('cols', 'Masked');
+-- the salt is a secret: only superusers read it, as the connection secrets
+CREATE ROLE pubs_reader;
+SELECT has_table_privilege('pubs_reader', 'kusto_sink.sink_secret', 'SELECT') AS can_read,
+	(SELECT relacl FROM pg_class WHERE oid = 'kusto_sink.sink_secret'::regclass) IS NOT DISTINCT FROM
+	(SELECT relacl FROM pg_class WHERE oid = 'kusto_sink.connection'::regclass) AS as_connection;
+DROP ROLE pubs_reader;
+-- and not in pg_dump's output, unlike the configuration tables
+SELECT coalesce('kusto_sink.sink_secret'::regclass = ANY (extconfig), false) AS dumped FROM pg_extension WHERE extname = 'kusto_sink';
+SELECT kusto_sink.drop_sink('cols');
+SELECT count(*) FROM kusto_sink.sink_secret WHERE sink = 'cols';
+SELECT kusto_sink.drop_sink('pubs');
+SELECT kusto_sink.drop_connection('pubs');

@@ -147,7 +147,7 @@ ks_parse_column_rules(const char *json)
 KsColumnRule *
 ks_column_rule_for(List *rules, const char *schema, const char *table)
 {
-	char	   *qualified = psprintf("%s.%s", schema, table);
+	const char *qualified = quote_qualified_identifier(schema, table);
 	ListCell   *lc;
 
 	foreach(lc, rules)

@@ -5,7 +5,8 @@
  *	  plugin's option of the same name), and the masks applied inside the
  *	  server before a record is rendered.
  *
- * The option is a JSON object keyed by source table ("schema.table"):
+ * The option is a JSON object keyed by source table (schema.table, quoted
+ * where SQL needs it, as the sink option "tables"):
  *	{"public.people": {"exclude": ["ssn"],
  *	                   "mask": {"email": "hash", "phone": "null",
  *	                            "note": {"fixed": "n/a"}}}}
