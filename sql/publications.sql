@@ -223,6 +223,13 @@ SELECT kusto_sink.create_sink('cols', 'pubs', 'masked', 'db', 'Masked',
 SELECT kusto_sink.pause_sink('cols');
 SELECT * FROM kusto_sink._kusto_columns('cols', 'Masked');
 SELECT length(mask_salt) FROM kusto_sink.sink_secret WHERE sink = 'cols';
+-- an existing Kusto table: the masked column must be a string there
+\set VERBOSITY terse
+SELECT kusto_sink._kusto_table_commands('cols', 'Masked',
+	'{"OrderedColumns": [{"Name": "id", "CslType": "int"}, {"Name": "email", "CslType": "string"}, {"Name": "n", "CslType": "int"}]}');
+\set VERBOSITY default
+SELECT kusto_sink._kusto_table_commands('cols', 'Masked',
+	'{"OrderedColumns": [{"Name": "id", "CslType": "int"}, {"Name": "email", "CslType": "string"}, {"Name": "n", "CslType": "string"}]}');
 -- a publication's column list and the sink's rules together
 SELECT kusto_sink.alter_sink('pubs', '{"columns": {"public.people": {"mask": {"name": "hash"}}}}');
 SELECT * FROM kusto_sink._kusto_columns('pubs', 'People');

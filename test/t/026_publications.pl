@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
 use Sinks;
@@ -85,6 +86,46 @@ is_deeply($kusto->query_until($db, "People | where id > 51 | order by id asc | p
 		[ [ 52, '-' ], [ 53, 'ssn-53' ] ]),
 	[ [ 52, '-' ], [ 53, 'ssn-53' ] ], 'a column added to the list arrives from its ALTER on (a new layout adds it in Kusto)');
 
+# ---------- the sink option "columns" ----------
+sql(q{
+	CREATE TABLE contacts (id int PRIMARY KEY, email text, phone text, ssn text);
+	INSERT INTO contacts SELECT g, 'user' || (g % 4) || '@example.com', '555-' || g, 'ssn-' || g
+	  FROM generate_series(1, 20) g;
+	SELECT kusto_sink.create_sink('masks', 'emu', 'contacts', 'Pubs', 'Contacts',
+		'{"create_table": true, "ingestion_method": "streaming", "batch_interval_ms": 100,
+		  "columns": {"public.contacts": {"exclude": ["ssn"], "mask": {"email": "hash", "phone": "null"}}}}');
+});
+ok(Sinks::wait_state($node, 'masks', 'running'), 'a sink with include/exclude lists and masks runs');
+$kusto->wait_count($db, 'Contacts', 20);
+$schema = JSON::PP::decode_json($kusto->mgmt($db, '.show table Contacts schema as json')->[0][1]);
+is_deeply([ map { "$_->{Name}:$_->{CslType}" } grep { $_->{Name} !~ /^_/ } @{ $schema->{OrderedColumns} } ],
+	[ 'id:int', 'email:string', 'phone:string' ], 'create_table: the excluded column is left out, masked columns are strings');
+my $salt = sql(q{SELECT encode(mask_salt, 'hex') FROM kusto_sink.sink_secret WHERE sink = 'masks'});
+is(length($salt), 64, 'the sink has a 32-byte secret salt');
+sql(q{INSERT INTO contacts VALUES (21, 'user1@example.com', '555-21', 'ssn-21'), (22, NULL, NULL, NULL)});
+$kusto->wait_count($db, 'Contacts', 22);
+my $rows = $kusto->query($db, 'Contacts | order by id asc | project id, email, phone, _op');
+# (Kusto strings have no null: an empty value is '')
+for my $r (@$rows) { $_ //= '' for @$r; }
+my @want = map {
+	my ($id, $null, $email) = split /\|/, $_, -1;
+	[ $id, $null eq 't' ? '' : hmac_sha256_hex($email, pack('H*', $salt)), '', $id <= 20 ? 'snapshot' : 'insert' ]
+} split /\n/, sql(q{SELECT id, email IS NULL, email FROM contacts ORDER BY id});
+is_deeply($rows, \@want, 'emails arrive as the HMAC-SHA-256 keyed with the salt, phones empty, in the snapshot and after');
+is($kusto->query($db, 'Contacts | summarize dcount(email)')->[0][0],
+	sql(q{SELECT count(DISTINCT coalesce(email, '')) FROM contacts}), 'equal values still give equal hashes');
+
+# a column named in the option is dropped: the sink stops, naming it
+sql(q{ALTER TABLE contacts DROP COLUMN phone; INSERT INTO contacts VALUES (23, 'user2@example.com', 'ssn-23')});
+ok($node->poll_query_until('postgres', q{SELECT state = 'error' AND last_error ~ 'column "phone" of table public.contacts named in option "columns" does not exist'
+	FROM kusto_sink.status WHERE name = 'masks'}), 'a dropped column named in "columns" stops the sink with an error naming it');
+is($kusto->count($db, 'Contacts'), 22, 'nothing of the change after the drop is sent meanwhile');
+sql(q{SELECT kusto_sink.alter_sink('masks', '{"columns": {"public.contacts": {"exclude": ["ssn"], "mask": {"email": "hash"}}}}')});
+$kusto->wait_count($db, 'Contacts', 23);
+is_deeply($kusto->query($db, 'Contacts | where id == 23 | project email'), [ [ hmac_sha256_hex('user2@example.com', pack('H*', $salt)) ] ],
+	'after alter_sink the row arrives, masked');
+
+$node->safe_psql('postgres', q{SELECT kusto_sink.drop_sink('masks')});
 $node->safe_psql('postgres', q{SELECT kusto_sink.drop_sink('pub')});
 $node->stop;
 done_testing();
