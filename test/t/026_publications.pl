@@ -125,6 +125,16 @@ $kusto->wait_count($db, 'Contacts', 23);
 is_deeply($kusto->query($db, 'Contacts | where id == 23 | project email'), [ [ hmac_sha256_hex('user2@example.com', pack('H*', $salt)) ] ],
 	'after alter_sink the row arrives, masked');
 
+# an existing Kusto table (no create_table) with every column: the excluded one stays empty
+$kusto->create_sink_table($db, 'Existing', 'id:int, email:string, ssn:string');
+sql(q{SELECT kusto_sink.create_sink('existing', 'emu', 'contacts', 'Pubs', 'Existing',
+	'{"ingestion_method": "streaming", "batch_interval_ms": 100,
+	  "columns": {"public.contacts": {"include": ["id", "email"], "mask": {"email": {"fixed": "hidden"}}}}}')});
+$kusto->wait_count($db, 'Existing', 23);
+is_deeply($kusto->query($db, "Existing | summarize n = count(), hidden = countif(email == 'hidden'), ssn = countif(isnotempty(ssn))"),
+	[ [ 23, 23, 0 ] ], 'into an existing Kusto table: only the included columns arrive, masked');
+$node->safe_psql('postgres', q{SELECT kusto_sink.drop_sink('existing')});
+
 $node->safe_psql('postgres', q{SELECT kusto_sink.drop_sink('masks')});
 $node->safe_psql('postgres', q{SELECT kusto_sink.drop_sink('pub')});
 $node->stop;
