@@ -20,6 +20,7 @@
 #include "decoder/options.h"
 #include "worker/catalog_version.h"
 #include "worker/config.h"
+#include "worker/sink_secret.h"
 #include "worker/connection_options.h"
 #include "worker/sink_options.h"
 
@@ -276,6 +277,9 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 			else if (tables != NULL)
 				c->plugin_options = lappend(c->plugin_options,
 											makeDefElem("relids", (Node *) makeString(tables), -1));
+			/* the sink option columns and the salt of its hash masks */
+			c->plugin_options = list_concat(c->plugin_options,
+											ks_sink_column_options(c->name, sink_options));
 			MemoryContextSwitchTo(oldcxt);
 		}
 	}
