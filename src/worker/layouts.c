@@ -70,7 +70,7 @@ static KsShipOutcome
 merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 			  char *message, size_t size)
 {
-	bool		csv = strcmp(config->format, "csv") == 0;
+	bool		csv = config->format == KS_FORMAT_CSV;
 	StringInfoData cmd;
 	StringInfoData mapping;
 	char	   *name;
@@ -90,7 +90,7 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 	}
 	appendStringInfoChar(&cmd, ')');
 	outcome = ks_ship_command(shipper, cmd.data, message, size);
-	if (outcome == KS_SHIP_ACKED && strcmp(config->ingestion_method, "queued") != 0)
+	if (outcome == KS_SHIP_ACKED && config->ingestion_method != KS_METHOD_QUEUED)
 	{
 		/*
 		 * The table may be new (a table that joined the publication): it
@@ -172,7 +172,7 @@ static KsShipOutcome
 check_columns(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 			  char *message, size_t size)
 {
-	bool		csv = strcmp(config->format, "csv") == 0;
+	bool		csv = config->format == KS_FORMAT_CSV;
 	char	   *schema;
 	List	   *have;
 	StringInfoData missing;

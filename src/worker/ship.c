@@ -89,7 +89,7 @@ ks_shipper_create(KsSinkConfig *config)
 
 	memset(&kc, 0, sizeof(kc));
 	kc.cluster_url = config->cluster_url;
-	kc.auth = config->auth;
+	kc.auth = ks_auth_name(config->auth);
 	kc.tenant_id = config->tenant_id;
 	kc.app_id = config->app_id;
 	kc.app_key = config->app_key;
@@ -101,7 +101,7 @@ ks_shipper_create(KsSinkConfig *config)
 	kc.federated_token_file = config->federated_token_file;
 	kc.certificate_file = config->certificate_file;
 	kc.private_key_file = config->private_key_file;
-	kc.jwt_algorithm = config->jwt_algorithm;
+	kc.jwt_algorithm = ks_jwt_algorithm_name(config->jwt_algorithm);
 	kc.authority_host = config->authority_host;
 	kc.ca_file = config->ca_file;
 	kc.proxy = config->proxy;
@@ -142,7 +142,7 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 	batch->polls = 0;
 	batch->poll_failures = 0;
 	memset(&o, 0, sizeof(o));
-	o.format = cfg->format;
+	o.format = ks_format_name(cfg->format);
 	o.mapping = batch_mapping(cfg, batch);
 	o.flush_immediately = cfg->flush_immediately;
 	o.track_status = cfg->poll_for_ingestion_status;
@@ -157,27 +157,27 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 		o.ntags = 1;
 		o.ingest_if_not_exists = batch->batch_id;
 	}
-	if (eo && strcmp(cfg->ingestion_method, "managed") == 0 &&
+	if (eo && cfg->ingestion_method == KS_METHOD_MANAGED &&
 		!batch->go_queued && batch->raw_bytes <= KUSTO_STREAMING_LIMIT)
 	{
 		/* exactly once, managed: the stream (checked in Kusto if in doubt) */
 		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
-							cfg->format, batch_mapping(cfg, batch),
+							ks_format_name(cfg->format), batch_mapping(cfg, batch),
 							batch->gz.data, batch->gz.len, batch);
 	}
-	else if (strcmp(cfg->ingestion_method, "queued") == 0 ||
-			 (eo && strcmp(cfg->ingestion_method, "managed") == 0))
+	else if (cfg->ingestion_method == KS_METHOD_QUEUED ||
+			 (eo && cfg->ingestion_method == KS_METHOD_MANAGED))
 	{
 		batch->go_queued = true;
 		kusto_queued_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
 							batch->gz.data, batch->gz.len, batch);
 	}
-	else if (strcmp(cfg->ingestion_method, "managed") == 0)
+	else if (cfg->ingestion_method == KS_METHOD_MANAGED)
 		kusto_managed_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
 							 batch->gz.data, batch->gz.len, batch);
 	else
 		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
-							cfg->format, batch_mapping(cfg, batch),
+							ks_format_name(cfg->format), batch_mapping(cfg, batch),
 							batch->gz.data, batch->gz.len, batch);
 	shipper->running++;
 }
@@ -212,7 +212,7 @@ ks_ship_start(KsShipper *shipper, KsBatch *batch)
 	batch->retry_after_ms = 0;
 	shipper->inflight++;
 	if ((batch->resume || batch->resuming) && !batch->go_queued &&
-		strcmp(shipper->config->ingestion_method, "streaming") == 0)
+		shipper->config->ingestion_method == KS_METHOD_STREAMING)
 	{
 		/* a stream in doubt: is it there? */
 		batch->resume = false;
@@ -389,7 +389,7 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		bool		was_poll = batch->polling;
 		bool		was_probe = batch->probing;
 		bool		tagless = batch->batch_id[0] != '\0' && !batch->go_queued &&
-			strcmp(shipper->config->ingestion_method, "queued") != 0;
+			shipper->config->ingestion_method != KS_METHOD_QUEUED;
 		kusto_ingest_result res = *kusto_op_result(op);
 		kusto_ingest_status st = *kusto_op_status(op);
 		long long	count = kusto_op_count(op);
@@ -434,7 +434,7 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 								shipper->config->name, batch->batch_id)));
 		}
 		else if (outcome != KS_SHIP_ACKED && tagless && !was_poll &&
-				 strcmp(shipper->config->ingestion_method, "managed") == 0 &&
+				 shipper->config->ingestion_method == KS_METHOD_MANAGED &&
 				 (err.http_status == 413 ||
 				  strcmp(err.code, "BadRequest_StreamingIngestionPolicyNotEnabled") == 0 ||
 				  strcmp(err.code, "Stream_InputStreamTooLarge") == 0))
@@ -480,7 +480,7 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 				batch->go_queued = true;	/* the second send must carry the tag */
 			if ((st.state == KUSTO_INGEST_UNKNOWN || st.state == KUSTO_INGEST_FAILED) &&
 				batch->batch_id[0] != '\0' && !batch->go_queued &&
-				strcmp(shipper->config->ingestion_method, "managed") == 0)
+				shipper->config->ingestion_method == KS_METHOD_MANAGED)
 			{
 				/* managed: never queued, or failed there; was it streamed? */
 				start_probe(shipper, batch);
@@ -533,7 +533,7 @@ ks_ship_inflight(KsShipper *shipper)
 size_t
 ks_ship_streaming_limit(KsShipper *shipper)
 {
-	return strcmp(shipper->config->ingestion_method, "streaming") == 0 ? KUSTO_STREAMING_LIMIT : 0;
+	return shipper->config->ingestion_method == KS_METHOD_STREAMING ? KUSTO_STREAMING_LIMIT : 0;
 }
 
 /* The pause before sending a failed batch again (see sink_worker.c). */

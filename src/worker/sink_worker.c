@@ -238,7 +238,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	SpinLockRelease(&MyWorker->slot->mutex);
 	ks_slot_set_error(MyWorker->slot, message);
 
-	if (outcome == KS_SHIP_PERMANENT && strcmp(MyWorker->config->on_error, "dead_letter") == 0)
+	if (outcome == KS_SHIP_PERMANENT && MyWorker->config->on_error == KS_ON_ERROR_DEAD_LETTER)
 	{
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\", stored in kusto_sink.dead_letter: %s",
@@ -890,7 +890,8 @@ record_ready(void)
 	}
 	if (fresh == NIL)
 		return;
-	ks_progress_record(MyWorker->progress, fresh, MyWorker->config->ingestion_method);
+	ks_progress_record(MyWorker->progress, fresh,
+					   ks_ingestion_method_name(MyWorker->config->ingestion_method));
 	list_free(fresh);
 	ks_crash_point("after_record");
 }
@@ -1072,9 +1073,9 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ks_prepare_kusto_tables(MyWorker->shipper, MyWorker->config);
 	}
 	MyWorker->stream = ks_decode_start(MyWorker->config->slot_name, MyWorker->config->plugin_options, &hooks);
-	if (MyWorker->config->exactly_once)
+	if (MyWorker->config->delivery_guarantee == KS_EXACTLY_ONCE)
 	{
-		bool		queued = strcmp(MyWorker->config->ingestion_method, "queued") == 0;
+		bool		queued = MyWorker->config->ingestion_method == KS_METHOD_QUEUED;
 
 		/* (its preconditions are checked with the configuration: config.c) */
 		MyWorker->eo = true;
@@ -1103,7 +1104,8 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ks_slot_set_error(slot, message);
 	}
 
-	MyWorker->dead_letters = ks_dead_letters_create(name, MyWorker->config->format, MyWorker->batch_cxt);
+	MyWorker->dead_letters = ks_dead_letters_create(name, ks_format_name(MyWorker->config->format),
+												   MyWorker->batch_cxt);
 	MyWorker->snapshot = ks_snapshot_start(name, MyWorker->config->plugin_options);
 	ks_snapshot_refresh(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
 	MyWorker->next_snapshot_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_CHECK_MS);
