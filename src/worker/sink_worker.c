@@ -243,6 +243,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\", stored in kusto_sink.dead_letter: %s",
 						MyWorker->config->name, (long long) batch->nrecords, batch->kusto_table, message)));
+		ks_batch_set_state(batch, KS_BATCH_REJECTED);
 		ks_dead_letters_reject(MyWorker->dead_letters, batch, message);
 		return;
 	}
@@ -321,7 +322,7 @@ start_ready(void)
 
 		if (MyWorker->inflight >= KS_MAX_INFLIGHT || MyWorker->error_stop)
 			break;
-		if (MyWorker->eo && !batch->recorded)
+		if (MyWorker->eo && batch->state == KS_BATCH_SEALED)
 			continue;			/* its row is committed first (record_ready) */
 		if (batch->retry_at > now)
 		{
@@ -452,7 +453,7 @@ wait_for_room(void)
 		{
 			KsBatch    *b = (KsBatch *) lfirst(lc);
 
-			if (!b->recorded && !b->spilled && ++in_memory > KS_MAX_INFLIGHT)
+			if (b->state == KS_BATCH_SEALED && !b->spilled && ++in_memory > KS_MAX_INFLIGHT)
 				ks_batch_spill(b);
 		}
 		start_ready();
@@ -630,15 +631,15 @@ eo_replay(RouteEntry *route, const char *data, int len, XLogRecPtr lsn,
 		b = open_batch(kusto_table);
 		b->layout = route->layout;
 		strlcpy(b->batch_id, r->id, sizeof(b->batch_id));
-		b->recorded = true;
-		b->resume = true;
 		r->rebuild = b;
 	}
 	b = r->rebuild;
 	ks_batch_add(b, data, len, lsn, commit_lsn, index);
 	if (commit_lsn == r->last_lsn && index == r->last_index)
 	{
+		/* its row is there already, and Kusto may have it: settled idempotently */
 		ks_batch_seal(b);
+		ks_batch_set_state(b, KS_BATCH_IN_DOUBT);
 		MyWorker->ready = lappend(MyWorker->ready, b);
 		r->rebuild = NULL;
 	}
@@ -884,7 +885,7 @@ record_ready(void)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
-		if (b->recorded || b->dead_letter_id != 0)
+		if (b->state != KS_BATCH_SEALED || b->dead_letter_id != 0)
 			continue;
 		fresh = lappend(fresh, b);
 	}
