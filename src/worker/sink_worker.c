@@ -372,6 +372,24 @@ end_error_pause(void)
 }
 
 /*
+ * The one wait for the batches in flight: takes the transfers' answers for
+ * at most timeout_ms, or, with none in flight (batches wait for their retry,
+ * or nothing is to be sent), sleeps on the latch as long.
+ */
+static void
+wait_for_shipping(long timeout_ms)
+{
+	if (ks_ship_inflight(MyWorker->shipper) > 0)
+		ks_ship_poll(MyWorker->shipper, timeout_ms, ship_done, NULL);
+	else
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
  * A configuration change: the transfers in flight (and, with ship, the
  * batches due now: never one that waits for its retry) get what is left of
  * KS_CHANGE_GRACE_MS to finish and their answers are taken; then the core
@@ -389,11 +407,10 @@ finish_for_change(bool ship)
 			start_ready();
 		if (ks_ship_inflight(MyWorker->shipper) == 0)
 			break;
-		ks_ship_poll(MyWorker->shipper, 50, ship_done, NULL);
+		wait_for_shipping(50);
 	}
 	/* the answers of what was cancelled */
-	if (ks_ship_inflight(MyWorker->shipper) > 0)
-		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
+	ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 }
 
 /* Is a batch waiting for its retry (Kusto failed it)? */
@@ -476,15 +493,8 @@ wait_for_room(void)
 		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 		if (list_length(MyWorker->ready) == 0)
 			break;
-		if (ks_ship_inflight(MyWorker->shipper) > 0)
-			ks_ship_poll(MyWorker->shipper, 100, ship_done, NULL);
-		else
-		{
-			/* only batches waiting for their retry: sleep, do not spin */
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 100, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
+		/* (only batches waiting for their retry: it sleeps, it does not spin) */
+		wait_for_shipping(100);
 		if (MyWorker->error_stop)
 		{
 			/* nothing can be shipped: hold here, the status says why */
@@ -933,6 +943,23 @@ publish_progress(void)
 	SpinLockRelease(&MyWorker->slot->mutex);
 }
 
+/*
+ * How long the loop waits once decoding caught up: a turn of the transfers
+ * in flight; else until the next batch is due, at most KS_IDLE_POLL_MS (the
+ * WAL poll), or a second while a rejection holds the sink.
+ */
+static long
+idle_wait_ms(long due_ms)
+{
+	if (ks_ship_inflight(MyWorker->shipper) > 0)
+		return KS_IDLE_POLL_MS;
+	if (MyWorker->error_stop)
+		return 1000;
+	if (due_ms >= 0)
+		return Min(KS_IDLE_POLL_MS, Max(due_ms, 1));
+	return KS_IDLE_POLL_MS;
+}
+
 /* Exits so that the launcher neither counts a failure nor waits to restart. */
 static void
 stop_cleanly(void)
@@ -1196,20 +1223,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 
 		if (!caught_up)
 			continue;
-		if (MyWorker->inflight > 0)
-			ks_ship_poll(MyWorker->shipper, KS_IDLE_POLL_MS, ship_done, NULL);
-		else
-		{
-			long		timeout = KS_IDLE_POLL_MS;
-
-			if (MyWorker->error_stop)
-				timeout = 1000;
-			else if (wait_ms >= 0)
-				timeout = Min(timeout, Max(wait_ms, 1));
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 timeout, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
+		wait_for_shipping(idle_wait_ms(wait_ms));
 		end_error_pause();
 	}
 }
