@@ -38,9 +38,12 @@
  *				its first record (in_doubt.c): yes -> ACKED; no -> SENDING;
  *				cannot tell -> IN_DOUBT (back to the worker).
  *	CHECKING_STATUS  in doubt, queued: the status of the earlier send decides
- *				(in_doubt.c): there -> ACKED; Pending -> read again; never
- *				queued, or failed -> SENDING (managed: -> PROBING first, it
- *				may have been streamed); unreadable -> IN_DOUBT.
+ *				(in_doubt.c): there -> ACKED; Pending -> read again, or, when
+ *				it has not moved for kusto_sink.pending_resend_after,
+ *				-> SENDING (queued, tagged); never queued, or failed
+ *				-> SENDING (managed: -> PROBING first, it may have been
+ *				streamed); rejected (partly ingested, skipped) -> back to the
+ *				worker; unreadable -> IN_DOUBT.
  *	ACKED		Kusto has it: settled (progress.c), then freed.
  *	REJECTED	Kusto rejected it for good under on_error = dead_letter: it is
  *				stored in kusto_sink.dead_letter (dead_letters.c), then settled
