@@ -57,6 +57,7 @@ WORKER_OBJS = \
 	src/worker/crashpoint.o \
 	src/worker/dead_letters.o \
 	src/worker/decode.o \
+	src/worker/in_doubt.o \
 	src/worker/kusto_ddl.o \
 	src/worker/kusto_tables.o \
 	src/worker/jsonb_pairs.o \

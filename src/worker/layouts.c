@@ -68,13 +68,13 @@ static KsShipOutcome
 merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 			  char *message, size_t size)
 {
-	bool		csv = strcmp(config->format, "csv") == 0;
+	bool		csv = config->format == KS_FORMAT_CSV;
 	char	   *name;
 	KsShipOutcome outcome;
 
 	outcome = ks_ship_command(shipper, ks_kusto_create_merge(l->kusto_table, l->ncolumns, l->names, l->types),
 							  message, size);
-	if (outcome == KS_SHIP_ACKED && strcmp(config->ingestion_method, "queued") != 0)
+	if (outcome == KS_SHIP_ACKED && config->ingestion_method != KS_METHOD_QUEUED)
 	{
 		/*
 		 * The table may be new (a table that joined the publication): it
@@ -111,7 +111,7 @@ static KsShipOutcome
 check_columns(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 			  char *message, size_t size)
 {
-	bool		csv = strcmp(config->format, "csv") == 0;
+	bool		csv = config->format == KS_FORMAT_CSV;
 	char	   *schema;
 	List	   *have;
 	StringInfoData missing;
