@@ -326,8 +326,13 @@ start_ready(void)
 
 		if (MyWorker->inflight >= KS_MAX_INFLIGHT || MyWorker->error_stop)
 			break;
-		if (MyWorker->eo && batch->state == KS_BATCH_SEALED)
-			continue;			/* its row is committed first (record_ready) */
+		/*
+		 * Exactly once: its row is committed first (record_ready).  A dead
+		 * letter sent again has no row and no id: its batch left the protocol
+		 * when Kusto rejected it, so the retry is delivered at least once.
+		 */
+		if (MyWorker->eo && batch->state == KS_BATCH_SEALED && batch->dead_letter_id == 0)
+			continue;
 		if (batch->retry_at > now)
 		{
 			long		ms = TimestampDifferenceMilliseconds(now, batch->retry_at);
