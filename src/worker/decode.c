@@ -104,7 +104,7 @@ ks_decode_start(const char *slot_name, List *plugin_options, KsDecoderHooks *hoo
 	StartTransactionCommand();
 	oldcxt = MemoryContextSwitchTo(cxt);
 	CheckLogicalDecodingRequirements();
-	ReplicationSlotAcquire(slot_name, true);
+	KS_REPLICATION_SLOT_ACQUIRE(slot_name, true);
 	if (MyReplicationSlot->data.database != MyDatabaseId)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -43,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "worker/ack_window.h"
 #include "worker/batch.h"
 #include "worker/catalog_version.h"
@@ -62,7 +63,7 @@
 
 PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
 
-static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn();
+static pg_noreturn void run_sink(KsSinkSlot *slot, const char *name);
 
 #define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
 #define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */

@@ -20,7 +20,7 @@ APT_PACKAGES=(
 )
 # building PostgreSQL 18 from source (pg18.sh)
 if [ "${KS_PG18:-1}" != 0 ]; then
-	APT_PACKAGES+=(bison flex bzip2 libreadline-dev)
+	APT_PACKAGES+=(bison flex bzip2 libreadline-dev libxml2-dev pkg-config)
 fi
 
 missing_apt() {

@@ -20,7 +20,7 @@ source "$(dirname "$0")/common.sh"
 cache=$KS_PG18_CACHE
 prefix=$(pg18_prefix)
 # what the stamp records: a change here rebuilds
-configure_flags=(--enable-tap-tests --without-icu --without-zstd --without-lz4)
+configure_flags=(--enable-tap-tests --with-libxml --without-icu --without-zstd --without-lz4)
 contrib_modules=(test_decoding hstore)
 recipe="configure ${configure_flags[*]}; contrib ${contrib_modules[*]}"
 
