@@ -540,7 +540,8 @@ BEGIN
 	PERFORM kusto_sink._check_sink_tables(s);
 
 	BEGIN
-		PERFORM pg_create_logical_replication_slot(s.slot_name, 'kusto_sink');
+		-- a failover slot where the server has them; refused on a standby
+		PERFORM kusto_sink._create_slot(s.slot_name);
 	EXCEPTION
 		WHEN duplicate_object THEN
 			RAISE EXCEPTION 'replication slot "%" already exists', s.slot_name
@@ -990,6 +991,21 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 
 -------------------------------------------------------------------------------
 -- [worker] what the worker calls
+-------------------------------------------------------------------------------
+
+-------------------------------------------------------------------------------
+-- [failover] slots that survive the promotion of a standby
+-------------------------------------------------------------------------------
+
+-- create_sink's replication slot (src/worker/failover.c): a failover slot
+-- on PostgreSQL 17 and later, so that a standby with sync_replication_slots
+-- keeps it in step; refused while the server is in recovery.
+CREATE FUNCTION kusto_sink._create_slot(slot_name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_create_slot'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._create_slot(text) FROM PUBLIC;
+
 -------------------------------------------------------------------------------
 
 -- the workers of every sink restart on the new catalog

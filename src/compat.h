@@ -115,6 +115,25 @@
 #endif
 
 /*
+ * Failover slots (17): a logical slot created with failover = true is kept
+ * in step on standbys with sync_replication_slots, and the primary's
+ * synchronized_standby_slots keeps it from getting ahead of them.  Before 17
+ * a slot exists on its server only.  KS_CREATE_LOGICAL_SLOT creates a sink's
+ * slot (permanent, no two-phase; failover where there is such a thing)
+ * through pg_create_logical_replication_slot, and returns its result record.
+ */
+#if PG_VERSION_NUM >= 170000
+#define KS_HAVE_FAILOVER_SLOTS 1
+#define KS_CREATE_LOGICAL_SLOT(name, plugin) \
+	OidFunctionCall5(F_PG_CREATE_LOGICAL_REPLICATION_SLOT, (name), (plugin), \
+					 BoolGetDatum(false), BoolGetDatum(false), BoolGetDatum(true))
+#else
+#define KS_CREATE_LOGICAL_SLOT(name, plugin) \
+	OidFunctionCall4(F_PG_CREATE_LOGICAL_REPLICATION_SLOT, (name), (plugin), \
+					 BoolGetDatum(false), BoolGetDatum(false))
+#endif
+
+/*
  * pg_noreturn (before the declaration) replaced the postfix
  * pg_attribute_noreturn() in 18
  */

@@ -95,6 +95,7 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 	c->flush_immediately = false;
 	c->poll_for_ingestion_status = true;
 	c->on_error = "stop";
+	c->on_slot_lost = "error";
 
 	foreach(lc, options)
 	{
@@ -119,6 +120,8 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 			c->ingestion_mapping_ref = v;
 		else if (strcmp(d->defname, "on_error") == 0)
 			c->on_error = v;
+		else if (strcmp(d->defname, "on_slot_lost") == 0)
+			c->on_slot_lost = v;
 		else if (strcmp(d->defname, "create_table") == 0)
 			c->create_table = bool_value(v);
 		else if (strcmp(d->defname, "delivery_guarantee") == 0)

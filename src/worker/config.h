@@ -46,6 +46,7 @@ typedef struct KsSinkConfig
 	bool		poll_for_ingestion_status;
 	char	   *ingestion_mapping_ref;
 	char	   *on_error;		/* stop | dead_letter */
+	char	   *on_slot_lost;	/* error | resync (failover.h) */
 	bool		exactly_once;	/* delivery_guarantee = exactly_once */
 	bool		create_table;	/* create and check the Kusto tables */
 	List	   *plugin_options; /* DefElem list for the output plugin */

@@ -51,6 +51,7 @@
 #include "worker/crashpoint.h"
 #include "worker/dead_letters.h"
 #include "worker/decode.h"
+#include "worker/failover.h"
 #include "worker/kusto_tables.h"
 #include "worker/layouts.h"
 #include "worker/launcher.h"
@@ -893,6 +894,8 @@ record_ready(void)
 		return;
 	ks_progress_record(MyWorker->progress, fresh, MyWorker->config->ingestion_method);
 	list_free(fresh);
+	/* a failover slot: the standbys have the rows before Kusto gets the batches */
+	ks_wait_for_standbys(XactLastCommitEnd);
 	ks_crash_point("after_record");
 }
 
@@ -1061,6 +1064,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 	}
 	ks_check_catalog_version(slot, name);
 	ks_access_start(MyWorker->config, slot);
+	ks_check_slot(MyWorker->config, slot);
 	SetUserIdAndSecContext(MyWorker->config->owner, SECURITY_LOCAL_USERID_CHANGE);
 
 	MyWorker->max_batch_bytes = (size_t) MyWorker->config->client_batch_size_limit_mb * 1024 * 1024;
