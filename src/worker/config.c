@@ -100,6 +100,10 @@ static const char *const on_error_names[] = {
 	[KS_ON_ERROR_STOP] = "stop",
 	[KS_ON_ERROR_DEAD_LETTER] = "dead_letter",
 };
+static const char *const on_slot_lost_names[] = {
+	[KS_ON_SLOT_LOST_ERROR] = "error",
+	[KS_ON_SLOT_LOST_RESYNC] = "resync",
+};
 static const char *const delivery_guarantee_names[] = {
 	[KS_AT_LEAST_ONCE] = "at_least_once",
 	[KS_EXACTLY_ONCE] = "exactly_once",
@@ -176,6 +180,7 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 	c->poll_for_ingestion_status = true;
 	c->on_error = KS_ON_ERROR_STOP;
 	c->delivery_guarantee = KS_AT_LEAST_ONCE;
+	c->on_slot_lost = KS_ON_SLOT_LOST_ERROR;
 
 	foreach(lc, options)
 	{
@@ -200,6 +205,8 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 			c->ingestion_mapping_ref = v;
 		else if (strcmp(d->defname, "on_error") == 0)
 			c->on_error = ENUM_VALUE(c->name, d->defname, v, on_error_names);
+		else if (strcmp(d->defname, "on_slot_lost") == 0)
+			c->on_slot_lost = ENUM_VALUE(c->name, d->defname, v, on_slot_lost_names);
 		else if (strcmp(d->defname, "create_table") == 0)
 			c->create_table = bool_value(c->name, d->defname, v);
 		else if (strcmp(d->defname, "delivery_guarantee") == 0)

@@ -38,6 +38,12 @@ typedef enum KsOnError
 	KS_ON_ERROR_DEAD_LETTER
 } KsOnError;
 
+typedef enum KsOnSlotLost
+{
+	KS_ON_SLOT_LOST_ERROR,		/* state error, saying why (failover.h) */
+	KS_ON_SLOT_LOST_RESYNC		/* a new slot, and every table sent again */
+} KsOnSlotLost;
+
 typedef enum KsDeliveryGuarantee
 {
 	KS_AT_LEAST_ONCE,
@@ -88,6 +94,7 @@ typedef struct KsSinkConfig
 	bool		poll_for_ingestion_status;
 	char	   *ingestion_mapping_ref;
 	KsOnError	on_error;
+	KsOnSlotLost on_slot_lost;	/* failover.h */
 	KsDeliveryGuarantee delivery_guarantee;
 	bool		create_table;	/* create and check the Kusto tables */
 	List	   *plugin_options; /* DefElem list for the output plugin */

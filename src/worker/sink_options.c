@@ -53,6 +53,7 @@ static const KsSinkOption sink_options[] = {
 	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, {"at_least_once", "exactly_once"}, "at_least_once"},
 	{"ingestion_mapping_ref", KS_SINK_KUSTO_NAME},
 	{"on_error", KS_SINK_ENUM, 0, 0, {"stop", "dead_letter"}, "stop"},
+	{"on_slot_lost", KS_SINK_ENUM, 0, 0, {"error", "resync"}, "error"},
 	{"tables", KS_SINK_TABLES},
 	{"metadata", KS_SINK_METADATA},
 	{"op_column", KS_SINK_KUSTO_NAME},
