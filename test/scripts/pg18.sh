@@ -72,6 +72,10 @@ mkdir -p "$build"
 tar -xjf "$orig" -C "$build"
 cd "$build/postgresql-$upstream"
 log=$cache/build.log
+# a build of its own, not a sub-make of `make test`: PostgreSQL's makefiles
+# generate their headers first only at MAKELEVEL 0 (else a parallel build
+# fails on utils/errcodes.h)
+unset MAKELEVEL MAKEFLAGS MFLAGS
 {
 	./configure --prefix="$prefix" "${configure_flags[@]}" &&
 		make -j"$(nproc)" &&
