@@ -6,9 +6,11 @@
  * A KsDecodeStream owns the slot for the life of the worker (as a walsender
  * does) and one logical decoding context with the kusto_sink plugin, whose
  * records go to the caller's KsDecoderHooks.  ks_decode_step() processes WAL
- * records up to the current flush position, at most `max_records` decoded
- * records' worth, and never waits for WAL; it returns true when it stopped
- * because it caught up.  A hook that calls ks_decode_pause() ends the step
+ * records up to the current flush position (a failover slot: up to what the
+ * standbys of synchronized_standby_slots confirmed, failover.h), at most
+ * `max_records` decoded records' worth, and never waits for WAL or for the
+ * standbys; it returns true when it stopped because it caught up (or waits
+ * for them).  A hook that calls ks_decode_pause() ends the step
  * right after the WAL record it is decoding, so that the caller can act at
  * that point of the stream (the snapshot chunks, sink_worker.c).
  * ks_decode_confirm() moves the slot's confirmed position (and so what WAL

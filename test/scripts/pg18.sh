@@ -13,7 +13,8 @@
 # (a deb-src line for sid, its own lists and cache): the machine's apt sources
 # are never changed. apt checks the files against the archive's signed index.
 # The build (as root) configures TAP support and installs the server, the
-# PGXS files, the TAP modules and the contrib modules the tests use.
+# PGXS files, the TAP modules and contrib (test_decoding, hstore and
+# auto_explain among them, which the tests use).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -21,8 +22,7 @@ cache=$KS_PG18_CACHE
 prefix=$(pg18_prefix)
 # what the stamp records: a change here rebuilds
 configure_flags=(--enable-tap-tests --with-libxml --without-icu --without-zstd --without-lz4)
-contrib_modules=(test_decoding hstore)
-recipe="configure ${configure_flags[*]}; contrib ${contrib_modules[*]}"
+recipe="configure ${configure_flags[*]}; contrib"
 
 if [ -f "$prefix/.kusto_sink-build" ] && [ "$(sed -n 2p "$prefix/.kusto_sink-build")" = "$recipe" ] &&
 	[ -x "$prefix/bin/pg_config" ]; then
@@ -80,9 +80,8 @@ unset MAKELEVEL MAKEFLAGS MFLAGS
 	./configure --prefix="$prefix" "${configure_flags[@]}" &&
 		make -j"$(nproc)" &&
 		make install &&
-		for m in "${contrib_modules[@]}"; do
-			make -C "contrib/$m" install || exit 1
-		done
+		make -C contrib -j"$(nproc)" &&
+		make -C contrib install
 } >"$log" 2>&1 || {
 	echo "pg18: the build failed; last lines of $log:" >&2
 	tail -n 40 "$log" >&2

@@ -16,6 +16,7 @@ use Time::HiRes qw(usleep);
 use lib $ENV{KS_ROOT} . '/test/t';
 use ExactlyOnce;
 use KustoEmulator;
+use Sinks;
 
 my $kusto = KustoEmulator->new;
 my $db = 'Snap';
@@ -66,21 +67,7 @@ sub snapshot_records
 sub latest_state_is_source
 {
 	my ($sink, $table, $cols) = @_;
-	$kusto->mgmt($db, sql(qq{SELECT kusto_sink.latest_state_kql('$sink', '$table')}));
-	my $kql = sql(qq{SELECT kusto_sink.latest_state_query('$sink', '$table')});
-	my $source = sql(qq{SELECT string_agg(concat_ws(':', $cols), ',' ORDER BY $cols) FROM $table});
-	my $order = join(', ', map { "$_ asc" } split /,\s*/, $cols);
-	my $got = '';
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		my $rows = $kusto->query($db, "$kql | order by $order | project $cols");
-		$got = join(',', map { join(':', map { $_ // '' } @$_) } @$rows);
-		return 1 if $got eq $source;
-		usleep(100_000);
-	}
-	diag("latest state of $table differs: " . length($got) . ' vs ' . length($source) . ' characters');
-	return 0;
+	return Sinks::latest_state_is($node, $kusto, $db, $sink, $table, $cols);
 }
 
 # ---------- a populated database, with writes while the snapshot runs ----------

@@ -2,9 +2,10 @@
 # standby that synchronizes the sinks' slots (sync_replication_slots), the
 # primary holding them back to what the standby confirmed
 # (synchronized_standby_slots).  Two exactly-once sinks (queued, streaming)
-# under a steady insert/update/delete load; the primary's postmaster is
-# killed (kill -9) mid-stream, the standby is promoted and the load goes on
-# there.  Kusto then holds exactly the changes that the new primary has, each
+# under a steady insert/update/delete load; the standby stops in the middle
+# of it (the sinks wait for it and say so, while the load goes on), the
+# primary's postmaster is killed (kill -9), the standby is started again and
+# promoted, and the load goes on there.  Kusto then holds exactly the changes that the new primary has, each
 # once (none that only the lost primary had), and the sinks run on the new
 # primary from the synchronized slots, without a resync.  Also: create_sink
 # on a standby is refused.
@@ -103,9 +104,9 @@ ok($standby->poll_query_until('postgres',
 		q{SELECT count(*) = 2 FROM pg_replication_slots WHERE synced AND NOT temporary AND slot_name IN ('kusto_sink_q', 'kusto_sink_s')}),
 	'the standby synchronizes both slots');
 
-# ---------- kill -9 of the primary under load, promotion ----------
+# ---------- under load: the standby goes away, the primary is killed ----------
 my $load = $primary->basedir . '/load.sql';
-append_to_file($load, join('', map { txn($_) . "SELECT pg_sleep(0.003);\n" } $n + 1 .. $n + 5000));
+append_to_file($load, join('', map { txn($_) . "SELECT pg_sleep(0.003);\n" } $n + 1 .. $n + 8000));
 my ($lout, $lerr) = ('', '');
 my $loader = IPC::Run::start([ 'psql', '-X', '-q', '-f', $load, '-d', $primary->connstr('postgres') ],
 	'>', \$lout, '2>', \$lerr);
@@ -113,20 +114,29 @@ ok($primary->poll_query_until('postgres', 'SELECT count(*) > ' . ($n + 300) . ' 
 ok($primary->poll_query_until('postgres',
 		q{SELECT bool_and(rows_sent > } . ($n + 200) . q{) FROM kusto_sink.status WHERE name IN ('q', 's')}),
 	'both sinks are streaming the load');
-my $postmaster = slurp_file($primary->data_dir . '/postmaster.pid') =~ /^(\d+)/ && $1;
-kill 'KILL', $postmaster;
+# the standby stops in the middle of it: nothing it lacks may reach Kusto
+$standby->stop('fast');
+ok($primary->poll_query_until('postgres',
+		q{SELECT bool_and(last_error LIKE 'waiting for the standbys of synchronized_standby_slots to confirm WAL up to %')
+		  FROM kusto_sink.status WHERE name IN ('q', 's')}),
+	'the sinks wait for the standby, and say so in last_error');
+like(slurp_file($primary->logfile),
+	qr/WARNING:  replication slot "standby1" specified in parameter "synchronized_standby_slots" does not have active_pid/,
+	"and in the log, with the server's words on the standby's slot");
+my $primary_had = $primary->safe_psql('postgres', 'SELECT count(*) FROM txlog');
+Sinks::kill_postmaster($primary);
 $loader->finish;
-$primary->_update_pid(-1);
+$standby->start;
 $standby->promote;
 
 my $had = $standby->safe_psql('postgres', 'SELECT count(*) FROM txlog');
 is($standby->safe_psql('postgres', 'SELECT max(i) FROM txlog'), $had, "the new primary has transactions 1 .. $had");
-ok($had > $n + 300, 'the primary died in the middle of the load');
+ok($had > $n + 300 && $had < $primary_had, "the lost primary had transactions that the new one lacks ($had of at least $primary_had)");
 ok(Sinks::wait_state($standby, 'q', 'running') && Sinks::wait_state($standby, 's', 'running'),
 	'both sinks run on the new primary');
 my $total = $had + 300;
 $standby->safe_psql('postgres', join('', map { txn($_) } $had + 1 .. $total));
-# (none that only the lost primary had: the highest ids would be higher)
+# (none that only the lost primary had: their ids are taken again here)
 changes_are($_, $total, "the new primary's $total transactions") for ('Q', 'S');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.snapshot WHERE resync'), '0',
 	'no resync after the promotion');

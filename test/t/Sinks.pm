@@ -21,6 +21,12 @@
 #   Sinks::batch_moves_ok($node)
 #       a test that no batch made a move of state its protocol does not allow
 #       (src/worker/batch.h; batch.c logs such a move as a WARNING)
+#   Sinks::kill_postmaster($node)
+#       kill -9 of the node's postmaster (its children exit by themselves);
+#       the node then counts as stopped
+#   Sinks::latest_state_is($node, $kusto, 'Db', 'sink', 'table', 'id, v')
+#       waits (with the test timeout) until Kusto's latest state of the source
+#       table is the table's rows
 package Sinks;
 
 use strict;
@@ -92,6 +98,43 @@ sub batch_moves_ok
 	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
 	return Test::More::unlike($log, qr/moved from state "[^"]*" to "[^"]*", which is not a move of its protocol/,
 		'every batch moved through its states as src/worker/batch.h has them');
+}
+
+sub kill_postmaster
+{
+	my ($node) = @_;
+	my $pidfile = $node->data_dir . '/postmaster.pid';
+	my ($pid) = PostgreSQL::Test::Utils::slurp_file($pidfile) =~ /^(\d+)/;
+	kill 'KILL', $pid;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	Time::HiRes::usleep(10_000) while kill(0, $pid) && time < $deadline;
+	unlink $pidfile;
+	$node->_update_pid(0);
+	return;
+}
+
+# waits (with the test timeout) until Kusto's latest state of a source table
+# (latest_state_kql, latest_state_query) is the table's rows, compared on the
+# columns $cols ("id, v"); diag()s the sizes when it is not
+sub latest_state_is
+{
+	my ($node, $kusto, $db, $sink, $table, $cols) = @_;
+	my $sql = sub { return $node->safe_psql('postgres', $_[0]) };
+	$kusto->mgmt($db, $sql->(qq{SELECT kusto_sink.latest_state_kql('$sink', '$table')}));
+	my $kql = $sql->(qq{SELECT kusto_sink.latest_state_query('$sink', '$table')});
+	my $source = $sql->(qq{SELECT string_agg(concat_ws(':', $cols), ',' ORDER BY $cols) FROM $table});
+	my $order = join(', ', map { "$_ asc" } split /,\s*/, $cols);
+	my $got = '';
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my $rows = $kusto->query($db, "$kql | order by $order | project $cols");
+		$got = join(',', map { join(':', map { $_ // '' } @$_) } @$rows);
+		return 1 if $got eq $source;
+		Time::HiRes::usleep(100_000);
+	}
+	Test::More::diag("latest state of $table differs: " . length($got) . ' vs ' . length($source) . ' characters');
+	return 0;
 }
 
 1;
