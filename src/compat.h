@@ -20,6 +20,11 @@
 #error "kusto_sink needs PostgreSQL 13 or later"
 #endif
 
+/* the varlena macros (VARDATA, SET_VARSIZE) left postgres.h in 16 */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 /* ReorderBufferTXN: commit timestamp moved into a union in 15 */
 #if PG_VERSION_NUM >= 150000
 #define KS_TXN_COMMIT_TIME(txn) ((txn)->xact_time.commit_time)

@@ -15,6 +15,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "compat.h"
+
 #define KS_MASK_SALT_BYTES 32
 
 PG_FUNCTION_INFO_V1(kusto_sink_new_mask_salt);
