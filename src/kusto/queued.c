@@ -240,12 +240,13 @@ blob_request(kusto_client *c, kusto_queued *q)
 		{
 			char	   *id = block_id(i);
 
-			kusto_buf_append(&xml, "<Latest>", 8);
+			kusto_buf_append(&xml, "<Latest>", strlen("<Latest>"));
 			kusto_buf_append(&xml, id, strlen(id));
-			kusto_buf_append(&xml, "</Latest>", 9);
+			kusto_buf_append(&xml, "</Latest>", strlen("</Latest>"));
 			kusto_free(id);
 		}
-		kusto_buf_append(&xml, "</BlockList>", 13);
+		/* the XML text alone: a NUL after it is not well-formed XML to Azure */
+		kusto_buf_append(&xml, "</BlockList>", strlen("</BlockList>"));
 		url = kusto_storage_url(root, suffix, "comp=blocklist");
 		req = kusto_request_new(c, url, "application/xml", NULL, xml.data, xml.len, NULL);
 		curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, xml.data);

@@ -134,3 +134,25 @@ test('storage faults through the proxies: a blob PUT gets 503, a queue POST is d
   assert.equal(stats.requests.blob, 2);
   assert.equal(stats.requests.queue, 1);
 });
+
+test('a Put Block List or a queue message that is not well-formed XML gets InvalidXmlDocument, as from Azure Storage', async () => {
+  const res = await k.resources();
+  const [cbase, csas] = res.TempStorage[0].split('?');
+  const id = Buffer.from('block-000000').toString('base64');
+  let r = await fetch(`${cbase}/x.csv?comp=block&blockid=${encodeURIComponent(id)}&${csas}`,
+    { method: 'PUT', headers: { 'x-ms-version': '2021-08-06' }, body: '1\n' });
+  assert.equal(r.status, 201);
+  const list = `<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>${id}</Latest></BlockList>`;
+  r = await fetch(`${cbase}/x.csv?comp=blocklist&${csas}`,
+    { method: 'PUT', headers: { 'x-ms-version': '2021-08-06' }, body: `${list}\0` });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('x-ms-error-code'), 'InvalidXmlDocument');
+  assert.match(await r.text(), /XML specified is not syntactically valid\..*U\+0000/);
+  r = await fetch(`${cbase}/x.csv?comp=blocklist&${csas}`,
+    { method: 'PUT', headers: { 'x-ms-version': '2021-08-06' }, body: list });
+  assert.equal(r.status, 201);
+  const [qbase, qsas] = res.SecuredReadyForAggregationQueue[0].split('?');
+  r = await fetch(`${qbase}/messages?${qsas}`, { method: 'POST', body: '<QueueMessage><MessageText>e30=</MessageText>' });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('x-ms-error-code'), 'InvalidXmlDocument');
+});

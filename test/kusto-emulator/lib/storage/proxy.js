@@ -6,6 +6,26 @@
 
 const http = require('node:http');
 const https = require('node:https');
+const { xmlProblem } = require('./xml');
+
+// The requests whose body Azure Storage parses as XML: Put Block List and a
+// queue message (Put Message); a body that is not well-formed gets 400
+// InvalidXmlDocument there (./xml.js), whatever Azurite would take.
+function xmlBody(kind, req) {
+  const q = new URL(req.url, 'http://x').searchParams;
+  if (kind === 'blob') return req.method === 'PUT' && q.get('comp') === 'blocklist';
+  if (kind === 'queue') return req.method === 'POST' && /\/messages$/.test(req.url.split('?')[0]);
+  return false;
+}
+
+function readAll(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
 
 class StorageProxy {
   /**
@@ -38,6 +58,17 @@ class StorageProxy {
         return;
       }
     }
+    let body = null;
+    if (xmlBody(this.kind, req)) {
+      body = await readAll(req);
+      const why = xmlProblem(body);
+      if (why) {
+        res.writeHead(400, { 'Content-Type': 'application/xml', 'x-ms-error-code': 'InvalidXmlDocument' });
+        res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidXmlDocument</Code>'
+          + `<Message>XML specified is not syntactically valid.</Message><Reason>${why.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</Reason></Error>`);
+        return;
+      }
+    }
     const headers = { ...req.headers, host: this.target.host };
     const up = http.request({ host: this.target.hostname, port: this.target.port, method: req.method,
       path: req.url, headers, agent: this.agent }, (ur) => {
@@ -54,7 +85,8 @@ class StorageProxy {
       if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' });
       res.end(`storage proxy: ${e.message}`);
     });
-    req.pipe(up);
+    if (body) up.end(body);
+    else req.pipe(up);
   }
 
   listen(host, port = 0) {
