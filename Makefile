@@ -75,6 +75,7 @@ KUSTO_OBJS = \
 	src/kusto/resources.o \
 	src/kusto/result.o \
 	src/kusto/retry.o \
+	src/kusto/status_book.o \
 	src/kusto/storage.o
 
 COMMON_OBJS = \

@@ -33,7 +33,8 @@
  *	  up to three are tried; the blob goes up in one PUT, or in blocks and a
  *	  block list above block_threshold; with track_status a status-table
  *	  entity (Pending) is written after the blob, just before the message,
- *	  and kusto_get_ingest_status() reads it back.
+ *	  and kusto_get_ingest_status() reads it back from the table it was
+ *	  written to (Kusto rotates its status tables: status_book.c).
  *	  The operation is done when the queue accepted the message.
  *	- Managed ingestion streams when the data is small enough and falls
  *	  back to queued ingestion when it is too large, when streaming is not

@@ -126,6 +126,14 @@ extern kusto_status kusto_post_csl(kusto_client *client, const char *url, const 
 extern kusto_status kusto_execute_at(kusto_client *client, const char *base_url, const char *db,
 									 const char *csl, char **result_json, kusto_error *err);
 
+/* ---------- where tracked statuses were written (status_book.c) ---------- */
+typedef struct kusto_status_book kusto_status_book;
+
+extern void kusto_status_book_note(kusto_client *client, const char *source_id,
+								   const char *table_url);
+extern const char *kusto_status_book_find(kusto_client *client, const char *source_id);
+extern void kusto_status_book_free(kusto_status_book *book);
+
 /* ---------- operations (client.c, queued.c) ---------- */
 typedef enum kusto_op_kind
 {
@@ -202,6 +210,7 @@ struct kusto_client
 	size_t		block_threshold;
 	size_t		block_size;
 	kusto_resources *res;		/* queued ingestion's resources, or NULL */
+	kusto_status_book *status_book; /* where statuses were written, or NULL */
 	unsigned int seed;
 
 	/* token cache */

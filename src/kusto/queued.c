@@ -468,9 +468,16 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 	q->step = Q_STATUS;
 	/* the status's copy is for show; the request uses source_id whole */
 	snprintf(op->status.source_id, sizeof(op->status.source_id), "%s", source_id);
-	if (!kusto_resources_refresh(c, &op->err))
+	if (kusto_status_book_find(c, source_id) != NULL)
+	{
+		/* read where it was written (status_book.c) */
+		q->urls[KUSTO_RES_STATUS_TABLE][0] = kusto_strdup(kusto_status_book_find(c, source_id));
+		q->accounts[KUSTO_RES_STATUS_TABLE][0] = kusto_storage_account(q->urls[KUSTO_RES_STATUS_TABLE][0]);
+		q->npicked[KUSTO_RES_STATUS_TABLE] = 1;
+	}
+	else if (!kusto_resources_refresh(c, &op->err))
 		return kusto_op_start(c, op);
-	if (!pick(c, q, KUSTO_RES_STATUS_TABLE))
+	else if (!pick(c, q, KUSTO_RES_STATUS_TABLE))
 	{
 		kusto_error_set(&op->err, KUSTO_ERR_PERMANENT, 0, "NoStatusTable",
 						"the cluster offers no ingestion status table");
@@ -616,6 +623,8 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 		switch (q->step)
 		{
 			case Q_ENTITY:
+				/* the message will name this table: its status is read there */
+				kusto_status_book_note(c, q->source_id, q->urls[KUSTO_RES_STATUS_TABLE][0]);
 				q->step = Q_QUEUE;
 				q->tried = 0;
 				op->req = queue_request(c, q);

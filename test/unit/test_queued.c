@@ -160,6 +160,34 @@ main(void)
 	CHECK_STR(st.error_code, "Skipped_IngestByTagAlreadyExists", "re-send: the error code is kept");
 	CHECK(count_rows(c, "Q") == 2, "re-send: no duplicate");
 
+	/*
+	 * Kusto rotates its status tables: a status is read from the table it was
+	 * written to, also once the cached resources name a newer one.
+	 */
+	{
+		char		before[40];
+
+		memset(&o, 0, sizeof(o));
+		o.format = "json";
+		o.mapping = "qm";
+		o.track_status = true;
+		CHECK(queued(c, "Q", "{\"k\":3,\"n\":\"c\"}\n", &o, &err, &res) == KUSTO_OK,
+			  "rotation: an ingestion tracked in the status table of the time");
+		snprintf(before, sizeof(before), "%s", res.source_id);
+		admin("/admin/rotate-status-table", "{}");
+		/* a 403 from storage makes the client fetch the resources again */
+		admin("/admin/faults", "{\"kind\":\"blob\",\"count\":1,\"action\":{\"status\":403,\"code\":\"AuthenticationFailed\"}}");
+		CHECK(queued(c, "Q", "{\"k\":4,\"n\":\"d\"}\n", &o, &err, &res) == KUSTO_OK,
+			  "rotation: an ingestion whose blob PUT got a 403 (the resources are stale)");
+		CHECK(queued(c, "Q", "{\"k\":5,\"n\":\"e\"}\n", &o, &err, &res) == KUSTO_OK,
+			  "rotation: an ingestion on freshly fetched resources (the new status table)");
+		CHECK(wait_status(c, before, &st) == KUSTO_INGEST_SUCCEEDED,
+			  "rotation: the earliest ingestion's status is read from its own table, not the new one");
+		CHECK(wait_status(c, res.source_id, &st) == KUSTO_INGEST_SUCCEEDED,
+			  "rotation: the latest one's from the new table");
+		CHECK(count_rows(c, "Q") == 5, "rotation: the three rows arrived");
+	}
+
 	/* status of an id nobody ingested */
 	kusto_get_ingest_status(c, "00000000-0000-4000-8000-000000000000", NULL);
 	CHECK(finish(c, &err, NULL, &st) == KUSTO_OK && st.state == KUSTO_INGEST_UNKNOWN,

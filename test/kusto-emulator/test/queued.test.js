@@ -156,3 +156,23 @@ test('a Put Block List or a queue message that is not well-formed XML gets Inval
   assert.equal(r.status, 400);
   assert.equal(r.headers.get('x-ms-error-code'), 'InvalidXmlDocument');
 });
+
+test('status tables rotate (admin rotate-status-table, --status-table-rotation-s): each status is written to the table its message names', async () => {
+  await k.mgmt('qdb', '.create table R (id:long)');
+  const first = await k.ingestQueued('qdb', 'R', Buffer.from('1\n'));
+  assert.equal((await settled(first)).Status, 'Succeeded');
+  const { table } = await admin(base, 'rotate-status-table', {});
+  const res = await k.resources();
+  assert.equal(res.IngestionsStatusTable.length, 1);
+  assert.match(res.IngestionsStatusTable[0], new RegExp(`/${table}\\?`));
+  assert.notEqual(res.IngestionsStatusTable[0], first.resources.IngestionsStatusTable[0]);
+  const second = await k.ingestQueued('qdb', 'R', Buffer.from('2\n'));
+  assert.equal((await settled(second)).Status, 'Succeeded');
+  // the first status is still in its own table, and only there
+  assert.equal((await first.status()).Status, 'Succeeded');
+  const [tbase, tsas] = res.IngestionsStatusTable[0].split('?');
+  const miss = await fetch(`${tbase}(PartitionKey='${first.id}',RowKey='${first.id}')?${tsas}`,
+    { headers: { Accept: 'application/json;odata=nometadata' } });
+  assert.equal(miss.status, 404);
+  assert.equal(await k.count('qdb', 'R'), 2);
+});

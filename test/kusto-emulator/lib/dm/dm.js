@@ -149,7 +149,7 @@ class DataManagement {
     const pk = st.PartitionKey || st.partitionKey;
     const rk = st.RowKey || st.rowKey;
     if (method !== REPORT_METHOD.Queue && pk && rk) {
-      await this.storage.mergeEntity(this.names.status, pk, rk, {
+      await this.storage.mergeEntity(this.statusTableOf(st), pk, rk, {
         Status: o.status, ErrorCode: o.errorCode, FailureStatus: o.failureStatus, Details: o.details,
         OperationId: operationId, ActivityId: operationId, UpdatedOn: now, IngestionSourceId: m.Id,
         IngestionSourcePath: stripSas(m.BlobPath), Database: m.DatabaseName, Table: m.TableName,
@@ -167,6 +167,18 @@ class DataManagement {
     }
   }
 }
+
+// The status table the message names (TableConnectionString: a table URL with
+// its SAS), where Kusto's DM writes the status: one of the tables the emulator
+// handed out (they rotate), else its first.
+DataManagement.prototype.statusTableOf = function statusTableOf(st) {
+  const known = this.statusTables ? this.statusTables() : [this.names.status];
+  let name = null;
+  try {
+    name = decodeURIComponent(new URL(st.TableConnectionString || st.tableConnectionString).pathname.split('/').pop());
+  } catch { /* no URL: the first table */ }
+  return known.includes(name) ? name : known[0];
+};
 
 function jsonList(v) {
   if (!v) return [];

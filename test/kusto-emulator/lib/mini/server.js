@@ -41,6 +41,10 @@ class Emulator {
       ? Engine.fromJSON(JSON.parse(fs.readFileSync(this.stateFile, 'utf8'))) : new Engine();
     this.engine.onChange = () => this.scheduleSave();
     this.ingestionDelayMs = Number(opts.ingestionDelayMs ?? 1000);
+    // Kusto rotates its ingestion status tables: .get ingestion resources names a
+    // new one from time to time, and an entity stays in the table it was written to
+    this.statusRotationS = Number(opts.statusTableRotationS || 0);
+    this.statusTables = [STORAGE.status];
     // the token signing key survives a restart with --state-dir, as tokens do in Kusto
     const keyFile = opts.stateDir ? nodePath.join(opts.stateDir, 'token-key') : null;
     if (keyFile && fs.existsSync(keyFile)) this.key = fs.readFileSync(keyFile);
@@ -120,7 +124,13 @@ class Emulator {
       }
       return u;
     };
+    this.direct = direct;
+    if (this.statusRotationS > 0) {
+      this.rotationTimer = setInterval(() => { this.rotateStatusTable().catch(() => {}); }, this.statusRotationS * 1000);
+      this.rotationTimer.unref();
+    }
     this.dm = new DataManagement({ engine: () => this.engine, storage: direct, names: STORAGE, toAzurite,
+      statusTables: () => this.statusTables,
       checkAuthContext: (c) => this.checkAuthContext(c),
       authorize: (sub, db) => this.principals.check(sub, db, 'ingestor', 'ingest'), delayMs: this.ingestionDelayMs });
     this.dm.start();
@@ -133,7 +143,15 @@ class Emulator {
         ['FailedIngestionsQueue', u('queue', STORAGE.failed)],
         ['SuccessfulIngestionsQueue', u('queue', STORAGE.succeeded)],
         ...STORAGE.containers.map((c) => ['TempStorage', u('blob', c)]),
-        ['IngestionsStatusTable', u('table', STORAGE.status)]] };
+        ['IngestionsStatusTable', u('table', this.statusTables[this.statusTables.length - 1])]] };
+  }
+
+  /** A new status table becomes the one .get ingestion resources names; the old ones stay readable. */
+  async rotateStatusTable() {
+    const name = `${STORAGE.status}${this.statusTables.length}`;
+    await this.direct.createTable(name);
+    this.statusTables.push(name);
+    return name;
   }
 
   authContext(subject) {
@@ -370,7 +388,18 @@ class Emulator {
       }
       return send(200, { ok: true });
     }
+    if (path === '/admin/rotate-status-table' && req.method === 'POST') {
+      return this.rotateStatusTable().then((table) => send(200, { table }));
+    }
     if (path === '/admin/config' && req.method === 'POST') {
+      if (json.statusTableRotationS !== undefined) {
+        clearInterval(this.rotationTimer);
+        this.statusRotationS = Number(json.statusTableRotationS);
+        if (this.statusRotationS > 0) {
+          this.rotationTimer = setInterval(() => { this.rotateStatusTable().catch(() => {}); }, this.statusRotationS * 1000);
+          this.rotationTimer.unref();
+        }
+      }
       if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
       if (json.ingestionDelayMs !== undefined) this.dm.delayMs = Number(json.ingestionDelayMs);
       if (json.loginEndpoint !== undefined) this.loginEndpoint = json.loginEndpoint || null;
@@ -396,6 +425,7 @@ class Emulator {
   }
 
   async close() {
+    clearInterval(this.rotationTimer);
     for (const s of this.sockets) s.destroy();
     await new Promise((r) => this.server.close(() => r()));
     await this.dm.stop();
