@@ -22,7 +22,8 @@
  *	  returns typed tables (kusto_result).
  *	- kusto_stream_ingest(), kusto_queued_ingest(), kusto_managed_ingest()
  *	  kusto_get_ingest_status() and kusto_count() (a query answering one
- *	  number) start an operation without waiting;
+ *	  number, run with queryconsistency = strongconsistency: exactly once
+ *	  looks batches up with it) start an operation without waiting;
  *	  kusto_client_run() drives every transfer for at most max_wait_ms;
  *	  kusto_client_done() hands back finished operations with their outcome.
  *	  Several operations may be in flight at once.  The data passed to an
@@ -40,8 +41,13 @@
  *	  back to queued ingestion when it is too large, when streaming is not
  *	  enabled on the table, or when streaming failed transiently.
  *	- Errors come back as a kusto_error: HTTP status, Kusto error code,
- *	  message, Retry-After, and a class (transient, throttled, permanent,
- *	  auth, cancelled).  No message ever contains a secret.
+ *	  message, Retry-After, the service's activity id, and a class
+ *	  (transient, throttled, permanent, auth, cancelled).  No message ever
+ *	  contains a secret.
+ *	- Each request's time is bounded as by the official SDKs
+ *	  (kusto_timeout_ms): queries 4.5 min, commands 1 h, streaming and
+ *	  storage uploads 10 min, each plus 30 s for the way; request_timeout_ms
+ *	  replaces them all.
  *	- Memory comes from the C library's allocator (jansson's too); every
  *	  object has a destroy function.
  *
@@ -73,7 +79,11 @@ typedef struct kusto_error
 	char		code[96];		/* Kusto or OAuth error code (texts for people
 								 * and class checks: a longer one is cut, never
 								 * used to address anything) */
-	char		message[512];
+	char		message[512];	/* ends with "(activity id ...)" when the
+								 * service named the request (below) */
+	char		activity_id[64];	/* Kusto's x-ms-activity-id (Azure Storage's
+									 * x-ms-request-id) of a failed request, for a
+									 * support case; "" when none */
 } kusto_error;
 
 typedef struct kusto_config
@@ -102,7 +112,8 @@ typedef struct kusto_config
 	const char *proxy;
 	const char *ingest_url;		/* DM endpoint; default: "ingest-" + cluster host */
 	long		connect_timeout_ms; /* 0: 10 s */
-	long		request_timeout_ms; /* 0: 60 s */
+	long		request_timeout_ms; /* every request's whole time; 0: the official
+									 * SDKs' defaults by kind (kusto_timeout_ms) */
 	const char *app_name;		/* x-ms-app; default "kusto_sink" */
 	size_t		block_threshold;	/* queued: blocks above this; 0: 64 MB */
 	size_t		block_size;		/* queued: block size; 0: 8 MB */
@@ -120,6 +131,9 @@ typedef struct kusto_ingest_options
 	const char *ingest_if_not_exists;	/* skip if an extent has ingest-by:<this> */
 	bool		flush_immediately;
 	bool		track_status;	/* write and report to the status table */
+	const char *creation_time;	/* the extents' creationTime (ISO 8601), or
+								 * NULL: none, as the SDKs send (it changes how
+								 * Kusto batches and retains the data) */
 	size_t		raw_size;		/* uncompressed size of the data */
 } kusto_ingest_options;
 

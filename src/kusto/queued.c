@@ -45,6 +45,7 @@ struct kusto_queued
 	char	   *mapping;
 	char	   *tags_json;		/* JSON array text, or NULL */
 	char	   *iine_json;
+	char	   *creation_time;	/* or NULL */
 	bool		flush_immediately;
 	bool		track_status;
 	size_t		raw_size;
@@ -75,6 +76,7 @@ kusto_queued_free(kusto_queued *q)
 	kusto_free(q->mapping);
 	kusto_free(q->tags_json);
 	kusto_free(q->iine_json);
+	kusto_free(q->creation_time);
 	kusto_free(q->blob_name);
 	kusto_free(q->blob_url);
 	for (k = 0; k < KUSTO_RES_NKINDS; k++)
@@ -181,6 +183,7 @@ entity_request(kusto_client *c, kusto_queued *q)
 	text = json_dumps(e, JSON_COMPACT);
 	json_decref(e);
 	req = kusto_request_new(c, url, "application/json", NULL, text, strlen(text), NULL);
+	kusto_request_set_timeout(req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_set_method(req, "PUT");
 	kusto_request_set_header(req, "Accept: application/json;odata=nometadata");
 	kusto_request_set_header(req, "x-ms-version: 2019-02-02");
@@ -253,6 +256,7 @@ blob_request(kusto_client *c, kusto_queued *q)
 		kusto_buf_free(&xml);
 	}
 	kusto_request_set_method(req, "PUT");
+	kusto_request_set_timeout(req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_set_header(req, "x-ms-version: 2021-08-06");
 	kusto_free(url);
 	kusto_free(suffix);
@@ -273,8 +277,11 @@ queue_request(kusto_client *c, kusto_queued *q)
 	kusto_request *req;
 
 	iso_now(now, sizeof(now));
-	props = json_pack("{s:s, s:s, s:s}", "authorizationContext", kusto_resources_auth_context(c),
-					  "format", q->format, "creationTime", now);
+	props = json_pack("{s:s, s:s}", "authorizationContext", kusto_resources_auth_context(c),
+					  "format", q->format);
+	/* only when asked: the SDKs never set it, and it changes how Kusto batches */
+	if (q->creation_time)
+		json_object_set_new(props, "creationTime", json_string(q->creation_time));
 	if (q->mapping)
 	{
 		json_object_set_new(props, "ingestionMappingReference", json_string(q->mapping));
@@ -304,6 +311,7 @@ queue_request(kusto_client *c, kusto_queued *q)
 	snprintf(body, n, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
 	url = kusto_storage_url(q->urls[KUSTO_RES_QUEUE][q->tried], "/messages", NULL);
 	req = kusto_request_new(c, url, "application/xml", NULL, body, strlen(body), NULL);
+	kusto_request_set_timeout(req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_no_resend(req, body, strlen(body), true);
 	kusto_request_set_header(req, "x-ms-version: 2021-08-06");
 	kusto_free(url);
@@ -401,6 +409,7 @@ new_op(kusto_op_kind kind, const char *db, const char *table, const kusto_ingest
 		q->tags_json = json_list(o->tags, o->ntags);
 	if (o->ingest_if_not_exists)
 		q->iine_json = json_list(&o->ingest_if_not_exists, 1);
+	q->creation_time = kusto_strdup(o->creation_time);
 	q->flush_immediately = o->flush_immediately;
 	q->track_status = o->track_status;
 	q->raw_size = o->raw_size;
@@ -487,6 +496,7 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
 	kusto_free(suffix);
 	op->req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
+	kusto_request_set_timeout(op->req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_set_header(op->req, "Accept: application/json;odata=nometadata");
 	kusto_request_set_header(op->req, "x-ms-version: 2019-02-02");
 	kusto_free(url);

@@ -25,6 +25,7 @@ class DataManagement {
     this.inFlight = new Set();
     this.stopped = false;
     this.processed = 0;
+    this.withCreationTime = 0;       // messages that carried creationTime (GET /admin/stats)
   }
 
   start() { this.loop = this.run(); }
@@ -113,7 +114,9 @@ class DataManagement {
         mapping: props.ingestionMapping,
         tags: jsonList(props.tags),
         ingestIfNotExists: jsonList(props.ingestIfNotExists),
+        creationTime: props.creationTime,
       };
+      if (props.creationTime !== undefined) this.withCreationTime++;
       if (fault === 'partial') {
         const all = require('../mini/types').readRecords(data.toString('utf8'), opts.format,
           this.engine().table(m.DatabaseName, m.TableName).columns,

@@ -223,8 +223,11 @@ class Engine {
       }
     }
     for (const r of records) t.rows.push(r);
+    // creationTime (queued ingestion's property) dates the extent, as in Kusto
+    // (retention and caching count from it); without it, the ingestion time
+    const given = opts.creationTime ? new Date(opts.creationTime) : null;
     t.extents.push({ id: require('crypto').randomUUID(), rows: records.length, tags,
-      createdOn: new Date().toISOString() });
+      createdOn: (given && !Number.isNaN(given.getTime()) ? given : new Date()).toISOString() });
     this.onChange();
     return { rowCount: records.length };
   }

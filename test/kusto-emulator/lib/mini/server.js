@@ -59,6 +59,7 @@ class Emulator {
     this.principals = new Principals(opts.principals, { ...DEV, cert: this.clientCert, federatedToken: this.federatedToken });
     this.faults = [];
     this.stats = {};
+    this.consistency = {};           // queryconsistency values seen: { value: n }
     this.sockets = new Set();
   }
 
@@ -228,7 +229,13 @@ class Emulator {
         case 'mgmt':
         case 'query': {
           const claims = this.checkToken(req);
-          const { db, csl } = parseRequest(body);
+          const { db, csl, properties } = parseRequest(body);
+          // client request properties the emulator notes (GET /admin/stats): queryconsistency
+          const options = (typeof properties === 'string' ? safeJson(properties) : properties || {}).Options || {};
+          if (options.queryconsistency) {
+            const c = String(options.queryconsistency);
+            this.consistency[c] = (this.consistency[c] || 0) + 1;
+          }
           const v2 = path.startsWith('/v2/');
           const command = kind === 'mgmt' || csl.trim().startsWith('.');
           const dmCommand = /^\s*\.get\s+(ingestion\s+resources|kusto\s+identity\s+token)\s*$/i.test(csl);
@@ -368,7 +375,8 @@ class Emulator {
       return send(200, { ok: true });
     }
     if (path === '/admin/stats') {
-      return send(200, { requests: this.stats, dm: { processed: this.dm.processed, inFlight: this.dm.inFlight.size } });
+      return send(200, { requests: this.stats, queryconsistency: this.consistency, dm: { processed: this.dm.processed, inFlight: this.dm.inFlight.size,
+        withCreationTime: this.dm.withCreationTime } });
     }
     if (path === '/admin/ingestion-faults' && req.method === 'POST') {
       if (!['transient', 'permanent', 'partial'].includes(json.kind)) {
@@ -380,6 +388,7 @@ class Emulator {
     if (path === '/admin/reset' && req.method === 'POST') {
       this.faults = [];
       this.stats = {};
+      this.consistency = {};
       this.dm.faults = [];
       if (json.data) {
         this.engine = new Engine();
@@ -469,6 +478,10 @@ function parseRequest(body) {
   }
   if (!j.db || typeof j.csl !== 'string') throw new KustoError(400, 'General_BadRequest', 'The request needs "db" and "csl".');
   return j;
+}
+
+function safeJson(text) {
+  try { return JSON.parse(text); } catch { return {}; }
 }
 
 function wire(v, type, v1) {

@@ -6,6 +6,7 @@
 
 const http = require('node:http');
 const https = require('node:https');
+const { randomUUID } = require('node:crypto');
 const { xmlProblem } = require('./xml');
 
 // The requests whose body Azure Storage parses as XML: Put Block List and a
@@ -52,7 +53,7 @@ class StorageProxy {
       else if (fault.status) {
         req.resume();
         const code = fault.code || (fault.status === 503 ? 'ServerBusy' : 'InternalError');
-        res.writeHead(fault.status, { 'Content-Type': 'application/xml',
+        res.writeHead(fault.status, { 'Content-Type': 'application/xml', 'x-ms-request-id': randomUUID(),
           'x-ms-error-code': code, ...(fault.retryAfter ? { 'Retry-After': String(fault.retryAfter) } : {}) });
         res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${fault.message || 'Injected fault.'}</Message></Error>`);
         return;
@@ -63,7 +64,8 @@ class StorageProxy {
       body = await readAll(req);
       const why = xmlProblem(body);
       if (why) {
-        res.writeHead(400, { 'Content-Type': 'application/xml', 'x-ms-error-code': 'InvalidXmlDocument' });
+        res.writeHead(400, { 'Content-Type': 'application/xml', 'x-ms-request-id': randomUUID(),
+          'x-ms-error-code': 'InvalidXmlDocument' });
         res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidXmlDocument</Code>'
           + `<Message>XML specified is not syntactically valid.</Message><Reason>${why.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</Reason></Error>`);
         return;
