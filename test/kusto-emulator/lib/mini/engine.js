@@ -23,6 +23,7 @@ class Engine {
   constructor() {
     this.databases = new Map();
     this.failures = [];              // rows of .show ingestion failures
+    this.operations = new Map();     // async commands: id -> { id, operation } (done at once)
     this.onChange = () => {};
   }
 
@@ -134,12 +135,15 @@ class Engine {
             `${m[1]} table '${name}': column '${clash.name}' is of type '${have.type}', it cannot become '${clash.type}'. Use .alter column.`,
             { permanent: true });
         }
+        let added = false;
         for (const c of cols) {
           if (!t.columns.find((x) => x.name === c.name)) {
             t.columns.push(c);
             for (const r of t.rows) r.push(null);
+            added = true;
           }
         }
+        if (added) this.sourceSchemaChanged(dbName, name);
       }
       return schemaResult(t, dbName);
     }
@@ -150,6 +154,7 @@ class Engine {
       if (i < 0) throw new KustoError(400, 'BadRequest_EntityNotFound', `Column '${unbracket(m[2])}' was not found.`, { permanent: true });
       t.columns[i] = { name: t.columns[i].name, type: types.normalizeType(m[3]) };
       for (const r of t.rows) r[i] = null;
+      this.sourceSchemaChanged(dbName, t.name);
       return schemaResult(t, dbName);
     }
     if ((m = /^\.drop\s+table\s+(\S+)(\s+ifexists)?\s*$/i.exec(text))) {
@@ -159,24 +164,39 @@ class Engine {
       d.tables.delete(name);
       return showTables(d, dbName);
     }
-    if ((m = /^\.(create|create-or-alter)\s+materialized-view\s+(?:with\s*\([^)]*\)\s*)?(\S+)\s+on\s+table\s+(\S+)\s*\{([\s\S]*)\}\s*$/i.exec(text))) {
-      // a materialized view: evaluated at query time (always "materialized")
+    if ((m = /^\.(create(?:\s+async)?(?:\s+ifnotexists)?|create-or-alter|alter)\s+materialized-view\s+(?:with\s*\(([^)]*)\)\s*)?(\S+)\s+on\s+table\s+(\S+)\s*\{([\s\S]*)\}\s*$/i.exec(text))) {
+      return this.materializedView(dbName, m);
+    }
+    if ((m = /^\.show\s+materialized-views?(?:\s+(\S+))?\s*$/i.exec(text))) {
       const d = this.db(dbName);
-      const name = unbracket(m[2]);
-      const source = unbracket(m[3]);
-      this.table(dbName, source);
-      if (m[1].toLowerCase() === 'create' && d.views.has(name)) {
-        throw new KustoError(400, 'BadRequest_EntityAlreadyExists', `Materialized view '${name}' already exists.`);
+      const names = m[1] ? [unbracket(m[1])] : [...d.views.keys()];
+      for (const n of names) {
+        if (!d.views.has(n)) throw new KustoError(400, 'BadRequest_EntityNotFound', `Materialized view '${n}' was not found.`, { permanent: true });
       }
-      if (!/\|\s*summarize\b[^|]*$/i.test(m[4].trim())) {
-        throw new KustoError(400, 'BadRequest_InvalidArgument',
-          'A materialized view query must end with a summarize operator.', { permanent: true });
+      return viewsResult(names.map((n) => d.views.get(n)));
+    }
+    if ((m = /^\.alter\s+materialized-view\s+(\S+)\s+autoUpdateSchema\s+(true|false)\s*$/i.exec(text))) {
+      const v = this.db(dbName).views.get(unbracket(m[1]));
+      if (!v) throw new KustoError(400, 'BadRequest_EntityNotFound', `Materialized view '${unbracket(m[1])}' was not found.`, { permanent: true });
+      if (!/\b(arg_max|arg_min|take_any)\s*\(/i.test(v.query)) {
+        throw new KustoError(400, 'General_BadRequest', `Materialized view '${v.name}': autoUpdateSchema is valid only for arg_max, arg_min and take_any views.`, { permanent: true });
       }
-      const view = { name, source, query: m[4].trim() };
-      d.views.set(name, view);
-      const r = this.query(dbName, view.query);   // it must run
-      return result(['Name:string', 'SourceTable:string', 'Query:string', 'Columns:long'],
-        [[name, source, view.query, r.columns.length]]);
+      v.autoUpdateSchema = m[2].toLowerCase() === 'true';
+      this.onChange();
+      return viewsResult([v]);
+    }
+    if ((m = /^\.(enable|disable)\s+materialized-view\s+(\S+)\s*$/i.exec(text))) {
+      const v = this.db(dbName).views.get(unbracket(m[2]));
+      if (!v) throw new KustoError(400, 'BadRequest_EntityNotFound', `Materialized view '${unbracket(m[2])}' was not found.`, { permanent: true });
+      v.enabled = m[1].toLowerCase() === 'enable';
+      if (v.enabled) v.schema = this.viewColumns(dbName, v);   // enabling adopts the source's schema (after .alter)
+      this.onChange();
+      return viewsResult([v]);
+    }
+    if ((m = /^\.show\s+operations?\s+(\S+)\s*$/i.exec(text))) {
+      const op = this.operations.get(unbracket(m[1]).replace(/^guid\((.*)\)$/, '$1'));
+      return result(['OperationId:guid', 'Operation:string', 'State:string', 'Status:string'],
+        op ? [[op.id, op.operation, 'Completed', '']] : []);
     }
     if (/^\.show\s+tables\s*$/i.test(text)) return showTables(this.db(dbName), dbName);
     if (/^\.show\s+version\s*$/i.test(text)) {
@@ -204,6 +224,99 @@ class Engine {
         [['StreamingIngestionPolicy', unbracket(m[2]), JSON.stringify({ IsEnabled: on })]]);
     }
     throw new KustoError(400, 'General_BadRequest', `Unsupported or invalid management command: ${text.slice(0, 200)}`);
+  }
+
+  // ---------- materialized views ----------
+  // Kusto's rules (dataexplorer-docs, materialized-views/): .create [async]
+  // [ifnotexists], .create-or-alter, .alter; backfill only with .create async
+  // ("When you're using this option, the create command must be async",
+  // materialized-view-create.md) and never for a view that exists
+  // (materialized-view-create-or-alter.md: "The backfill property isn't
+  // supported if the materialized view already exists"); an existing view
+  // takes only the properties .alter materialized-view lists; a view whose
+  // query takes a source's columns with * (arg_max(x, *), arg_min, take_any)
+  // is disabled by the system when the source's schema changes, unless
+  // autoUpdateSchema = true, and keeps the schema it had ("When you're using
+  // an arg_max(Timestamp, *) aggregation and when autoUpdateSchema is false,
+  // changes to the source table can also lead to schema mismatches").
+  materializedView(dbName, m) {
+    const verb = m[1].toLowerCase().replace(/\s+/g, ' ');
+    const d = this.db(dbName);
+    const name = unbracket(m[3]);
+    const source = unbracket(m[4]);
+    const query = m[5].trim();
+    const props = parseViewProperties(m[2]);
+    const exists = d.views.has(name);
+    this.table(dbName, source);
+    const badRequest = (msg) => new KustoError(400, 'General_BadRequest', msg, { permanent: true });
+    if (verb.startsWith('create') && verb !== 'create-or-alter' && exists) {
+      if (verb.includes('ifnotexists')) return viewsResult([d.views.get(name)]);   // ignored, as documented
+      throw new KustoError(400, 'BadRequest_EntityAlreadyExists', `Materialized view '${name}' already exists.`, { permanent: true });
+    }
+    if (verb === 'alter' && !exists) {
+      throw new KustoError(400, 'BadRequest_EntityNotFound', `Materialized view '${name}' was not found.`, { permanent: true });
+    }
+    const altering = verb === 'alter' || (verb === 'create-or-alter' && exists);
+    if (altering) {
+      const allowed = ['lookback', 'lookback_column', 'dimensiontables', 'docstring', 'folder'];
+      const other = Object.keys(props).find((k) => !allowed.includes(k));
+      if (other) {
+        throw badRequest(`The property '${props[other].name}' isn't supported when altering the existing materialized view '${name}': `
+          + 'only lookback, lookback_column, dimensionTables, docString and folder are (backfill, autoUpdateSchema and the others are set by .create).');
+      }
+    }
+    if (props.backfill && /^true$/i.test(props.backfill.value) && !verb.includes('async')) {
+      throw badRequest(`Materialized view '${name}': backfill = true needs the async form of the command: .create async materialized-view with (backfill=true) ...`);
+    }
+    if (!/\|\s*summarize\b[^|]*$/i.test(query)) {
+      throw new KustoError(400, 'BadRequest_InvalidArgument',
+        'A materialized view query must end with a summarize operator.', { permanent: true });
+    }
+    const star = /\b(arg_max|arg_min)\s*\([^,()]+,\s*\*\s*\)|\btake_any\s*\(\s*\*\s*\)/i.test(query);
+    const auto = props.autoupdateschema ? /^true$/i.test(props.autoupdateschema.value) : false;
+    if (auto && !/\b(arg_max|arg_min|take_any)\s*\(/i.test(query)) {
+      throw badRequest(`Materialized view '${name}': autoUpdateSchema is valid only for arg_max, arg_min and take_any views.`);
+    }
+    const old = d.views.get(name);
+    const view = altering
+      ? { ...old, query, source }
+      : { name, source, query, star, autoUpdateSchema: auto, enabled: true };
+    view.star = star;
+    view.schema = null;
+    d.views.set(name, view);
+    try {
+      view.schema = this.viewColumns(dbName, view);   // it must run
+    } catch (e) {
+      if (old) d.views.set(name, old); else d.views.delete(name);
+      throw e;
+    }
+    this.onChange();
+    if (verb.includes('async')) {
+      const id = require('crypto').randomUUID();
+      this.operations.set(id, { id, operation: 'MaterializedViewCreate' });
+      return result(['OperationId:guid'], [[id]]);
+    }
+    return viewsResult([view]);
+  }
+
+  /** The column names a view's query gives now. */
+  viewColumns(dbName, view) {
+    const saved = view.schema;
+    view.schema = null;
+    try {
+      return this.query(dbName, view.name).columns.map((c) => c.name);
+    } finally {
+      view.schema = saved;
+    }
+  }
+
+  /** A source table's columns changed: views taking them with * adapt (autoUpdateSchema) or are disabled. */
+  sourceSchemaChanged(dbName, tableName) {
+    for (const v of this.db(dbName).views.values()) {
+      if (v.source !== tableName || !v.star) continue;
+      if (v.autoUpdateSchema) v.schema = this.viewColumns(dbName, v);
+      else v.enabled = false;
+    }
   }
 
   // ---------- ingestion ----------
@@ -258,6 +371,27 @@ class Engine {
     const { runQuery } = require('./kql');
     return runQuery(this, dbName, csl);
   }
+}
+
+// with (a=b, c="d"): { lowercased name: { name, value } }
+function parseViewProperties(text) {
+  const out = {};
+  if (!text) return out;
+  for (const part of text.split(',')) {
+    const mm = /^\s*(\w+)\s*=\s*(.*?)\s*$/.exec(part);
+    if (!mm) throw new KustoError(400, 'General_BadRequest', `Unexpected materialized view property: ${part.trim()}`, { permanent: true });
+    out[mm[1].toLowerCase()] = { name: mm[1], value: mm[2].replace(/^(['"])(.*)\1$/, '$2') };
+  }
+  const known = ['backfill', 'effectivedatetime', 'updateextentscreationtime', 'autoupdateschema', 'dimensiontables',
+    'lookback', 'lookback_column', 'folder', 'docstring', 'allowmaterializedviewswithoutrowlevelsecurity'];
+  const unknown = Object.keys(out).find((k) => !known.includes(k));
+  if (unknown) throw new KustoError(400, 'General_BadRequest', `Unknown materialized view property '${out[unknown].name}'.`, { permanent: true });
+  return out;
+}
+
+function viewsResult(views) {
+  return result(['Name:string', 'SourceTable:string', 'Query:string', 'IsEnabled:bool', 'AutoUpdateSchema:bool', 'Columns:long'],
+    views.map((v) => [v.name, v.source, v.query, v.enabled !== false, !!v.autoUpdateSchema, (v.schema || []).length]));
 }
 
 function unbracket(name) {
