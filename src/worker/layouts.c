@@ -13,6 +13,7 @@
 #include "nodes/pg_list.h"
 #include "utils/memutils.h"
 
+#include "common/kusto_name.h"
 #include "decoder/escape.h"
 #include "worker/layouts.h"
 
@@ -76,6 +77,25 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 	char	   *name;
 	KsShipOutcome outcome;
 	int			i;
+
+	/*
+	 * A column Kusto cannot hold (one added since create_sink checked the
+	 * table's columns) stops the sink before anything is sent, naming it,
+	 * rather than failing in Kusto's .create-merge
+	 */
+	for (i = 0; i < l->ncolumns; i++)
+	{
+		const char *why = kusto_entity_name_error(l->names[i]);
+
+		if (why != NULL)
+		{
+			snprintf(message, size,
+					 "column \"%.200s\" cannot be a column of Kusto table \"%s\": %s; "
+					 "the sink stops before sending records that carry it",
+					 l->names[i], l->kusto_table, why);
+			return KS_SHIP_PERMANENT;
+		}
+	}
 
 	initStringInfo(&cmd);
 	appendStringInfoString(&cmd, ".create-merge table ");

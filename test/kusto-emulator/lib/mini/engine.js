@@ -8,6 +8,12 @@ const { KustoError } = require('../errors');
 const types = require('./types');
 const { KINDS, parseMapping } = require('./mapping');
 
+// an entity name in a command: ['...'] or ["..."] (KQL string escapes inside)
+// or a bare identifier
+const QUOTED_NAME = String.raw`\[\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\]`;
+const NAME = String.raw`(${QUOTED_NAME}|[^\s\[\](){}]+)`;
+const NAME_NODOT = String.raw`(${QUOTED_NAME}|[^\s\[\](){}.]+)`;
+
 class Table {
   constructor(name, columns) {
     this.name = name;
@@ -87,7 +93,7 @@ class Engine {
   command(dbName, csl) {
     const text = csl.trim().replace(/^\s*\/\/.*$/gm, '').trim();
     let m;
-    if ((m = /^\.(create|create-or-alter|alter)\s+table\s+(\S+)\s+ingestion\s+(json|csv)\s+mapping\s+(\S+)\s+([\s\S]+)$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.(create|create-or-alter|alter)\s+table\s+${NAME}\s+ingestion\s+(json|csv)\s+mapping\s+(\S+)\s+([\s\S]+)$`, 'i').exec(text))) {
       const t = this.table(dbName, unbracket(m[2]));
       const kind = KINDS[m[3].toLowerCase()];
       const name = unquote(m[4]);
@@ -103,12 +109,12 @@ class Engine {
       t.mappings.set(key, { name, kind, text: body, compiled: parseMapping(kind, body, t.columns) });
       return mappingsResult(t, kind, name);
     }
-    if ((m = /^\.drop\s+table\s+(\S+)\s+ingestion\s+(json|csv)\s+mapping\s+(\S+)\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.drop\s+table\s+${NAME}\s+ingestion\s+(json|csv)\s+mapping\s+(\S+)\s*$`, 'i').exec(text))) {
       const t = this.table(dbName, unbracket(m[1]));
       t.mappings.delete(`${KINDS[m[2].toLowerCase()]}:${unquote(m[3])}`);
       return mappingsResult(t);
     }
-    if ((m = /^\.show\s+table\s+(\S+)\s+ingestion\s+(?:(json|csv)\s+)?mappings?\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.show\s+table\s+${NAME}\s+ingestion\s+(?:(json|csv)\s+)?mappings?\s*$`, 'i').exec(text))) {
       const t = this.table(dbName, unbracket(m[1]));
       return mappingsResult(t, m[2] && KINDS[m[2].toLowerCase()]);
     }
@@ -118,9 +124,10 @@ class Engine {
         'OperationKind:string', 'OriginatesFromUpdatePolicy:bool', 'ErrorCode:string', 'ShouldRetry:bool'],
       this.failures.filter((f) => f[1] === dbName));
     }
-    if ((m = /^\.(create|create-merge|alter-merge)\s+table\s+(\S+)\s*\(([\s\S]*)\)\s*$/i.exec(text))) {
-      const name = unbracket(m[2]);
+    if ((m = new RegExp(String.raw`^\.(create|create-merge|alter-merge)\s+table\s+${NAME}\s*\(([\s\S]*)\)\s*$`, 'i').exec(text))) {
+      const name = checkName('Table', unbracket(m[2]));
       const cols = parseSchema(m[3]);
+      for (const c of cols) checkName('Column', c.name);
       const d = this.db(dbName);
       let t = d.tables.get(name);
       if (!t) {
@@ -147,7 +154,7 @@ class Engine {
       }
       return schemaResult(t, dbName);
     }
-    if ((m = /^\.alter\s+column\s+(\[[^\]]*\]|[^.\s]+)\.(\[[^\]]*\]|\S+)\s+type\s*=\s*(\w+)\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.alter\s+column\s+${NAME_NODOT}\.${NAME}\s+type\s*=\s*(\w+)\s*$`, 'i').exec(text))) {
       // a column's new type: its existing values read as null from now on (as in Kusto)
       const t = this.table(dbName, unbracket(m[1]));
       const i = t.columns.findIndex((c) => c.name === unbracket(m[2]));
@@ -157,17 +164,25 @@ class Engine {
       this.sourceSchemaChanged(dbName, t.name);
       return schemaResult(t, dbName);
     }
-    if ((m = /^\.drop\s+table\s+(\S+)(\s+ifexists)?\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.drop\s+table\s+${NAME}(\s+ifexists)?\s*$`, 'i').exec(text))) {
       const name = unbracket(m[1]);
       const d = this.db(dbName);
       if (!d.tables.has(name) && !m[2]) this.table(dbName, name);
       d.tables.delete(name);
       return showTables(d, dbName);
     }
-    if ((m = /^\.(create(?:\s+async)?(?:\s+ifnotexists)?|create-or-alter|alter)\s+materialized-view\s+(?:with\s*\(([^)]*)\)\s*)?(\S+)\s+on\s+table\s+(\S+)\s*\{([\s\S]*)\}\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.(create(?:\s+async)?(?:\s+ifnotexists)?|create-or-alter|alter)\s+materialized-view\s+(?:with\s*\(([^)]*)\)\s*)?${NAME}\s+on\s+table\s+${NAME}\s*\{([\s\S]*)\}\s*$`, 'i').exec(text))) {
       return this.materializedView(dbName, m);
     }
-    if ((m = /^\.show\s+materialized-views?(?:\s+(\S+))?\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.drop\s+materialized-view\s+${NAME}(\s+ifexists)?\s*$`, 'i').exec(text))) {
+      const d = this.db(dbName);
+      const name = unbracket(m[1]);
+      if (!d.views.has(name) && !m[2]) throw new KustoError(400, 'BadRequest_EntityNotFound', `Materialized view '${name}' was not found.`, { permanent: true });
+      d.views.delete(name);
+      this.onChange();
+      return viewsResult([...d.views.values()]);
+    }
+    if ((m = new RegExp(String.raw`^\.show\s+materialized-views?(?:\s+${NAME})?\s*$`, 'i').exec(text))) {
       const d = this.db(dbName);
       const names = m[1] ? [unbracket(m[1])] : [...d.views.keys()];
       for (const n of names) {
@@ -175,7 +190,7 @@ class Engine {
       }
       return viewsResult(names.map((n) => d.views.get(n)));
     }
-    if ((m = /^\.alter\s+materialized-view\s+(\S+)\s+autoUpdateSchema\s+(true|false)\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.alter\s+materialized-view\s+${NAME}\s+autoUpdateSchema\s+(true|false)\s*$`, 'i').exec(text))) {
       const v = this.db(dbName).views.get(unbracket(m[1]));
       if (!v) throw new KustoError(400, 'BadRequest_EntityNotFound', `Materialized view '${unbracket(m[1])}' was not found.`, { permanent: true });
       if (!/\b(arg_max|arg_min|take_any)\s*\(/i.test(v.query)) {
@@ -185,7 +200,7 @@ class Engine {
       this.onChange();
       return viewsResult([v]);
     }
-    if ((m = /^\.(enable|disable)\s+materialized-view\s+(\S+)\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.(enable|disable)\s+materialized-view\s+${NAME}\s*$`, 'i').exec(text))) {
       const v = this.db(dbName).views.get(unbracket(m[2]));
       if (!v) throw new KustoError(400, 'BadRequest_EntityNotFound', `Materialized view '${unbracket(m[2])}' was not found.`, { permanent: true });
       v.enabled = m[1].toLowerCase() === 'enable';
@@ -207,16 +222,16 @@ class Engine {
       return result(['DatabaseName:string', 'PersistentStorage:string', 'Version:string', 'IsCurrent:bool'],
         [...this.databases.keys()].map((n) => [n, '', 'v1.0', n === dbName]));
     }
-    if ((m = /^\.show\s+table\s+(\S+)\s+schema\s+as\s+json\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.show\s+table\s+${NAME}\s+schema\s+as\s+json\s*$`, 'i').exec(text))) {
       return schemaResult(this.table(dbName, unbracket(m[1])), dbName);
     }
-    if ((m = /^\.show\s+table\s+(\S+)\s+extents\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.show\s+table\s+${NAME}\s+extents\s*$`, 'i').exec(text))) {
       const t = this.table(dbName, unbracket(m[1]));
       return result(['ExtentId:guid', 'DatabaseName:string', 'TableName:string', 'RowCount:long',
         'Tags:string', 'MaxCreatedOn:datetime'],
       t.extents.map((e) => [e.id, dbName, t.name, e.rows, e.tags.join('\r\n'), e.createdOn]));
     }
-    if ((m = /^\.alter\s+(table|database)\s+(\S+)\s+policy\s+streamingingestion\s+(enable|disable)\s*$/i.exec(text))) {
+    if ((m = new RegExp(String.raw`^\.alter\s+(table|database)\s+${NAME}\s+policy\s+streamingingestion\s+(enable|disable)\s*$`, 'i').exec(text))) {
       const on = m[3].toLowerCase() === 'enable';
       if (m[1].toLowerCase() === 'table') this.table(dbName, unbracket(m[2])).streaming = on;
       else this.db(unbracket(m[2])).streaming = on;
@@ -242,7 +257,7 @@ class Engine {
   materializedView(dbName, m) {
     const verb = m[1].toLowerCase().replace(/\s+/g, ' ');
     const d = this.db(dbName);
-    const name = unbracket(m[3]);
+    const name = checkName('MaterializedView', unbracket(m[3]));
     const source = unbracket(m[4]);
     const query = m[5].trim();
     const props = parseViewProperties(m[2]);
@@ -394,9 +409,29 @@ function viewsResult(views) {
     views.map((v) => [v.name, v.source, v.query, v.enabled !== false, !!v.autoUpdateSchema, (v.schema || []).length]));
 }
 
+// ['a\'b'] -> a'b: the name inside, with KQL's string escapes undone, as Kusto reads it
 function unbracket(name) {
-  const m = /^\[\s*(['"])(.*)\1\s*\]$/.exec(name);
-  return m ? m[2] : name.replace(/^\[|\]$/g, '');
+  const m = /^\[\s*(['"])([\s\S]*)\1\s*\]$/.exec(name);
+  if (!m) return name.replace(/^\[|\]$/g, '');
+  const ESC = { n: '\n', t: '\t', r: '\r', 0: '\0' };
+  return m[2].replace(/\\(.)/g, (_, c) => (c in ESC ? ESC[c] : c));
+}
+
+// Kusto's rule for entity names (dataexplorer-docs, query/schema-entities/entity-names.md:
+// letters, digits, underscores, spaces, dots and dashes, 1 to 1,024 characters; the
+// same rule as src/common/kusto_name.c); Kusto refuses another name with
+// BadRequest_EntityNameIsNotValid, permanent ("Entity name isn't valid", the
+// ingestion error codes table; Kusto.Data.Exceptions.EntityNameIsNotValidException)
+function checkName(kind, name) {
+  const chars = [...name];
+  const why = chars.length < 1 || chars.length > 1024 ? 'a name has 1 to 1,024 characters'
+    : !/^[\p{L}\p{N}_ .-]+$/u.test(name) ? 'a name holds only letters, digits, underscores, spaces, dots and dashes'
+      : /^__|__$/.test(name) ? 'a name must not start or end with two underscores' : null;
+  if (why) {
+    throw new KustoError(400, 'BadRequest_EntityNameIsNotValid',
+      `Entity name '${name}' of kind '${kind}' isn't valid: ${why}.`, { permanent: true });
+  }
+  return name;
 }
 
 function unquote(s) {
