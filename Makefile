@@ -105,7 +105,7 @@ include $(PGXS)
 PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
 export PG_CONFIG
 
-.PHONY: deps installcheck unit emulator-test tap test bench bench-snapshot demo emulator soak deb
+.PHONY: deps installcheck unit emulator-test tap test-live test bench bench-snapshot demo emulator soak deb
 
 # kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
 KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
@@ -128,6 +128,10 @@ emulator-test:
 
 tap:
 	@bash test/scripts/tap.sh
+
+# the end-to-end TAP test against a real cluster (KUSTO_LIVE_*; "skipped" without them)
+test-live:
+	@bash test/scripts/live.sh
 
 # deps + build + install, then every suite, summed into one closing line.
 test:
