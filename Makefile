@@ -76,6 +76,7 @@ KUSTO_OBJS = \
 	src/kusto/result.o \
 	src/kusto/retry.o \
 	src/kusto/status_book.o \
+	src/kusto/streaming_memo.o \
 	src/kusto/storage.o
 
 COMMON_OBJS = \

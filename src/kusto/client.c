@@ -207,6 +207,7 @@ kusto_client_destroy(kusto_client *c)
 	curl_multi_cleanup(c->multi);
 	kusto_resources_free(c->res);
 	kusto_status_book_free(c->status_book);
+	kusto_streaming_memo_free(c);
 	kusto_free(c->cluster_url);
 	kusto_free(c->auth);
 	kusto_free(c->tenant_id);

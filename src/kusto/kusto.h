@@ -38,8 +38,12 @@
  *	  written to (Kusto rotates its status tables: status_book.c).
  *	  The operation is done when the queue accepted the message.
  *	- Managed ingestion streams when the data is small enough and falls
- *	  back to queued ingestion when it is too large, when streaming is not
- *	  enabled on the table, or when streaming failed transiently.
+ *	  back to queued ingestion when it is too large, when streaming is off
+ *	  (on the table or the cluster) or the table's configuration keeps it
+ *	  from streaming, when it is throttled, or when streaming failed
+ *	  transiently (the official SDKs' set: kusto_managed_fallback()).  A table
+ *	  found unable to stream goes queued without a try for 15 minutes (10 s
+ *	  after a throttled stream), and its results say so (streaming_off).
  *	- Errors come back as a kusto_error: HTTP status, Kusto error code,
  *	  message, Retry-After, the service's activity id, and a class
  *	  (transient, throttled, permanent, auth, cancelled).  No message ever
@@ -167,6 +171,9 @@ typedef struct kusto_ingest_result
 	int			storage_attempts;	/* blob/queue tries */
 	bool		maybe_queued;	/* failed, but a queue post got no answer: the
 								 * message may be in the queue */
+	char		streaming_off[96];	/* managed, sent queued because streaming is
+									 * unavailable for the table for now: the
+									 * Kusto error code that said so; else "" */
 } kusto_ingest_result;
 
 typedef struct kusto_client kusto_client;
@@ -275,5 +282,21 @@ extern bool kusto_url_allowed(const char *url, bool allow_imds, char *why, size_
  */
 extern long kusto_retry_delay_ms(int attempt, int max_attempts, const kusto_error *err,
 								 unsigned int *seed);
+
+/*
+ * Does a failed stream go queued under managed ingestion, and for how long
+ * do the table's next batches go queued without a try (*memo_s, 0: none)?
+ * The official SDKs' managed clients' rule (azure-kusto-java ingest-v2
+ * ManagedStreamingIngestClient): streaming off (error codes with
+ * StreamingIngestionPolicyNotEnabled or StreamingIngestionDisabledForCluster;
+ * a 404 from the streaming endpoint, which a cluster without streaming
+ * answers, azure-kusto-python) and the table's configuration
+ * (UpdatePolicyIncompatible, QuerySchemaDoesNotMatchTableSchema): yes, 15
+ * minutes; too large (413, FileTooLarge, InputStreamTooLarge): yes; throttled:
+ * yes, 10 s; transient: yes; anything else: no.
+ */
+extern bool kusto_managed_fallback(const kusto_error *err, int *memo_s);
+/* true when the error says streaming is off (table or cluster): a hint's case */
+extern bool kusto_streaming_off(const kusto_error *err);
 
 #endif							/* KUSTO_H */

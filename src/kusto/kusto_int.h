@@ -161,6 +161,19 @@ extern void kusto_status_book_note(kusto_client *client, const char *source_id,
 extern const char *kusto_status_book_find(kusto_client *client, const char *source_id);
 extern void kusto_status_book_free(kusto_status_book *book);
 
+/* ---------- tables managed ingestion sends queued for now (streaming_memo.c) ---------- */
+typedef struct kusto_streaming_memo kusto_streaming_memo;
+
+#define KUSTO_STREAMING_OFF_S (15 * 60)	/* streaming off, or the table's configuration */
+#define KUSTO_STREAMING_THROTTLED_S 10
+
+extern void kusto_streaming_memo_note(kusto_client *client, const char *db, const char *table,
+									  int seconds, const char *code);
+/* the code that made the table go queued, while it does; else NULL */
+extern const char *kusto_streaming_memo_find(kusto_client *client, const char *db,
+											 const char *table);
+extern void kusto_streaming_memo_free(kusto_client *client);
+
 /* ---------- operations (client.c, queued.c) ---------- */
 typedef enum kusto_op_kind
 {
@@ -238,6 +251,7 @@ struct kusto_client
 	size_t		block_size;
 	kusto_resources *res;		/* queued ingestion's resources, or NULL */
 	kusto_status_book *status_book; /* where statuses were written, or NULL */
+	kusto_streaming_memo *streaming_memo;	/* tables sent queued for now */
 	unsigned int seed;
 
 	/* token cache */

@@ -443,15 +443,58 @@ kusto_queued_ingest(kusto_client *c, const char *db, const char *table,
 	return kusto_op_start(c, op);
 }
 
+static bool
+code_has(const kusto_error *err, const char *what)
+{
+	return strstr(err->code, what) != NULL;
+}
+
+bool
+kusto_streaming_off(const kusto_error *err)
+{
+	return code_has(err, "StreamingIngestionPolicyNotEnabled") ||
+		code_has(err, "StreamingIngestionDisabledForCluster") ||
+		code_has(err, "StreamingIngestionFunctionalityDisabled") ||
+		(err->http_status == 404 && err->status == KUSTO_ERR_PERMANENT &&
+		 !code_has(err, "EntityNotFound"));	/* no streaming endpoint at all */
+}
+
+bool
+kusto_managed_fallback(const kusto_error *err, int *memo_s)
+{
+	*memo_s = 0;
+	if (kusto_streaming_off(err) || code_has(err, "UpdatePolicyIncompatible") ||
+		code_has(err, "QuerySchemaDoesNotMatchTableSchema"))
+	{
+		*memo_s = KUSTO_STREAMING_OFF_S;
+		return true;
+	}
+	if (err->http_status == 413 || code_has(err, "FileTooLarge") || code_has(err, "InputStreamTooLarge"))
+		return true;
+	if (err->status == KUSTO_ERR_THROTTLED)
+	{
+		*memo_s = KUSTO_STREAMING_THROTTLED_S;
+		return true;
+	}
+	return err->status == KUSTO_ERR_TRANSIENT;
+}
+
 kusto_op *
 kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 					 const kusto_ingest_options *o, const void *gz, size_t gz_len, void *user)
 {
 	kusto_op   *op = new_op(KUSTO_OP_MANAGED, db, table, o, gz, gz_len, user);
+	const char *off;
 
 	if (op->err.status != KUSTO_OK)
 		return kusto_op_start(c, op);	/* refused (never cut) */
-	if (o->raw_size > KUSTO_STREAMING_LIMIT || o->ntags > 0 || o->ingest_if_not_exists)
+	if ((off = kusto_streaming_memo_find(c, db, table)) != NULL)
+	{
+		/* the table cannot stream for now (streaming_memo.c) */
+		snprintf(op->result.streaming_off, sizeof(op->result.streaming_off), "%s", off);
+		start_queued(c, op);
+	}
+	else if (o->raw_size > KUSTO_STREAMING_LIMIT || o->ntags > 0 || o->ingest_if_not_exists)
 		start_queued(c, op);	/* too large, or needs what only queued ingestion carries */
 	else
 	{
@@ -577,11 +620,19 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 			}
 			kusto_request_outcome(req, &op->err);
 			kusto_request_free(req);
-			if (op->err.status == KUSTO_ERR_TRANSIENT || op->err.status == KUSTO_ERR_THROTTLED ||
-				op->err.http_status == 413 ||
-				strcmp(op->err.code, "BadRequest_StreamingIngestionPolicyNotEnabled") == 0 ||
-				strcmp(op->err.code, "Stream_InputStreamTooLarge") == 0)
 			{
+				int			memo_s;
+
+				if (!kusto_managed_fallback(&op->err, &memo_s))
+					return false;
+				if (memo_s > 0)
+				{
+					kusto_streaming_memo_note(c, q->db, q->table, memo_s,
+											  op->err.code[0] ? op->err.code : "NotFound");
+					if (memo_s == KUSTO_STREAMING_OFF_S)
+						snprintf(op->result.streaming_off, sizeof(op->result.streaming_off), "%s",
+								 op->err.code[0] ? op->err.code : "NotFound");
+				}
 				kusto_error_clear(&op->err);
 				if (!start_queued(c, op))
 					return false;
@@ -589,7 +640,6 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 				kusto_request_submit(c, op->req);
 				return true;
 			}
-			return false;
 
 		case Q_STATUS:
 			if (!failed)

@@ -3,8 +3,10 @@
  * 19), against the emulator (KUSTO_EMULATOR_URL): the official SDKs' request
  * time bounds (and request_timeout_ms replacing them), the activity id of a
  * failed request in the error, exactly once's counts sent with
- * queryconsistency = strongconsistency, and a queued message's creationTime
- * only when asked for.
+ * queryconsistency = strongconsistency, a queued message's creationTime
+ * only when asked for, and managed ingestion on a cluster whose streaming is
+ * off (queued, remembered for the table, said in the result) with the
+ * official SDKs' fallback rule.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,7 @@ main(void)
 	size_t		len;
 	long long	n = -1;
 	const char *stats;
+	const char *p;
 
 	timeouts();
 	url = getenv("KUSTO_EMULATOR_URL");
@@ -181,6 +184,95 @@ main(void)
 		CHECK(strstr(stats, "\"withCreationTime\":1}") != NULL,
 			  "only the message that asked for it carried creationTime (the SDKs send none)");
 		kusto_result_free(r);
+	}
+
+	/* streaming off on the cluster: managed goes queued and remembers it */
+	{
+		const char *req_before;
+		long		streams_before,
+					streams_after;
+
+		emu_mgmt(c, "sdb", ".create table M (id:long, name:string)");
+		emu_mgmt(c, "sdb", ".alter table M policy streamingingestion enable");
+		admin("/admin/config", "{\"clusterStreaming\": false}");
+		kusto_stream_ingest(c, "sdb", "M", "csv", NULL, gz, len, NULL);
+		CHECK(finish(c, &err, NULL, NULL) == KUSTO_ERR_PERMANENT && err.http_status == 404 &&
+			  kusto_streaming_off(&err),
+			  "streaming on a cluster without it: 404, read as streaming off");
+		memset(&o, 0, sizeof(o));
+		o.format = "csv";
+		o.raw_size = 8;
+		o.track_status = true;
+		o.flush_immediately = true;
+		kusto_managed_ingest(c, "sdb", "M", &o, gz, len, NULL);
+		CHECK(finish(c, &err, &res, NULL) == KUSTO_OK && res.queued &&
+			  strcmp(res.streaming_off, "NotFound_StreamingIngestionDisabledForCluster") == 0,
+			  "managed: queued, and the result says streaming is off, with Kusto's code");
+		req_before = admin_get("/admin/stats");
+		streams_before = (p = strstr(req_before, "\"streaming\":")) ? strtol(p + 12, NULL, 10) : -1;
+		kusto_managed_ingest(c, "sdb", "M", &o, gz, len, NULL);
+		CHECK(finish(c, &err, &res, NULL) == KUSTO_OK && res.queued && res.streaming_off[0] != '\0',
+			  "the next batch goes queued too");
+		stats = admin_get("/admin/stats");
+		streams_after = (p = strstr(stats, "\"streaming\":")) ? strtol(p + 12, NULL, 10) : -1;
+		CHECK(streams_before > 0 && streams_after == streams_before,
+			  "without a streaming request: the table is remembered as unable to stream");
+		{
+			int			i;
+			long		n_rows = -1;
+
+			for (i = 0; i < 200 && n_rows != 4; i++)
+			{
+				usleep(50 * 1000);
+				n_rows = emu_count(c, "sdb", "M");
+			}
+			CHECK(n_rows == 4, "both batches arrived through queued ingestion");
+		}
+		admin("/admin/config", "{\"clusterStreaming\": true}");
+	}
+
+	/* the SDKs' rule for what goes queued under managed ingestion */
+	{
+		struct
+		{
+			kusto_status status;
+			long		http;
+			const char *code;
+			bool		fallback;
+			int			memo_s;
+		}			cases[] = {
+			{KUSTO_ERR_PERMANENT, 400, "BadRequest_StreamingIngestionPolicyNotEnabled", true, 900},
+			{KUSTO_ERR_PERMANENT, 404, "NotFound_StreamingIngestionDisabledForCluster", true, 900},
+			{KUSTO_ERR_PERMANENT, 404, "", true, 900},
+			{KUSTO_ERR_PERMANENT, 400, "BadRequest_UpdatePolicyIncompatible", true, 900},
+			{KUSTO_ERR_PERMANENT, 400, "BadRequest_QuerySchemaDoesNotMatchTableSchema", true, 900},
+			{KUSTO_ERR_PERMANENT, 413, "", true, 0},
+			{KUSTO_ERR_PERMANENT, 400, "Stream_InputStreamTooLarge", true, 0},
+			{KUSTO_ERR_THROTTLED, 429, "TooManyRequests", true, 10},
+			{KUSTO_ERR_TRANSIENT, 503, "ServiceUnavailable", true, 0},
+			{KUSTO_ERR_PERMANENT, 400, "BadRequest_EntityNotFound", false, 0},
+			{KUSTO_ERR_PERMANENT, 404, "BadRequest_EntityNotFound", false, 0},
+			{KUSTO_ERR_PERMANENT, 400, "BadRequest_MappingReferenceWasNotFound", false, 0},
+			{KUSTO_ERR_AUTH, 403, "Forbidden", false, 0},
+		};
+		int			i;
+		bool		all = true;
+
+		for (i = 0; i < (int) (sizeof(cases) / sizeof(cases[0])); i++)
+		{
+			kusto_error e;
+			int			memo_s;
+			bool		fb;
+
+			kusto_error_set(&e, cases[i].status, cases[i].http, cases[i].code, "x");
+			fb = kusto_managed_fallback(&e, &memo_s);
+			if (fb != cases[i].fallback || memo_s != cases[i].memo_s)
+			{
+				printf("# %ld %s: fallback %d memo %d\n", cases[i].http, cases[i].code, fb, memo_s);
+				all = false;
+			}
+		}
+		CHECK(all, "kusto_managed_fallback: the managed clients' codes, 413, throttling, transient; not a missing table or mapping");
 	}
 	kusto_client_destroy(c);
 	return unit_summary();

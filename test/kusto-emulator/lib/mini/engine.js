@@ -78,9 +78,30 @@ class Engine {
     return t;
   }
 
-  streamingEnabled(dbName, name) {
+  streamingEnabled(dbName, name, { streaming = false } = {}) {
     const d = this.db(dbName);
-    return d.streaming || this.table(dbName, name).streaming;
+    const t = this.table(dbName, name);
+    const stale = streaming ? this.staleView(t) : null;
+    return stale ? stale.dbStreaming || stale.streaming : d.streaming || t.streaming;
+  }
+
+  // ---------- the streaming nodes' copy of a table's schema ----------
+  // After a schema, mapping or streaming policy change, streaming ingestion
+  // keeps the old schema and mappings for a while (dataexplorer-docs,
+  // ingest-data-streaming / streaming-ingestion-schema-changes.md: "can take
+  // up to 5 minutes"; requests fail or land "incomplete and distorted") unless
+  // `.clear table T cache streamingingestion schema` ends it. The emulator
+  // keeps the table's state from before the first change for schemaDelayMs.
+  staleBefore(dbName, t) {
+    if (!(this.schemaDelayMs > 0) || this.staleView(t)) return;
+    t.stale = { columns: t.columns.map((c) => ({ ...c })), mappings: new Map(t.mappings),
+      streaming: t.streaming, dbStreaming: this.db(dbName).streaming, until: Date.now() + this.schemaDelayMs };
+  }
+
+  staleView(t) {
+    if (t.stale && t.stale.until > Date.now()) return t.stale;
+    t.stale = null;
+    return null;
   }
 
   // ---------- management commands ----------
@@ -106,7 +127,9 @@ class Engine {
       if (m[1].toLowerCase() === 'alter' && !t.mappings.has(key)) {
         throw new KustoError(400, 'BadRequest_EntityNotFound', `Ingestion mapping '${name}' was not found.`);
       }
-      t.mappings.set(key, { name, kind, text: body, compiled: parseMapping(kind, body, t.columns) });
+      const compiled = parseMapping(kind, body, t.columns);
+      this.staleBefore(dbName, t);
+      t.mappings.set(key, { name, kind, text: body, compiled });
       return mappingsResult(t, kind, name);
     }
     if ((m = new RegExp(String.raw`^\.drop\s+table\s+${NAME}\s+ingestion\s+(json|csv)\s+mapping\s+(\S+)\s*$`, 'i').exec(text))) {
@@ -145,6 +168,7 @@ class Engine {
         let added = false;
         for (const c of cols) {
           if (!t.columns.find((x) => x.name === c.name)) {
+            if (!added) this.staleBefore(dbName, t);
             t.columns.push(c);
             for (const r of t.rows) r.push(null);
             added = true;
@@ -159,6 +183,7 @@ class Engine {
       const t = this.table(dbName, unbracket(m[1]));
       const i = t.columns.findIndex((c) => c.name === unbracket(m[2]));
       if (i < 0) throw new KustoError(400, 'BadRequest_EntityNotFound', `Column '${unbracket(m[2])}' was not found.`, { permanent: true });
+      this.staleBefore(dbName, t);
       t.columns[i] = { name: t.columns[i].name, type: types.normalizeType(m[3]) };
       for (const r of t.rows) r[i] = null;
       this.sourceSchemaChanged(dbName, t.name);
@@ -173,6 +198,10 @@ class Engine {
     }
     if ((m = new RegExp(String.raw`^\.(create(?:\s+async)?(?:\s+ifnotexists)?|create-or-alter|alter)\s+materialized-view\s+(?:with\s*\(([^)]*)\)\s*)?${NAME}\s+on\s+table\s+${NAME}\s*\{([\s\S]*)\}\s*$`, 'i').exec(text))) {
       return this.materializedView(dbName, m);
+    }
+    if ((m = new RegExp(String.raw`^\.clear\s+table\s+${NAME}\s+cache\s+streamingingestion\s+schema\s*$`, 'i').exec(text))) {
+      this.table(dbName, unbracket(m[1])).stale = null;
+      return result(['TableName:string'], [[unbracket(m[1])]]);
     }
     if ((m = new RegExp(String.raw`^\.drop\s+materialized-view\s+${NAME}(\s+ifexists)?\s*$`, 'i').exec(text))) {
       const d = this.db(dbName);
@@ -233,8 +262,19 @@ class Engine {
     }
     if ((m = new RegExp(String.raw`^\.alter\s+(table|database)\s+${NAME}\s+policy\s+streamingingestion\s+(enable|disable)\s*$`, 'i').exec(text))) {
       const on = m[3].toLowerCase() === 'enable';
-      if (m[1].toLowerCase() === 'table') this.table(dbName, unbracket(m[2])).streaming = on;
-      else this.db(unbracket(m[2])).streaming = on;
+      if (on && this.clusterStreaming === false) {
+        // the cluster's streaming ingestion is off (the default for a new cluster)
+        throw new KustoError(400, 'BadRequest_StreamingIngestionDisabledForCluster',
+          'Streaming ingestion is not enabled for the cluster: enable it in the cluster\'s configuration first.', { permanent: true });
+      }
+      if (m[1].toLowerCase() === 'table') {
+        const t = this.table(dbName, unbracket(m[2]));
+        this.staleBefore(dbName, t);
+        t.streaming = on;
+      } else {
+        for (const t of this.db(unbracket(m[2])).tables.values()) this.staleBefore(unbracket(m[2]), t);
+        this.db(unbracket(m[2])).streaming = on;
+      }
       return result(['PolicyName:string', 'EntityName:string', 'Policy:string'],
         [['StreamingIngestionPolicy', unbracket(m[2]), JSON.stringify({ IsEnabled: on })]]);
     }
@@ -338,8 +378,11 @@ class Engine {
   ingest(dbName, tableName, data, opts = {}) {
     const t = this.table(dbName, tableName);
     const format = String(opts.format || 'csv').toLowerCase();
-    const mapping = this.resolveMapping(t, format, opts);
-    let records = types.readRecords(data.toString('utf8'), format, t.columns, mapping);
+    // a stream while the streaming nodes still hold the old schema: read by it
+    const seen = (opts.streaming && this.staleView(t)) || t;
+    const mapping = this.resolveMapping(seen, format, opts);
+    let records = types.readRecords(data.toString('utf8'), format, seen.columns, mapping);
+    if (seen !== t) records = records.map((r) => [...r, ...new Array(t.columns.length - r.length).fill(null)]);
     if (opts.limitRows !== undefined) records = records.slice(0, opts.limitRows);
     const tags = opts.tags || [];
     if (opts.ingestIfNotExists && opts.ingestIfNotExists.length) {

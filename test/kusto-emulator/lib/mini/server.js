@@ -40,6 +40,7 @@ class Emulator {
     this.engine = this.stateFile && fs.existsSync(this.stateFile)
       ? Engine.fromJSON(JSON.parse(fs.readFileSync(this.stateFile, 'utf8'))) : new Engine();
     this.engine.onChange = () => this.scheduleSave();
+    this.applyEngineOptions(opts);
     this.ingestionDelayMs = Number(opts.ingestionDelayMs ?? 1000);
     // Kusto rotates its ingestion status tables: .get ingestion resources names a
     // new one from time to time, and an entity stays in the table it was written to
@@ -61,6 +62,14 @@ class Emulator {
     this.stats = {};
     this.consistency = {};           // queryconsistency values seen: { value: n }
     this.sockets = new Set();
+  }
+
+  // the cluster's streaming switch and the streaming nodes' schema delay live on the engine
+  applyEngineOptions(o) {
+    if (o.clusterStreaming !== undefined) this.clusterStreaming = !!o.clusterStreaming;
+    if (o.streamingSchemaDelayMs !== undefined) this.streamingSchemaDelayMs = Number(o.streamingSchemaDelayMs);
+    this.engine.clusterStreaming = this.clusterStreaming !== false;
+    this.engine.schemaDelayMs = this.streamingSchemaDelayMs || 0;
   }
 
   // ---------- tokens ----------
@@ -351,18 +360,26 @@ class Emulator {
   streaming(req, url, path, body, send) {
     const claims = this.checkToken(req);
     const [, , , , db, table] = path.split('/').map(decodeURIComponent);
+    if (this.clusterStreaming === false) {
+      // a cluster without streaming ingestion has no streaming endpoint: 404, which
+      // the SDKs read as "streaming is off on the cluster" (azure-kusto-python's
+      // "Please enable streaming ingestion on your cluster"; the managed clients
+      // fall back on StreamingIngestionDisabledForCluster, azure-kusto-java)
+      throw new KustoError(404, 'NotFound_StreamingIngestionDisabledForCluster',
+        'Streaming ingestion is disabled for the cluster.', { permanent: true });
+    }
     this.principals.check(claims.sub, db, 'ingestor', 'ingest');
     let data = body;
     if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data);
     if (data.length > STREAMING_LIMIT) {
       throw new KustoError(413, 'Stream_InputStreamTooLarge', `The stream is larger than ${STREAMING_LIMIT} bytes.`, { permanent: true });
     }
-    if (!this.engine.streamingEnabled(db, table)) {
+    if (!this.engine.streamingEnabled(db, table, { streaming: true })) {
       throw new KustoError(400, 'BadRequest_StreamingIngestionPolicyNotEnabled',
         `Streaming ingestion policy is not enabled for table '${table}' in database '${db}'.`, { permanent: true });
     }
     const format = url.searchParams.get('streamFormat') || 'csv';
-    const r = this.engine.ingest(db, table, data, { format, mappingName: url.searchParams.get('mappingName') || undefined });
+    const r = this.engine.ingest(db, table, data, { format, mappingName: url.searchParams.get('mappingName') || undefined, streaming: true });
     return send(200, v1Body([{ columns: [{ name: 'ConsumedRecordsCount', type: 'long' },
       { name: 'UpdatePolicyStatus', type: 'string' }, { name: 'UpdatePolicyFailureCode', type: 'string' },
       { name: 'UpdatePolicyFailureReason', type: 'string' }], rows: [[r.rowCount, 'Inactive', 'Unknown', '']] }], false));
@@ -393,6 +410,7 @@ class Emulator {
       if (json.data) {
         this.engine = new Engine();
         this.engine.onChange = () => this.scheduleSave();
+        this.applyEngineOptions({});
         this.scheduleSave();
       }
       return send(200, { ok: true });
@@ -412,6 +430,7 @@ class Emulator {
       if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
       if (json.ingestionDelayMs !== undefined) this.dm.delayMs = Number(json.ingestionDelayMs);
       if (json.loginEndpoint !== undefined) this.loginEndpoint = json.loginEndpoint || null;
+      this.applyEngineOptions(json);
       return send(200, { ok: true });
     }
     return send(404, { error: 'no such admin endpoint' });
