@@ -153,6 +153,11 @@ typedef enum kusto_ingest_state
 	KUSTO_INGEST_UNKNOWN		/* no status entity */
 } kusto_ingest_state;
 
+/*
+ * A status whose ErrorCode is BlobAlreadyReceived_BlobAlreadyFoundInBatch (a
+ * re-sent message that landed in its first message's batch) is reported as
+ * Failed and not permanent: it tells nothing of the data (queued.c).
+ */
 typedef struct kusto_ingest_status
 {
 	kusto_ingest_state state;

@@ -573,6 +573,19 @@ parse_status(kusto_op *op, const kusto_request *req)
 	else if (strcmp(st, "Skipped") == 0)
 		s->state = KUSTO_INGEST_SKIPPED;
 	s->permanent = fs != NULL && strcmp(fs, "Transient") != 0;
+	if (code && strcmp(code, "BlobAlreadyReceived_BlobAlreadyFoundInBatch") == 0)
+	{
+		/*
+		 * A re-sent message whose blob was still in its first message's
+		 * ingestion batch (the same blob name, the same status entity): Kusto
+		 * calls it permanent, but it says nothing of the blob, which the
+		 * other message ingests (or not), and its report may land on the
+		 * shared entity after that one's.  Transient: the caller looks again
+		 * or sends again, which under an ingest-by tag adds nothing.
+		 */
+		s->state = KUSTO_INGEST_FAILED;
+		s->permanent = false;
+	}
 	s->updated_at = 0;
 	{
 		/* the table service's own Timestamp of the entity's last change */

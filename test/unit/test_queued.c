@@ -188,6 +188,44 @@ main(void)
 		CHECK(count_rows(c, "Q") == 5, "rotation: the three rows arrived");
 	}
 
+	/*
+	 * The same message twice in one ingestion batch (a re-send under the same
+	 * source id while the first is still being batched): Kusto answers the
+	 * second with BlobAlreadyReceived_BlobAlreadyFoundInBatch on the shared
+	 * status entity, after the first's Succeeded; the rows are there once,
+	 * and the status is transient, not a permanent failure.
+	 */
+	{
+		char		twice[40];
+
+		mgmt(c, ".create table D (id:long, name:string)");
+		admin("/admin/config", "{\"ingestionDelayMs\": 1500}");
+		memset(&o, 0, sizeof(o));
+		o.format = "csv";
+		o.track_status = true;
+		o.source_id = "5a1e5a1e-0000-4000-8000-00000000d0d0";
+		CHECK(queued(c, "D", "1,a\n2,b\n", &o, &err, &res) == KUSTO_OK, "in one batch: the first message");
+		CHECK(queued(c, "D", "1,a\n2,b\n", &o, &err, &res) == KUSTO_OK, "in one batch: the same message again");
+		snprintf(twice, sizeof(twice), "%s", res.source_id);
+		admin("/admin/config", "{\"ingestionDelayMs\": 100}");
+		for (i = 0; i < 100; i++)
+		{
+			/* Succeeded first, then the duplicate's report on the same entity */
+			if (wait_status(c, twice, &st) == KUSTO_INGEST_FAILED)
+				break;
+			usleep(100 * 1000);
+		}
+		if (st.state != KUSTO_INGEST_FAILED)
+			printf("# state %s %s\n", kusto_ingest_state_name(st.state), st.error_code);
+		CHECK(st.state == KUSTO_INGEST_FAILED && !st.permanent &&
+			  strcmp(st.error_code, "BlobAlreadyReceived_BlobAlreadyFoundInBatch") == 0,
+			  "BlobAlreadyFoundInBatch is a transient failure, with Kusto's code kept");
+		i = count_rows(c, "D");
+		CHECK(i == 2, "the rows arrived once, through the first message");
+		if (i != 2)
+			printf("# %d rows\n", i);
+	}
+
 	/* status of an id nobody ingested */
 	kusto_get_ingest_status(c, "00000000-0000-4000-8000-000000000000", NULL);
 	CHECK(finish(c, &err, NULL, &st) == KUSTO_OK && st.state == KUSTO_INGEST_UNKNOWN,
