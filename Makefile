@@ -34,10 +34,12 @@ API_OBJS = \
 	src/api/hide_statement.o \
 	src/api/kql_quote.o \
 	src/api/log_redact.o \
+	src/api/option_names.o \
 	src/api/outside_transaction.o \
 	src/api/prerequisites.o \
 	src/api/sink_control.o \
 	src/api/source_access.o \
+	src/api/table_commands.o \
 	src/api/table_empty.o \
 	src/api/test_connection.o \
 	src/api/typeinfo.o
@@ -51,6 +53,7 @@ WORKER_OBJS = \
 	src/worker/crashpoint.o \
 	src/worker/dead_letters.o \
 	src/worker/decode.o \
+	src/worker/kusto_ddl.o \
 	src/worker/kusto_tables.o \
 	src/worker/jsonb_pairs.o \
 	src/worker/layouts.o \
@@ -58,6 +61,7 @@ WORKER_OBJS = \
 	src/worker/progress.o \
 	src/worker/registry.o \
 	src/worker/ship.o \
+	src/worker/sink_name.o \
 	src/worker/sink_options.o \
 	src/worker/sink_worker.o \
 	src/worker/snapshot.o \
@@ -67,6 +71,7 @@ WORKER_OBJS = \
 KUSTO_OBJS = \
 	src/kusto/alloc.o \
 	src/kusto/auth.o \
+	src/kusto/auth_methods.o \
 	src/kusto/client.o \
 	src/kusto/error.o \
 	src/kusto/http.o \

@@ -210,149 +210,31 @@ REVOKE ALL ON FUNCTION kusto_sink._check_owner(regrole, text, text, regrole) FRO
 -- Naming files on the database server, and using the server's own Azure
 -- identity (managed and workload identity), is for superusers and members
 -- of pg_read_server_files only, as COPY FROM a file is.  Checked for what a
--- call sets anew (old is NULL for a new connection).
+-- call sets anew (old is NULL for a new connection).  Which methods and
+-- which arguments and options those are is the C code's one table (the
+-- ingest core's kusto_auth_methods; src/worker/connection_options.c).
 CREATE FUNCTION kusto_sink._check_server_files(caller regrole, c kusto_sink.connection, old kusto_sink.connection)
 RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	what text;
-BEGIN
-	IF pg_catalog.pg_has_role(caller, 'pg_read_server_files', 'USAGE') THEN
-		RETURN;
-	END IF;
-	IF c.auth IN ('managed_identity', 'workload_identity') THEN
-		RAISE EXCEPTION 'permission denied to use auth method "%"', c.auth
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'It uses the database server''s own Azure identity, which only superusers and members of pg_read_server_files may hand to a connection.',
-				  HINT = 'Ask a superuser to create the connection and to let you use it (it stays theirs).';
-	END IF;
-	SELECT f.k INTO what FROM (VALUES
-			('certificate_file', c.certificate_file, old.certificate_file),
-			('private_key_file', c.private_key_file, old.private_key_file),
-			('federated_token_file', c.federated_token_file, old.federated_token_file),
-			('ca_file', c.options ->> 'ca_file', old.options ->> 'ca_file'),
-			('app_key_file', c.options ->> 'app_key_file', old.options ->> 'app_key_file'),
-			('token_file', c.options ->> 'token_file', old.options ->> 'token_file')) f(k, v, was)
-	 WHERE f.v IS NOT NULL AND f.v IS DISTINCT FROM f.was LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'permission denied to set connection argument "%"', what
-			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = 'Only superusers and members of pg_read_server_files may name files on the database server, as for COPY FROM a file.';
-	END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'kusto_sink_check_server_files'
+LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION kusto_sink._check_server_files(regrole, kusto_sink.connection, kusto_sink.connection) FROM PUBLIC;
 
 -- The public functions take their caller (src/api/caller_gate.c) and call
 -- kusto_sink.impl_<name>(caller, ...) as a superuser; nobody else may run
 -- the impl_ functions, so the caller they get is the real one.
 
-CREATE FUNCTION kusto_sink.impl_create_connection(
-	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
-	certificate_file text, private_key_file text, managed_identity_id text,
-	federated_token_file text, token text, options jsonb)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	c kusto_sink.connection;
-BEGIN
-	PERFORM kusto_sink._hide_statement('kusto_sink.create_connection');
-	c := ROW(name, cluster_url, auth, tenant_id, app_id, app_key, certificate_file,
-			 private_key_file, managed_identity_id, federated_token_file, token,
-			 coalesce(options, '{}'), caller, now(), now());
-	c := kusto_sink._check_connection(c, true);
-	PERFORM kusto_sink._check_server_files(caller, c, NULL);
-	BEGIN
-		INSERT INTO kusto_sink.connection SELECT c.*;
-	EXCEPTION WHEN unique_violation THEN
-		RAISE EXCEPTION 'connection "%" already exists', c.name
-			USING ERRCODE = 'duplicate_object',
-				  HINT = 'Use kusto_sink.alter_connection() to change it.';
-	END;
-END
-$$;
-
 -- Changes the arguments that are not NULL; a new auth method starts from its
 -- own arguments.  A changed endpoint (cluster_url, authority_host,
 -- ingest_url, managed_identity_endpoint, proxy) drops the stored secret and
 -- credential files unless the same call passes them again: a role allowed
 -- to change a connection must not send its secret to a host of its choice.
-CREATE FUNCTION kusto_sink.impl_alter_connection(
-	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
-	certificate_file text, private_key_file text, managed_identity_id text,
-	federated_token_file text, token text, options jsonb)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	c kusto_sink.connection;
-	old kusto_sink.connection;
-	moved text;
-BEGIN
-	PERFORM kusto_sink._hide_statement('kusto_sink.alter_connection');
-	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_alter_connection.name FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'connection "%" does not exist', impl_alter_connection.name
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
-	old := c;
-	IF auth IS NOT NULL AND auth IS DISTINCT FROM c.auth THEN
-		c.auth := auth;
-		c.tenant_id := NULL; c.app_id := NULL; c.app_key := NULL; c.certificate_file := NULL;
-		c.private_key_file := NULL; c.managed_identity_id := NULL; c.federated_token_file := NULL;
-		c.token := NULL;
-	END IF;
-	c.cluster_url := coalesce(rtrim(cluster_url, '/'), c.cluster_url);
-	c.tenant_id := coalesce(tenant_id, c.tenant_id);
-	c.app_id := coalesce(app_id, c.app_id);
-	c.app_key := coalesce(app_key, c.app_key);
-	c.certificate_file := coalesce(certificate_file, c.certificate_file);
-	c.private_key_file := coalesce(private_key_file, c.private_key_file);
-	c.managed_identity_id := coalesce(managed_identity_id, c.managed_identity_id);
-	c.federated_token_file := coalesce(federated_token_file, c.federated_token_file);
-	c.token := coalesce(token, c.token);
-	c.options := coalesce(options, c.options);
-	c.updated_at := now();
-	SELECT string_agg(m.k, ', ') INTO moved
-	  FROM (VALUES ('cluster_url', c.cluster_url, old.cluster_url),
-				   ('authority_host', c.options ->> 'authority_host', old.options ->> 'authority_host'),
-				   ('ingest_url', c.options ->> 'ingest_url', old.options ->> 'ingest_url'),
-				   ('managed_identity_endpoint', c.options ->> 'managed_identity_endpoint', old.options ->> 'managed_identity_endpoint'),
-				   ('proxy', c.options ->> 'proxy', old.options ->> 'proxy')) m(k, v, was)
-	 WHERE m.v IS DISTINCT FROM m.was;
-	IF moved IS NOT NULL THEN
-		c.app_key := app_key;
-		c.token := token;
-		c.certificate_file := certificate_file;
-		c.private_key_file := private_key_file;
-		c.federated_token_file := federated_token_file;
-		IF options IS NULL THEN
-			c.options := c.options - 'app_key_file' - 'token_file';
-		END IF;
-		IF kusto_sink._connection_missing_secret(old) IS NULL AND kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
-			RAISE WARNING 'the secret of connection "%" was dropped because its % changed', c.name, moved
-				USING HINT = 'Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().';
-		END IF;
-	END IF;
-	c := kusto_sink._check_connection(c, false);
-	PERFORM kusto_sink._check_server_files(caller, c, old);
-	UPDATE kusto_sink.connection k SET
-		cluster_url = c.cluster_url, auth = c.auth, tenant_id = c.tenant_id, app_id = c.app_id,
-		app_key = c.app_key, certificate_file = c.certificate_file,
-		private_key_file = c.private_key_file, managed_identity_id = c.managed_identity_id,
-		federated_token_file = c.federated_token_file, token = c.token, options = c.options,
-		updated_at = c.updated_at
-	WHERE k.name = c.name;
-	-- the workers of the sinks on this connection restart with it
-	PERFORM kusto_sink._notify_launcher();
-END
-$$;
+-- Which arguments and options those are is the C code's one table
+-- (_altered_connection: ks_alter_connection_args in connection_options.c).
+CREATE FUNCTION kusto_sink._altered_connection(old kusto_sink.connection, given kusto_sink.connection)
+RETURNS kusto_sink.connection
+AS 'MODULE_PATHNAME', 'kusto_sink_altered_connection'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION kusto_sink._altered_connection(kusto_sink.connection, kusto_sink.connection) FROM PUBLIC;
 
 CREATE FUNCTION kusto_sink.impl_drop_connection(caller regrole, name text, if_exists boolean)
 RETURNS void
@@ -379,34 +261,6 @@ BEGIN
 				  HINT = 'Drop the sinks that use it first.';
 	END IF;
 	DELETE FROM kusto_sink.connection k WHERE k.name = c.name;
-END
-$$;
-
-CREATE FUNCTION kusto_sink.impl_test_connection(caller regrole, name text, OUT ok boolean, OUT detail text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	c kusto_sink.connection;
-BEGIN
-	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_test_connection.name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'connection "%" does not exist', impl_test_connection.name
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
-	IF kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
-		ok := false;
-		detail := format('connection "%s" has no %s: pass it with kusto_sink.alter_connection()',
-						 c.name, kusto_sink._connection_missing_secret(c));
-		RETURN;
-	END IF;
-	SELECT p.ok, p.detail INTO ok, detail
-	FROM kusto_sink._probe_connection(c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.token,
-		c.options ->> 'authority_host', c.options ->> 'ca_file', c.options ->> 'proxy',
-		c.managed_identity_id, c.options ->> 'managed_identity_endpoint', c.federated_token_file,
-		c.certificate_file, c.private_key_file, c.options ->> 'jwt_algorithm',
-		c.options ->> 'app_key_file', c.options ->> 'token_file') p;
 END
 $$;
 
@@ -458,11 +312,8 @@ DECLARE
 	mapped jsonb;
 BEGIN
 	PERFORM kusto_sink._outside_transaction('kusto_sink.create_sink()');
-	IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,51}$' THEN
-		RAISE EXCEPTION 'invalid sink name "%"', name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'A sink name starts with a lower-case letter or underscore and has at most 52 lower-case letters, digits or underscores (it names the replication slot kusto_sink_<name>).';
-	END IF;
+	-- (the rule and the slot name: src/worker/sink_name.c)
+	PERFORM kusto_sink._check_sink_name(name);
 	PERFORM kusto_sink._check_prerequisites();
 	SELECT * INTO conn FROM kusto_sink.connection c WHERE c.name = impl_create_sink.connection;
 	IF NOT FOUND THEN
@@ -494,7 +345,7 @@ BEGIN
 		jsonb_strip_nulls(kusto_sink._check_sink_options(coalesce(options, '{}'))));
 	mapped := coalesce(s.options -> 'tables', '{}');
 	s.enabled := true;
-	s.slot_name := 'kusto_sink_' || name;
+	s.slot_name := kusto_sink._slot_name(name);
 	s.owner := caller;
 	s.created_at := now();
 	s.updated_at := now();
@@ -989,8 +840,323 @@ DROP FUNCTION kusto_sink._probe_connection(text, text, text, text, text, text, t
 -- while sinks exist.
 
 -------------------------------------------------------------------------------
+-- [reference] the names in the library's option tables
+-------------------------------------------------------------------------------
+
+-- Every sink option, connection option and auth method with its arguments,
+-- from the C tables (src/api/option_names.c), so that docs/reference.md can
+-- be checked against them (test/t/028_reference.pl).
+CREATE FUNCTION kusto_sink._option_names(OUT kind text, OUT name text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_option_names'
+LANGUAGE C STRICT IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._option_names() FROM PUBLIC;
+
+-------------------------------------------------------------------------------
 -- [worker] what the worker calls
 -------------------------------------------------------------------------------
+
+-------------------------------------------------------------------------------
+-- [one source] what C and SQL both know, once, in C
+-------------------------------------------------------------------------------
+
+-- The Kusto table commands: the worker's one generator
+-- (src/worker/kusto_ddl.c), which reads the schema with jsonb, not a copy
+-- in plpgsql (CREATE OR REPLACE keeps its privileges: none for PUBLIC).
+CREATE OR REPLACE FUNCTION kusto_sink._kusto_table_commands(sink text, kusto_table text, kusto_schema jsonb)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'kusto_sink_kusto_table_commands'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+
+-- A sink's name and its replication slot: one rule, the C code's
+-- (src/worker/sink_name.c), which create_sink and _stop_worker use.
+CREATE FUNCTION kusto_sink._check_sink_name(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_sink_name'
+LANGUAGE C IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._check_sink_name(text) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink._slot_name(sink text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kusto_sink_slot_name'
+LANGUAGE C STRICT IMMUTABLE;
+REVOKE ALL ON FUNCTION kusto_sink._slot_name(text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- [dump] dump and restore: the configuration is in a dump, secrets are not
+-------------------------------------------------------------------------------
+
+-- The secrets (app_key, token) of the connections, apart from the rest so
+-- that pg_dump, which dumps the configuration tables below, never writes a
+-- credential into a dump file.  Only the extension's functions read it (and
+-- superusers).  A restored connection has no secret: kusto_sink.connections
+-- and test_connection say so, and alter_connection() stores it again.
+CREATE TABLE kusto_sink.connection_secret (
+	connection text PRIMARY KEY
+		REFERENCES kusto_sink.connection (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	app_key text,
+	token text
+);
+REVOKE ALL ON kusto_sink.connection_secret FROM PUBLIC;
+
+INSERT INTO kusto_sink.connection_secret (connection, app_key, token)
+	SELECT c.name, c.app_key, c.token FROM kusto_sink.connection c
+	 WHERE c.app_key IS NOT NULL OR c.token IS NOT NULL;
+UPDATE kusto_sink.connection SET app_key = NULL, token = NULL
+ WHERE app_key IS NOT NULL OR token IS NOT NULL;
+-- (the columns stay for the row type the validators take, always NULL)
+ALTER TABLE kusto_sink.connection ADD CONSTRAINT connection_secret_apart
+	CHECK (app_key IS NULL AND token IS NULL);
+
+-- A connection row with the given secret (as the validators want it).
+CREATE FUNCTION kusto_sink._with_secret(c kusto_sink.connection, app_key text, token text)
+RETURNS kusto_sink.connection
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	c.app_key := app_key;
+	c.token := token;
+	RETURN c;
+END
+$$;
+
+-- A connection row with its stored secret.
+CREATE FUNCTION kusto_sink._secret_of(c kusto_sink.connection)
+RETURNS kusto_sink.connection
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT kusto_sink._with_secret(c, x.app_key, x.token)
+	  FROM (SELECT) one
+	  LEFT JOIN kusto_sink.connection_secret x ON x.connection OPERATOR(pg_catalog.=) c.name
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._secret_of(kusto_sink.connection) FROM PUBLIC;
+
+-- Stores a connection row's secret (none: deletes it).
+CREATE FUNCTION kusto_sink._store_secret(c kusto_sink.connection)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF c.app_key IS NULL AND c.token IS NULL THEN
+		DELETE FROM kusto_sink.connection_secret x WHERE x.connection = c.name;
+	ELSE
+		INSERT INTO kusto_sink.connection_secret AS x (connection, app_key, token)
+			VALUES (c.name, c.app_key, c.token)
+		ON CONFLICT (connection) DO UPDATE SET app_key = excluded.app_key, token = excluded.token;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._store_secret(kusto_sink.connection) FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink.impl_create_connection(
+	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
+	certificate_file text, private_key_file text, managed_identity_id text,
+	federated_token_file text, token text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+BEGIN
+	PERFORM kusto_sink._hide_statement('kusto_sink.create_connection');
+	c := ROW(name, cluster_url, auth, tenant_id, app_id, app_key, certificate_file,
+			 private_key_file, managed_identity_id, federated_token_file, token,
+			 coalesce(options, '{}'), caller, now(), now());
+	c := kusto_sink._check_connection(c, true);
+	PERFORM kusto_sink._check_server_files(caller, c, NULL);
+	BEGIN
+		INSERT INTO kusto_sink.connection SELECT (kusto_sink._with_secret(c, NULL, NULL)).*;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'connection "%" already exists', c.name
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use kusto_sink.alter_connection() to change it.';
+	END;
+	PERFORM kusto_sink._store_secret(c);
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_alter_connection(
+	caller regrole, name text, cluster_url text, auth text, tenant_id text, app_id text, app_key text,
+	certificate_file text, private_key_file text, managed_identity_id text,
+	federated_token_file text, token text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+	old kusto_sink.connection;
+BEGIN
+	PERFORM kusto_sink._hide_statement('kusto_sink.alter_connection');
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_alter_connection.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', impl_alter_connection.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
+	c := kusto_sink._secret_of(c);
+	old := c;
+	-- the arguments given (NULL: unchanged), merged by the C code
+	-- (src/worker/connection_options.c), which knows the credentials
+	c := kusto_sink._altered_connection(old, ROW(c.name, cluster_url, auth, tenant_id, app_id, app_key,
+			certificate_file, private_key_file, managed_identity_id, federated_token_file, token,
+			options, c.owner, c.created_at, now())::kusto_sink.connection);
+	c := kusto_sink._check_connection(c, false);
+	PERFORM kusto_sink._check_server_files(caller, c, old);
+	UPDATE kusto_sink.connection k SET
+		cluster_url = c.cluster_url, auth = c.auth, tenant_id = c.tenant_id, app_id = c.app_id,
+		certificate_file = c.certificate_file,
+		private_key_file = c.private_key_file, managed_identity_id = c.managed_identity_id,
+		federated_token_file = c.federated_token_file, options = c.options,
+		updated_at = c.updated_at
+	WHERE k.name = c.name;
+	PERFORM kusto_sink._store_secret(c);
+	-- the workers of the sinks on this connection restart with it
+	PERFORM kusto_sink._notify_launcher();
+END
+$$;
+
+CREATE FUNCTION kusto_sink.impl_test_connection(caller regrole, name text, OUT ok boolean, OUT detail text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c kusto_sink.connection;
+BEGIN
+	SELECT * INTO c FROM kusto_sink.connection k WHERE k.name = impl_test_connection.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connection "%" does not exist', impl_test_connection.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM kusto_sink._check_owner(caller, 'connection', c.name, c.owner);
+	c := kusto_sink._secret_of(c);
+	IF kusto_sink._connection_missing_secret(c) IS NOT NULL THEN
+		ok := false;
+		detail := format('connection "%s" has no %s: pass it with kusto_sink.alter_connection()',
+						 c.name, kusto_sink._connection_missing_secret(c));
+		RETURN;
+	END IF;
+	SELECT p.ok, p.detail INTO ok, detail
+	FROM kusto_sink._probe_connection(c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.token,
+		c.options ->> 'authority_host', c.options ->> 'ca_file', c.options ->> 'proxy',
+		c.managed_identity_id, c.options ->> 'managed_identity_endpoint', c.federated_token_file,
+		c.certificate_file, c.private_key_file, c.options ->> 'jwt_algorithm',
+		c.options ->> 'app_key_file', c.options ->> 'token_file') p;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.impl_create_connection(regrole, text, text, text, text, text, text, text, text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.impl_alter_connection(regrole, text, text, text, text, text, text, text, text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink.impl_test_connection(regrole, text) FROM PUBLIC;
+
+-- has_secret from the stored secret; missing_secret names what a connection
+-- lacks (a restored one: its app_key or token), NULL when nothing.  (The
+-- view reads connection_secret with its owner's privileges; it shows no
+-- secret.)
+CREATE OR REPLACE VIEW kusto_sink.connections AS
+	SELECT c.name, c.cluster_url, c.auth, c.tenant_id, c.app_id,
+		   kusto_sink._connection_has_secret(kusto_sink._with_secret(c, x.app_key, x.token)) AS has_secret,
+		   c.certificate_file, c.private_key_file, c.managed_identity_id, c.federated_token_file,
+		   c.options, c.owner, c.created_at, c.updated_at,
+		   kusto_sink._connection_missing_secret(kusto_sink._with_secret(c, x.app_key, x.token)) AS missing_secret
+	FROM kusto_sink.connection c
+	LEFT JOIN kusto_sink.connection_secret x ON x.connection = c.name
+	WHERE pg_catalog.pg_has_role(c.owner, 'USAGE');
+-- (it names a secret, never shows one)
+GRANT EXECUTE ON FUNCTION kusto_sink._connection_missing_secret(kusto_sink.connection) TO PUBLIC;
+
+-- A sink restored from a dump has no replication slot (pg_dump writes none;
+-- its worker stops in state error and says to run this).  resume_sink then
+-- creates the slot and asks for a resync of every source table (as
+-- resnapshot_sink: each ends with its snapshot_done record), since what the
+-- new server's tables hold is what Kusto must end up with; the old
+-- server's progress is not in the dump, and new batch ids differ from the
+-- old server's (src/worker/progress.c).
+CREATE OR REPLACE FUNCTION kusto_sink.impl_resume_sink(caller regrole, name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s kusto_sink.sink;
+	slot_database name;
+BEGIN
+	s := kusto_sink._owned_sink(caller, name);
+	SELECT r.database INTO slot_database FROM pg_replication_slots r WHERE r.slot_name = s.slot_name;
+	IF FOUND AND slot_database IS DISTINCT FROM current_database() THEN
+		RAISE EXCEPTION 'replication slot "%" of sink "%" belongs to another database', s.slot_name, s.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('It is a slot of database %s.', coalesce(quote_ident(slot_database), '(none: a physical slot)')),
+				  HINT = 'A sink of the same name streams from that database (this one was restored from a dump of it, say): drop one of the two sinks.';
+	ELSIF NOT FOUND THEN
+		PERFORM kusto_sink._outside_transaction('kusto_sink.resume_sink() of a sink without its replication slot');
+		PERFORM kusto_sink._check_prerequisites();
+		BEGIN
+			PERFORM pg_create_logical_replication_slot(s.slot_name, 'kusto_sink');
+		EXCEPTION
+			WHEN configuration_limit_exceeded THEN
+				RAISE EXCEPTION 'no free replication slot for sink "%"', s.name
+					USING ERRCODE = 'configuration_limit_exceeded',
+						  HINT = 'Raise max_replication_slots (needs a restart) or drop unused slots.';
+		END;
+		BEGIN
+			-- what belonged to a slot that is gone (none after a restore: not
+			-- dumped): its snapshot chunks, in-doubt batches and positions
+			DELETE FROM kusto_sink.snapshot_chunk c WHERE c.sink = s.name;
+			DELETE FROM kusto_sink.batch b WHERE b.sink = s.name;
+			DELETE FROM kusto_sink.progress p WHERE p.sink = s.name;
+			PERFORM kusto_sink._request_snapshot(s, NULL);
+			PERFORM kusto_sink._set_enabled(s.name, true);
+		EXCEPTION
+			WHEN OTHERS THEN
+				-- a slot is not transactional: without the resync it would skip the rows
+				PERFORM pg_drop_replication_slot(s.slot_name);
+				RAISE;
+		END;
+		RAISE NOTICE 'sink "%" has a new replication slot "%"; every row of its source tables is sent again', s.name, s.slot_name
+			USING DETAIL = 'Each table''s resync ends with a snapshot_done record (see kusto_sink.latest_state_query()).';
+		RETURN;
+	END IF;
+	PERFORM kusto_sink._set_enabled(s.name, true);
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink.impl_resume_sink(regrole, text) FROM PUBLIC;
+
+-- pg_dump writes the configuration (connections without their secrets,
+-- sinks, dead letters); not the state that belongs to the server's slots
+-- and WAL (progress, batch, snapshot, snapshot_chunk), which a restored
+-- sink builds anew when resume_sink() creates its slot.
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.connection', '');
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.sink', '');
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.dead_letter', '');
+SELECT pg_catalog.pg_extension_config_dump('kusto_sink.dead_letter_id_seq', '');
+
+-------------------------------------------------------------------------------
+-- [monitoring] what a monitoring role reads (monitoring/postgres_exporter.yml)
+-------------------------------------------------------------------------------
+
+-- The snapshots' progress is status too: members of pg_read_all_stats see
+-- every sink's, as in kusto_sink.status (whose snapshot columns come from
+-- this view, and were empty for them).
+CREATE OR REPLACE VIEW kusto_sink.snapshots AS
+	SELECT p.sink, p.source_table,
+		   CASE WHEN p.cancelled_at IS NOT NULL AND p.finished_at IS NOT NULL THEN 'cancelled'
+				WHEN p.finished_at IS NOT NULL THEN 'done'
+				WHEN p.copied THEN 'delivering'
+				WHEN p.started_at IS NOT NULL THEN 'copying'
+				ELSE 'pending' END AS state,
+		   p.rows_copied, p.rows_delivered,
+		   greatest(c.reltuples, 0)::bigint AS rows_estimate,
+		   p.chunks, p.longest_chunk_ms, p.longest_lock_ms,
+		   p.requested_at, p.started_at, p.finished_at, p.cancelled_at
+	FROM kusto_sink.snapshot p
+	JOIN kusto_sink.sink k ON k.name = p.sink
+	LEFT JOIN pg_class c ON c.oid = p.relid
+	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
 
 -------------------------------------------------------------------------------
 -- [kusto] what a real cluster accepts (issue 19)

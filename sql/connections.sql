@@ -49,6 +49,22 @@ SELECT kusto_sink.alter_connection('dev', auth => 'token', token => 't');
 SELECT kusto_sink.alter_connection('dev', auth => 'managed_identity', managed_identity_id => 'client-id',
 	options => '{"managed_identity_endpoint": "http://127.0.0.1:8080/metadata/identity/oauth2/token"}');
 SELECT name, auth, tenant_id, app_id, has_secret, managed_identity_id, options FROM kusto_sink.connections WHERE name = 'dev';
+-- a changed endpoint drops the credentials (secrets, server files, a secret's file), not
+-- the CA file; which they are is the C code's table (ks_alter_connection_args)
+SELECT kusto_sink.create_connection('mv', 'https://c.kusto.windows.net', 'token',
+	options => '{"token_file": "/run/token", "ca_file": "/etc/ssl/ca.pem"}');
+SELECT kusto_sink.alter_connection('mv', cluster_url => 'https://d.kusto.windows.net/',
+	options => '{"token_file": "/run/token", "ca_file": "/etc/ssl/ca.pem", "authority_host": "https://login.example.com"}');
+SELECT cluster_url, has_secret, options FROM kusto_sink.connections WHERE name = 'mv';
+SELECT kusto_sink.alter_connection('mv', cluster_url => 'https://e.kusto.windows.net');
+SELECT cluster_url, has_secret, options FROM kusto_sink.connections WHERE name = 'mv';
+SELECT kusto_sink.alter_connection('mv', auth => 'certificate', tenant_id => 't', app_id => 'a',
+	certificate_file => '/etc/ssl/c.pem', private_key_file => '/etc/ssl/k.pem');
+SELECT kusto_sink.alter_connection('mv', cluster_url => 'https://f.kusto.windows.net');
+SELECT kusto_sink.alter_connection('mv', cluster_url => 'https://f.kusto.windows.net',
+	certificate_file => '/etc/ssl/c2.pem', private_key_file => '/etc/ssl/k2.pem');
+SELECT cluster_url, auth, tenant_id, certificate_file, private_key_file, options FROM kusto_sink.connections WHERE name = 'mv';
+SELECT kusto_sink.drop_connection('mv');
 
 -- only superusers read the table with the secrets; PUBLIC may not call the functions
 CREATE ROLE kusto_nobody;

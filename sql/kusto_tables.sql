@@ -24,6 +24,13 @@ SELECT kusto_sink._kusto_table_commands('kt', 'Refunds',
 SELECT kusto_sink._kusto_table_commands('kt', 'Refunds',
 	'{"OrderedColumns": [{"Name": "id", "CslType": "string"}, {"Name": "amount", "CslType": "real"}]}');
 SELECT kusto_sink._kusto_table_commands('kt', 'Odd', NULL);
+-- a table with every column (and one of its own): only the streaming policy;
+-- a schema without OrderedColumns has no columns
+SELECT kusto_sink._kusto_table_commands('kt', 'Refunds',
+	'{"OrderedColumns": [{"Name": "extra", "CslType": "string"}, {"Name": "_table", "CslType": "string"},
+	  {"Name": "id", "CslType": "int"}, {"Name": "line", "CslType": "int"}, {"Name": "amount", "CslType": "decimal"},
+	  {"Name": "_op", "CslType": "string"}, {"Name": "_lsn", "CslType": "long"}, {"Name": "_commit_lsn", "CslType": "long"}]}');
+SELECT kusto_sink._kusto_table_commands('kt', 'Refunds', '{}');
 
 -- CSV: two source tables into one Kusto table (each layout gets its own ordinal mapping)
 SELECT kusto_sink.alter_sink('kt', '{"format": "csv", "ingestion_method": "queued", "tables": {"public.kt_refunds": "Orders"}}');

@@ -11,6 +11,11 @@ SELECT kusto_sink.create_connection('emu', 'http://127.0.0.1:9', 'application',
 
 -- errors
 SELECT kusto_sink.create_sink('Bad-Name', 'emu', 'src_orders', 'db', 'Orders');
+-- the rule and the slot name are one (src/worker/sink_name.c): 52 bytes and no more
+SELECT kusto_sink.create_sink(repeat('n', 53), 'emu', 'src_orders', 'db', 'Orders');
+SELECT kusto_sink.create_sink(NULL, 'emu', 'src_orders', 'db', 'Orders');
+SELECT kusto_sink._check_sink_name(repeat('n', 52)), kusto_sink._slot_name(repeat('n', 52)),
+	kusto_sink._slot_name(repeat('n', 53)) IS NULL AS no_slot;
 SELECT kusto_sink.create_sink('s', 'nosuch', 'src_orders', 'db', 'Orders');
 SELECT kusto_sink.create_sink('s', 'emu', 'no_such_table', 'db', 'Orders');
 SELECT kusto_sink.create_sink('s', 'emu', 'src_view', 'db', 'Orders');
@@ -35,6 +40,7 @@ SELECT kusto_sink.create_sink('two', 'emu', 'src_orders, src_refunds', 'db', 'Or
 SELECT name, connection, database, source_tables, publication, kusto_table, options, enabled, slot_name
 FROM kusto_sink.sinks;
 SELECT slot_name, plugin, slot_type, database = current_database() AS here FROM pg_replication_slots;
+SELECT slot_name = kusto_sink._slot_name(name) AS same FROM kusto_sink.sinks;
 SELECT kusto_sink.create_sink('two', 'emu', 'src_orders', 'db', 'Orders');
 -- the connection is in use
 SELECT kusto_sink.drop_connection('emu');

@@ -34,7 +34,7 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* GUCs (README.md, "Configuration parameters") */
+/* GUCs (docs/reference.md, "Configuration parameters") */
 int			ks_max_sinks = 16;
 int			ks_launcher_naptime_ms = 10000;
 int			ks_default_batch_interval_ms = 1000;

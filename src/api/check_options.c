@@ -9,22 +9,33 @@
  *								the row checked, its cluster_url normalised
  *	_connection_has_secret(c connection) -> boolean	a secret is stored (or its file named)
  *	_connection_missing_secret(c connection) -> text	the secret its method lacks, or NULL
+ *	_altered_connection(old connection, given connection) -> connection
+ *								what alter_connection makes of old with the
+ *								arguments given (NULL: unchanged), unchecked
+ *	_check_server_files(caller regrole, c connection, old connection)
+ *								may the caller name server files (or use the
+ *								server's identity) as c does anew
  *	_check_sink_options(options jsonb) -> jsonb	each option, normalised
  *	_check_sink_combination(options jsonb) -> jsonb	the options together
  *	_check_kusto_name(what text, name text)		Kusto's entity-name rule
+ *	_check_sink_name(name text)			the rule for sink names (sink_name.h)
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "access/relation.h"
 #include "catalog/pg_type.h"
@@ -33,17 +44,22 @@
 
 #include "common/kusto_name.h"
 #include "decoder/options.h"
+#include "kusto/kusto.h"
 #include "worker/jsonb_pairs.h"
 
 #include "worker/connection_options.h"
+#include "worker/sink_name.h"
 #include "worker/sink_options.h"
 
 PG_FUNCTION_INFO_V1(kusto_sink_check_connection);
 PG_FUNCTION_INFO_V1(kusto_sink_connection_has_secret);
 PG_FUNCTION_INFO_V1(kusto_sink_connection_missing_secret);
+PG_FUNCTION_INFO_V1(kusto_sink_check_server_files);
+PG_FUNCTION_INFO_V1(kusto_sink_altered_connection);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_options);
 PG_FUNCTION_INFO_V1(kusto_sink_check_sink_combination);
 PG_FUNCTION_INFO_V1(kusto_sink_check_kusto_name);
+PG_FUNCTION_INFO_V1(kusto_sink_check_sink_name);
 PG_FUNCTION_INFO_V1(kusto_sink_check_metadata_columns);
 
 typedef struct ConnRow
@@ -159,6 +175,65 @@ kusto_sink_connection_missing_secret(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(missing));
 }
 
+static void
+set_text(ConnRow *r, const char *name, const char *value)
+{
+	int			i = attnum_of(r->desc, name);
+
+	r->nulls[i] = value == NULL;
+	r->values[i] = value ? CStringGetTextDatum(value) : (Datum) 0;
+}
+
+Datum
+kusto_sink_altered_connection(PG_FUNCTION_ARGS)
+{
+	ConnRow		old;
+	ConnRow		given;
+	KsConnectionArgs c;
+	const kusto_auth_arg *arg;
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	read_row(&old, PG_GETARG_HEAPTUPLEHEADER(0));
+	read_row(&given, PG_GETARG_HEAPTUPLEHEADER(1));
+	c = ks_alter_connection_args(&old.args, &given.args);
+	/* the row is old's (name, owner, created_at) with what changed */
+	set_text(&old, "cluster_url", c.cluster_url);
+	set_text(&old, "auth", c.auth);
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		set_text(&old, arg->name, ks_connection_arg(&c, arg->name));
+	i = attnum_of(old.desc, "options");
+	old.nulls[i] = c.options == NULL;
+	old.values[i] = c.options ? JsonbPGetDatum(c.options) : (Datum) 0;
+	i = attnum_of(old.desc, "updated_at");
+	old.nulls[i] = false;
+	old.values[i] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(old.desc, old.values, old.nulls)));
+}
+
+/*
+ * Naming files on the database server, and using the server's own Azure
+ * identity, is for superusers and members of pg_read_server_files only, as
+ * COPY FROM a file is (old is NULL for a new connection).
+ */
+Datum
+kusto_sink_check_server_files(PG_FUNCTION_ARGS)
+{
+	ConnRow		c;
+	ConnRow		old;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	if (has_privs_of_role(PG_GETARG_OID(0), ROLE_PG_READ_SERVER_FILES))
+		PG_RETURN_VOID();
+	read_row(&c, PG_GETARG_HEAPTUPLEHEADER(1));
+	if (!PG_ARGISNULL(2))
+		read_row(&old, PG_GETARG_HEAPTUPLEHEADER(2));
+	ks_check_server_files(&c.args, PG_ARGISNULL(2) ? NULL : &old.args);
+	PG_RETURN_VOID();
+}
+
 Datum
 kusto_sink_check_sink_options(PG_FUNCTION_ARGS)
 {
@@ -181,6 +256,14 @@ Datum
 kusto_sink_check_kusto_name(PG_FUNCTION_ARGS)
 {
 	ks_check_kusto_name(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+/* _check_sink_name(name text): not STRICT, a NULL name is an error too */
+Datum
+kusto_sink_check_sink_name(PG_FUNCTION_ARGS)
+{
+	ks_check_sink_name(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
 }
 

@@ -16,7 +16,7 @@
  * DROP OWNED BY the owner of the extension (or of its schema), which
  * drops the extension with everything else the role owns, is refused the
  * same way.  The guard sees only the backends that loaded the library
- * (README.md, "Dropping the extension").
+ * (docs/operations.md, "Dropping the extension").
  *
  * DROP DATABASE of a database that has replication slots of the kusto_sink
  * plugin (the sinks' slots) is refused too, also WITH (FORCE): PostgreSQL

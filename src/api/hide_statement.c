@@ -10,7 +10,7 @@
  *	statement logs it, by "SELECT <what>(...) -- arguments hidden by
  *	kusto_sink".  Called first thing by the functions that take secrets.
  *	It cannot help with log_statement, which logs a statement before it
- *	runs (README.md, "Secrets").
+ *	runs (docs/security.md, "Secrets").
  *
  *-------------------------------------------------------------------------
  */

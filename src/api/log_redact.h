@@ -12,7 +12,7 @@
  * details) are replaced by KS_STATEMENT_HIDDEN, and a context line with a
  * bind's parameter values by KS_PARAMETERS_HIDDEN.  Called from _PG_init,
  * whenever the library is loaded; what it cannot cover is listed in
- * README.md, "Secrets".
+ * docs/security.md, "Secrets".
  *
  *-------------------------------------------------------------------------
  */

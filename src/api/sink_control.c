@@ -8,6 +8,7 @@
  *	_stop_worker(sink, ms)		ask a sink's worker to settle and exit; wait
  *	flush_sink(sink)			ask a sink's worker to close its batches now
  *	_status()					the registry's state and counters, per sink
+ *	_slot_name(sink)			the replication slot of a sink (sink_name.h)
  *
  *-------------------------------------------------------------------------
  */
@@ -29,11 +30,13 @@
 #include "utils/wait_event.h"
 
 #include "worker/registry.h"
+#include "worker/sink_name.h"
 
 PG_FUNCTION_INFO_V1(kusto_sink_notify_launcher);
 PG_FUNCTION_INFO_V1(kusto_sink_stop_worker);
 PG_FUNCTION_INFO_V1(kusto_sink_flush_sink);
 PG_FUNCTION_INFO_V1(kusto_sink_status);
+PG_FUNCTION_INFO_V1(kusto_sink_slot_name);
 
 static bool wake_at_commit = false;
 static bool xact_callback_registered = false;
@@ -171,13 +174,14 @@ kusto_sink_stop_worker(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		/* never cut: a longer name than a slot's cannot be one */
-		char	   *slot_name = psprintf("kusto_sink_%s", name);
+		char	   *slot_name = ks_sink_slot_name(name);
 		ReplicationSlot *rs;
 		bool		active = false;
 
 		LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-		rs = strlen(slot_name) < NAMEDATALEN ? SearchNamedReplicationSlot(slot_name, false) : NULL;
-		pfree(slot_name);
+		rs = slot_name != NULL ? SearchNamedReplicationSlot(slot_name, false) : NULL;
+		if (slot_name != NULL)
+			pfree(slot_name);
 		if (rs != NULL)
 		{
 			SpinLockAcquire(&rs->mutex);
@@ -291,4 +295,15 @@ kusto_sink_status(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* _slot_name(sink text) -> text: NULL for a name no slot can have */
+Datum
+kusto_sink_slot_name(PG_FUNCTION_ARGS)
+{
+	char	   *slot_name = ks_sink_slot_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (slot_name == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(slot_name));
 }

@@ -4,7 +4,7 @@
  *	  SQL access to the output plugin's type mapping.
  *
  *	kusto_sink.kusto_type(regtype) -> text: the Kusto type that values of a
- *	PostgreSQL type are written as (README.md, "Type mapping").
+ *	PostgreSQL type are written as (docs/output-plugin.md, "Type mapping").
  *
  *-------------------------------------------------------------------------
  */

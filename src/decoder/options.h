@@ -3,7 +3,7 @@
  * options.h
  *	  The output plugin's options: parsed once per decoding session.
  *
- * Options (README.md, "Output plugin options"):
+ * Options (docs/output-plugin.md, "Options"):
  *	format				json (default) | csv
  *	metadata			all (default) | none | comma-separated subset of
  *						op, lsn, commit_lsn, commit_time, xid, schema, table,

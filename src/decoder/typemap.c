@@ -3,7 +3,7 @@
  * typemap.c
  *	  PostgreSQL type -> Kusto type, and the rendering path of each type.
  *
- * The mapping (README.md, "Type mapping"):
+ * The mapping (docs/output-plugin.md, "Type mapping"):
  *	bool -> bool; int2, int4 -> int; int8, oid -> long; float4, float8 -> real;
  *	numeric -> decimal; text, varchar, bpchar, name, "char", enums and every
  *	type without a better mapping -> string (its output function);

@@ -9,7 +9,7 @@
  * TimeZone, or produce forms Kusto does not parse.  Numerics, enums and
  * every other type go through their output functions (cached FmgrInfo).
  *
- * Rules for values Kusto cannot hold (README.md, "Type mapping"):
+ * Rules for values Kusto cannot hold (docs/output-plugin.md, "Type mapping"):
  *	- real: NaN and +/-Infinity are written as the strings "NaN",
  *	  "Infinity", "-Infinity", which Kusto parses into real.
  *	- datetime: +infinity -> 9999-12-31T23:59:59.9999999Z and -infinity ->

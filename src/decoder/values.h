@@ -10,7 +10,7 @@
  * ks_append_csv_value() appends one CSV field.  Values that Kusto cannot
  * represent (finite timestamps outside years 1..9999, timespans beyond
  * Kusto's range) are written as null (JSON) or an empty field (CSV); the
- * rules are documented in README.md, "Type mapping".
+ * rules are documented in docs/output-plugin.md, "Type mapping".
  *
  *-------------------------------------------------------------------------
  */

@@ -7,6 +7,7 @@
  *-------------------------------------------------------------------------
  */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,112 @@ url_ok(const char *what, const char *url, bool allow_imds, kusto_error *err)
 	return false;
 }
 
+/* A connection argument of the configuration, by its name (kusto_auth_args). */
+static const char *
+config_arg(const kusto_config *cfg, const char *name)
+{
+	static const struct
+	{
+		const char *name;
+		size_t		offset;
+	}			fields[] = {
+		{"tenant_id", offsetof(kusto_config, tenant_id)},
+		{"app_id", offsetof(kusto_config, app_id)},
+		{"app_key", offsetof(kusto_config, app_key)},
+		{"app_key_file", offsetof(kusto_config, app_key_file)},
+		{"certificate_file", offsetof(kusto_config, certificate_file)},
+		{"private_key_file", offsetof(kusto_config, private_key_file)},
+		{"managed_identity_id", offsetof(kusto_config, managed_identity_id)},
+		{"federated_token_file", offsetof(kusto_config, federated_token_file)},
+		{"token", offsetof(kusto_config, token)},
+		{"token_file", offsetof(kusto_config, token_file)},
+	};
+	size_t		i;
+
+	for (i = 0; name != NULL && i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return *(const char *const *) ((const char *) cfg + fields[i].offset);
+	return NULL;
+}
+
+/* The argument's value, or its environment variable's (kusto_auth_methods). */
+static const char *
+arg_or_env(const kusto_auth_method_info *m, const kusto_config *cfg, const char *name)
+{
+	const kusto_auth_method_arg *a = kusto_auth_method_find_arg(m, name);
+	const char *v = config_arg(cfg, name);
+
+	if (v == NULL && a != NULL && a->env != NULL)
+		v = getenv(a->env);
+	return v;
+}
+
+/*
+ * The first required argument of the method the configuration lacks, or
+ * NULL; its secret may come from a file (secret_file).
+ */
+static const char *
+missing_arg(const kusto_auth_method_info *m, const kusto_config *cfg)
+{
+	int			i;
+
+	for (i = 0; i < KUSTO_AUTH_MAX_ARGS && m->args[i].name != NULL; i++)
+	{
+		const char *name = m->args[i].name;
+
+		if (!m->args[i].required || arg_or_env(m, cfg, name) != NULL)
+			continue;
+		if (m->secret != NULL && strcmp(name, m->secret) == 0 &&
+			config_arg(cfg, m->secret_file) != NULL)
+			continue;
+		return name;
+	}
+	return NULL;
+}
+
+/*
+ * What the method needs, for an error: "tenant_id, app_id and app_key (or
+ * app_key_file)", "a token (or token_file)", and the environment variables
+ * that may stand in.
+ */
+static void
+describe_needs(const kusto_auth_method_info *m, char *out, size_t size)
+{
+	const char *names[KUSTO_AUTH_MAX_ARGS];
+	const char *envs[KUSTO_AUTH_MAX_ARGS];
+	int			n = 0;
+	int			nenv = 0;
+	size_t		len;
+	int			i;
+
+	for (i = 0; i < KUSTO_AUTH_MAX_ARGS && m->args[i].name != NULL; i++)
+	{
+		if (!m->args[i].required)
+			continue;
+		names[n++] = m->args[i].name;
+		if (m->args[i].env != NULL)
+			envs[nenv++] = m->args[i].env;
+	}
+	len = (size_t) snprintf(out, size, "auth method %s needs %s", m->name, n == 1 ? "a " : "");
+	for (i = 0; i < n && len < size; i++)
+	{
+		len += (size_t) snprintf(out + len, size - len, "%s%s", i == 0 ? "" : (i == n - 1 ? " and " : ", "),
+								 names[i]);
+		if (m->secret != NULL && strcmp(names[i], m->secret) == 0 && len < size)
+			len += (size_t) snprintf(out + len, size - len, " (or %s)", m->secret_file);
+	}
+	for (i = 0; i < nenv && len < size; i++)
+		len += (size_t) snprintf(out + len, size - len, "%s%s", i == 0 ? ", or the " : (i == nenv - 1 ? " and " : ", "),
+								 envs[i]);
+	if (nenv > 0 && len < size)
+		snprintf(out + len, size - len, " environment variables");
+}
+
 kusto_client *
 kusto_client_create(const kusto_config *cfg, kusto_error *err)
 {
 	kusto_client *c;
+	const kusto_auth_method_info *m;
 	size_t		len;
 
 	kusto_error_clear(err);
@@ -50,55 +153,20 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	}
 	if (!url_ok("cluster_url", cfg->cluster_url, false, err))
 		return NULL;
-	if (strcmp(cfg->auth, "application") == 0)
-	{
-		if (!cfg->tenant_id || !cfg->app_id || !(cfg->app_key || cfg->app_key_file))
-		{
-			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
-							"auth method application needs tenant_id, app_id and app_key (or app_key_file)");
-			return NULL;
-		}
-	}
-	else if (strcmp(cfg->auth, "certificate") == 0)
-	{
-		if (!cfg->tenant_id || !cfg->app_id || !cfg->certificate_file || !cfg->private_key_file)
-		{
-			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
-							"auth method certificate needs tenant_id, app_id, certificate_file and private_key_file");
-			return NULL;
-		}
-	}
-	else if (strcmp(cfg->auth, "managed_identity") == 0)
-	{
-		/* system-assigned without an id; the endpoint has a default */
-	}
-	else if (strcmp(cfg->auth, "workload_identity") == 0)
-	{
-		/* tenant, client id and token file default to AZURE_* (AKS sets them) */
-		if (!(cfg->tenant_id || getenv("AZURE_TENANT_ID")) ||
-			!(cfg->app_id || getenv("AZURE_CLIENT_ID")) ||
-			!(cfg->federated_token_file || getenv("AZURE_FEDERATED_TOKEN_FILE")))
-		{
-			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
-							"auth method workload_identity needs tenant_id, app_id and federated_token_file, "
-							"or the AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE environment variables");
-			return NULL;
-		}
-	}
-	else if (strcmp(cfg->auth, "token") == 0)
-	{
-		if (!cfg->token && !cfg->token_file)
-		{
-			kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration",
-							"auth method token needs a token (or token_file)");
-			return NULL;
-		}
-	}
-	else
+	m = kusto_auth_method_find(cfg->auth);
+	if (m == NULL)
 	{
 		kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "NotSupported",
 						"auth method %s is not supported by this build of the ingest core yet",
 						cfg->auth);
+		return NULL;
+	}
+	if (missing_arg(m, cfg) != NULL)
+	{
+		char		needs[512];
+
+		describe_needs(m, needs, sizeof(needs));
+		kusto_error_set(err, KUSTO_ERR_PERMANENT, 0, "BadConfiguration", "%s", needs);
 		return NULL;
 	}
 
@@ -109,26 +177,18 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	while (len > 0 && c->cluster_url[len - 1] == '/')
 		c->cluster_url[--len] = '\0';
 	c->auth = kusto_strdup(cfg->auth);
-	c->tenant_id = kusto_strdup(cfg->tenant_id);
-	c->app_id = kusto_strdup(cfg->app_id);
+	/* (workload identity: the AZURE_* variables stand in for what is not given) */
+	c->tenant_id = kusto_strdup(arg_or_env(m, cfg, "tenant_id"));
+	c->app_id = kusto_strdup(arg_or_env(m, cfg, "app_id"));
 	c->app_key = kusto_strdup(cfg->app_key);
 	c->static_token = kusto_strdup(cfg->token);
 	c->app_key_file = kusto_strdup(cfg->app_key_file);
 	c->token_file = kusto_strdup(cfg->token_file);
 	c->managed_identity_id = kusto_strdup(cfg->managed_identity_id);
-	c->federated_token_file = kusto_strdup(cfg->federated_token_file);
+	c->federated_token_file = kusto_strdup(arg_or_env(m, cfg, "federated_token_file"));
 	c->certificate_file = kusto_strdup(cfg->certificate_file);
 	c->private_key_file = kusto_strdup(cfg->private_key_file);
 	c->jwt_rs256 = (cfg->jwt_algorithm != NULL && strcmp(cfg->jwt_algorithm, "RS256") == 0);
-	if (strcmp(cfg->auth, "workload_identity") == 0)
-	{
-		if (c->tenant_id == NULL)
-			c->tenant_id = kusto_strdup(getenv("AZURE_TENANT_ID"));
-		if (c->app_id == NULL)
-			c->app_id = kusto_strdup(getenv("AZURE_CLIENT_ID"));
-		if (c->federated_token_file == NULL)
-			c->federated_token_file = kusto_strdup(getenv("AZURE_FEDERATED_TOKEN_FILE"));
-	}
 	if (cfg->managed_identity_endpoint)
 		c->managed_identity_endpoint = kusto_strdup(cfg->managed_identity_endpoint);
 	else if (getenv("IDENTITY_ENDPOINT") && getenv("IDENTITY_HEADER"))
@@ -142,7 +202,7 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	else
 		c->managed_identity_endpoint = kusto_strdup("http://169.254.169.254/metadata/identity/oauth2/token");
 	c->authority_host = kusto_strdup(cfg->authority_host);
-	if (c->authority_host == NULL && strcmp(cfg->auth, "workload_identity") == 0 &&
+	if (c->authority_host == NULL && m->method == KUSTO_AUTH_WORKLOAD_IDENTITY &&
 		getenv("AZURE_AUTHORITY_HOST"))
 		c->authority_host = kusto_strdup(getenv("AZURE_AUTHORITY_HOST"));
 	if (c->authority_host)

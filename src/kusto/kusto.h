@@ -90,12 +90,67 @@ typedef struct kusto_error
 									 * support case; "" when none */
 } kusto_error;
 
+/*
+ * The auth methods and the connection arguments they take (auth_methods.c):
+ * the one table that the client (kusto_client_create), the extension's
+ * validator (src/worker/connection_options.c) and, through it, SQL consult.
+ *
+ * kusto_auth_args lists every argument (ending with a NULL name), with what
+ * it holds: a secret, or the path of a file on the database server.  Each
+ * method lists the arguments it takes (ending with a NULL name); a
+ * required one it cannot work without, unless its environment variable
+ * (env) stands in for it, or, for the method's secret, the option
+ * secret_file names a file holding it.  A server_identity method uses the
+ * database server's own Azure identity.
+ */
+typedef enum kusto_auth_method
+{
+	KUSTO_AUTH_APPLICATION,
+	KUSTO_AUTH_CERTIFICATE,
+	KUSTO_AUTH_MANAGED_IDENTITY,
+	KUSTO_AUTH_WORKLOAD_IDENTITY,
+	KUSTO_AUTH_TOKEN
+} kusto_auth_method;
+
+#define KUSTO_ARG_SECRET		0x01	/* holds a secret */
+#define KUSTO_ARG_SERVER_FILE	0x02	/* names a file on the database server */
+
+typedef struct kusto_auth_arg
+{
+	const char *name;
+	int			flags;			/* KUSTO_ARG_* */
+} kusto_auth_arg;
+
+#define KUSTO_AUTH_MAX_ARGS 4
+
+typedef struct kusto_auth_method_arg
+{
+	const char *name;			/* one of kusto_auth_args */
+	bool		required;
+	const char *env;			/* stands in for it when it is not given, or NULL */
+} kusto_auth_method_arg;
+
+typedef struct kusto_auth_method_info
+{
+	const char *name;
+	kusto_auth_method method;
+	kusto_auth_method_arg args[KUSTO_AUTH_MAX_ARGS + 1];
+	const char *secret;			/* the argument holding its secret, or NULL */
+	const char *secret_file;	/* the option that may name a file with it */
+	bool		server_identity;
+} kusto_auth_method_info;
+
+extern const kusto_auth_arg kusto_auth_args[];
+extern const kusto_auth_method_info kusto_auth_methods[];
+extern const kusto_auth_method_info *kusto_auth_method_find(const char *name);
+extern const kusto_auth_arg *kusto_auth_arg_find(const char *name);
+extern const kusto_auth_method_arg *kusto_auth_method_find_arg(const kusto_auth_method_info *method,
+															   const char *name);
+
 typedef struct kusto_config
 {
 	const char *cluster_url;
-	const char *auth;			/* "application", "certificate",
-								 * "managed_identity", "workload_identity"
-								 * or "token" */
+	const char *auth;			/* the name of one of kusto_auth_methods */
 	const char *tenant_id;
 	const char *app_id;
 	const char *app_key;

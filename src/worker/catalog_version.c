@@ -16,6 +16,22 @@
 
 #define KS_CATALOG_NOTE "the kusto_sink catalog is version"
 
+bool
+ks_catalog_at_least(int major, int minor)
+{
+	int			have_major = 0;
+	int			have_minor = 0;
+
+	if (SPI_execute("SELECT e.extversion FROM pg_catalog.pg_extension e "
+					"WHERE e.extname OPERATOR(pg_catalog.=) 'kusto_sink'", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the version of the kusto_sink catalog");
+	if (SPI_processed == 1 &&
+		sscanf(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "%d.%d",
+			   &have_major, &have_minor) == 2)
+		return have_major > major || (have_major == major && have_minor >= minor);
+	return false;
+}
+
 void
 ks_check_catalog_version(KsSinkSlot *slot, const char *sink)
 {

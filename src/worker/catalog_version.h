@@ -10,6 +10,10 @@
  * sink's last_error) and tells what to run.  A catalog newer than the
  * library is an error.  Runs its own transaction.
  *
+ * ks_catalog_at_least() tells whether the installed catalog is at least a
+ * version, for the queries whose objects changed (1.1 keeps the secrets in
+ * kusto_sink.connection_secret); inside a transaction, SPI connected.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_WORKER_CATALOG_VERSION_H
@@ -20,5 +24,6 @@
 #define KS_CATALOG_VERSION "1.1"	/* the version this library's SQL is */
 
 extern void ks_check_catalog_version(KsSinkSlot *slot, const char *sink);
+extern bool ks_catalog_at_least(int major, int minor);
 
 #endif							/* KS_WORKER_CATALOG_VERSION_H */

@@ -18,6 +18,7 @@
 #include "utils/snapmgr.h"
 
 #include "decoder/options.h"
+#include "worker/catalog_version.h"
 #include "worker/config.h"
 #include "worker/connection_options.h"
 #include "worker/sink_options.h"
@@ -30,14 +31,20 @@ extern char *ks_default_ingestion_method;
 static const char *sink_query =
 "SELECT s.slot_name, s.owner::pg_catalog.oid, s.enabled, s.database, s.kusto_table, s.publication,"
 "       pg_catalog.array_to_string(s.source_tables::pg_catalog.oid[], ','),"
-"       c.cluster_url, c.auth, c.tenant_id, c.app_id, c.app_key, c.certificate_file,"
-"       c.private_key_file, c.managed_identity_id, c.federated_token_file, c.token,"
+"       c.cluster_url, c.auth, c.tenant_id, c.app_id, x.app_key, c.certificate_file,"
+"       c.private_key_file, c.managed_identity_id, c.federated_token_file, x.token,"
 "       s.options::pg_catalog.text, c.options::pg_catalog.text,"
 "       (SELECT pg_catalog.string_agg(t::pg_catalog.oid::pg_catalog.text, ', ')"
 "          FROM pg_catalog.unnest(s.source_tables) t"
-"         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) t))"
-"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name OPERATOR(pg_catalog.=) s.connection"
+"         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) t)),"
+"       c.name"
+"  FROM kusto_sink.sink s JOIN kusto_sink.connection c ON c.name OPERATOR(pg_catalog.=) s.connection %s"
 " WHERE s.name OPERATOR(pg_catalog.=) $1";
+
+/* the secrets: in kusto_sink.connection_secret since 1.1 (out of a dump) */
+static const char *secret_join_1_0 = "CROSS JOIN LATERAL (SELECT c.app_key, c.token) x";
+static const char *secret_join = "LEFT JOIN kusto_sink.connection_secret x"
+" ON x.connection OPERATOR(pg_catalog.=) c.name";
 
 static char *
 value_or_null(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
@@ -178,7 +185,8 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 	PushActiveSnapshot(GetTransactionSnapshot());
 
 	args[0] = CStringGetTextDatum(sink_name);
-	if (SPI_execute_with_args(sink_query, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(psprintf(sink_query, ks_catalog_at_least(1, 1) ? secret_join : secret_join_1_0),
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the configuration of kusto_sink sink \"%s\"", sink_name);
 
 	if (SPI_processed == 1)
@@ -233,6 +241,13 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 			args.federated_token_file = c->federated_token_file;
 			args.token = c->token;
 			args.options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(connection_options)));
+			/* a restored connection: no secret (a dump holds none) */
+			if (ks_connection_missing_secret(&args) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("connection \"%s\" has no %s: pass it with kusto_sink.alter_connection()",
+								SPI_getvalue(tup, desc, 21), ks_connection_missing_secret(&args)),
+						 errdetail("A connection restored from a dump has no secret: pg_dump writes none.")));
 			ks_check_connection(&args, true);
 		}
 

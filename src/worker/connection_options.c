@@ -51,87 +51,72 @@ static const KsConnOption conn_options[] = {
 	{"token_file", KS_CONN_FILE},
 };
 
-/* the arguments each auth method takes, and its secret */
-typedef struct KsAuthMethod
-{
-	const char *name;
-	const char *required[5];	/* NULL-terminated */
-	const char *allowed[5];
-	const char *secret;			/* the argument holding the secret, or NULL */
-	const char *secret_file;	/* the option that may name a file with it instead */
-} KsAuthMethod;
-
-static const KsAuthMethod auth_methods[] = {
-	{"application", {"tenant_id", "app_id", "app_key"}, {"tenant_id", "app_id", "app_key"},
-	"app_key", "app_key_file"},
-	{"certificate", {"tenant_id", "app_id", "certificate_file", "private_key_file"},
-	{"tenant_id", "app_id", "certificate_file", "private_key_file"}},
-	{"managed_identity", {NULL}, {"managed_identity_id"}},
-	{"workload_identity", {NULL}, {"tenant_id", "app_id", "federated_token_file"}},
-	{"token", {"token"}, {"token"}, "token", "token_file"},
-};
-
 #define lengthof_array(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *
-arg_value(const KsConnectionArgs *a, const char *name)
+/*
+ * The auth methods, the arguments each takes and which of them are secrets
+ * or server files are the ingest core's table (kusto.h, kusto_auth_methods).
+ * This is where a keeps one of those arguments (kusto_auth_args), or NULL.
+ */
+static const char **
+arg_field(KsConnectionArgs *a, const char *name)
 {
 	if (strcmp(name, "tenant_id") == 0)
-		return a->tenant_id;
+		return &a->tenant_id;
 	if (strcmp(name, "app_id") == 0)
-		return a->app_id;
+		return &a->app_id;
 	if (strcmp(name, "app_key") == 0)
-		return a->app_key;
+		return &a->app_key;
 	if (strcmp(name, "certificate_file") == 0)
-		return a->certificate_file;
+		return &a->certificate_file;
 	if (strcmp(name, "private_key_file") == 0)
-		return a->private_key_file;
+		return &a->private_key_file;
 	if (strcmp(name, "managed_identity_id") == 0)
-		return a->managed_identity_id;
+		return &a->managed_identity_id;
 	if (strcmp(name, "federated_token_file") == 0)
-		return a->federated_token_file;
+		return &a->federated_token_file;
 	if (strcmp(name, "token") == 0)
-		return a->token;
+		return &a->token;
 	return NULL;
 }
 
-static const char *const all_args[] = {
-	"tenant_id", "app_id", "app_key", "certificate_file", "private_key_file",
-	"managed_identity_id", "federated_token_file", "token"
-};
-
-static bool
-in_list(const char *const *list, const char *name)
+const char *
+ks_connection_arg(const KsConnectionArgs *a, const char *name)
 {
-	int			i;
+	const char **field = arg_field((KsConnectionArgs *) a, name);
 
-	for (i = 0; i < 5 && list[i] != NULL; i++)
-		if (strcmp(list[i], name) == 0)
-			return true;
-	return false;
+	return field ? *field : NULL;
 }
 
+/*
+ * The arguments a method takes, "a, b, c"; with required_only, those a
+ * connection must give itself (no environment variable stands in for them).
+ */
 static char *
-join_list(const char *const *list)
+method_args(const kusto_auth_method_info *m, bool required_only)
 {
 	StringInfoData s;
 	int			i;
 
 	initStringInfo(&s);
-	for (i = 0; i < 5 && list[i] != NULL; i++)
-		appendStringInfo(&s, "%s%s", i > 0 ? ", " : "", list[i]);
+	for (i = 0; i < KUSTO_AUTH_MAX_ARGS && m->args[i].name != NULL; i++)
+		if (!required_only || (m->args[i].required && m->args[i].env == NULL))
+			appendStringInfo(&s, "%s%s", s.len > 0 ? ", " : "", m->args[i].name);
 	return s.data;
 }
 
-static const KsAuthMethod *
-find_method(const char *auth)
+/* "application, certificate, ... and token" */
+static char *
+method_names(void)
 {
-	int			i;
+	StringInfoData s;
+	const kusto_auth_method_info *m;
 
-	for (i = 0; auth != NULL && i < lengthof_array(auth_methods); i++)
-		if (strcmp(auth_methods[i].name, auth) == 0)
-			return &auth_methods[i];
-	return NULL;
+	initStringInfo(&s);
+	for (m = kusto_auth_methods; m->name != NULL; m++)
+		appendStringInfo(&s, "%s%s", m == kusto_auth_methods ? "" : ((m + 1)->name == NULL ? " and " : ", "),
+						 m->name);
+	return s.data;
 }
 
 static void
@@ -319,18 +304,18 @@ check_cluster_url(const char *url)
 bool
 ks_connection_has_secret(const KsConnectionArgs *a)
 {
-	const KsAuthMethod *m = find_method(a->auth);
+	const kusto_auth_method_info *m = kusto_auth_method_find(a->auth);
 
 	if (m == NULL || m->secret == NULL)
 		return false;
-	return arg_value(a, m->secret) != NULL ||
+	return ks_connection_arg(a, m->secret) != NULL ||
 		(a->options != NULL && string_option(a->options, m->secret_file) != NULL);
 }
 
 const char *
 ks_connection_missing_secret(const KsConnectionArgs *a)
 {
-	const KsAuthMethod *m = find_method(a->auth);
+	const kusto_auth_method_info *m = kusto_auth_method_find(a->auth);
 
 	if (m == NULL || m->secret == NULL || ks_connection_has_secret(a))
 		return NULL;
@@ -340,7 +325,9 @@ ks_connection_missing_secret(const KsConnectionArgs *a)
 void
 ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 {
-	const KsAuthMethod *m;
+	const kusto_auth_method_info *m;
+	const kusto_auth_method_info *other;
+	const kusto_auth_arg *arg;
 	int			i;
 
 	/* (the worker checks a stored connection without its name: NULL) */
@@ -354,22 +341,23 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 				 errhint("A connection name starts with a letter or underscore and has at most 63 letters, digits or underscores.")));
 	check_cluster_url(a->cluster_url);
 
-	m = find_method(a->auth);
+	m = kusto_auth_method_find(a->auth);
 	if (m == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid auth method \"%s\"", a->auth ? a->auth : ""),
-				 errhint("Valid methods are application, certificate, managed_identity, workload_identity and token.")));
+				 errhint("Valid methods are %s.", method_names())));
 
 	/* options first: a secret may come from a file option */
 	if (a->options != NULL)
 		ks_check_connection_options(a->options);
 
-	for (i = 0; i < 5 && m->required[i] != NULL; i++)
+	for (i = 0; i < KUSTO_AUTH_MAX_ARGS && m->args[i].name != NULL; i++)
 	{
-		const char *arg = m->required[i];
+		const char *arg = m->args[i].name;
 
-		if (arg_value(a, arg) != NULL)
+		/* (an environment variable of the server may stand in: the client's check) */
+		if (!m->args[i].required || m->args[i].env != NULL || ks_connection_arg(a, arg) != NULL)
 			continue;
 		if (m->secret != NULL && strcmp(arg, m->secret) == 0 &&
 			(!require_secret || (a->options != NULL && string_option(a->options, m->secret_file) != NULL)))
@@ -379,26 +367,22 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 				 errmsg("auth method \"%s\" needs argument \"%s\"", m->name, arg),
 				 m->secret != NULL && strcmp(arg, m->secret) == 0 ?
 				 errhint("Pass %s (or name a file holding %s in the option %s).",
-						 join_list(m->required), arg, m->secret_file) :
-				 errhint("Pass %s.", join_list(m->required))));
+						 method_args(m, true), arg, m->secret_file) :
+				 errhint("Pass %s.", method_args(m, true))));
 	}
-	for (i = 0; i < lengthof_array(all_args); i++)
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
 	{
-		const char *arg = all_args[i];
-
-		if (arg_value(a, arg) != NULL && !in_list(m->allowed, arg))
+		if (ks_connection_arg(a, arg->name) != NULL && kusto_auth_method_find_arg(m, arg->name) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("argument \"%s\" does not apply to auth method \"%s\"", arg, m->name),
-					 m->allowed[0] == NULL ?
+					 errmsg("argument \"%s\" does not apply to auth method \"%s\"", arg->name, m->name),
+					 m->args[0].name == NULL ?
 					 errhint("Auth method %s takes no further arguments.", m->name) :
-					 errhint("Auth method %s takes %s.", m->name, join_list(m->allowed))));
+					 errhint("Auth method %s takes %s.", m->name, method_args(m, false))));
 	}
 	/* a file that replaces a secret belongs to its method only */
-	for (i = 0; a->options != NULL && i < lengthof_array(auth_methods); i++)
+	for (other = kusto_auth_methods; a->options != NULL && other->name != NULL; other++)
 	{
-		const KsAuthMethod *other = &auth_methods[i];
-
 		if (other->secret_file != NULL && other != m &&
 			string_option(a->options, other->secret_file) != NULL)
 			ereport(ERROR,
@@ -406,29 +390,181 @@ ks_check_connection(const KsConnectionArgs *a, bool require_secret)
 					 errmsg("option \"%s\" does not apply to auth method \"%s\"", other->secret_file, m->name),
 					 errhint("It names the file of auth method %s's %s.", other->name, other->secret)));
 	}
-	if (m->secret != NULL && arg_value(a, m->secret) != NULL && a->options != NULL &&
+	if (m->secret != NULL && ks_connection_arg(a, m->secret) != NULL && a->options != NULL &&
 		string_option(a->options, m->secret_file) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pass either %s or the option %s, not both", m->secret, m->secret_file)));
 
-	for (i = 0; i < lengthof_array(all_args); i++)
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
 	{
-		const char *v = arg_value(a, all_args[i]);
+		const char *v = ks_connection_arg(a, arg->name);
 
 		if (v != NULL && v[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("connection arguments must not be empty strings"),
 					 errhint("Pass NULL (or leave the argument out) for what does not apply.")));
-		if (v != NULL && strcmp(all_args[i], "token") != 0 && strstr(all_args[i], "_file") == NULL)
-			check_length(all_args[i], v, KS_MAX_ARG_LEN);
+		if (v != NULL && strcmp(arg->name, "token") != 0 && !(arg->flags & KUSTO_ARG_SERVER_FILE))
+			check_length(arg->name, v, KS_MAX_ARG_LEN);
 	}
 	check_length("token", a->token, KS_MAX_TOKEN_LEN);
-	if (a->certificate_file)
-		check_file(a->certificate_file);
-	if (a->private_key_file)
-		check_file(a->private_key_file);
-	if (a->federated_token_file)
-		check_file(a->federated_token_file);
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		if ((arg->flags & KUSTO_ARG_SERVER_FILE) && ks_connection_arg(a, arg->name) != NULL)
+			check_file(ks_connection_arg(a, arg->name));
+}
+
+/* a server file a connection names anew: it has it, and old (if any) has another */
+static bool
+names_anew(const char *value, const char *was)
+{
+	return value != NULL && (was == NULL || strcmp(value, was) != 0);
+}
+
+void
+ks_check_server_files(const KsConnectionArgs *c, const KsConnectionArgs *old)
+{
+	const kusto_auth_method_info *m = kusto_auth_method_find(c->auth);
+	const kusto_auth_arg *arg;
+	const char *what = NULL;
+	int			i;
+
+	if (m != NULL && m->server_identity)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to use auth method \"%s\"", c->auth),
+				 errdetail("It uses the database server's own Azure identity, which only superusers and members of pg_read_server_files may hand to a connection."),
+				 errhint("Ask a superuser to create the connection and to let you use it (it stays theirs).")));
+	/* the arguments that name server files, then the options that do */
+	for (arg = kusto_auth_args; what == NULL && arg->name != NULL; arg++)
+		if ((arg->flags & KUSTO_ARG_SERVER_FILE) &&
+			names_anew(ks_connection_arg(c, arg->name), old ? ks_connection_arg(old, arg->name) : NULL))
+			what = arg->name;
+	for (i = 0; what == NULL && i < lengthof_array(conn_options); i++)
+		if (conn_options[i].kind == KS_CONN_FILE &&
+			names_anew(c->options ? string_option(c->options, conn_options[i].name) : NULL,
+					   old && old->options ? string_option(old->options, conn_options[i].name) : NULL))
+			what = conn_options[i].name;
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set connection argument \"%s\"", what),
+				 errdetail("Only superusers and members of pg_read_server_files may name files on the database server, as for COPY FROM a file.")));
+}
+
+static bool
+differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* the endpoints (cluster_url, the URL options) that differ, "a, b", or NULL */
+static char *
+moved_endpoints(const KsConnectionArgs *c, const KsConnectionArgs *old)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	if (differ(c->cluster_url, old->cluster_url))
+		appendStringInfoString(&s, "cluster_url");
+	for (i = 0; i < lengthof_array(conn_options); i++)
+	{
+		const KsConnOption *o = &conn_options[i];
+
+		if ((o->kind == KS_CONN_URL || o->kind == KS_CONN_URL_IMDS) &&
+			differ(c->options ? string_option(c->options, o->name) : NULL,
+				   old->options ? string_option(old->options, o->name) : NULL))
+			appendStringInfo(&s, "%s%s", s.len > 0 ? ", " : "", o->name);
+	}
+	return s.len > 0 ? s.data : NULL;
+}
+
+KsConnectionArgs
+ks_alter_connection_args(const KsConnectionArgs *old, const KsConnectionArgs *given)
+{
+	KsConnectionArgs c = *old;
+	const kusto_auth_arg *arg;
+	const kusto_auth_method_info *m;
+	char	   *moved;
+
+	/* a new auth method starts from its own arguments */
+	if (given->auth != NULL && differ(given->auth, old->auth))
+	{
+		c.auth = given->auth;
+		for (arg = kusto_auth_args; arg->name != NULL; arg++)
+			*arg_field(&c, arg->name) = NULL;
+	}
+	if (given->cluster_url != NULL)
+	{
+		char	   *url = pstrdup(given->cluster_url);
+		size_t		len = strlen(url);
+
+		while (len > 0 && url[len - 1] == '/')
+			url[--len] = '\0';
+		c.cluster_url = url;
+	}
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		if (ks_connection_arg(given, arg->name) != NULL)
+			*arg_field(&c, arg->name) = ks_connection_arg(given, arg->name);
+	if (given->options != NULL)
+		c.options = given->options;
+
+	/*
+	 * A changed endpoint drops the credentials (secrets, server files, the
+	 * files of secrets) unless this call passes them again: a role allowed
+	 * to change a connection must not send its secret to a host of its
+	 * choice.
+	 */
+	moved = moved_endpoints(&c, old);
+	if (moved == NULL)
+		return c;
+	for (arg = kusto_auth_args; arg->name != NULL; arg++)
+		if (arg->flags & (KUSTO_ARG_SECRET | KUSTO_ARG_SERVER_FILE))
+			*arg_field(&c, arg->name) = ks_connection_arg(given, arg->name);
+	for (m = kusto_auth_methods; given->options == NULL && c.options != NULL && m->name != NULL; m++)
+		if (m->secret_file != NULL)
+			c.options = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(c.options),
+														   CStringGetTextDatum(m->secret_file)));
+	if (ks_connection_missing_secret(old) == NULL && ks_connection_missing_secret(&c) != NULL)
+		ereport(WARNING,
+				(errmsg("the secret of connection \"%s\" was dropped because its %s changed",
+						old->name ? old->name : "", moved),
+				 errhint("Pass the secret again in the same call as the new endpoint, or with kusto_sink.alter_connection().")));
+	return c;
+}
+
+/* The tables by index, for kusto_sink._option_names() (connection_options.h) */
+const char *
+ks_connection_option_name(int i)
+{
+	return i >= 0 && i < lengthof_array(conn_options) ? conn_options[i].name : NULL;
+}
+
+const char *
+ks_auth_method_name(int i)
+{
+	int			n;
+
+	for (n = 0; kusto_auth_methods[n].name != NULL; n++)
+		;
+	return i >= 0 && i < n ? kusto_auth_methods[i].name : NULL;
+}
+
+const char *
+ks_auth_method_argument(int i, int j, bool *required)
+{
+	const kusto_auth_method_arg *arg;
+
+	if (ks_auth_method_name(i) == NULL || j < 0 || j >= KUSTO_AUTH_MAX_ARGS)
+		return NULL;
+	arg = &kusto_auth_methods[i].args[j];
+	*required = arg->name != NULL && arg->required;
+	return arg->name;
+}
+
+const char *
+ks_auth_method_secret_file(int i)
+{
+	return ks_auth_method_name(i) != NULL ? kusto_auth_methods[i].secret_file : NULL;
 }

@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "worker/kusto_ddl.h"
 #include "worker/kusto_tables.h"
 #include "worker/worker_sql.h"
 
@@ -44,15 +45,36 @@ query_texts(const char *sql, int nargs, Oid *types, Datum *values, char *nulls, 
 	return out;
 }
 
+/* the commands that make one Kusto table ready (kusto_ddl.h), copied into cxt */
+static List *
+table_commands(const char *sink, const char *table, const char *schema, MemoryContext cxt)
+{
+	KsSqlTxn	txn;
+	List	   *commands;
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	ks_sql_begin(&txn);
+	commands = ks_kusto_table_commands(sink, table, schema ? ks_kusto_schema_parse(schema) : NULL);
+	foreach(lc, commands)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+		out = lappend(out, pstrdup((char *) lfirst(lc)));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	ks_sql_end(&txn);
+	return out;
+}
+
 void
 ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "kusto_sink tables",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
 	List	   *tables;
 	ListCell   *lc;
 
@@ -67,11 +89,7 @@ ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 
 		CHECK_FOR_INTERRUPTS();
 		schema = ks_ship_table_schema(shipper, table);
-		values[1] = CStringGetTextDatum(table);
-		values[2] = schema ? CStringGetTextDatum(schema) : (Datum) 0;
-		nulls[2] = schema ? ' ' : 'n';
-		commands = query_texts("SELECT kusto_sink._kusto_table_commands($1, $2, $3::pg_catalog.jsonb)",
-							   3, types, values, nulls, cxt);
+		commands = table_commands(config->name, table, schema, cxt);
 		foreach(cc, commands)
 		{
 			char		message[768];

@@ -8,7 +8,8 @@
  *	  its streaming ingestion policy is enabled when the sink streams.  The
  *	  ingestion mappings follow the records' layouts (layouts.h).
  *
- * What to run is decided in SQL (kusto_sink._kusto_table_commands, which
+ * What to run is decided by kusto_ddl.h's ks_kusto_table_commands() (the
+ * one generator, which SQL has as kusto_sink._kusto_table_commands and
  * pg_regress tests); this module asks Kusto for each table's schema and
  * runs the commands.  Errors are raised (the worker stops in state error).
  *

@@ -8,13 +8,11 @@
  */
 #include "postgres.h"
 
-#include <jansson.h>
-
 #include "nodes/pg_list.h"
 #include "utils/memutils.h"
 
 #include "common/kusto_name.h"
-#include "decoder/escape.h"
+#include "worker/kusto_ddl.h"
 #include "worker/layouts.h"
 
 /* every layout seen by this worker (few: one per table and ALTER) */
@@ -72,8 +70,6 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 			  char *message, size_t size)
 {
 	bool		csv = strcmp(config->format, "csv") == 0;
-	StringInfoData cmd;
-	StringInfoData mapping;
 	char	   *name;
 	KsShipOutcome outcome;
 	int			i;
@@ -97,69 +93,22 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 		}
 	}
 
-	initStringInfo(&cmd);
-	appendStringInfoString(&cmd, ".create-merge table ");
-	ks_append_kql_name(&cmd, l->kusto_table);
-	appendStringInfoString(&cmd, " (");
-	for (i = 0; i < l->ncolumns; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(&cmd, ", ");
-		ks_append_kql_name(&cmd, l->names[i]);
-		appendStringInfo(&cmd, ":%s", l->types[i]);
-	}
-	appendStringInfoChar(&cmd, ')');
-	outcome = ks_ship_command(shipper, cmd.data, message, size);
+	outcome = ks_ship_command(shipper, ks_kusto_create_merge(l->kusto_table, l->ncolumns, l->names, l->types),
+							  message, size);
 	if (outcome == KS_SHIP_ACKED && strcmp(config->ingestion_method, "queued") != 0)
 	{
 		/*
 		 * The table may be new (a table that joined the publication): it
 		 * streams, as the tables made ready at start do (kusto_tables.c)
 		 */
-		resetStringInfo(&cmd);
-		appendStringInfoString(&cmd, ".alter table ");
-		ks_append_kql_name(&cmd, l->kusto_table);
-		appendStringInfoString(&cmd, " policy streamingingestion enable");
-		outcome = ks_ship_command(shipper, cmd.data, message, size);
+		outcome = ks_ship_command(shipper, ks_kusto_streaming_policy(l->kusto_table), message, size);
 	}
 	if (outcome != KS_SHIP_ACKED || config->ingestion_mapping_ref != NULL)
 		return outcome;			/* the user's mapping maps the fields */
 
-	/* the fields by ordinal (CSV) or by name (JSON) */
-	initStringInfo(&mapping);
-	appendStringInfoChar(&mapping, '[');
-	for (i = 0; i < l->ncolumns; i++)
-	{
-		StringInfoData path;
-
-		if (i > 0)
-			appendStringInfoString(&mapping, ", ");
-		appendStringInfoString(&mapping, "{\"column\": ");
-		ks_append_json_string(&mapping, l->names[i], strlen(l->names[i]));
-		if (csv)
-			appendStringInfo(&mapping, ", \"Properties\": {\"Ordinal\": \"%d\"}}", i);
-		else
-		{
-			initStringInfo(&path);
-			appendStringInfoString(&path, "$[");
-			ks_append_kql_string(&path, l->names[i]);
-			appendStringInfoChar(&path, ']');
-			appendStringInfoString(&mapping, ", \"Properties\": {\"Path\": ");
-			ks_append_json_string(&mapping, path.data, path.len);
-			appendStringInfoString(&mapping, "}}");
-		}
-	}
-	appendStringInfoChar(&mapping, ']');
-
 	name = psprintf("kusto_sink_%s_%016llx", config->name, (unsigned long long) l->hash);
-	resetStringInfo(&cmd);
-	appendStringInfoString(&cmd, ".create-or-alter table ");
-	ks_append_kql_name(&cmd, l->kusto_table);
-	appendStringInfo(&cmd, " ingestion %s mapping ", csv ? "csv" : "json");
-	ks_append_kql_string(&cmd, name);
-	appendStringInfoChar(&cmd, ' ');
-	ks_append_kql_string(&cmd, mapping.data);
-	outcome = ks_ship_command(shipper, cmd.data, message, size);
+	outcome = ks_ship_command(shipper, ks_kusto_mapping_command(l->kusto_table, name, csv, l->ncolumns, l->names),
+							  message, size);
 	if (outcome != KS_SHIP_ACKED)
 		return outcome;
 	l->mapping = MemoryContextStrdup(TopMemoryContext, name);
@@ -170,20 +119,11 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 static List *
 kusto_columns(const char *schema)
 {
-	json_error_t jerr;
-	json_t	   *root = json_loads(schema, 0, &jerr);
-	json_t	   *cols = root ? json_object_get(root, "OrderedColumns") : NULL;
 	List	   *names = NIL;
-	size_t		i;
+	ListCell   *lc;
 
-	for (i = 0; cols != NULL && i < json_array_size(cols); i++)
-	{
-		const char *name = json_string_value(json_object_get(json_array_get(cols, i), "Name"));
-
-		names = lappend(names, pstrdup(name ? name : ""));
-	}
-	if (root)
-		json_decref(root);
+	foreach(lc, ks_kusto_schema_columns(ks_kusto_schema_parse(schema)))
+		names = lappend(names, ((KsKustoColumn *) lfirst(lc))->name);
 	return names;
 }
 

@@ -2,7 +2,7 @@
  *
  * progress.c
  *	  Exactly-once bookkeeping in kusto_sink.progress and kusto_sink.batch
- *	  (see progress.h for the contract and README "Exactly once" for the
+ *	  (see progress.h for the contract and docs/exactly-once.md for the
  *	  protocol).
  *
  *-------------------------------------------------------------------------
@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
@@ -53,9 +54,14 @@ pos_cmp(XLogRecPtr a_lsn, int64 a_index, XLogRecPtr b_lsn, int64 b_index)
 }
 
 /*
- * The batch id: a UUID (version 5 layout) from SHA-256 of the sink, the Kusto
- * table and the position of the batch's first record, so that a batch
- * rebuilt after a crash has the id it was sent with.  Inside a transaction
+ * The batch id: a UUID (version 5 layout) from SHA-256 of the server (its
+ * system identifier and the database's OID), the sink, the Kusto table and
+ * the position of the batch's first record, so that a batch rebuilt after a
+ * crash has the id it was sent with, and a server restored from a dump,
+ * whose LSNs start again, does not give its batches the ids (ingest-by
+ * tags) of the old server's.  (A standby promoted after a failover has the
+ * primary's system identifier, and a recorded batch is sent again with the
+ * id stored in kusto_sink.batch, whatever made it.)  Inside a transaction
  * (the hash context belongs to its resource owner).
  */
 void
@@ -63,7 +69,8 @@ ks_batch_id(const char *sink, const char *kusto_table, XLogRecPtr lsn, int64 ind
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char	   *key = psprintf("kusto_sink|%s|%s|%X/%X|" INT64_FORMAT, sink, kusto_table,
+	char	   *key = psprintf("kusto_sink|" UINT64_FORMAT "|%u|%s|%s|%X/%X|" INT64_FORMAT,
+							   GetSystemIdentifier(), MyDatabaseId, sink, kusto_table,
 							   LSN_FORMAT_ARGS(lsn), index);
 
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||

@@ -10,14 +10,13 @@
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 
 #include "common/kusto_name.h"
 #include "decoder/options.h"
 #include "worker/jsonb_pairs.h"
 #include "worker/sink_options.h"
-
-extern char *ks_default_ingestion_method;
 
 typedef enum KsSinkOptionKind
 {
@@ -36,20 +35,22 @@ typedef struct KsSinkOption
 	int			min;
 	int			max;
 	const char *values[4];		/* KS_SINK_ENUM, NULL-terminated */
+	const char *default_value;	/* when left out, or NULL (none, or the setting's) */
+	const char *setting;		/* the kusto_sink.* setting it defaults to, or NULL */
 } KsSinkOption;
 
 /* every sink option; the ranges are those of the kusto_sink.* defaults (GUCs) */
 static const KsSinkOption sink_options[] = {
-	{"ingestion_method", KS_SINK_ENUM, 0, 0, {"queued", "streaming", "managed"}},
-	{"format", KS_SINK_ENUM, 0, 0, {"json", "csv"}},
-	{"batch_interval_ms", KS_SINK_INT, 1, 3600000},
-	{"batch_size", KS_SINK_INT, 1, PG_INT32_MAX},
-	{"client_batch_size_limit", KS_SINK_INT, 1, 4096},
-	{"flush_immediately", KS_SINK_BOOL},
-	{"poll_for_ingestion_status", KS_SINK_BOOL},
-	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, {"at_least_once", "exactly_once"}},
+	{"ingestion_method", KS_SINK_ENUM, 0, 0, {"queued", "streaming", "managed"}, NULL, "kusto_sink.ingestion_method"},
+	{"format", KS_SINK_ENUM, 0, 0, {"json", "csv"}, "json"},
+	{"batch_interval_ms", KS_SINK_INT, 1, 3600000, {NULL}, NULL, "kusto_sink.batch_interval_ms"},
+	{"batch_size", KS_SINK_INT, 1, PG_INT32_MAX, {NULL}, NULL, "kusto_sink.batch_size"},
+	{"client_batch_size_limit", KS_SINK_INT, 1, 4096, {NULL}, NULL, "kusto_sink.client_batch_size_limit"},
+	{"flush_immediately", KS_SINK_BOOL, 0, 0, {NULL}, "false"},
+	{"poll_for_ingestion_status", KS_SINK_BOOL, 0, 0, {NULL}, "true"},
+	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, {"at_least_once", "exactly_once"}, "at_least_once"},
 	{"ingestion_mapping_ref", KS_SINK_KUSTO_NAME},
-	{"on_error", KS_SINK_ENUM, 0, 0, {"stop", "dead_letter"}},
+	{"on_error", KS_SINK_ENUM, 0, 0, {"stop", "dead_letter"}, "stop"},
 	{"tables", KS_SINK_TABLES},
 	{"metadata", KS_SINK_METADATA},
 	{"op_column", KS_SINK_KUSTO_NAME},
@@ -60,8 +61,8 @@ static const KsSinkOption sink_options[] = {
 	{"schema_column", KS_SINK_KUSTO_NAME},
 	{"table_column", KS_SINK_KUSTO_NAME},
 	{"unchanged_toast_column", KS_SINK_KUSTO_NAME},
-	{"create_table", KS_SINK_BOOL},
-	{"snapshot", KS_SINK_BOOL},
+	{"create_table", KS_SINK_BOOL, 0, 0, {NULL}, "false"},
+	{"snapshot", KS_SINK_BOOL, 0, 0, {NULL}, "true"},
 };
 
 #define NUM_SINK_OPTIONS (sizeof(sink_options) / sizeof(sink_options[0]))
@@ -305,31 +306,65 @@ ks_sink_metadata_options(Jsonb *options)
 	return plugin;
 }
 
-void
-ks_check_sink_combination(Jsonb *options)
+bool
+ks_check_exactly_once(const char *method, bool poll_for_ingestion_status, bool has_lsn,
+					  bool has_commit_lsn)
 {
-	const char *method = string_value(options, "ingestion_method");
-	const char *guarantee = string_value(options, "delivery_guarantee");
-	const char *poll = string_value(options, "poll_for_ingestion_status");
-	KsDecoderOptions dopts;
+	bool		queued = strcmp(method, "queued") == 0;
 
-	if (method == NULL)
-		method = ks_default_ingestion_method ? ks_default_ingestion_method : "managed";
-
-	/* the metadata columns as the output plugin will see them */
-	ks_parse_options(&dopts, ks_sink_metadata_options(options));
-
-	if (guarantee == NULL || strcmp(guarantee, "exactly_once") != 0)
-		return;
-	if (strcmp(method, "streaming") != 0 && poll != NULL && strcmp(poll, "false") == 0)
+	if (strcmp(method, "streaming") != 0 && !poll_for_ingestion_status)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("delivery_guarantee \"exactly_once\" needs poll_for_ingestion_status"),
 				 errhint("A queued batch can only count as delivered once Kusto reported it ingested.")));
-	if (strcmp(method, "queued") != 0 &&
-		!(dopts.meta_enabled[KS_META_LSN] && dopts.meta_enabled[KS_META_COMMIT_LSN]))
+	if (!queued && !(has_lsn && has_commit_lsn))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("delivery_guarantee \"exactly_once\" with ingestion_method \"%s\" needs the metadata columns lsn and commit_lsn", method),
 				 errhint("A stream carries no tag: a batch sent again after a crash is first looked up in Kusto by the commit and change LSN of its first record. Add lsn and commit_lsn to option \"metadata\", or use ingestion_method \"queued\".")));
+	return queued;
+}
+
+const char *
+ks_sink_option_text(Jsonb *options, const char *name)
+{
+	const char *v = options ? string_value(options, name) : NULL;
+	int			i;
+
+	if (v != NULL)
+		return v;
+	for (i = 0; i < NUM_SINK_OPTIONS; i++)
+	{
+		const KsSinkOption *o = &sink_options[i];
+
+		if (strcmp(o->name, name) != 0)
+			continue;
+		if (o->setting != NULL)
+			return GetConfigOption(o->setting, true, false);
+		return o->default_value;
+	}
+	return NULL;
+}
+
+void
+ks_check_sink_combination(Jsonb *options)
+{
+	const char *method = ks_sink_option_text(options, "ingestion_method");
+	KsDecoderOptions dopts;
+
+	/* the metadata columns as the output plugin will see them */
+	ks_parse_options(&dopts, ks_sink_metadata_options(options));
+
+	if (strcmp(ks_sink_option_text(options, "delivery_guarantee"), "exactly_once") != 0)
+		return;
+	(void) ks_check_exactly_once(method ? method : "managed",
+								 strcmp(ks_sink_option_text(options, "poll_for_ingestion_status"), "false") != 0,
+								 dopts.meta_enabled[KS_META_LSN], dopts.meta_enabled[KS_META_COMMIT_LSN]);
+}
+
+/* The option table by index, for kusto_sink._option_names() (NULL past its end) */
+const char *
+ks_sink_option_name(int i)
+{
+	return i >= 0 && i < NUM_SINK_OPTIONS ? sink_options[i].name : NULL;
 }

@@ -31,6 +31,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/slot.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -56,6 +57,7 @@
 #include "worker/progress.h"
 #include "worker/registry.h"
 #include "worker/ship.h"
+#include "worker/sink_options.h"
 #include "worker/snapshot.h"
 #include "worker/table_access.h"
 #include "worker/worker_sql.h"
@@ -1066,6 +1068,23 @@ ks_sink_worker_main(Datum main_arg)
 	PG_END_TRY();
 }
 
+/*
+ * A sink restored from a dump has no slot (pg_dump writes none): say so, and
+ * what creates it, before decoding would fail on it.
+ */
+static void
+check_slot_exists(const char *name, const char *slot_name)
+{
+	if (SearchNamedReplicationSlot(slot_name, true) != NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("replication slot \"%s\" does not exist: run kusto_sink.resume_sink('%s') to create it and resync the sink's tables",
+					slot_name, name),
+			 errdetail("A sink restored from a dump has no slot: pg_dump writes none."),
+			 errhint("kusto_sink.resume_sink() creates the slot and sends every row of the sink's tables again, each table ending with a snapshot_done record.")));
+}
+
 /* The worker's life after connecting: never returns (it exits). */
 static void
 run_sink(KsSinkSlot *slot, const char *name)
@@ -1081,6 +1100,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 		proc_exit(0);
 	}
 	ks_check_catalog_version(slot, name);
+	check_slot_exists(name, MyWorker->config->slot_name);
 	ks_access_start(MyWorker->config, slot);
 	SetUserIdAndSecContext(MyWorker->config->owner, SECURITY_LOCAL_USERID_CHANGE);
 
@@ -1096,9 +1116,12 @@ run_sink(KsSinkSlot *slot, const char *name)
 	MyWorker->stream = ks_decode_start(MyWorker->config->slot_name, MyWorker->config->plugin_options, &hooks);
 	if (MyWorker->config->exactly_once)
 	{
-		bool		queued = strcmp(MyWorker->config->ingestion_method, "queued") == 0;
+		/* the validator's preconditions, on the configuration it runs with */
+		bool		queued = ks_check_exactly_once(MyWorker->config->ingestion_method,
+												   MyWorker->config->poll_for_ingestion_status,
+												   MyWorker->config->lsn_column != NULL,
+												   MyWorker->config->commit_lsn_column != NULL);
 
-		/* (its preconditions are checked with the configuration: config.c) */
 		MyWorker->eo = true;
 		MyWorker->keep_runs = !queued;
 		if (MyWorker->keep_runs && ks_ship_streaming_limit(MyWorker->shipper) > 0)

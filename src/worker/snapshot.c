@@ -170,9 +170,16 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 	MemoryContextReset(s->tables_cxt);
 	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(s->sink);
-	/* tables that joined the sink since, or left it (option snapshot) */
-	ks_sql_run("SELECT kusto_sink._snapshot_follow($1, true)", 1, types, values);
-	if (SPI_processed == 1)
+
+	/*
+	 * Tables that joined the sink since, or left it (option snapshot).  A
+	 * resnapshot_sink or cancel_snapshot whose transaction is still open has
+	 * written the table's row: the insert would wait for that transaction,
+	 * and decoding with it, so this look waits for the next check instead.
+	 */
+	if (ks_sql_try_run("SELECT kusto_sink._snapshot_follow($1, true)", 1, types, values,
+					   KS_SNAPSHOT_LOCK_WAIT_MS) &&
+		SPI_processed == 1)
 	{
 		bool		isnull;
 		int32		joined = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -183,6 +190,8 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 								   "kusto_sink sink \"%s\": snapshot of %d new source tables",
 								   joined, s->sink, joined)));
 	}
+	/* a table whose last rows a call below could not count ends here */
+	(void) ks_sql_try_run(finish_sql, 1, types, values, KS_SNAPSHOT_LOCK_WAIT_MS);
 	ks_sql_run("SELECT relid, source_table, last_key, requested_at, resync, start_lsn, end_key "
 			   "FROM kusto_sink.snapshot WHERE sink OPERATOR(pg_catalog.=) $1 AND NOT copied ORDER BY relid", 1, types, values);
 	oldcxt = MemoryContextSwitchTo(s->tables_cxt);
@@ -1122,23 +1131,36 @@ ks_snapshot_delivered(KsSnapshot *s, XLogRecPtr confirmed)
 	foreach(lc, s->waiting)
 	{
 		if (waiting_lsn(lc) <= confirmed)
-		{
 			any = true;
-			pfree(lfirst(lc));
-			s->waiting = foreach_delete_current(s->waiting, lc);
-		}
 	}
 	if (!any)
 		return;
+
+	/*
+	 * Like _snapshot_follow above: the rows of a table whose resnapshot_sink
+	 * or cancel_snapshot has not committed yet are counted at a later call,
+	 * never waited for.
+	 */
 	ks_sql_begin(&txn);
 	values[0] = CStringGetTextDatum(s->sink);
 	values[1] = LSNGetDatum(confirmed);
-	ks_sql_run("WITH d AS (DELETE FROM kusto_sink.snapshot_chunk c "
-			   "WHERE c.sink OPERATOR(pg_catalog.=) $1 AND c.lsn OPERATOR(pg_catalog.<=) $2 "
-			   "RETURNING c.relid, pg_catalog.cardinality(c.records) AS n) "
-			   "UPDATE kusto_sink.snapshot s SET rows_delivered = s.rows_delivered OPERATOR(pg_catalog.+) x.n "
-			   "FROM (SELECT relid, pg_catalog.sum(n) AS n FROM d GROUP BY relid) x "
-			   "WHERE s.sink OPERATOR(pg_catalog.=) $1 AND s.relid OPERATOR(pg_catalog.=) x.relid", 2, types, values);
-	ks_sql_run(finish_sql, 1, types, values);
+	if (ks_sql_try_run("WITH d AS (DELETE FROM kusto_sink.snapshot_chunk c "
+					   "WHERE c.sink OPERATOR(pg_catalog.=) $1 AND c.lsn OPERATOR(pg_catalog.<=) $2 "
+					   "RETURNING c.relid, pg_catalog.cardinality(c.records) AS n) "
+					   "UPDATE kusto_sink.snapshot s SET rows_delivered = s.rows_delivered OPERATOR(pg_catalog.+) x.n "
+					   "FROM (SELECT relid, pg_catalog.sum(n) AS n FROM d GROUP BY relid) x "
+					   "WHERE s.sink OPERATOR(pg_catalog.=) $1 AND s.relid OPERATOR(pg_catalog.=) x.relid",
+					   2, types, values, KS_SNAPSHOT_LOCK_WAIT_MS))
+	{
+		foreach(lc, s->waiting)
+		{
+			if (waiting_lsn(lc) <= confirmed)
+			{
+				pfree(lfirst(lc));
+				s->waiting = foreach_delete_current(s->waiting, lc);
+			}
+		}
+		(void) ks_sql_try_run(finish_sql, 1, types, values, KS_SNAPSHOT_LOCK_WAIT_MS);
+	}
 	ks_sql_end(&txn);
 }

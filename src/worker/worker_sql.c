@@ -13,6 +13,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "worker/worker_sql.h"
@@ -46,6 +47,50 @@ ks_sql_run(const char *sql, int nargs, Oid *types, Datum *values)
 	if (rc < 0)
 		elog(ERROR, "kusto_sink: could not run \"%s\": %s", sql, SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * Runs one statement in a subtransaction that waits at most wait_ms for a
+ * lock (lock_timeout); false, with nothing of the statement left, when a
+ * lock was not had in that time.  Other errors are raised.
+ */
+bool
+ks_sql_try_run(const char *sql, int nargs, Oid *types, Datum *values, int wait_ms)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char		timeout[16];
+	volatile bool done = false;
+
+	snprintf(timeout, sizeof(timeout), "%d", Max(wait_ms, 1));
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) ks_sql_run(sql, nargs, types, values);
+		AtEOXact_GUC(false, nestlevel);
+		ReleaseCurrentSubTransaction();
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return done;
 }
 
 void

@@ -206,6 +206,15 @@ $writer->query_safe(q{BEGIN; SELECT kusto_sink.resnapshot_sink('cancel')});
 sql(q{INSERT INTO slow VALUES (50002, 'while a resnapshot_sink is open')});
 is($kusto->query_until($db, q{Slow | where id == 50002 | count}, [ [1] ])->[0][0], 1,
 	'changes flow while a resnapshot_sink transaction is open');
+# the worker looks for new snapshot requests every 2 s (its insert of the
+# table's row would wait for this transaction): past two such looks, changes
+# still flow
+my $since = sql(q{SELECT clock_timestamp()});
+ok($node->poll_query_until('postgres', qq{SELECT clock_timestamp() > '$since'::timestamptz + interval '5 s'}),
+	'two of the worker\'s snapshot checks later');
+sql(q{INSERT INTO slow VALUES (50003, 'still while a resnapshot_sink is open')});
+is($kusto->query_until($db, q{Slow | where id == 50003 | count}, [ [1] ])->[0][0], 1,
+	'and after the worker\'s snapshot checks (which never wait for that transaction)');
 is(sql(q{SELECT state FROM kusto_sink.snapshots WHERE sink = 'cancel'}), 'cancelled', 'its request is not seen yet');
 $writer->query_safe('COMMIT');
 $writer->quit;

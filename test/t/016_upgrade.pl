@@ -63,8 +63,12 @@ ok($node->log_contains('catalog is version 1.0, the library 1.1: run ALTER EXTEN
 	'and so does the log');
 
 my $config = q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s', name, connection, source_tables, kusto_table, options, owner), ',' ORDER BY name) FROM kusto_sink.sink};
-my $conns = q{SELECT string_agg(format('%s|%s|%s|%s', name, cluster_url, app_key IS NOT NULL, owner), ',' ORDER BY name) FROM kusto_sink.connection};
+# the secret itself (1.1 keeps it in kusto_sink.connection_secret, out of a dump)
+my $conns = q{SELECT string_agg(format('%s|%s|%s|%s|%s', name, cluster_url, app_key, token, owner), ',' ORDER BY name) FROM kusto_sink.connection};
+my $conns_1_1 = q{SELECT string_agg(format('%s|%s|%s|%s|%s', c.name, c.cluster_url, x.app_key, x.token, c.owner), ',' ORDER BY c.name)
+	FROM kusto_sink.connection c LEFT JOIN kusto_sink.connection_secret x ON x.connection = c.name};
 my ($config_before, $conns_before) = ($node->safe_psql('postgres', $config), $node->safe_psql('postgres', $conns));
+like($conns_before, qr/\|dev-secret\|/, 'the 1.0 catalog holds the secret in kusto_sink.connection');
 
 # a restart of the server with this library on the old catalog
 $node->restart;
@@ -74,7 +78,9 @@ $node->safe_psql('postgres', 'ALTER EXTENSION kusto_sink UPDATE');
 is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'kusto_sink'"),
 	'1.1', 'updated to 1.1');
 is($node->safe_psql('postgres', $config), $config_before, 'every sink kept its configuration');
-is($node->safe_psql('postgres', $conns), $conns_before, 'every connection kept its settings and secret');
+is($node->safe_psql('postgres', $conns_1_1), $conns_before, 'every connection kept its settings and secret');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.connection WHERE app_key IS NOT NULL OR token IS NOT NULL'),
+	'0', 'no secret is left in kusto_sink.connection, which pg_dump dumps');
 ok($node->poll_query_until('postgres',
 	q{SELECT count(*) = 2 FROM kusto_sink.status WHERE state = 'running' AND last_error IS NULL}),
 	'the workers run on the new catalog, without the warning');

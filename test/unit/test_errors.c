@@ -209,5 +209,46 @@ main(void)
 	CHECK(c != NULL, "app_key_file replaces app_key");
 	kusto_client_destroy(c);
 
+	/* the one table of auth methods (auth_methods.c), the extension's validator's too */
+	{
+		const kusto_auth_method_info *m;
+		bool		known = true;
+		int			i;
+
+		for (m = kusto_auth_methods; m->name != NULL; m++)
+			for (i = 0; i < KUSTO_AUTH_MAX_ARGS && m->args[i].name != NULL; i++)
+				if (kusto_auth_arg_find(m->args[i].name) == NULL)
+					known = false;
+		CHECK(known, "every argument of an auth method is a connection argument");
+		CHECK(kusto_auth_method_find("token") != NULL && kusto_auth_method_find("token")->method == KUSTO_AUTH_TOKEN &&
+			  kusto_auth_method_find("Token") == NULL, "an auth method is found by its exact name");
+		CHECK((kusto_auth_arg_find("federated_token_file")->flags & KUSTO_ARG_SERVER_FILE) &&
+			  (kusto_auth_arg_find("app_key")->flags & KUSTO_ARG_SECRET) &&
+			  kusto_auth_arg_find("tenant_id")->flags == 0, "the table says which arguments are secrets and server files");
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cluster_url = "https://c.kusto.windows.net";
+	cfg.auth = "workload_identity";
+	unsetenv("AZURE_TENANT_ID");
+	unsetenv("AZURE_CLIENT_ID");
+	unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strcmp(err.message, "auth method workload_identity needs tenant_id, app_id and federated_token_file, "
+							  "or the AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE environment variables") == 0,
+		  "workload identity's message, from the table");
+	setenv("AZURE_TENANT_ID", "t", 1);
+	setenv("AZURE_CLIENT_ID", "a", 1);
+	setenv("AZURE_FEDERATED_TOKEN_FILE", "/run/azure/token", 1);
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c != NULL, "workload identity: the environment variables stand in for its arguments");
+	kusto_client_destroy(c);
+	unsetenv("AZURE_TENANT_ID");
+	unsetenv("AZURE_CLIENT_ID");
+	unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+	cfg.auth = "application";
+	c = kusto_client_create(&cfg, &err);
+	CHECK(c == NULL && strcmp(err.message, "auth method application needs tenant_id, app_id and app_key (or app_key_file)") == 0,
+		  "application's message, from the table");
+
 	return unit_summary();
 }
