@@ -358,5 +358,9 @@ extern long kusto_retry_delay_ms(int attempt, int max_attempts, const kusto_erro
 extern bool kusto_managed_fallback(const kusto_error *err, int *memo_s);
 /* true when the error says streaming is off (table or cluster): a hint's case */
 extern bool kusto_streaming_off(const kusto_error *err);
+/* the same for a text that carries Kusto's error code (an error's message) */
+extern bool kusto_streaming_off_text(const char *text);
+/* true when it says streaming is off on the whole cluster */
+extern bool kusto_cluster_streaming_off_text(const char *text);
 
 #endif							/* KUSTO_H */

@@ -450,11 +450,23 @@ code_has(const kusto_error *err, const char *what)
 }
 
 bool
+kusto_cluster_streaming_off_text(const char *text)
+{
+	return text != NULL && (strstr(text, "StreamingIngestionDisabledForCluster") != NULL ||
+							strstr(text, "StreamingIngestionFunctionalityDisabled") != NULL);
+}
+
+bool
+kusto_streaming_off_text(const char *text)
+{
+	return text != NULL && (strstr(text, "StreamingIngestionPolicyNotEnabled") != NULL ||
+							kusto_cluster_streaming_off_text(text));
+}
+
+bool
 kusto_streaming_off(const kusto_error *err)
 {
-	return code_has(err, "StreamingIngestionPolicyNotEnabled") ||
-		code_has(err, "StreamingIngestionDisabledForCluster") ||
-		code_has(err, "StreamingIngestionFunctionalityDisabled") ||
+	return kusto_streaming_off_text(err->code) ||
 		(err->http_status == 404 && err->status == KUSTO_ERR_PERMANENT &&
 		 !code_has(err, "EntityNotFound"));	/* no streaming endpoint at all */
 }
