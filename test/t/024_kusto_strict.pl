@@ -108,7 +108,7 @@ sql(q{SELECT kusto_sink.drop_sink('sd')});
 # ---------- a re-send in its first message's ingestion batch ----------
 # A worker that dies right after the queue took the message finds the batch
 # Pending when it starts again, and sends it again after pending_resend_after
-# (8 s here): with a batching delay of 12 s the second message lands in the
+# (8 s here): with a batching delay of 40 s the second message lands in the
 # first one's batch, and Kusto answers it BlobAlreadyFoundInBatch on the
 # shared status entity after the first one's Succeeded.
 my ($eonode, $crash_file) = ExactlyOnce::start_node('rb', $kusto);
@@ -117,7 +117,7 @@ $eonode->safe_psql('postgres', qq{SELECT kusto_sink.create_sink('rb', 'emu', 't'
 my $eo = ExactlyOnce->new(node => $eonode, kusto => $kusto, db => $db, table => 'Rb', sink => 'rb',
 	crash_file => $crash_file);
 ok($eo->running, 'an exactly-once queued sink runs');
-$kusto->admin('POST', '/admin/config', { ingestionDelayMs => 12000 });
+$kusto->admin('POST', '/admin/config', { ingestionDelayMs => 40000 });
 $eo->crash_at('after_queue', sub { $eo->insert_rows(40, 40) });
 ok($eonode->poll_query_until('postgres', q{SELECT rows_sent = 40 AND state = 'running' FROM kusto_sink.status WHERE name = 'rb'}),
 	'the batch is acknowledged and the sink runs');
