@@ -22,6 +22,8 @@ DECODER_OBJS = \
 	src/decoder/plugin.o \
 	src/decoder/options.o \
 	src/decoder/relinfo.o \
+	src/decoder/pubfilter.o \
+	src/decoder/colrules.o \
 	src/decoder/typemap.o \
 	src/decoder/values.o \
 	src/decoder/record.o \
@@ -35,8 +37,10 @@ API_OBJS = \
 	src/api/kql_quote.o \
 	src/api/log_redact.o \
 	src/api/option_names.o \
+	src/api/mask_salt.o \
 	src/api/outside_transaction.o \
 	src/api/prerequisites.o \
+	src/api/sent_columns.o \
 	src/api/sink_control.o \
 	src/api/source_access.o \
 	src/api/table_commands.o \
@@ -53,6 +57,7 @@ WORKER_OBJS = \
 	src/worker/crashpoint.o \
 	src/worker/dead_letters.o \
 	src/worker/decode.o \
+	src/worker/in_doubt.o \
 	src/worker/kusto_ddl.o \
 	src/worker/kusto_tables.o \
 	src/worker/jsonb_pairs.o \
@@ -63,6 +68,7 @@ WORKER_OBJS = \
 	src/worker/ship.o \
 	src/worker/sink_name.o \
 	src/worker/sink_options.o \
+	src/worker/sink_secret.o \
 	src/worker/sink_worker.o \
 	src/worker/snapshot.o \
 	src/worker/table_access.o \
@@ -93,7 +99,7 @@ SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 # The regression tests run through our own installcheck (throw-away instance,
 # unprivileged user), so PGXS must not define one.
 NO_INSTALLCHECK = 1
-REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security table_access
+REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security table_access publications
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src

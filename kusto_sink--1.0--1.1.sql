@@ -1159,6 +1159,74 @@ CREATE OR REPLACE VIEW kusto_sink.snapshots AS
 	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
 
 -------------------------------------------------------------------------------
+-- [publications] row filters, column lists and the sink option "columns"
+-------------------------------------------------------------------------------
+
+-- The columns of a source table that the records carry, with their Kusto
+-- types: the decoder's answer (src/api/sent_columns.c), so that a
+-- publication's column list and the sink option "columns" (include or
+-- exclude lists; a masked column is a string) shape create_table too.
+CREATE FUNCTION kusto_sink._sent_columns(publication text, rel regclass, columns jsonb,
+	OUT name text, OUT type text, OUT attnum int)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_sent_columns'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION kusto_sink._sent_columns(text, regclass, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION kusto_sink._source_columns(s kusto_sink.sink, kusto_table text)
+RETURNS TABLE (name text, type text, rel regclass, pos bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.name, c.type, src.rel, src.ord OPERATOR(pg_catalog.*) 100000 OPERATOR(pg_catalog.+) c.attnum
+	  FROM kusto_sink._sources_of(s, kusto_table) src
+	 CROSS JOIN LATERAL kusto_sink._sent_columns(s.publication, src.rel, s.options OPERATOR(pg_catalog.->) 'columns') c
+$$;
+
+-- The sink option "columns" against the tables it names: each must exist
+-- (as schema.table) and have every column its rule names.
+CREATE FUNCTION kusto_sink._check_sink_columns(columns jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_check_sink_columns'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION kusto_sink._check_sink_columns(jsonb) FROM PUBLIC;
+
+-- A sink's secrets: the salt of its hash masks, made in the server
+-- (src/api/mask_salt.c).  Superusers only, as kusto_sink.connection, and
+-- never in pg_dump's output (not a configuration table).
+CREATE TABLE kusto_sink.sink_secret (
+	sink text PRIMARY KEY REFERENCES kusto_sink.sink (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	mask_salt bytea NOT NULL
+);
+REVOKE ALL ON kusto_sink.sink_secret FROM PUBLIC;
+
+CREATE FUNCTION kusto_sink._new_mask_salt()
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'kusto_sink_new_mask_salt'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._new_mask_salt() FROM PUBLIC;
+
+-- Every sink gets its salt when it is created (or, made before 1.1, now);
+-- create_sink and alter_sink check the option "columns" against its tables.
+CREATE FUNCTION kusto_sink._sink_columns_trigger()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM kusto_sink._check_sink_columns(NEW.options OPERATOR(pg_catalog.->) 'columns');
+	INSERT INTO kusto_sink.sink_secret (sink, mask_salt) VALUES (NEW.name, kusto_sink._new_mask_salt())
+	ON CONFLICT (sink) DO NOTHING;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._sink_columns_trigger() FROM PUBLIC;
+CREATE TRIGGER sink_columns AFTER INSERT OR UPDATE OF options, name ON kusto_sink.sink
+	FOR EACH ROW EXECUTE FUNCTION kusto_sink._sink_columns_trigger();
+INSERT INTO kusto_sink.sink_secret (sink, mask_salt)
+	SELECT k.name, kusto_sink._new_mask_salt() FROM kusto_sink.sink k;
+
+-------------------------------------------------------------------------------
 -- [kusto] what a real cluster accepts (issue 19)
 -------------------------------------------------------------------------------
 

@@ -39,6 +39,11 @@
 #define KS_HAVE_SCHEMA_PUBLICATIONS 1
 #endif
 
+/* publication row filters and column lists (pg_publication_rel.prqual, prattrs) since 15 */
+#if PG_VERSION_NUM >= 150000
+#define KS_HAVE_PUBLICATION_FILTERS 1
+#endif
+
 /* GetFlushRecPtr grew a timeline argument in 15 */
 #if PG_VERSION_NUM >= 150000
 #define KS_GET_FLUSH_REC_PTR() GetFlushRecPtr(NULL)

@@ -15,6 +15,7 @@
 #include "utils/varlena.h"
 
 #include "compat.h"
+#include "decoder/colrules.h"
 #include "decoder/options.h"
 
 static const struct
@@ -35,7 +36,7 @@ static const struct
 	[KS_META_UNCHANGED_TOAST] = {"unchanged_toast", "unchanged_toast_column", "_unchanged_toast", KT_DYNAMIC},
 };
 
-#define OPTION_LIST "format, metadata, tables, relids, publication, op_column, lsn_column, " \
+#define OPTION_LIST "format, metadata, tables, relids, publication, columns, mask_salt, op_column, lsn_column, " \
 	"commit_lsn_column, commit_time_column, xid_column, schema_column, table_column, " \
 	"unchanged_toast_column"
 #define METADATA_LIST "op, lsn, commit_lsn, commit_time, xid, schema, table, unchanged_toast"
@@ -254,6 +255,24 @@ ks_parse_options(KsDecoderOptions *opts, List *options)
 						 errmsg("invalid value \"%s\" for kusto_sink option \"publication\"", value),
 						 errhint("Use a comma-separated list of publication names.")));
 			opts->publications = list_concat(opts->publications, names);
+			continue;
+		}
+		if (strcmp(name, "columns") == 0)
+		{
+			opts->column_rules = ks_parse_column_rules(value);
+			continue;
+		}
+		if (strcmp(name, "mask_salt") == 0)
+		{
+			int			len = strlen(value);
+
+			opts->mask_salt = palloc(len / 2 + 1);
+			if (len == 0 || len % 2 != 0 ||
+				hex_decode(value, len, opts->mask_salt) != len / 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("kusto_sink option \"mask_salt\" must be a non-empty hex string")));
+			opts->mask_salt_len = len / 2;
 			continue;
 		}
 		for (m = 0; m < KS_META_COUNT; m++)

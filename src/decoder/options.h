@@ -17,6 +17,9 @@
  *	publication			comma-separated publication names; a table passes
  *						when it is in "tables", "relids" or one of the
  *						publications
+ *	columns				per-table include/exclude lists and masks (JSON,
+ *						colrules.h)
+ *	mask_salt			the key of the hash masks, in hex
  * ks_parse_options() raises an error that names the bad option and lists
  * the allowed values.
  *
@@ -63,6 +66,9 @@ typedef struct KsDecoderOptions
 	List	   *relids;			/* table OIDs (option relids) */
 	bool		relids_given;	/* relids was given (even empty: no table) */
 	List	   *publications;	/* of char * */
+	List	   *column_rules;	/* of KsColumnRule * (option columns) */
+	char	   *mask_salt;		/* option mask_salt, decoded; NULL without */
+	int			mask_salt_len;
 } KsDecoderOptions;
 
 extern void ks_parse_options(KsDecoderOptions *opts, List *options);

@@ -17,6 +17,10 @@
  *				no user columns when the table has no replica identity
  *	truncate	one record per truncated table, no user columns
  *
+ * Through a publication, its row filters decide which changes pass (an
+ * update may become an insert or a delete) and its column list which
+ * columns the records have, as for pgoutput (pubfilter.h).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -33,6 +37,7 @@
 #include "compat.h"
 #include "decoder/hooks.h"
 #include "decoder/options.h"
+#include "decoder/pubfilter.h"
 #include "decoder/record.h"
 #include "decoder/relinfo.h"
 
@@ -190,31 +195,52 @@ ks_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
-			if (info->publish_insert && newtup != NULL)
+			if (info->publish_insert && newtup != NULL &&
+				ks_pubfilter_apply(info->pubfilter, KS_ROW_INSERT, NULL, newtup) != KS_ROW_SKIP)
 			{
 				fill_meta(&meta, "insert", txn, change->lsn);
 				write_record(ctx, RelationGetRelid(relation), info, desc, newtup, NULL, false, &meta);
 			}
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
-			if (info->publish_update && newtup != NULL)
+			if (!info->publish_update || newtup == NULL)
+				break;
+			/* the row filters may make it an insert or a delete (pubfilter.h) */
+			switch (ks_pubfilter_apply(info->pubfilter, KS_ROW_UPDATE, oldtup, newtup))
 			{
-				if (oldtup != NULL && !bms_is_empty(info->key_attrs) &&
-					key_changed(info, desc, oldtup, newtup))
-				{
+				case KS_ROW_INSERT:
+					/* unchanged TOASTed values from the old row, where it has them */
+					fill_meta(&meta, "insert", txn, change->lsn);
+					write_record(ctx, RelationGetRelid(relation), info, desc, newtup, oldtup, false, &meta);
+					break;
+				case KS_ROW_DELETE:
 					fill_meta(&meta, "delete", txn, change->lsn);
 					write_record(ctx, RelationGetRelid(relation), info, desc, oldtup, NULL, !full, &meta);
-				}
-				fill_meta(&meta, "update", txn, change->lsn);
-				write_record(ctx, RelationGetRelid(relation), info, desc, newtup, full ? oldtup : NULL, false, &meta);
+					break;
+				case KS_ROW_UPDATE:
+					if (oldtup != NULL && !bms_is_empty(info->key_attrs) &&
+						key_changed(info, desc, oldtup, newtup))
+					{
+						fill_meta(&meta, "delete", txn, change->lsn);
+						write_record(ctx, RelationGetRelid(relation), info, desc, oldtup, NULL, !full, &meta);
+					}
+					fill_meta(&meta, "update", txn, change->lsn);
+					write_record(ctx, RelationGetRelid(relation), info, desc, newtup, full ? oldtup : NULL, false, &meta);
+					break;
+				case KS_ROW_SKIP:
+					break;
 			}
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
-			if (info->publish_delete)
-			{
-				fill_meta(&meta, "delete", txn, change->lsn);
-				write_record(ctx, RelationGetRelid(relation), info, desc, oldtup, NULL, !full, &meta);
-			}
+			if (!info->publish_delete)
+				break;
+			/* a row filter judges the old row; without one logged, nothing to judge */
+			if (info->pubfilter != NULL && info->pubfilter->exprstate[KS_ROW_DELETE] != NULL &&
+				(oldtup == NULL ||
+				 ks_pubfilter_apply(info->pubfilter, KS_ROW_DELETE, oldtup, NULL) == KS_ROW_SKIP))
+				break;
+			fill_meta(&meta, "delete", txn, change->lsn);
+			write_record(ctx, RelationGetRelid(relation), info, desc, oldtup, NULL, !full, &meta);
 			break;
 		default:
 			/* other actions never reach an output plugin's change callback */

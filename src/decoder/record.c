@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 
+#include "decoder/colrules.h"
 #include "decoder/escape.h"
 #include "decoder/record.h"
 #include "decoder/values.h"
@@ -62,7 +63,8 @@ deform_row(RowValues *row, KsRelInfo *rel, TupleDesc desc,
 				old_nulls = palloc(desc->natts * sizeof(bool));
 				heap_deform_tuple(fallback, desc, old_values, old_nulls);
 			}
-			if (!is_unchanged_toast(att, old_values[a], old_nulls[a]))
+			/* a key-only old row has nulls for the columns it does not hold */
+			if (!old_nulls[a] && !is_unchanged_toast(att, old_values[a], old_nulls[a]))
 			{
 				row->values[a] = old_values[a];
 				row->nulls[a] = old_nulls[a];
@@ -95,6 +97,36 @@ static int
 format_lsn(XLogRecPtr lsn, char *buf)
 {
 	return pg_ulltoa_n((uint64) lsn, buf);
+}
+
+/*
+ * A masked value (colrules.h), in the record's format: NULL (a null mask,
+ * or a NULL value under a hash mask) as JSON null or an empty CSV field; a
+ * fixed mask is its string, NULL or not.
+ */
+static void
+append_masked(StringInfo out, const KsDecoderOptions *opts, KsColumn *col,
+			  Datum value, bool isnull, bool csv)
+{
+	StringInfoData text;
+
+	if (col->mask->kind == KS_MASK_NULL || (isnull && col->mask->kind == KS_MASK_HASH))
+	{
+		if (!csv)
+			appendBinaryStringInfo(out, "null", 4);
+		return;
+	}
+	initStringInfo(&text);
+	if (col->mask->kind == KS_MASK_FIXED)
+		appendStringInfoString(&text, col->mask->fixed);
+	else
+		ks_append_mask_hash(&text, opts->mask_salt, opts->mask_salt_len,
+							OutputFunctionCall(col->mask_out, value));
+	if (csv)
+		ks_append_csv_field(out, text.data, text.len);
+	else
+		ks_append_json_string(out, text.data, text.len);
+	pfree(text.data);
 }
 
 /* ---------- JSON ---------- */
@@ -131,7 +163,9 @@ append_json_record(StringInfo out, const KsDecoderOptions *opts, KsRelInfo *rel,
 			appendStringInfoCharMacro(out, ',');
 		first = false;
 		appendBinaryStringInfo(out, col->json_key, col->json_key_len);
-		if (row->nulls[a])
+		if (col->mask != NULL)
+			append_masked(out, opts, col, row->values[a], row->nulls[a], false);
+		else if (row->nulls[a])
 			appendBinaryStringInfo(out, "null", 4);
 		else
 			ks_append_json_value(out, row->values[a], col->type, false);
@@ -214,10 +248,12 @@ append_csv_record(StringInfo out, const KsDecoderOptions *opts, KsRelInfo *rel,
 		int			a = col->attidx;
 
 		CSV_SEPARATOR();
-		if (row == NULL || (key_only && !col->is_identity) ||
-			row->nulls[a] || row->unchanged[a])
+		if (row == NULL || (key_only && !col->is_identity) || row->unchanged[a])
 			continue;
-		ks_append_csv_value(out, row->values[a], col->type);
+		if (col->mask != NULL)
+			append_masked(out, opts, col, row->values[a], row->nulls[a], true);
+		else if (!row->nulls[a])
+			ks_append_csv_value(out, row->values[a], col->type);
 	}
 
 	if (opts->meta_enabled[KS_META_OP])

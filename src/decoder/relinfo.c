@@ -26,7 +26,9 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "decoder/colrules.h"
 #include "decoder/escape.h"
+#include "decoder/pubfilter.h"
 #include "decoder/relinfo.h"
 
 /* the schema of the extension's own catalog: never decoded */
@@ -130,14 +132,41 @@ publish_all(KsRelInfo *info, bool publish)
 	info->publish_truncate = publish;
 }
 
-/* Does the relation (or, for a partition, an ancestor) pass the filter? */
+/* Is the relation in the publication: listed, or its schema's? */
+static bool
+in_publication(Oid relid, Publication *pub)
+{
+	List	   *relpubs = GetRelationPublications(relid);
+#ifdef KS_HAVE_SCHEMA_PUBLICATIONS
+	List	   *nsppubs = GetSchemaPublications(get_rel_namespace(relid));
+#else
+	List	   *nsppubs = NIL;
+#endif
+
+	return list_member_oid(relpubs, pub->oid) || list_member_oid(nsppubs, pub->oid);
+}
+
+/*
+ * Does the relation pass the table filter, for which operations, and with
+ * which row filters and column list?  A table named in "tables" or
+ * "relids" (or, for a partition, an ancestor) passes whole.  Through the
+ * publications, as pgoutput's get_rel_sync_entry: a partition is published
+ * through the topmost ancestor that a publication with
+ * publish_via_partition_root publishes (that ancestor's row filters and
+ * column list apply), else through itself (its own apply).
+ */
 static void
 compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 {
-	List	   *rels = list_make1_oid(RelationGetRelid(rel));
+	Oid			relid = RelationGetRelid(rel);
+	List	   *ancestors = NIL;
+	List	   *rel_publications = NIL;
+	Oid			publish_as = relid;
+	int			publish_level = 0;
 	ListCell   *lc;
 
 	publish_all(info, false);
+	info->pubfilter = NULL;
 	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), KS_CATALOG_SCHEMA) == 0)
 		return;
 	if (!ks_has_table_filter(opts))
@@ -146,40 +175,80 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		return;
 	}
 	if (rel->rd_rel->relispartition)
-		rels = list_concat(rels, get_partition_ancestors(RelationGetRelid(rel)));
+		ancestors = get_partition_ancestors(relid);
 
-	foreach(lc, rels)
+	foreach(lc, list_concat(list_make1_oid(relid), ancestors))
 	{
-		Oid			relid = lfirst_oid(lc);
-		Oid			nsp = get_rel_namespace(relid);
-		List	   *relpubs = GetRelationPublications(relid);
-#ifdef KS_HAVE_SCHEMA_PUBLICATIONS
-		List	   *nsppubs = GetSchemaPublications(nsp);
-#else
-		List	   *nsppubs = NIL;
-#endif
-		ListCell   *pc;
+		Oid			r = lfirst_oid(lc);
 
-		if (list_member_oid(opts->relids, relid) ||
-			filter_matches(opts, get_namespace_name(nsp), get_rel_name(relid)))
+		if (list_member_oid(opts->relids, r) ||
+			filter_matches(opts, get_namespace_name(get_rel_namespace(r)), get_rel_name(r)))
 		{
 			publish_all(info, true);
 			return;
 		}
-		foreach(pc, opts->publications)
-		{
-			Publication *pub = GetPublicationByName((char *) lfirst(pc), false);
+	}
 
-			if (pub->alltables || list_member_oid(relpubs, pub->oid) ||
-				list_member_oid(nsppubs, pub->oid))
+	foreach(lc, opts->publications)
+	{
+		Publication *pub = GetPublicationByName((char *) lfirst(lc), false);
+		bool		publish = false;
+		Oid			pub_relid = relid;
+		int			level = 0;
+
+		if (pub->alltables)
+		{
+			publish = true;
+			if (pub->pubviaroot && ancestors != NIL)
 			{
-				info->publish_insert |= pub->pubactions.pubinsert;
-				info->publish_update |= pub->pubactions.pubupdate;
-				info->publish_delete |= pub->pubactions.pubdelete;
-				info->publish_truncate |= pub->pubactions.pubtruncate;
+				pub_relid = llast_oid(ancestors);
+				level = list_length(ancestors);
 			}
 		}
+		else
+		{
+			ListCell   *ac;
+			int			l = 0;
+
+			/* the topmost ancestor in the publication (GetTopMostAncestorInPublication) */
+			foreach(ac, ancestors)
+			{
+				l++;
+				if (in_publication(lfirst_oid(ac), pub))
+				{
+					publish = true;
+					if (pub->pubviaroot)
+					{
+						pub_relid = lfirst_oid(ac);
+						level = l;
+					}
+				}
+			}
+			if (in_publication(relid, pub))
+				publish = true;
+		}
+		if (!publish)
+			continue;
+
+		info->publish_insert |= pub->pubactions.pubinsert;
+		info->publish_update |= pub->pubactions.pubupdate;
+		info->publish_delete |= pub->pubactions.pubdelete;
+		info->publish_truncate |= pub->pubactions.pubtruncate;
+
+		/* published as the topmost ancestor over all publications */
+		if (publish_level > level)
+			continue;
+		if (publish_level < level)
+		{
+			publish_as = pub_relid;
+			publish_level = level;
+			rel_publications = NIL;
+		}
+		rel_publications = lappend(rel_publications, pub);
 	}
+
+	if (info->publish_insert || info->publish_update || info->publish_delete)
+		info->pubfilter = ks_pubfilter_build(rel, rel_publications, publish_as);
 }
 
 static void
@@ -215,7 +284,14 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	Bitmapset  *identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 	Bitmapset  *pkey = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
 	StringInfoData key;
+	KsColumnRule *rule = ks_column_rule_for(opts->column_rules,
+											get_namespace_name(RelationGetNamespace(rel)),
+											RelationGetRelationName(rel));
 	int			i;
+
+	/* a rule naming a column the table does not have (any more) stops the sink */
+	if (rule != NULL)
+		ks_column_rules_check(rule, rel);
 
 	/*
 	 * An update logs the old row only when its identity key changed (or
@@ -235,6 +311,13 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 
 		if (att->attisdropped)
 			continue;
+		/* a publication's column list: only its columns leave the server */
+		if (info->pubfilter != NULL && info->pubfilter->columns != NULL &&
+			!bms_is_member(att->attnum, info->pubfilter->columns))
+			continue;
+		/* the sink's own include or exclude list */
+		if (!ks_column_rule_sends(rule, NameStr(att->attname)))
+			continue;
 		for (m = 0; m < KS_META_COUNT; m++)
 		{
 			if (opts->meta_enabled[m] && strcmp(opts->meta_name[m], NameStr(att->attname)) == 0)
@@ -251,6 +334,23 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		col->name = pstrdup(NameStr(att->attname));
 		col->type = ks_lookup_type(att->atttypid);
 		col->is_identity = bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, identity);
+		col->mask = ks_column_rule_mask(rule, col->name);
+		col->mask_out = NULL;
+		if (col->mask != NULL && col->mask->kind == KS_MASK_HASH)
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			if (opts->mask_salt == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("column \"%s\" of table \"%s\" has a hash mask but there is no salt",
+								col->name, RelationGetRelationName(rel)),
+						 errhint("Give the key of the hash masks in option \"mask_salt\".")));
+			getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+			col->mask_out = palloc(sizeof(FmgrInfo));
+			fmgr_info(outfunc, col->mask_out);
+		}
 
 		resetStringInfo(&key);
 		ks_append_json_string(&key, col->name, strlen(col->name));
@@ -274,7 +374,9 @@ build_shape(KsRelInfo *info, const KsDecoderOptions *opts)
 	for (i = 0; i < info->ncolumns; i++)
 	{
 		shape->names[shape->ncolumns] = info->columns[i].name;
-		shape->types[shape->ncolumns++] = ks_kusto_type_name(info->columns[i].type->ktype);
+		/* a masked column is a string */
+		shape->types[shape->ncolumns++] = info->columns[i].mask != NULL ? ks_kusto_type_name(KT_STRING) :
+			ks_kusto_type_name(info->columns[i].type->ktype);
 	}
 	for (m = 0; m < KS_META_COUNT; m++)
 	{

@@ -10,9 +10,13 @@
  * filter, its columns with their type renderers and pre-escaped JSON keys,
  * its replica identity key columns, and its schema and table names already
  * rendered as JSON strings and CSV fields, and the shape of its records
- * (their fields' names and Kusto types, metadata included).  ks_relinfo_build()
- * makes an entry outside the cache (for reading a table outside decoding).  It raises an error when a
- * column's name is the name of an enabled metadata column.
+ * (their fields' names and Kusto types, metadata included).  The columns
+ * are those the publications' column list and the option "columns"
+ * (colrules.h) let through, with their masks (a masked column is a Kusto
+ * string).  ks_relinfo_build() makes an entry outside the cache (for reading
+ * a table outside decoding).  It raises an error when a column's name is
+ * the name of an enabled metadata column, and when the option "columns"
+ * names a column the table does not have.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +38,8 @@ typedef struct KsColumn
 	const char *json_key;		/* "name": */
 	int			json_key_len;
 	bool		is_identity;	/* part of the replica identity key */
+	struct KsColumnMask *mask;	/* its mask (colrules.h), or NULL */
+	FmgrInfo   *mask_out;		/* a hash mask: the type's output function */
 } KsColumn;
 
 typedef struct KsRelInfo
@@ -46,6 +52,9 @@ typedef struct KsRelInfo
 	bool		publish_update;
 	bool		publish_delete;
 	bool		publish_truncate;
+	struct KsPubFilter *pubfilter;	/* the publications' row filters and
+									 * column list (pubfilter.h), or NULL:
+									 * every row and column */
 
 	char		replident;		/* pg_class.relreplident */
 	int			ncolumns;

@@ -16,6 +16,75 @@
 
 #define GZIP_WINDOW_BITS (15 + 16)	/* zlib: a gzip member, not a raw zlib stream */
 
+#define TO(s) (1u << (s))
+
+/* the moves each state allows (batch.h documents them) */
+static const uint32 next_states[KS_BATCH_NSTATES] = {
+	[KS_BATCH_OPEN] = TO(KS_BATCH_SEALED),
+	[KS_BATCH_SEALED] = TO(KS_BATCH_RECORDED) | TO(KS_BATCH_IN_DOUBT) |
+	TO(KS_BATCH_SENDING) | TO(KS_BATCH_REJECTED),
+	[KS_BATCH_RECORDED] = TO(KS_BATCH_SENDING) | TO(KS_BATCH_REJECTED),
+	[KS_BATCH_IN_DOUBT] = TO(KS_BATCH_PROBING) | TO(KS_BATCH_CHECKING_STATUS) |
+	TO(KS_BATCH_REJECTED),
+	[KS_BATCH_SENDING] = TO(KS_BATCH_SENDING) | TO(KS_BATCH_AWAITING_STATUS) |
+	TO(KS_BATCH_ACKED) | TO(KS_BATCH_SEALED) | TO(KS_BATCH_RECORDED) | TO(KS_BATCH_IN_DOUBT),
+	[KS_BATCH_AWAITING_STATUS] = TO(KS_BATCH_ACKED) | TO(KS_BATCH_SEALED) |
+	TO(KS_BATCH_RECORDED) | TO(KS_BATCH_IN_DOUBT),
+	[KS_BATCH_PROBING] = TO(KS_BATCH_SENDING) | TO(KS_BATCH_ACKED) | TO(KS_BATCH_IN_DOUBT),
+	[KS_BATCH_CHECKING_STATUS] = TO(KS_BATCH_PROBING) | TO(KS_BATCH_SENDING) |
+	TO(KS_BATCH_AWAITING_STATUS) | TO(KS_BATCH_ACKED) | TO(KS_BATCH_RECORDED) |
+	TO(KS_BATCH_IN_DOUBT),
+	[KS_BATCH_ACKED] = 0,
+	[KS_BATCH_REJECTED] = 0,
+};
+
+static const char *const state_names[KS_BATCH_NSTATES] = {
+	[KS_BATCH_OPEN] = "open",
+	[KS_BATCH_SEALED] = "sealed",
+	[KS_BATCH_RECORDED] = "recorded",
+	[KS_BATCH_IN_DOUBT] = "in doubt",
+	[KS_BATCH_SENDING] = "sending",
+	[KS_BATCH_AWAITING_STATUS] = "awaiting its status",
+	[KS_BATCH_PROBING] = "probing",
+	[KS_BATCH_CHECKING_STATUS] = "checking its status",
+	[KS_BATCH_ACKED] = "acknowledged",
+	[KS_BATCH_REJECTED] = "rejected",
+};
+
+/*
+ * Moves a batch to its next state (batch.h).  A move the table does not
+ * allow is a bug: it is logged, so that logs and tests show it (PostgreSQL
+ * builds without assertions), and made all the same.
+ */
+void
+ks_batch_set_state(KsBatch *batch, KsBatchState state)
+{
+	if ((next_states[batch->state] & TO(state)) == 0)
+		elog(WARNING, "kusto_sink: batch %llu of Kusto table \"%s\" moved from state \"%s\" to \"%s\", which is not a move of its protocol",
+			 (unsigned long long) batch->seq, batch->kusto_table,
+			 state_names[batch->state], state_names[state]);
+	batch->state = state;
+}
+
+/*
+ * The state a batch whose send failed waits in for the next one: in doubt
+ * when Kusto may have it, else ready to be sent as it is.
+ */
+KsBatchState
+ks_batch_retry_state(KsBatch *batch, bool in_doubt)
+{
+	Assert(!in_doubt || batch->batch_id[0] != '\0');
+	if (in_doubt)
+		return KS_BATCH_IN_DOUBT;
+	return batch->batch_id[0] != '\0' ? KS_BATCH_RECORDED : KS_BATCH_SEALED;
+}
+
+const char *
+ks_batch_state_name(KsBatchState state)
+{
+	return state_names[state];
+}
+
 static voidpf
 batch_zalloc(voidpf opaque, uInt items, uInt size)
 {
@@ -41,6 +110,7 @@ ks_batch_open(MemoryContext parent, uint64 seq, const char *kusto_table)
 	KsBatch    *batch = MemoryContextAllocZero(cxt, sizeof(KsBatch));
 
 	batch->cxt = cxt;
+	batch->state = KS_BATCH_OPEN;
 	batch->seq = seq;
 	batch->kusto_table = MemoryContextStrdup(cxt, kusto_table);
 	batch->opened_at = GetCurrentTimestamp();
@@ -92,7 +162,7 @@ void
 ks_batch_add(KsBatch *batch, const char *data, int len, XLogRecPtr lsn,
 			 XLogRecPtr commit_lsn, int64 index)
 {
-	Assert(!batch->sealed);
+	Assert(batch->state == KS_BATCH_OPEN);
 	deflate_into(batch, data, len, Z_NO_FLUSH);
 	deflate_into(batch, "\n", 1, Z_NO_FLUSH);
 	if (batch->nrecords == 0)
@@ -112,7 +182,7 @@ ks_batch_add(KsBatch *batch, const char *data, int len, XLogRecPtr lsn,
 void
 ks_batch_add_raw(KsBatch *batch, const char *data, int len, int64 nrecords)
 {
-	Assert(!batch->sealed);
+	Assert(batch->state == KS_BATCH_OPEN);
 	deflate_into(batch, data, len, Z_NO_FLUSH);
 	batch->nrecords += nrecords;
 	batch->raw_bytes += len;
@@ -121,12 +191,12 @@ ks_batch_add_raw(KsBatch *batch, const char *data, int len, int64 nrecords)
 void
 ks_batch_seal(KsBatch *batch)
 {
-	if (batch->sealed)
+	if (batch->state != KS_BATCH_OPEN)
 		return;
 	deflate_into(batch, NULL, 0, Z_FINISH);
 	deflateEnd(&batch->zs);
 	batch->gz.data[batch->gz.len] = '\0';
-	batch->sealed = true;
+	ks_batch_set_state(batch, KS_BATCH_SEALED);
 }
 
 /*
@@ -154,7 +224,7 @@ spill_release(KsBatch *batch)
 void
 ks_batch_free(KsBatch *batch)
 {
-	if (!batch->sealed)
+	if (batch->state == KS_BATCH_OPEN)
 		deflateEnd(&batch->zs);
 	if (batch->spilled)
 		spill_release(batch);
@@ -169,7 +239,7 @@ ks_batch_free(KsBatch *batch)
 void
 ks_batch_spill(KsBatch *batch)
 {
-	if (!batch->sealed || batch->spilled || batch->gz.data == NULL)
+	if (batch->state == KS_BATCH_OPEN || batch->spilled || batch->gz.data == NULL)
 		return;
 	if (spill_file == NULL)
 	{
@@ -224,7 +294,7 @@ ks_batch_uncompressed(KsBatch *batch)
 	char	   *out = palloc(batch->raw_bytes + 1);
 	int			rc;
 
-	Assert(batch->sealed);
+	Assert(batch->state != KS_BATCH_OPEN);
 	memset(&zs, 0, sizeof(zs));
 	if (inflateInit2(&zs, GZIP_WINDOW_BITS) != Z_OK)
 		elog(ERROR, "could not start a gzip decompression");

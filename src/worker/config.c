@@ -20,6 +20,7 @@
 #include "decoder/options.h"
 #include "worker/catalog_version.h"
 #include "worker/config.h"
+#include "worker/sink_secret.h"
 #include "worker/connection_options.h"
 #include "worker/sink_options.h"
 
@@ -82,10 +83,80 @@ json_pairs(const char *json, const char *path, MemoryContext cxt)
 	return pairs;
 }
 
-static bool
-bool_value(const char *v)
+/*
+ * The names of the enums' values (config.h), indexed by value: what the
+ * catalog holds, and what the ingest core takes.
+ */
+static const char *const ingestion_method_names[] = {
+	[KS_METHOD_QUEUED] = "queued",
+	[KS_METHOD_STREAMING] = "streaming",
+	[KS_METHOD_MANAGED] = "managed",
+};
+static const char *const format_names[] = {
+	[KS_FORMAT_JSON] = "json",
+	[KS_FORMAT_CSV] = "csv",
+};
+static const char *const on_error_names[] = {
+	[KS_ON_ERROR_STOP] = "stop",
+	[KS_ON_ERROR_DEAD_LETTER] = "dead_letter",
+};
+static const char *const delivery_guarantee_names[] = {
+	[KS_AT_LEAST_ONCE] = "at_least_once",
+	[KS_EXACTLY_ONCE] = "exactly_once",
+};
+static const char *const auth_names[] = {
+	[KS_AUTH_APPLICATION] = "application",
+	[KS_AUTH_CERTIFICATE] = "certificate",
+	[KS_AUTH_MANAGED_IDENTITY] = "managed_identity",
+	[KS_AUTH_WORKLOAD_IDENTITY] = "workload_identity",
+	[KS_AUTH_TOKEN] = "token",
+};
+static const char *const jwt_algorithm_names[] = {
+	[KS_JWT_PS256] = "PS256",
+	[KS_JWT_RS256] = "RS256",
+};
+
+/*
+ * The value of an enum option whose name is `value`.  The validators of the
+ * SQL API (sink_options.c, connection_options.c), which ks_load_config()
+ * runs again on the row first, let no other value into the catalog: an
+ * unknown one means this table and theirs disagree.
+ */
+static int
+enum_value(const char *sink, const char *option, const char *value,
+		   const char *const *names, int nnames)
 {
-	return strcmp(v, "true") == 0;
+	StringInfoData valid;
+	int			i;
+
+	for (i = 0; value != NULL && i < nnames; i++)
+		if (strcmp(names[i], value) == 0)
+			return i;
+	initStringInfo(&valid);
+	for (i = 0; i < nnames; i++)
+		appendStringInfo(&valid, "%s\"%s\"", i == 0 ? "" : i == nnames - 1 ? " and " : ", ", names[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("kusto_sink sink \"%s\": invalid value \"%s\" for \"%s\"",
+					sink, value ? value : "", option),
+			 errdetail("Valid values are %s.", valid.data)));
+	return 0;					/* not reached */
+}
+
+#define ENUM_VALUE(sink, option, value, names) \
+	enum_value((sink), (option), (value), (names), lengthof(names))
+
+static bool
+bool_value(const char *sink, const char *option, const char *v)
+{
+	bool		result;
+
+	if (!parse_bool(v, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kusto_sink sink \"%s\": invalid value \"%s\" for \"%s\"", sink, v, option),
+				 errdetail("Valid values are true and false.")));
+	return result;
 }
 
 static void
@@ -94,14 +165,17 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 	ListCell   *lc;
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 
-	c->ingestion_method = pstrdup(ks_default_ingestion_method ? ks_default_ingestion_method : "managed");
-	c->format = "json";
+	c->ingestion_method = ENUM_VALUE(c->name, "kusto_sink.ingestion_method",
+									 ks_default_ingestion_method ? ks_default_ingestion_method : "managed",
+									 ingestion_method_names);
+	c->format = KS_FORMAT_JSON;
 	c->batch_interval_ms = ks_default_batch_interval_ms;
 	c->batch_size = ks_default_batch_size;
 	c->client_batch_size_limit_mb = ks_default_client_batch_size_limit_mb;
 	c->flush_immediately = false;
 	c->poll_for_ingestion_status = true;
-	c->on_error = "stop";
+	c->on_error = KS_ON_ERROR_STOP;
+	c->delivery_guarantee = KS_AT_LEAST_ONCE;
 
 	foreach(lc, options)
 	{
@@ -109,9 +183,9 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 		char	   *v = strVal(d->arg);
 
 		if (strcmp(d->defname, "ingestion_method") == 0)
-			c->ingestion_method = v;
+			c->ingestion_method = ENUM_VALUE(c->name, d->defname, v, ingestion_method_names);
 		else if (strcmp(d->defname, "format") == 0)
-			c->format = v;
+			c->format = ENUM_VALUE(c->name, d->defname, v, format_names);
 		else if (strcmp(d->defname, "batch_interval_ms") == 0)
 			c->batch_interval_ms = pg_strtoint32(v);
 		else if (strcmp(d->defname, "batch_size") == 0)
@@ -119,23 +193,23 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 		else if (strcmp(d->defname, "client_batch_size_limit") == 0)
 			c->client_batch_size_limit_mb = pg_strtoint32(v);
 		else if (strcmp(d->defname, "flush_immediately") == 0)
-			c->flush_immediately = bool_value(v);
+			c->flush_immediately = bool_value(c->name, d->defname, v);
 		else if (strcmp(d->defname, "poll_for_ingestion_status") == 0)
-			c->poll_for_ingestion_status = bool_value(v);
+			c->poll_for_ingestion_status = bool_value(c->name, d->defname, v);
 		else if (strcmp(d->defname, "ingestion_mapping_ref") == 0)
 			c->ingestion_mapping_ref = v;
 		else if (strcmp(d->defname, "on_error") == 0)
-			c->on_error = v;
+			c->on_error = ENUM_VALUE(c->name, d->defname, v, on_error_names);
 		else if (strcmp(d->defname, "create_table") == 0)
-			c->create_table = bool_value(v);
+			c->create_table = bool_value(c->name, d->defname, v);
 		else if (strcmp(d->defname, "delivery_guarantee") == 0)
-			c->exactly_once = strcmp(v, "exactly_once") == 0;
+			c->delivery_guarantee = ENUM_VALUE(c->name, d->defname, v, delivery_guarantee_names);
 		else if (ks_is_metadata_option(d->defname))
 			c->plugin_options = lappend(c->plugin_options, d);	/* for the plugin */
 		/* "tables" is read elsewhere */
 	}
 	c->plugin_options = lappend(c->plugin_options,
-								makeDefElem("format", (Node *) makeString(c->format), -1));
+								makeDefElem("format", (Node *) makeString(pstrdup(ks_format_name(c->format))), -1));
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -162,7 +236,7 @@ apply_connection_options(KsSinkConfig *c, List *options)
 		else if (strcmp(d->defname, "managed_identity_endpoint") == 0)
 			c->managed_identity_endpoint = v;
 		else if (strcmp(d->defname, "jwt_algorithm") == 0)
-			c->jwt_algorithm = v;
+			c->jwt_algorithm = ENUM_VALUE(c->name, d->defname, v, jwt_algorithm_names);
 		else if (strcmp(d->defname, "ingest_url") == 0)
 			c->ingest_url = v;
 		else if (strcmp(d->defname, "connect_timeout_ms") == 0)
@@ -197,6 +271,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 		char	   *publication;
 		char	   *sink_options;
 		char	   *connection_options;
+		char	   *auth;
 		bool		isnull;
 		ListCell   *lc;
 
@@ -210,7 +285,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 		publication = value_or_null(tup, desc, 6, cxt);
 		tables = value_or_null(tup, desc, 7, cxt);
 		c->cluster_url = value_or_null(tup, desc, 8, cxt);
-		c->auth = value_or_null(tup, desc, 9, cxt);
+		auth = value_or_null(tup, desc, 9, cxt);
 		c->tenant_id = value_or_null(tup, desc, 10, cxt);
 		c->app_id = value_or_null(tup, desc, 11, cxt);
 		c->app_key = value_or_null(tup, desc, 12, cxt);
@@ -231,7 +306,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 			ks_check_sink_combination(ks_check_sink_options(sj));
 			memset(&args, 0, sizeof(args));
 			args.cluster_url = c->cluster_url;
-			args.auth = c->auth;
+			args.auth = auth;
 			args.tenant_id = c->tenant_id;
 			args.app_id = c->app_id;
 			args.app_key = c->app_key;
@@ -250,6 +325,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 						 errdetail("A connection restored from a dump has no secret: pg_dump writes none.")));
 			ks_check_connection(&args, true);
 		}
+		c->auth = ENUM_VALUE(c->name, "auth", auth, auth_names);
 
 		apply_sink_options(c, json_pairs(sink_options, "", cxt), cxt);
 		apply_connection_options(c, json_pairs(connection_options, "", cxt));
@@ -276,6 +352,9 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 			else if (tables != NULL)
 				c->plugin_options = lappend(c->plugin_options,
 											makeDefElem("relids", (Node *) makeString(tables), -1));
+			/* the sink option columns and the salt of its hash masks */
+			c->plugin_options = list_concat(c->plugin_options,
+											ks_sink_column_options(c->name, sink_options));
 			MemoryContextSwitchTo(oldcxt);
 		}
 	}
@@ -313,4 +392,28 @@ ks_route_table(KsSinkConfig *config, const char *qualified_name)
 			return r->kusto_table;
 	}
 	return config->kusto_table;
+}
+
+const char *
+ks_ingestion_method_name(KsIngestionMethod method)
+{
+	return ingestion_method_names[method];
+}
+
+const char *
+ks_format_name(KsFormat format)
+{
+	return format_names[format];
+}
+
+const char *
+ks_auth_name(KsAuth auth)
+{
+	return auth_names[auth];
+}
+
+const char *
+ks_jwt_algorithm_name(KsJwtAlgorithm algorithm)
+{
+	return jwt_algorithm_names[algorithm];
 }

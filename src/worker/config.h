@@ -10,12 +10,54 @@
  * start and after SIGHUP or alter_sink); it returns NULL when the sink no
  * longer exists.  Everything is allocated in the given memory context.
  *
+ * Options with a fixed set of values (ingestion_method, format, on_error,
+ * delivery_guarantee, the connection's auth and jwt_algorithm) are parsed
+ * into the enums below once, at load: nothing compares their text later.
+ * The ks_*_name() functions give a value's name back, for the ingest core
+ * (which takes names), the catalog and messages.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_WORKER_CONFIG_H
 #define KS_WORKER_CONFIG_H
 
 #include "nodes/pg_list.h"
+
+#include "decoder/options.h"	/* KsFormat: the output plugin's too */
+
+typedef enum KsIngestionMethod
+{
+	KS_METHOD_QUEUED,
+	KS_METHOD_STREAMING,
+	KS_METHOD_MANAGED
+} KsIngestionMethod;
+
+typedef enum KsOnError
+{
+	KS_ON_ERROR_STOP,
+	KS_ON_ERROR_DEAD_LETTER
+} KsOnError;
+
+typedef enum KsDeliveryGuarantee
+{
+	KS_AT_LEAST_ONCE,
+	KS_EXACTLY_ONCE
+} KsDeliveryGuarantee;
+
+typedef enum KsAuth
+{
+	KS_AUTH_APPLICATION,
+	KS_AUTH_CERTIFICATE,
+	KS_AUTH_MANAGED_IDENTITY,
+	KS_AUTH_WORKLOAD_IDENTITY,
+	KS_AUTH_TOKEN
+} KsAuth;
+
+typedef enum KsJwtAlgorithm
+{
+	KS_JWT_PS256,				/* the default */
+	KS_JWT_RS256
+} KsJwtAlgorithm;
 
 typedef struct KsTableRoute
 {
@@ -37,16 +79,16 @@ typedef struct KsSinkConfig
 	char	   *dropped_tables; /* OIDs of source tables that no longer exist */
 
 	/* options */
-	char	   *ingestion_method;	/* queued | streaming | managed */
-	char	   *format;			/* json | csv */
+	KsIngestionMethod ingestion_method;
+	KsFormat	format;
 	int			batch_interval_ms;
 	int			batch_size;
 	int			client_batch_size_limit_mb;
 	bool		flush_immediately;
 	bool		poll_for_ingestion_status;
 	char	   *ingestion_mapping_ref;
-	char	   *on_error;		/* stop | dead_letter */
-	bool		exactly_once;	/* delivery_guarantee = exactly_once */
+	KsOnError	on_error;
+	KsDeliveryGuarantee delivery_guarantee;
 	bool		create_table;	/* create and check the Kusto tables */
 	List	   *plugin_options; /* DefElem list for the output plugin */
 	char	   *lsn_column;		/* metadata column names, NULL when left out */
@@ -54,7 +96,7 @@ typedef struct KsSinkConfig
 
 	/* connection */
 	char	   *cluster_url;
-	char	   *auth;
+	KsAuth		auth;
 	char	   *tenant_id;
 	char	   *app_id;
 	char	   *app_key;
@@ -69,7 +111,7 @@ typedef struct KsSinkConfig
 	char	   *ca_file;
 	char	   *proxy;
 	char	   *managed_identity_endpoint;
-	char	   *jwt_algorithm;
+	KsJwtAlgorithm jwt_algorithm;
 	char	   *ingest_url;
 	int			connect_timeout_ms;
 	int			request_timeout_ms;
@@ -77,5 +119,9 @@ typedef struct KsSinkConfig
 
 extern KsSinkConfig *ks_load_config(const char *sink_name, MemoryContext cxt);
 extern const char *ks_route_table(KsSinkConfig *config, const char *qualified_name);
+extern const char *ks_ingestion_method_name(KsIngestionMethod method);
+extern const char *ks_format_name(KsFormat format);
+extern const char *ks_auth_name(KsAuth auth);
+extern const char *ks_jwt_algorithm_name(KsJwtAlgorithm algorithm);
 
 #endif							/* KS_WORKER_CONFIG_H */

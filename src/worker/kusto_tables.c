@@ -105,7 +105,7 @@ ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 				continue;
 			}
 			if (policy && kusto_streaming_off_text(message) &&
-				strcmp(config->ingestion_method, "managed") == 0)
+				config->ingestion_method == KS_METHOD_MANAGED)
 			{
 				/* a cluster without streaming (a new cluster's default): managed goes queued */
 				ereport(WARNING,
@@ -128,7 +128,7 @@ ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 		 * minutes later unless told (kusto_ddl.c): a stream meanwhile would
 		 * fail or lose values
 		 */
-		if (changed && strcmp(config->ingestion_method, "queued") != 0)
+		if (changed && config->ingestion_method != KS_METHOD_QUEUED)
 		{
 			char		message[768];
 

@@ -70,7 +70,7 @@ static KsShipOutcome
 merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 			  char *message, size_t size)
 {
-	bool		csv = strcmp(config->format, "csv") == 0;
+	bool		csv = config->format == KS_FORMAT_CSV;
 	char	   *name;
 	char	   *report = NULL;
 	KsShipOutcome outcome;
@@ -97,7 +97,7 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 
 	outcome = ks_ship_command(shipper, ks_kusto_create_merge(l->kusto_table, l->ncolumns, l->names, l->types),
 							  message, size);
-	if (outcome == KS_SHIP_ACKED && strcmp(config->ingestion_method, "queued") != 0)
+	if (outcome == KS_SHIP_ACKED && config->ingestion_method != KS_METHOD_QUEUED)
 	{
 		/*
 		 * The table may be new (a table that joined the publication): it
@@ -105,7 +105,7 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 		 */
 		outcome = ks_ship_command(shipper, ks_kusto_streaming_policy(l->kusto_table), message, size);
 		if (outcome != KS_SHIP_ACKED && kusto_streaming_off_text(message) &&
-			strcmp(config->ingestion_method, "managed") == 0)
+			config->ingestion_method == KS_METHOD_MANAGED)
 		{
 			/* a cluster without streaming: managed sends the table queued */
 			ereport(WARNING,
@@ -135,7 +135,7 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 	 * new columns' values (dataexplorer-docs: streaming ingestion and schema
 	 * changes).  Cleared before the layout's first batch goes out.
 	 */
-	if (strcmp(config->ingestion_method, "queued") != 0 &&
+	if (config->ingestion_method != KS_METHOD_QUEUED &&
 		ks_ship_command(shipper, ks_kusto_clear_streaming_schema(l->kusto_table), message, size) != KS_SHIP_ACKED)
 		return KS_SHIP_TRANSIENT;	/* not sent before it worked: retried */
 	/* what there is to report (kusto_sink.status.last_error) */
@@ -160,7 +160,7 @@ static KsShipOutcome
 check_columns(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 			  char *message, size_t size)
 {
-	bool		csv = strcmp(config->format, "csv") == 0;
+	bool		csv = config->format == KS_FORMAT_CSV;
 	char	   *schema;
 	List	   *have;
 	StringInfoData missing;

@@ -332,7 +332,7 @@ ks_progress_record(KsProgress *p, List *batches, const char *method)
 			t->ranges = lappend(t->ranges, r);
 		}
 		MemoryContextSwitchTo(oldcxt);
-		b->recorded = true;
+		ks_batch_set_state(b, KS_BATCH_RECORDED);
 	}
 	ks_sql_end(&txn);
 }

@@ -1,34 +1,30 @@
 /*-------------------------------------------------------------------------
  *
  * ship.c
- *	  The bridge from the sink worker to the ingest core (see ship.h): the
- *	  only file of the worker that drives src/kusto/.  (Elsewhere the core
- *	  is called only by src/api/test_connection.c, which probes a
- *	  connection from a backend, and by connection_options.c, which checks
- *	  URLs with the core's own rule, kusto_url_allowed; layouts.c reads a
- *	  Kusto schema with jansson, the core's JSON library.)
+ *	  The bridge from the sink worker to the ingest core (see ship.h): sends
+ *	  batches, takes the core's answers and hands each to the part of the
+ *	  batch's protocol it belongs to.  With in_doubt.c (what became of a
+ *	  send: status reads, and a batch in doubt) the only files of the worker
+ *	  that drive src/kusto/.  (Elsewhere the core is called only by
+ *	  src/api/test_connection.c, which probes a connection from a backend,
+ *	  and by connection_options.c, which checks URLs with the core's own
+ *	  rule, kusto_url_allowed; layouts.c reads a Kusto schema with jansson,
+ *	  the core's JSON library.)
  *
  * The core's transfers never raise PostgreSQL errors: an interrupt (SIGTERM,
  * postmaster death, or the worker's stop check: a configuration change)
  * makes the core cancel what it waits for within 100 ms, and the worker then
  * reacts at its next CHECK_FOR_INTERRUPTS() or configuration check.
  *
- * Exactly once (a batch with a batch_id) has two ways of making a second
- * send harmless.  Queued ingestion carries the ingest-by tag, and the
- * status table tells what became of a send.  A stream carries no tag, so
- * before a stream whose fate is unknown (a crash, a failure that may have
- * come after Kusto stored it) is sent again, Kusto is asked whether the
- * batch's first record is in the table, by its commit and change LSN: a
- * stream is stored whole or not at all, and the worker never splits the
- * records of one WAL record over two batches (keep_runs), so that record
- * belongs to this batch only.  Managed ingestion streams a batch and, once
- * a send of it went queued, keeps it queued (tagged).
+ * A batch in flight is SENDING, AWAITING_STATUS, PROBING or CHECKING_STATUS
+ * (batch.h): ks_ship_poll() takes each answer of the core and, by the
+ * batch's state, learns from sent() (here) or in_doubt.c what comes next:
+ * wait, send (again), or done.  How exactly once survives a second send:
+ * the top of in_doubt.c.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <time.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -40,24 +36,15 @@
 #include "decoder/escape.h"
 #include "kusto/kusto.h"
 #include "worker/crashpoint.h"
+#include "worker/in_doubt.h"
 #include "worker/ship.h"
-
-/* status polls: the first after this, then doubling up to the maximum */
-#define KS_POLL_FIRST_MS 250
-#define KS_POLL_MAX_MS 10000
-/* consecutive failed status reads before a batch counts as failed */
-#define KS_POLL_MAX_FAILURES 30
-
-/* kusto_sink.pending_resend_after: a rebuilt batch Pending this long is sent again */
-int			ks_pending_resend_after_ms = 600000;
 
 struct KsShipper
 {
 	kusto_client *client;
 	KsSinkConfig *config;
 	int			inflight;		/* batches handed to ks_ship_start, not yet done */
-	int			running;		/* operations of the core in flight */
-	List	   *polling;		/* KsBatch * queued, waiting for their status */
+	KsDoubt    *doubt;			/* status reads and batches in doubt (in_doubt.h) */
 };
 
 /* ks_ship_set_stop_check()'s function, or NULL */
@@ -89,7 +76,7 @@ ks_shipper_create(KsSinkConfig *config)
 
 	memset(&kc, 0, sizeof(kc));
 	kc.cluster_url = config->cluster_url;
-	kc.auth = config->auth;
+	kc.auth = ks_auth_name(config->auth);
 	kc.tenant_id = config->tenant_id;
 	kc.app_id = config->app_id;
 	kc.app_key = config->app_key;
@@ -101,7 +88,7 @@ ks_shipper_create(KsSinkConfig *config)
 	kc.federated_token_file = config->federated_token_file;
 	kc.certificate_file = config->certificate_file;
 	kc.private_key_file = config->private_key_file;
-	kc.jwt_algorithm = config->jwt_algorithm;
+	kc.jwt_algorithm = ks_jwt_algorithm_name(config->jwt_algorithm);
 	kc.authority_host = config->authority_host;
 	kc.ca_file = config->ca_file;
 	kc.proxy = config->proxy;
@@ -118,6 +105,7 @@ ks_shipper_create(KsSinkConfig *config)
 				 errhint("Fix the connection with kusto_sink.alter_connection().")));
 	kusto_client_set_interrupt(shipper->client, interrupted, NULL);
 	shipper->config = config;
+	shipper->doubt = ks_doubt_create(shipper->client, config);
 	return shipper;
 }
 
@@ -128,7 +116,7 @@ batch_mapping(KsSinkConfig *cfg, KsBatch *batch)
 	return batch->mapping != NULL ? batch->mapping : cfg->ingestion_mapping_ref;
 }
 
-/* Starts the ingestion of a batch with the sink's method (see ks_ship_start). */
+/* -> SENDING: starts the ingestion of a batch with the sink's method. */
 static void
 send_batch(KsShipper *shipper, KsBatch *batch)
 {
@@ -137,17 +125,18 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 	char		tag[64];
 	const char *tags[1];
 	bool		eo = batch->batch_id[0] != '\0';
+	const char *format = ks_format_name(cfg->format);
 
-	batch->polling = false;
+	ks_batch_set_state(batch, KS_BATCH_SENDING);
 	batch->polls = 0;
 	batch->poll_failures = 0;
 	memset(&o, 0, sizeof(o));
-	o.format = cfg->format;
+	o.format = format;
 	o.mapping = batch_mapping(cfg, batch);
 	o.flush_immediately = cfg->flush_immediately;
 	o.track_status = cfg->poll_for_ingestion_status;
 	o.raw_size = (size_t) batch->raw_bytes;
-	if (batch->batch_id[0] != '\0')
+	if (eo)
 	{
 		/* exactly once: the batch's own id, and Kusto skips it if it is there already */
 		snprintf(tag, sizeof(tag), "ingest-by:%s", batch->batch_id);
@@ -157,86 +146,44 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 		o.ntags = 1;
 		o.ingest_if_not_exists = batch->batch_id;
 	}
-	if (eo && strcmp(cfg->ingestion_method, "managed") == 0 &&
+	if (eo && cfg->ingestion_method == KS_METHOD_MANAGED &&
 		!batch->go_queued && batch->raw_bytes <= KUSTO_STREAMING_LIMIT)
 	{
 		/* exactly once, managed: the stream (checked in Kusto if in doubt) */
 		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
-							cfg->format, batch_mapping(cfg, batch),
+							format, batch_mapping(cfg, batch),
 							batch->gz.data, batch->gz.len, batch);
 	}
-	else if (strcmp(cfg->ingestion_method, "queued") == 0 ||
-			 (eo && strcmp(cfg->ingestion_method, "managed") == 0))
+	else if (cfg->ingestion_method == KS_METHOD_QUEUED ||
+			 (eo && cfg->ingestion_method == KS_METHOD_MANAGED))
 	{
 		batch->go_queued = true;
 		kusto_queued_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
 							batch->gz.data, batch->gz.len, batch);
 	}
-	else if (strcmp(cfg->ingestion_method, "managed") == 0)
+	else if (cfg->ingestion_method == KS_METHOD_MANAGED)
 		kusto_managed_ingest(shipper->client, cfg->database, batch->kusto_table, &o,
 							 batch->gz.data, batch->gz.len, batch);
 	else
 		kusto_stream_ingest(shipper->client, cfg->database, batch->kusto_table,
-							cfg->format, batch_mapping(cfg, batch),
+							format, batch_mapping(cfg, batch),
 							batch->gz.data, batch->gz.len, batch);
-	shipper->running++;
 }
 
 /*
- * Asks Kusto whether a batch sent without a tag is in its table: whether
- * the table holds its first record (see the top of this file).
+ * Starts a batch that waits to be sent (SEALED, RECORDED or IN_DOUBT): a
+ * batch in doubt is first looked for in Kusto (in_doubt.c), any other is
+ * sent.
  */
-static void
-start_probe(KsShipper *shipper, KsBatch *batch)
-{
-	KsSinkConfig *cfg = shipper->config;
-	StringInfoData q;
-
-	initStringInfo(&q);
-	ks_append_kql_name(&q, batch->kusto_table);
-	appendStringInfoString(&q, " | where ");
-	ks_append_kql_name(&q, cfg->commit_lsn_column);
-	appendStringInfo(&q, " == %llu and ", (unsigned long long) batch->first_commit_lsn);
-	ks_append_kql_name(&q, cfg->lsn_column);
-	appendStringInfo(&q, " == %llu | take 1 | count", (unsigned long long) batch->first_change_lsn);
-	batch->polling = false;
-	batch->probing = true;
-	kusto_count(shipper->client, cfg->database, q.data, batch);
-	pfree(q.data);
-	shipper->running++;
-}
-
 void
 ks_ship_start(KsShipper *shipper, KsBatch *batch)
 {
 	batch->retry_after_ms = 0;
 	shipper->inflight++;
-	if ((batch->resume || batch->resuming) && !batch->go_queued &&
-		strcmp(shipper->config->ingestion_method, "streaming") == 0)
-	{
-		/* a stream in doubt: is it there? */
-		batch->resume = false;
-		batch->resuming = true;
-		start_probe(shipper, batch);
-		return;
-	}
-	if (batch->resume || batch->resuming)
-	{
-		/*
-		 * Rebuilt after a restart: it may be in Kusto already, or on its
-		 * way.  Its status decides: sent again only if it never arrived.
-		 */
-		batch->resume = false;
-		batch->resuming = true;
-		batch->polling = true;
-		batch->polls = 0;
-		strlcpy(batch->source_id, batch->batch_id, sizeof(batch->source_id));
-		kusto_get_ingest_status(shipper->client, batch->source_id, batch);
-		shipper->running++;
-		return;
-	}
-	batch->resuming = false;
-	send_batch(shipper, batch);
+	if (batch->state == KS_BATCH_IN_DOUBT)
+		ks_doubt_resume(shipper->doubt, batch);
+	else
+		send_batch(shipper, batch);
 }
 
 static KsShipOutcome
@@ -254,8 +201,8 @@ outcome_of(const kusto_error *err)
 	}
 }
 
-static void
-describe(char *message, size_t size, const kusto_error *err)
+void
+ks_ship_describe(char *message, size_t size, const kusto_error *err)
 {
 	if (err->http_status > 0)
 		snprintf(message, size, "%s%s%s (HTTP %ld, %s)",
@@ -266,101 +213,52 @@ describe(char *message, size_t size, const kusto_error *err)
 }
 
 /*
- * What a status read means for the batch: done (acked or failed, with
- * outcome and message) or still pending (false).
+ * SENDING: the answer to a send.  Streamed, or queued without status reads:
+ * done.  Queued with them: its status decides (in_doubt.c).  Failed: done,
+ * in doubt when Kusto may have taken it, except that a managed stream Kusto
+ * refused before storing anything goes queued at once.
  */
-static bool
-status_outcome(KsBatch *batch, const kusto_ingest_status *st, KsShipOutcome *outcome,
-			   char *message, size_t size)
+static KsShipNext
+sent(KsShipper *shipper, KsBatch *batch, const kusto_error *err,
+	 const kusto_ingest_result *res, KsShipOutcome *outcome, char *message, size_t size)
 {
-	switch (st->state)
+	KsSinkConfig *cfg = shipper->config;
+	bool		eo = batch->batch_id[0] != '\0';
+	bool		tagless = eo && !batch->go_queued && cfg->ingestion_method != KS_METHOD_QUEUED;
+
+	if (*outcome != KS_SHIP_ACKED)
 	{
-		case KUSTO_INGEST_SUCCEEDED:
-			*outcome = KS_SHIP_ACKED;
-			return true;
-		case KUSTO_INGEST_ALREADY_INGESTED:
-			if (batch->partial)
-			{
-				/* the extent with its tag holds only part of it */
-				*outcome = KS_SHIP_PERMANENT;
-				snprintf(message, size,
-						 "batch %s was only partially ingested before; drop the extent tagged ingest-by:%s and retry it",
-						 batch->batch_id, batch->batch_id);
-				return true;
-			}
-			*outcome = KS_SHIP_ACKED;
-			return true;
-		case KUSTO_INGEST_PENDING:
-			return false;
-		case KUSTO_INGEST_UNKNOWN:
-			/* written before the message was queued: give storage a few tries */
-			if (batch->polls < 5)
-				return false;
-			*outcome = KS_SHIP_TRANSIENT;
-			snprintf(message, size, "the status of ingestion %s is missing from the status table",
-					 batch->source_id);
-			return true;
-		case KUSTO_INGEST_FAILED:
-			*outcome = st->permanent ? KS_SHIP_PERMANENT : KS_SHIP_TRANSIENT;
-			break;
-		case KUSTO_INGEST_PARTIALLY_SUCCEEDED:
-			batch->partial = true;
-			*outcome = KS_SHIP_PERMANENT;
-			break;
-		case KUSTO_INGEST_SKIPPED:
-			*outcome = KS_SHIP_PERMANENT;
-			break;
-	}
-	snprintf(message, size, "queued ingestion %s %s: %s%s%s", batch->source_id,
-			 kusto_ingest_state_name(st->state), st->error_code,
-			 st->error_code[0] && st->details[0] ? ": " : "", st->details);
-	return true;
-}
-
-/* Starts the status reads that are due; the ms until the next one, or -1. */
-static long
-start_due_polls(KsShipper *shipper)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	long		next = -1;
-	ListCell   *lc;
-
-	foreach(lc, shipper->polling)
-	{
-		KsBatch    *batch = (KsBatch *) lfirst(lc);
-
-		if (batch->next_poll_at <= now)
+		if (tagless && cfg->ingestion_method == KS_METHOD_MANAGED &&
+			(err->http_status == 413 ||
+			 strcmp(err->code, "BadRequest_StreamingIngestionPolicyNotEnabled") == 0 ||
+			 strcmp(err->code, "Stream_InputStreamTooLarge") == 0))
 		{
-			shipper->polling = foreach_delete_current(shipper->polling, lc);
-			kusto_get_ingest_status(shipper->client, batch->source_id, batch);
-			shipper->running++;
+			/* managed: Kusto refused the stream before storing anything */
+			batch->go_queued = true;
+			return KS_NEXT_SEND;
 		}
-		else
-		{
-			long		ms = (long) ((batch->next_poll_at - now) / 1000) + 1;
+		ks_ship_describe(message, size, err);
 
-			next = next < 0 ? ms : Min(next, ms);
+		/*
+		 * Exactly once, Kusto may have it: an unanswered queue post is
+		 * settled by its status, a stream that failed is looked for first.
+		 */
+		return ks_ship_finished(batch, *outcome,
+								(eo && res->maybe_queued) ||
+								(tagless && *outcome == KS_SHIP_TRANSIENT));
+	}
+	if (res->queued)
+	{
+		/* the queue took it */
+		ks_crash_point("after_queue");
+		snprintf(batch->source_id, sizeof(batch->source_id), "%s", res->source_id);
+		if (cfg->poll_for_ingestion_status)
+		{
+			ks_doubt_await_status(shipper->doubt, batch);
+			return KS_NEXT_WAIT;
 		}
 	}
-	return next;
-}
-
-static void
-poll_later(KsShipper *shipper, KsBatch *batch)
-{
-	long		ms = KS_POLL_FIRST_MS;
-	int			i;
-	MemoryContext oldcxt;
-
-	for (i = 0; i < batch->polls && ms < KS_POLL_MAX_MS; i++)
-		ms *= 2;
-	batch->polls++;
-	batch->polling = true;
-	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, KS_POLL_MAX_MS));
-	/* the list lives as long as the shipper, not in the caller's context */
-	oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(shipper));
-	shipper->polling = lappend(shipper->polling, batch);
-	MemoryContextSwitchTo(oldcxt);
+	return ks_ship_finished(batch, KS_SHIP_ACKED, false);
 }
 
 int
@@ -374,9 +272,12 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 
 	if (shipper->inflight == 0)
 		return 0;
-	next_poll = start_due_polls(shipper);
-	if (shipper->running > 0)
+	next_poll = ks_doubt_start_due(shipper->doubt);
+	if (shipper->inflight > ks_doubt_waiting(shipper->doubt))
+	{
+		/* (every batch in flight that waits for no status read has a request running) */
 		kusto_client_run(shipper->client, timeout_ms);
+	}
 	else if (timeout_ms > 0)
 	{
 		/* only status reads ahead: sleep until the next is due */
@@ -390,139 +291,46 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		KsBatch    *batch = (KsBatch *) user;
 		KsShipOutcome outcome = outcome_of(&err);
 		char		message[768] = "";
-		bool		was_poll = batch->polling;
-		bool		was_probe = batch->probing;
-		bool		tagless = batch->batch_id[0] != '\0' && !batch->go_queued &&
-			strcmp(shipper->config->ingestion_method, "queued") != 0;
 		kusto_ingest_result res = *kusto_op_result(op);
 		kusto_ingest_status st = *kusto_op_status(op);
 		long long	count = kusto_op_count(op);
+		KsShipNext	next;
 
 		kusto_op_free(op);
-		shipper->running--;
 		if (err.retry_after_s > 0)
 			batch->retry_after_ms = err.retry_after_s * 1000;
-		if (outcome != KS_SHIP_ACKED && was_poll && ++batch->poll_failures < KS_POLL_MAX_FAILURES)
+		switch (batch->state)
 		{
-			/* the status could not be read: the batch is still on its way */
-			poll_later(shipper, batch);
-			continue;
+			case KS_BATCH_SENDING:
+				next = sent(shipper, batch, &err, &res, &outcome, message, sizeof(message));
+				break;
+			case KS_BATCH_PROBING:
+				next = ks_doubt_probed(shipper->doubt, batch, &err, count, &outcome,
+									   message, sizeof(message));
+				break;
+			case KS_BATCH_AWAITING_STATUS:
+			case KS_BATCH_CHECKING_STATUS:
+				next = ks_doubt_status_read(shipper->doubt, batch, &err, &st, &outcome,
+											message, sizeof(message));
+				break;
+			default:
+				elog(ERROR, "kusto_sink: an answer from Kusto for a batch that is %s",
+					 ks_batch_state_name(batch->state));
+				next = KS_NEXT_WAIT;	/* keep the compiler quiet */
 		}
-		if (was_poll && outcome == KS_SHIP_ACKED)
-			batch->poll_failures = 0;
-		if (was_probe)
+		switch (next)
 		{
-			batch->probing = false;
-			if (outcome != KS_SHIP_ACKED)
-			{
-				/* asked again before the next send */
-				char		why[600];
-
-				describe(why, sizeof(why), &err);
-				snprintf(message, sizeof(message),
-						 "cannot tell whether batch %s is in Kusto table \"%s\": %s",
-						 batch->batch_id, batch->kusto_table, why);
-				outcome = KS_SHIP_TRANSIENT;
-				batch->resume = true;
-			}
-			else if (count == 0)
-			{
-				/* not there: send it */
-				batch->resuming = false;
+			case KS_NEXT_WAIT:
+				break;
+			case KS_NEXT_SEND:
 				send_batch(shipper, batch);
-				continue;
-			}
-			else
-				ereport(LOG,
-						(errmsg("kusto_sink sink \"%s\": batch %s is in Kusto already; not sent again",
-								shipper->config->name, batch->batch_id)));
+				break;
+			case KS_NEXT_DONE:
+				shipper->inflight--;
+				finished++;
+				done(arg, batch, outcome, outcome == KS_SHIP_ACKED ? NULL : message);
+				break;
 		}
-		else if (outcome != KS_SHIP_ACKED && tagless && !was_poll &&
-				 strcmp(shipper->config->ingestion_method, "managed") == 0 &&
-				 (err.http_status == 413 ||
-				  strcmp(err.code, "BadRequest_StreamingIngestionPolicyNotEnabled") == 0 ||
-				  strcmp(err.code, "Stream_InputStreamTooLarge") == 0))
-		{
-			/* managed: Kusto refused the stream before storing anything */
-			batch->go_queued = true;
-			send_batch(shipper, batch);
-			continue;
-		}
-		else if (outcome != KS_SHIP_ACKED)
-		{
-			describe(message, sizeof(message), &err);
-			/* a status that stays unreadable: settled by its status after the pause */
-			if (was_poll && batch->batch_id[0] != '\0')
-				batch->resume = true;
-			/* exactly once: an unanswered queue post is settled by its status */
-			if (!was_poll && batch->batch_id[0] != '\0' && res.maybe_queued)
-				batch->resume = true;
-			/* exactly once, a stream that failed: it may be there, ask first */
-			if (!was_poll && tagless && outcome == KS_SHIP_TRANSIENT)
-				batch->resume = true;
-		}
-		else if (was_poll && batch->resuming)
-		{
-			/* a rebuilt batch: already there, on its way, or to be sent again */
-			long long	age = st.updated_at > 0 ? (long long) time(NULL) - st.updated_at : 0;
-
-			/*
-			 * Pending: the message was (most likely) queued, so wait for it,
-			 * unless nothing moved for longer than the DM ever takes: then
-			 * the crash came between the status write and the queue post.
-			 */
-			if (st.state == KUSTO_INGEST_PENDING && age * 1000 < ks_pending_resend_after_ms)
-			{
-				poll_later(shipper, batch);
-				continue;
-			}
-			if (st.state == KUSTO_INGEST_PENDING)
-				ereport(LOG,
-						(errmsg("kusto_sink sink \"%s\": batch %s has been Pending for %lld s; sending it again (Kusto skips it if the first send lands meanwhile)",
-								shipper->config->name, batch->batch_id, age)));
-			if (st.state == KUSTO_INGEST_PENDING)
-				batch->go_queued = true;	/* the second send must carry the tag */
-			if ((st.state == KUSTO_INGEST_UNKNOWN || st.state == KUSTO_INGEST_FAILED) &&
-				batch->batch_id[0] != '\0' && !batch->go_queued &&
-				strcmp(shipper->config->ingestion_method, "managed") == 0)
-			{
-				/* managed: never queued, or failed there; was it streamed? */
-				start_probe(shipper, batch);
-				continue;
-			}
-			batch->resuming = false;
-			if (st.state == KUSTO_INGEST_UNKNOWN || st.state == KUSTO_INGEST_FAILED ||
-				st.state == KUSTO_INGEST_PENDING)
-			{
-				send_batch(shipper, batch);
-				continue;
-			}
-			if (!status_outcome(batch, &st, &outcome, message, sizeof(message)))
-			{
-				poll_later(shipper, batch);
-				continue;
-			}
-		}
-		else if (!was_poll && res.queued)
-		{
-			/* the queue took it */
-			ks_crash_point("after_queue");
-			snprintf(batch->source_id, sizeof(batch->source_id), "%s", res.source_id);
-			if (shipper->config->poll_for_ingestion_status)
-			{
-				poll_later(shipper, batch);
-				continue;
-			}
-		}
-		else if (was_poll && !status_outcome(batch, &st, &outcome, message, sizeof(message)))
-		{
-			poll_later(shipper, batch);
-			continue;
-		}
-		batch->polling = false;
-		shipper->inflight--;
-		finished++;
-		done(arg, batch, outcome, outcome == KS_SHIP_ACKED ? NULL : message);
 	}
 	return finished;
 }
@@ -537,7 +345,7 @@ ks_ship_inflight(KsShipper *shipper)
 size_t
 ks_ship_streaming_limit(KsShipper *shipper)
 {
-	return strcmp(shipper->config->ingestion_method, "streaming") == 0 ? KUSTO_STREAMING_LIMIT : 0;
+	return shipper->config->ingestion_method == KS_METHOD_STREAMING ? KUSTO_STREAMING_LIMIT : 0;
 }
 
 /* The pause before sending a failed batch again (see sink_worker.c). */
@@ -572,7 +380,7 @@ ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size)
 		kusto_free(json);
 		return KS_SHIP_ACKED;
 	}
-	describe(message, size, &err);
+	ks_ship_describe(message, size, &err);
 	return outcome_of(&err);
 }
 
@@ -600,7 +408,7 @@ ks_ship_read_schema(KsShipper *shipper, const char *table, char **schema,
 	{
 		if (strcmp(err.code, "BadRequest_EntityNotFound") == 0)
 			return KS_SHIP_ACKED;
-		describe(message, size, &err);
+		ks_ship_describe(message, size, &err);
 		return outcome_of(&err);
 	}
 	t = kusto_result_primary(r);

@@ -4,12 +4,15 @@
  *	  Sending batches to Kusto through the ingest core, without blocking the
  *	  worker: the bridge between the worker (PostgreSQL) and src/kusto/.
  *
- * ks_ship_start() begins sending a sealed batch with the sink's ingestion
- * method; ks_ship_poll() drives the transfers for at most timeout_ms and
- * reports each finished batch to done() with its outcome: acknowledged
+ * ks_ship_start() begins sending a batch that waits to be sent (SEALED,
+ * RECORDED or IN_DOUBT: batch.h) with the sink's ingestion method, after
+ * finding out whether Kusto has it already when it is in doubt
+ * (in_doubt.h); ks_ship_poll() drives the transfers for at most timeout_ms
+ * and reports each finished batch to done() with its outcome: acknowledged
  * (queued: the queue accepted it, or its status became Succeeded when
  * poll_for_ingestion_status is on; streaming: 200), a transient failure (the
- * core's retries ran out: send it again later), or a permanent one.
+ * core's retries ran out: send it again later), or a permanent one.  The
+ * batch is then ACKED, or in the state its next send starts from.
  * ks_ship_command() and ks_ship_table_schema() run management commands and
  * wait (kusto_tables.c prepares the sink's Kusto tables with them).
  * Messages never contain secrets.
@@ -34,6 +37,7 @@ typedef void (*KsShipDone) (void *arg, KsBatch *batch, KsShipOutcome outcome,
 
 typedef struct KsShipper KsShipper;
 
+/* kusto_sink.pending_resend_after (in_doubt.c) */
 extern int	ks_pending_resend_after_ms;
 
 /*

@@ -14,6 +14,7 @@
 #include "utils/json.h"
 
 #include "common/kusto_name.h"
+#include "decoder/colrules.h"
 #include "decoder/options.h"
 #include "worker/jsonb_pairs.h"
 #include "worker/sink_options.h"
@@ -25,7 +26,8 @@ typedef enum KsSinkOptionKind
 	KS_SINK_BOOL,
 	KS_SINK_KUSTO_NAME,			/* a Kusto entity name */
 	KS_SINK_METADATA,			/* the output plugin's metadata list */
-	KS_SINK_TABLES				/* {"schema.table": "KustoTable", ...} */
+	KS_SINK_TABLES,				/* {"schema.table": "KustoTable", ...} */
+	KS_SINK_COLUMNS				/* the output plugin's column rules (colrules.h) */
 } KsSinkOptionKind;
 
 typedef struct KsSinkOption
@@ -63,6 +65,7 @@ static const KsSinkOption sink_options[] = {
 	{"unchanged_toast_column", KS_SINK_KUSTO_NAME},
 	{"create_table", KS_SINK_BOOL, 0, 0, {NULL}, "false"},
 	{"snapshot", KS_SINK_BOOL, 0, 0, {NULL}, "true"},
+	{"columns", KS_SINK_COLUMNS},
 };
 
 #define NUM_SINK_OPTIONS (sizeof(sink_options) / sizeof(sink_options[0]))
@@ -204,6 +207,11 @@ check_option(const KsSinkOption *o, const KsJsonPair *p, StringInfo out)
 		case KS_SINK_TABLES:
 			check_tables(p);
 			appendStringInfoString(out, ks_jsonb_pair_text(p));
+			return;
+		case KS_SINK_COLUMNS:
+			text = json_text(p);
+			(void) ks_parse_column_rules(text);
+			appendStringInfoString(out, text);
 			return;
 		case KS_SINK_KUSTO_NAME:
 		case KS_SINK_METADATA:

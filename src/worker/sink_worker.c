@@ -242,11 +242,12 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	SpinLockRelease(&MyWorker->slot->mutex);
 	ks_slot_set_error(MyWorker->slot, message);
 
-	if (outcome == KS_SHIP_PERMANENT && strcmp(MyWorker->config->on_error, "dead_letter") == 0)
+	if (outcome == KS_SHIP_PERMANENT && MyWorker->config->on_error == KS_ON_ERROR_DEAD_LETTER)
 	{
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\", stored in kusto_sink.dead_letter: %s",
 						MyWorker->config->name, (long long) batch->nrecords, batch->kusto_table, message)));
+		ks_batch_set_state(batch, KS_BATCH_REJECTED);
 		ks_dead_letters_reject(MyWorker->dead_letters, batch, message);
 		return;
 	}
@@ -325,7 +326,7 @@ start_ready(void)
 
 		if (MyWorker->inflight >= KS_MAX_INFLIGHT || MyWorker->error_stop)
 			break;
-		if (MyWorker->eo && !batch->recorded)
+		if (MyWorker->eo && batch->state == KS_BATCH_SEALED)
 			continue;			/* its row is committed first (record_ready) */
 		if (batch->retry_at > now)
 		{
@@ -375,6 +376,24 @@ end_error_pause(void)
 }
 
 /*
+ * The one wait for the batches in flight: takes the transfers' answers for
+ * at most timeout_ms, or, with none in flight (batches wait for their retry,
+ * or nothing is to be sent), sleeps on the latch as long.
+ */
+static void
+wait_for_shipping(long timeout_ms)
+{
+	if (ks_ship_inflight(MyWorker->shipper) > 0)
+		ks_ship_poll(MyWorker->shipper, timeout_ms, ship_done, NULL);
+	else
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
  * A configuration change: the transfers in flight (and, with ship, the
  * batches due now: never one that waits for its retry) get what is left of
  * KS_CHANGE_GRACE_MS to finish and their answers are taken; then the core
@@ -392,11 +411,10 @@ finish_for_change(bool ship)
 			start_ready();
 		if (ks_ship_inflight(MyWorker->shipper) == 0)
 			break;
-		ks_ship_poll(MyWorker->shipper, 50, ship_done, NULL);
+		wait_for_shipping(50);
 	}
 	/* the answers of what was cancelled */
-	if (ks_ship_inflight(MyWorker->shipper) > 0)
-		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
+	ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 }
 
 /* Is a batch waiting for its retry (Kusto failed it)? */
@@ -457,7 +475,7 @@ wait_for_room(void)
 		{
 			KsBatch    *b = (KsBatch *) lfirst(lc);
 
-			if (!b->recorded && !b->spilled && ++in_memory > KS_MAX_INFLIGHT)
+			if (b->state == KS_BATCH_SEALED && !b->spilled && ++in_memory > KS_MAX_INFLIGHT)
 				ks_batch_spill(b);
 		}
 		start_ready();
@@ -480,15 +498,8 @@ wait_for_room(void)
 		ks_ship_poll(MyWorker->shipper, 0, ship_done, NULL);
 		if (list_length(MyWorker->ready) == 0)
 			break;
-		if (ks_ship_inflight(MyWorker->shipper) > 0)
-			ks_ship_poll(MyWorker->shipper, 100, ship_done, NULL);
-		else
-		{
-			/* only batches waiting for their retry: sleep, do not spin */
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 100, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
+		/* (only batches waiting for their retry: it sleeps, it does not spin) */
+		wait_for_shipping(100);
 		if (MyWorker->error_stop)
 		{
 			/* nothing can be shipped: hold here, the status says why */
@@ -636,15 +647,15 @@ eo_replay(RouteEntry *route, const char *data, int len, XLogRecPtr lsn,
 		b = open_batch(kusto_table);
 		b->layout = route->layout;
 		strlcpy(b->batch_id, r->id, sizeof(b->batch_id));
-		b->recorded = true;
-		b->resume = true;
 		r->rebuild = b;
 	}
 	b = r->rebuild;
 	ks_batch_add(b, data, len, lsn, commit_lsn, index);
 	if (commit_lsn == r->last_lsn && index == r->last_index)
 	{
+		/* its row is there already, and Kusto may have it: settled idempotently */
 		ks_batch_seal(b);
+		ks_batch_set_state(b, KS_BATCH_IN_DOUBT);
 		MyWorker->ready = lappend(MyWorker->ready, b);
 		r->rebuild = NULL;
 	}
@@ -892,13 +903,14 @@ record_ready(void)
 	{
 		KsBatch    *b = (KsBatch *) lfirst(lc);
 
-		if (b->recorded || b->dead_letter_id != 0)
+		if (b->state != KS_BATCH_SEALED || b->dead_letter_id != 0)
 			continue;
 		fresh = lappend(fresh, b);
 	}
 	if (fresh == NIL)
 		return;
-	ks_progress_record(MyWorker->progress, fresh, MyWorker->config->ingestion_method);
+	ks_progress_record(MyWorker->progress, fresh,
+					   ks_ingestion_method_name(MyWorker->config->ingestion_method));
 	list_free(fresh);
 	ks_crash_point("after_record");
 }
@@ -937,6 +949,23 @@ publish_progress(void)
 	MyWorker->slot->decoded_lsn = ks_decode_position(MyWorker->stream);
 	MyWorker->slot->oldest_pending = oldest;
 	SpinLockRelease(&MyWorker->slot->mutex);
+}
+
+/*
+ * How long the loop waits once decoding caught up: a turn of the transfers
+ * in flight; else until the next batch is due, at most KS_IDLE_POLL_MS (the
+ * WAL poll), or a second while a rejection holds the sink.
+ */
+static long
+idle_wait_ms(long due_ms)
+{
+	if (ks_ship_inflight(MyWorker->shipper) > 0)
+		return KS_IDLE_POLL_MS;
+	if (MyWorker->error_stop)
+		return 1000;
+	if (due_ms >= 0)
+		return Min(KS_IDLE_POLL_MS, Max(due_ms, 1));
+	return KS_IDLE_POLL_MS;
 }
 
 /* Exits so that the launcher neither counts a failure nor waits to restart. */
@@ -1114,10 +1143,10 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ks_prepare_kusto_tables(MyWorker->shipper, MyWorker->config);
 	}
 	MyWorker->stream = ks_decode_start(MyWorker->config->slot_name, MyWorker->config->plugin_options, &hooks);
-	if (MyWorker->config->exactly_once)
+	if (MyWorker->config->delivery_guarantee == KS_EXACTLY_ONCE)
 	{
 		/* the validator's preconditions, on the configuration it runs with */
-		bool		queued = ks_check_exactly_once(MyWorker->config->ingestion_method,
+		bool		queued = ks_check_exactly_once(ks_ingestion_method_name(MyWorker->config->ingestion_method),
 												   MyWorker->config->poll_for_ingestion_status,
 												   MyWorker->config->lsn_column != NULL,
 												   MyWorker->config->commit_lsn_column != NULL);
@@ -1148,7 +1177,8 @@ run_sink(KsSinkSlot *slot, const char *name)
 		ks_slot_set_error(slot, message);
 	}
 
-	MyWorker->dead_letters = ks_dead_letters_create(name, MyWorker->config->format, MyWorker->batch_cxt);
+	MyWorker->dead_letters = ks_dead_letters_create(name, ks_format_name(MyWorker->config->format),
+												   MyWorker->batch_cxt);
 	MyWorker->snapshot = ks_snapshot_start(name, MyWorker->config->plugin_options);
 	ks_snapshot_refresh(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
 	MyWorker->next_snapshot_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), KS_SNAPSHOT_CHECK_MS);
@@ -1241,20 +1271,7 @@ run_sink(KsSinkSlot *slot, const char *name)
 
 		if (!caught_up)
 			continue;
-		if (MyWorker->inflight > 0)
-			ks_ship_poll(MyWorker->shipper, KS_IDLE_POLL_MS, ship_done, NULL);
-		else
-		{
-			long		timeout = KS_IDLE_POLL_MS;
-
-			if (MyWorker->error_stop)
-				timeout = 1000;
-			else if (wait_ms >= 0)
-				timeout = Min(timeout, Max(wait_ms, 1));
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 timeout, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
+		wait_for_shipping(idle_wait_ms(wait_ms));
 		end_error_pause();
 	}
 }

@@ -49,6 +49,7 @@
 
 #include "compat.h"
 #include "decoder/options.h"
+#include "decoder/pubfilter.h"
 #include "decoder/record.h"
 #include "decoder/relinfo.h"
 #include "worker/snapshot.h"
@@ -56,6 +57,8 @@
 #include "worker/worker_sql.h"
 
 #define KS_SNAPSHOT_LOCK_RETRY_MS 200	/* pause after a chunk found its table busy */
+#define KS_SNAPSHOT_FILTERED_FACTOR 16	/* a chunk reads at most this many times
+										 * its rows (a row filter leaves rows out) */
 
 /* A table whose rows are still being read. */
 typedef struct SnapTable
@@ -309,6 +312,7 @@ typedef struct ChunkRead
 	size_t		max_bytes;
 	ArrayBuildState *records;
 	int			nrecords;
+	int64		examined;		/* rows read, also those a row filter left out */
 	size_t		bytes;
 	MemoryContext row_cxt;
 	StringInfoData buf;
@@ -527,9 +531,10 @@ key_scan_keys(KeyIndex *k, Datum *after, ScanKey keys)
 }
 
 /*
- * Renders the row in the slot into the chunk.  The table's tuple may point
- * to TOAST values, which a record would take for unchanged ones: they are
- * fetched first.
+ * Renders the row in the slot into the chunk, when the publications' row
+ * filter for inserts passes it (the columns are the column list's, as for
+ * decoding: relinfo.h).  The table's tuple may point to TOAST values, which
+ * a record would take for unchanged ones: they are fetched first.
  */
 static void
 add_row(ChunkRead *c, TupleTableSlot *slot)
@@ -539,6 +544,15 @@ add_row(ChunkRead *c, TupleTableSlot *slot)
 	HeapTuple	row = tup;
 	text	   *record;
 
+	/* a publication's row filter: only the rows an insert of theirs would send */
+	if (++c->examined >= (int64) c->max_rows * KS_SNAPSHOT_FILTERED_FACTOR)
+		c->full = true;
+	if (ks_pubfilter_apply(c->info->pubfilter, KS_ROW_INSERT, NULL, tup) == KS_ROW_SKIP)
+	{
+		if (should_free)
+			heap_freetuple(tup);
+		return;
+	}
 	if (HeapTupleHasExternal(tup))
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(c->row_cxt);

@@ -81,6 +81,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHER
 	'and drops the slot');
 $kusto->admin('POST', '/admin/reset', {});
 
+Sinks::batch_moves_ok($node);
 $node->stop;
 $kusto->stop;
 done_testing();

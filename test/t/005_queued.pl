@@ -101,5 +101,6 @@ ok($node->poll_query_until('postgres', "SELECT rows_sent = $sent + 5 FROM kusto_
 cmp_ok($kusto->count($db, 'Orders'), '<', 567, 'while the DM has not ingested it yet');
 is($kusto->wait_count($db, 'Orders', 567), 567, 'and it arrives later');
 
+Sinks::batch_moves_ok($node);
 $node->stop;
 done_testing();

@@ -12,6 +12,7 @@ use Test::More;
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
 use ExactlyOnce;
+use Sinks;
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
 my $db = 'Eo';
@@ -124,6 +125,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.batch WHERE NOT
 
 $node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('eo')");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.progress'), '0', 'drop_sink removes the progress');
+Sinks::batch_moves_ok($node);
 $node->stop;
 $kusto->stop;
 done_testing();

@@ -14,6 +14,7 @@ use Time::HiRes qw(usleep);
 use lib $ENV{KS_ROOT} . '/test/t';
 use KustoEmulator;
 use ExactlyOnce;
+use Sinks;
 
 my $kusto = KustoEmulator->new('ingestion-delay-ms' => 200);
 my $db = 'Eos';
@@ -147,6 +148,7 @@ exactly_once('a table that is not a source is not decoded');
 
 $node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('eos')");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.batch'), '0', 'nothing left in flight');
+Sinks::batch_moves_ok($node);
 $node->stop;
 $kusto->stop;
 done_testing();

@@ -12,11 +12,16 @@
 #       alter_sink, then waits until the new worker runs: the old one still
 #       says running until it has settled and exited, so a poll for the state
 #       alone would pass at once
+#   Sinks::batch_moves_ok($node)
+#       a test that no batch made a move of state its protocol does not allow
+#       (src/worker/batch.h; batch.c logs such a move as a WARNING)
 package Sinks;
 
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
 
 sub start_node
 {
@@ -58,6 +63,14 @@ sub alter_and_wait
 	$node->safe_psql('postgres', "SELECT kusto_sink.alter_sink('$sink', '$options')");
 	return $node->poll_query_until('postgres',
 		"SELECT state = 'running' AND worker_pid <> $pid FROM kusto_sink.status WHERE name = '$sink'");
+}
+
+sub batch_moves_ok
+{
+	my ($node) = @_;
+	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	return Test::More::unlike($log, qr/moved from state "[^"]*" to "[^"]*", which is not a move of its protocol/,
+		'every batch moved through its states as src/worker/batch.h has them');
 }
 
 1;

@@ -1,0 +1,320 @@
+/*-------------------------------------------------------------------------
+ *
+ * in_doubt.c
+ *	  Finding out what became of a batch in Kusto: status reads of queued
+ *	  sends, and the settling of an exactly-once batch in doubt (see
+ *	  in_doubt.h; the states are in batch.h).
+ *
+ * Exactly once (a batch with a batch_id) has two ways of making a second
+ * send harmless.  Queued ingestion carries the ingest-by tag, and the
+ * status table tells what became of a send.  A stream carries no tag, so
+ * before a stream whose fate is unknown (a crash, a failure that may have
+ * come after Kusto stored it) is sent again, Kusto is asked whether the
+ * batch's first record is in the table, by its commit and change LSN: a
+ * stream is stored whole or not at all, and the worker never splits the
+ * records of one WAL record over two batches (keep_runs), so that record
+ * belongs to this batch only.  Managed ingestion streams a batch and, once
+ * a send of it went queued, keeps it queued (tagged): a managed batch in
+ * doubt reads its status first, and is probed when it was never queued.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "decoder/escape.h"
+#include "worker/in_doubt.h"
+
+/* status reads: the first after this, then doubling up to the maximum */
+#define KS_POLL_FIRST_MS 250
+#define KS_POLL_MAX_MS 10000
+/* consecutive failed status reads before a batch counts as failed */
+#define KS_POLL_MAX_FAILURES 30
+/* an Unknown status (written before the queue post?) is read this often first */
+#define KS_POLL_UNKNOWN_TRIES 5
+
+/* kusto_sink.pending_resend_after: a rebuilt batch Pending this long is sent again */
+int			ks_pending_resend_after_ms = 600000;
+
+struct KsDoubt
+{
+	kusto_client *client;
+	KsSinkConfig *config;
+	List	   *waiting;		/* KsBatch *, waiting for their next status read */
+};
+
+KsDoubt *
+ks_doubt_create(kusto_client *client, KsSinkConfig *config)
+{
+	KsDoubt    *doubt = MemoryContextAllocZero(TopMemoryContext, sizeof(KsDoubt));
+
+	doubt->client = client;
+	doubt->config = config;
+	return doubt;
+}
+
+/* Schedules the batch's next status read: 250 ms after the first, doubling. */
+static void
+poll_later(KsDoubt *doubt, KsBatch *batch)
+{
+	long		ms = KS_POLL_FIRST_MS;
+	int			i;
+	MemoryContext oldcxt;
+
+	for (i = 0; i < batch->polls && ms < KS_POLL_MAX_MS; i++)
+		ms *= 2;
+	batch->polls++;
+	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, KS_POLL_MAX_MS));
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	doubt->waiting = lappend(doubt->waiting, batch);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Asks Kusto whether a batch sent without a tag is in its table: whether
+ * the table holds its first record (see the top of this file).
+ */
+static void
+start_probe(KsDoubt *doubt, KsBatch *batch)
+{
+	KsSinkConfig *cfg = doubt->config;
+	StringInfoData q;
+
+	initStringInfo(&q);
+	ks_append_kql_name(&q, batch->kusto_table);
+	appendStringInfoString(&q, " | where ");
+	ks_append_kql_name(&q, cfg->commit_lsn_column);
+	appendStringInfo(&q, " == %llu and ", (unsigned long long) batch->first_commit_lsn);
+	ks_append_kql_name(&q, cfg->lsn_column);
+	appendStringInfo(&q, " == %llu | take 1 | count", (unsigned long long) batch->first_change_lsn);
+	ks_batch_set_state(batch, KS_BATCH_PROBING);
+	kusto_count(doubt->client, cfg->database, q.data, batch);
+	pfree(q.data);
+}
+
+/*
+ * IN_DOUBT -> PROBING (a stream) or CHECKING_STATUS (a queued send, or a
+ * managed one): starts finding out whether Kusto has the batch.
+ */
+void
+ks_doubt_resume(KsDoubt *doubt, KsBatch *batch)
+{
+	Assert(batch->state == KS_BATCH_IN_DOUBT);
+	if (!batch->go_queued && doubt->config->ingestion_method == KS_METHOD_STREAMING)
+	{
+		/* a stream in doubt: is it there? */
+		start_probe(doubt, batch);
+		return;
+	}
+
+	/*
+	 * It may be in Kusto already, or on its way.  Its status decides: sent
+	 * again only if it never arrived.
+	 */
+	ks_batch_set_state(batch, KS_BATCH_CHECKING_STATUS);
+	batch->polls = 0;
+	strlcpy(batch->source_id, batch->batch_id, sizeof(batch->source_id));
+	kusto_get_ingest_status(doubt->client, batch->source_id, batch);
+}
+
+/* SENDING -> AWAITING_STATUS: the queue took the batch; its status decides. */
+void
+ks_doubt_await_status(KsDoubt *doubt, KsBatch *batch)
+{
+	ks_batch_set_state(batch, KS_BATCH_AWAITING_STATUS);
+	poll_later(doubt, batch);
+}
+
+/* Starts the status reads that are due; the ms until the next one, or -1. */
+long
+ks_doubt_start_due(KsDoubt *doubt)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		next = -1;
+	ListCell   *lc;
+
+	foreach(lc, doubt->waiting)
+	{
+		KsBatch    *batch = (KsBatch *) lfirst(lc);
+
+		if (batch->next_poll_at <= now)
+		{
+			doubt->waiting = foreach_delete_current(doubt->waiting, lc);
+			kusto_get_ingest_status(doubt->client, batch->source_id, batch);
+		}
+		else
+		{
+			long		ms = (long) ((batch->next_poll_at - now) / 1000) + 1;
+
+			next = next < 0 ? ms : Min(next, ms);
+		}
+	}
+	return next;
+}
+
+int
+ks_doubt_waiting(KsDoubt *doubt)
+{
+	return list_length(doubt->waiting);
+}
+
+/* PROBING: the count of the batch's first record in its table. */
+KsShipNext
+ks_doubt_probed(KsDoubt *doubt, KsBatch *batch, const kusto_error *err, long long count,
+				KsShipOutcome *outcome, char *message, size_t size)
+{
+	Assert(batch->state == KS_BATCH_PROBING);
+	if (*outcome != KS_SHIP_ACKED)
+	{
+		/* asked again before the next send */
+		char		why[600];
+
+		ks_ship_describe(why, sizeof(why), err);
+		snprintf(message, size, "cannot tell whether batch %s is in Kusto table \"%s\": %s",
+				 batch->batch_id, batch->kusto_table, why);
+		*outcome = KS_SHIP_TRANSIENT;
+		return ks_ship_finished(batch, *outcome, true);
+	}
+	if (count == 0)
+		return KS_NEXT_SEND;	/* not there: send it */
+	ereport(LOG,
+			(errmsg("kusto_sink sink \"%s\": batch %s is in Kusto already; not sent again",
+					doubt->config->name, batch->batch_id)));
+	return ks_ship_finished(batch, KS_SHIP_ACKED, false);
+}
+
+/*
+ * What a final status means for the batch: done (acked or failed, with
+ * outcome and message) or still pending (false).
+ */
+static bool
+status_outcome(KsBatch *batch, const kusto_ingest_status *st, KsShipOutcome *outcome,
+			   char *message, size_t size)
+{
+	switch (st->state)
+	{
+		case KUSTO_INGEST_SUCCEEDED:
+			*outcome = KS_SHIP_ACKED;
+			return true;
+		case KUSTO_INGEST_ALREADY_INGESTED:
+			if (batch->partial)
+			{
+				/* the extent with its tag holds only part of it */
+				*outcome = KS_SHIP_PERMANENT;
+				snprintf(message, size,
+						 "batch %s was only partially ingested before; drop the extent tagged ingest-by:%s and retry it",
+						 batch->batch_id, batch->batch_id);
+				return true;
+			}
+			*outcome = KS_SHIP_ACKED;
+			return true;
+		case KUSTO_INGEST_PENDING:
+			return false;
+		case KUSTO_INGEST_UNKNOWN:
+			/* written before the message was queued: give storage a few tries */
+			if (batch->polls < KS_POLL_UNKNOWN_TRIES)
+				return false;
+			*outcome = KS_SHIP_TRANSIENT;
+			snprintf(message, size, "the status of ingestion %s is missing from the status table",
+					 batch->source_id);
+			return true;
+		case KUSTO_INGEST_FAILED:
+			*outcome = st->permanent ? KS_SHIP_PERMANENT : KS_SHIP_TRANSIENT;
+			break;
+		case KUSTO_INGEST_PARTIALLY_SUCCEEDED:
+			batch->partial = true;
+			*outcome = KS_SHIP_PERMANENT;
+			break;
+		case KUSTO_INGEST_SKIPPED:
+			*outcome = KS_SHIP_PERMANENT;
+			break;
+	}
+	snprintf(message, size, "queued ingestion %s %s: %s%s%s", batch->source_id,
+			 kusto_ingest_state_name(st->state), st->error_code,
+			 st->error_code[0] && st->details[0] ? ": " : "", st->details);
+	return true;
+}
+
+/*
+ * CHECKING_STATUS, the status read: is the earlier send there already, on
+ * its way, or to be sent again?
+ */
+static KsShipNext
+checked(KsDoubt *doubt, KsBatch *batch, const kusto_ingest_status *st,
+		KsShipOutcome *outcome, char *message, size_t size)
+{
+	long long	age = st->updated_at > 0 ? (long long) time(NULL) - st->updated_at : 0;
+	bool		never_there = st->state == KUSTO_INGEST_UNKNOWN || st->state == KUSTO_INGEST_FAILED;
+
+	Assert(batch->batch_id[0] != '\0');
+
+	/*
+	 * Pending: the message was (most likely) queued, so wait for it, unless
+	 * nothing moved for longer than the DM ever takes: then the crash came
+	 * between the status write and the queue post.
+	 */
+	if (st->state == KUSTO_INGEST_PENDING && age * 1000 < ks_pending_resend_after_ms)
+	{
+		poll_later(doubt, batch);
+		return KS_NEXT_WAIT;
+	}
+	if (st->state == KUSTO_INGEST_PENDING)
+	{
+		ereport(LOG,
+				(errmsg("kusto_sink sink \"%s\": batch %s has been Pending for %lld s; sending it again (Kusto skips it if the first send lands meanwhile)",
+						doubt->config->name, batch->batch_id, age)));
+		batch->go_queued = true;	/* the second send must carry the tag */
+		return KS_NEXT_SEND;
+	}
+	if (never_there && !batch->go_queued && doubt->config->ingestion_method == KS_METHOD_MANAGED)
+	{
+		/* managed: never queued, or failed there; was it streamed? */
+		start_probe(doubt, batch);
+		return KS_NEXT_WAIT;
+	}
+	if (never_there)
+		return KS_NEXT_SEND;
+	if (!status_outcome(batch, st, outcome, message, size))
+	{
+		/* (not reached: Pending and Unknown are taken care of above) */
+		ks_batch_set_state(batch, KS_BATCH_AWAITING_STATUS);
+		poll_later(doubt, batch);
+		return KS_NEXT_WAIT;
+	}
+	return ks_ship_finished(batch, *outcome, false);
+}
+
+/* AWAITING_STATUS or CHECKING_STATUS: a status read answered (or failed). */
+KsShipNext
+ks_doubt_status_read(KsDoubt *doubt, KsBatch *batch, const kusto_error *err,
+					 const kusto_ingest_status *st, KsShipOutcome *outcome,
+					 char *message, size_t size)
+{
+	Assert(batch->state == KS_BATCH_AWAITING_STATUS ||
+		   batch->state == KS_BATCH_CHECKING_STATUS);
+	if (*outcome != KS_SHIP_ACKED)
+	{
+		if (++batch->poll_failures < KS_POLL_MAX_FAILURES)
+		{
+			/* the status could not be read: the batch is still on its way */
+			poll_later(doubt, batch);
+			return KS_NEXT_WAIT;
+		}
+		/* a status that stays unreadable: exactly once, settled by its status after the pause */
+		ks_ship_describe(message, size, err);
+		return ks_ship_finished(batch, *outcome, batch->batch_id[0] != '\0');
+	}
+	batch->poll_failures = 0;
+	if (batch->state == KS_BATCH_CHECKING_STATUS)
+		return checked(doubt, batch, st, outcome, message, size);
+	if (!status_outcome(batch, st, outcome, message, size))
+	{
+		poll_later(doubt, batch);
+		return KS_NEXT_WAIT;
+	}
+	return ks_ship_finished(batch, *outcome, false);
+}
