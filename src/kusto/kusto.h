@@ -358,6 +358,16 @@ extern long kusto_retry_delay_ms(int attempt, int max_attempts, const kusto_erro
 extern bool kusto_managed_fallback(const kusto_error *err, int *memo_s);
 /* true when the error says streaming is off (table or cluster): a hint's case */
 extern bool kusto_streaming_off(const kusto_error *err);
+/*
+ * The managed clients' memory (streaming_memo.c) for callers that stream and
+ * queue themselves: kusto_streaming_unavailable() is the Kusto code that made
+ * the table go queued for now (else NULL); kusto_streaming_note() remembers
+ * a failed stream as kusto_managed_fallback() says.
+ */
+extern const char *kusto_streaming_unavailable(kusto_client *client, const char *db,
+											   const char *table);
+extern void kusto_streaming_note(kusto_client *client, const char *db, const char *table,
+								 const kusto_error *err);
 /* the same for a text that carries Kusto's error code (an error's message) */
 extern bool kusto_streaming_off_text(const char *text);
 /* true when it says streaming is off on the whole cluster */

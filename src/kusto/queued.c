@@ -491,6 +491,21 @@ kusto_managed_fallback(const kusto_error *err, int *memo_s)
 	return err->status == KUSTO_ERR_TRANSIENT;
 }
 
+const char *
+kusto_streaming_unavailable(kusto_client *c, const char *db, const char *table)
+{
+	return kusto_streaming_memo_find(c, db, table);
+}
+
+void
+kusto_streaming_note(kusto_client *c, const char *db, const char *table, const kusto_error *err)
+{
+	int			memo_s;
+
+	if (kusto_managed_fallback(err, &memo_s) && memo_s > 0)
+		kusto_streaming_memo_note(c, db, table, memo_s, err->code[0] ? err->code : "NotFound");
+}
+
 kusto_op *
 kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 					 const kusto_ingest_options *o, const void *gz, size_t gz_len, void *user)

@@ -90,6 +90,35 @@ ok($node->poll_query_until('postgres',
 like(slurp_file($node->logfile), qr/HINT:  Enable streaming ingestion on the cluster, or use the sink option ingestion_method "managed" or "queued"\./,
 	'with the hint');
 sql(q{SELECT kusto_sink.drop_sink('cs'); SELECT kusto_sink.drop_sink('cm')});
+
+# without create_table: the Kusto tables are the user's
+$kusto->mgmt($db, ".create table Nm (id:int, v:string, $KustoEmulator::METADATA_COLUMNS)");
+$kusto->mgmt($db, ".create table Ns (id:int, v:string, $KustoEmulator::METADATA_COLUMNS)");
+sql(q{CREATE TABLE nm (id int PRIMARY KEY, v text); CREATE TABLE ns (id int PRIMARY KEY, v text)});
+sql(q{SELECT kusto_sink.create_sink('nm', 'emu', 'nm', 'Names', 'Nm',
+	'{"ingestion_method": "managed", "batch_interval_ms": 50, "batch_size": 20}')});
+sql(q{INSERT INTO nm SELECT g, 'm' FROM generate_series(1, 100) g});
+is($kusto->wait_count($db, 'Nm', 100), 100, 'managed without create_table on a cluster without streaming: every row, queued');
+# (the batches in flight when the first stream was refused tried too)
+my $streams = $kusto->admin('GET', '/admin/stats')->{requests}{streaming} // 0;
+sql(q{INSERT INTO nm SELECT g, 'm' FROM generate_series(101, 200) g});
+is($kusto->wait_count($db, 'Nm', 200), 200, 'and the next batches');
+is(($kusto->admin('GET', '/admin/stats')->{requests}{streaming} // 0) - $streams, 0,
+	'without a stream tried: the table is remembered as unable to stream');
+like(Sinks::status($node, 'nm', 'last_error'),
+	qr/^managed ingestion sends Kusto table "Nm" queued for now: streaming is unavailable \(NotFound_StreamingIngestionDisabledForCluster\)/,
+	'kusto_sink.status says it goes queued, and why');
+is(Sinks::status($node, 'nm', 'state'), 'running', 'the managed sink runs');
+sql(q{SELECT kusto_sink.create_sink('ns', 'emu', 'ns', 'Names', 'Ns',
+	'{"ingestion_method": "streaming", "batch_interval_ms": 50, "on_error": "dead_letter"}')});
+sql(q{INSERT INTO ns SELECT g, 's' FROM generate_series(1, 10) g});
+ok(Sinks::wait_state($node, 'ns', 'error'), 'a streaming sink on a cluster without streaming stops in state error');
+like(Sinks::status($node, 'ns', 'last_error'),
+	qr/NotFound_StreamingIngestionDisabledForCluster.*; enable streaming ingestion on the cluster, or use the sink option ingestion_method managed or queued$/,
+	'last_error names Kusto\'s code and says what to do');
+is(sql(q{SELECT count(*) FROM kusto_sink.dead_letter WHERE sink = 'ns'}), '0',
+	'no batch is dead-lettered (no batch of the sink could get past it)');
+sql(q{SELECT kusto_sink.drop_sink('ns'); SELECT kusto_sink.drop_sink('nm')});
 $kusto->admin('POST', '/admin/config', { clusterStreaming => JSON::PP::true });
 
 # ---------- the streaming nodes' stale schema after the worker's own changes ----------
