@@ -6,7 +6,9 @@
 #   make unit                C unit tests of the ingest core (test/unit)
 #   make emulator-test       the Kusto emulator's own tests (node:test)
 #   make tap                 TAP tests (test/t, PostgreSQL::Test::Cluster)
-#   make test                deps, build, install, then every suite; ends with "N passed, N failed"
+#   make test                deps, then every suite on PostgreSQL 15 (PG_CONFIG) and on 18
+#                            (built by deps.sh), each build installed first; ends with
+#                            one "N passed, N failed" for both
 #   make bench               benchmarks (test/bench), printed as a table
 #   make bench-snapshot      the initial snapshot benchmark alone
 #   make demo                the end-to-end demo
@@ -32,6 +34,7 @@ DECODER_OBJS = \
 API_OBJS = \
 	src/api/caller_gate.o \
 	src/api/check_options.o \
+	src/api/create_slot.o \
 	src/api/drop_guard.o \
 	src/api/hide_statement.o \
 	src/api/kql_quote.o \
@@ -59,6 +62,7 @@ WORKER_OBJS = \
 	src/worker/decode.o \
 	src/worker/in_doubt.o \
 	src/worker/kusto_ddl.o \
+	src/worker/failover.o \
 	src/worker/kusto_tables.o \
 	src/worker/jsonb_pairs.o \
 	src/worker/layouts.o \
@@ -117,6 +121,15 @@ include $(PGXS)
 PG_BINDIR := $(shell $(PG_CONFIG) --bindir)
 export PG_CONFIG
 
+# objects are rebuilt when PG_CONFIG selects another server (make test builds
+# for two): they depend on a stamp that names the server's headers
+PG_BUILD_ID := $(shell $(PG_CONFIG) --includedir-server)
+.pg_build: FORCE
+	@echo '$(PG_BUILD_ID)' | cmp -s - $@ || echo '$(PG_BUILD_ID)' > $@
+$(OBJS) $(OBJS:.o=.bc): .pg_build
+.PHONY: FORCE
+EXTRA_CLEAN += .pg_build
+
 .PHONY: deps installcheck unit emulator-test tap test-live test bench bench-snapshot demo emulator soak deb
 
 # kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
@@ -124,7 +137,7 @@ KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
 kusto-cli: src/kusto/cli/kusto_cli.c $(KUSTO_SRCS) src/kusto/kusto.h src/kusto/kusto_int.h
 	$(CC) -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -o $@ \
 		src/kusto/cli/kusto_cli.c $(KUSTO_SRCS) -lcurl -ljansson -lssl -lcrypto -lz
-EXTRA_CLEAN = kusto-cli
+EXTRA_CLEAN += kusto-cli
 
 deps:
 	@bash test/scripts/deps.sh
@@ -145,12 +158,11 @@ tap:
 test-live:
 	@bash test/scripts/live.sh
 
-# deps + build + install, then every suite, summed into one closing line.
+# deps, then for each server build + install and its suites, summed into one
+# closing line (run-suites.sh --all-versions)
 test:
 	@bash test/scripts/deps.sh
-	$(MAKE) all
-	$(MAKE) install
-	@bash test/scripts/run-suites.sh $(REGRESS)
+	@bash test/scripts/run-suites.sh --all-versions $(REGRESS)
 
 bench:
 	@bash test/scripts/deps.sh

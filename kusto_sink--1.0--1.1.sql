@@ -391,7 +391,8 @@ BEGIN
 	PERFORM kusto_sink._check_sink_tables(s);
 
 	BEGIN
-		PERFORM pg_create_logical_replication_slot(s.slot_name, 'kusto_sink');
+		-- a failover slot where the server has them; refused on a standby
+		PERFORM kusto_sink._create_slot(s.slot_name);
 	EXCEPTION
 		WHEN duplicate_object THEN
 			RAISE EXCEPTION 'replication slot "%" already exists', s.slot_name
@@ -1096,7 +1097,7 @@ BEGIN
 		PERFORM kusto_sink._outside_transaction('kusto_sink.resume_sink() of a sink without its replication slot');
 		PERFORM kusto_sink._check_prerequisites();
 		BEGIN
-			PERFORM pg_create_logical_replication_slot(s.slot_name, 'kusto_sink');
+			PERFORM kusto_sink._create_slot(s.slot_name);
 		EXCEPTION
 			WHEN configuration_limit_exceeded THEN
 				RAISE EXCEPTION 'no free replication slot for sink "%"', s.name
@@ -1225,6 +1226,19 @@ CREATE TRIGGER sink_columns AFTER INSERT OR UPDATE OF options, name ON kusto_sin
 	FOR EACH ROW EXECUTE FUNCTION kusto_sink._sink_columns_trigger();
 INSERT INTO kusto_sink.sink_secret (sink, mask_salt)
 	SELECT k.name, kusto_sink._new_mask_salt() FROM kusto_sink.sink k;
+
+-------------------------------------------------------------------------------
+-- [failover] slots that survive the promotion of a standby
+-------------------------------------------------------------------------------
+
+-- create_sink's replication slot (src/worker/failover.c): a failover slot
+-- on PostgreSQL 17 and later, so that a standby with sync_replication_slots
+-- keeps it in step; refused while the server is in recovery.
+CREATE FUNCTION kusto_sink._create_slot(slot_name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kusto_sink_create_slot'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._create_slot(text) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
 -- [kusto] what a real cluster accepts (issue 19)

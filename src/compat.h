@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * compat.h
- *	  PostgreSQL version differences (13 to 17), in one place.
+ *	  PostgreSQL version differences (13 to 18), in one place.
  *
  * No other file tests PG_VERSION_NUM: they use the macros defined here.
  *
@@ -82,6 +82,68 @@
 /* reserving a GUC prefix: MarkGUCPrefixReserved since 15 */
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* ReplicationSlotAcquire grew error_if_invalid in 18 (the caller checks itself) */
+#if PG_VERSION_NUM >= 180000
+#define KS_REPLICATION_SLOT_ACQUIRE(name, nowait) ReplicationSlotAcquire(name, nowait, false)
+#else
+#define KS_REPLICATION_SLOT_ACQUIRE(name, nowait) ReplicationSlotAcquire(name, nowait)
+#endif
+
+/*
+ * RelationGetPrimaryKeyIndex grew deferrable_ok in 18; before, a deferrable
+ * primary key was never returned
+ */
+#if PG_VERSION_NUM >= 180000
+#define KS_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex(rel, false)
+#else
+#define KS_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/* index_beginscan grew an instrumentation argument in 18 */
+#if PG_VERSION_NUM >= 180000
+#define KS_INDEX_BEGINSCAN(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan(heap, index, snapshot, NULL, nkeys, norderbys)
+#else
+#define KS_INDEX_BEGINSCAN(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan(heap, index, snapshot, nkeys, norderbys)
+#endif
+
+/* pg_b64_encode takes its input as uint8 since 18 (char before) */
+#if PG_VERSION_NUM >= 180000
+#define KS_B64_ENCODE(src, len, dst, dstlen) \
+	pg_b64_encode((const uint8 *) (src), len, dst, dstlen)
+#else
+#define KS_B64_ENCODE(src, len, dst, dstlen) \
+	pg_b64_encode((const char *) (src), len, dst, dstlen)
+#endif
+
+/*
+ * Failover slots (17): a logical slot created with failover = true is kept
+ * in step on standbys with sync_replication_slots, and the primary's
+ * synchronized_standby_slots keeps it from getting ahead of them.  Before 17
+ * a slot exists on its server only.  KS_CREATE_LOGICAL_SLOT creates a sink's
+ * slot (permanent, no two-phase; failover where there is such a thing)
+ * through pg_create_logical_replication_slot, and returns its result record.
+ */
+#if PG_VERSION_NUM >= 170000
+#define KS_HAVE_FAILOVER_SLOTS 1
+#define KS_CREATE_LOGICAL_SLOT(name, plugin) \
+	OidFunctionCall5(F_PG_CREATE_LOGICAL_REPLICATION_SLOT, (name), (plugin), \
+					 BoolGetDatum(false), BoolGetDatum(false), BoolGetDatum(true))
+#else
+#define KS_CREATE_LOGICAL_SLOT(name, plugin) \
+	OidFunctionCall4(F_PG_CREATE_LOGICAL_REPLICATION_SLOT, (name), (plugin), \
+					 BoolGetDatum(false), BoolGetDatum(false))
+#endif
+
+/*
+ * pg_noreturn (before the declaration) replaced the postfix
+ * pg_attribute_noreturn() in 18
+ */
+#if PG_VERSION_NUM < 180000
+#define pg_noreturn pg_attribute_noreturn()
 #endif
 
 #endif							/* KUSTO_SINK_COMPAT_H */

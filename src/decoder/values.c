@@ -363,7 +363,7 @@ append_bytea_base64(StringInfo out, Datum value, bool json)
 	enlargeStringInfo(out, enclen + 2);
 	if (json)
 		out->data[out->len++] = '"';
-	len = pg_b64_encode(VARDATA_ANY(b), srclen, out->data + out->len, enclen);
+	len = KS_B64_ENCODE(VARDATA_ANY(b), srclen, out->data + out->len, enclen);
 	if (len < 0)
 		elog(ERROR, "could not encode a bytea value as base64");
 	out->len += len;

@@ -85,24 +85,34 @@ json_pairs(const char *json, const char *path, MemoryContext cxt)
 
 /*
  * The names of the enums' values (config.h), indexed by value: what the
- * catalog holds, and what the ingest core takes.
+ * catalog holds, and what the ingest core takes.  Those of sink options are
+ * also the values the option validator allows (sink_options.c).
  */
-static const char *const ingestion_method_names[] = {
+const char *const ks_ingestion_method_names[] = {
 	[KS_METHOD_QUEUED] = "queued",
 	[KS_METHOD_STREAMING] = "streaming",
 	[KS_METHOD_MANAGED] = "managed",
+	[KS_METHOD_MANAGED + 1] = NULL,
 };
-static const char *const format_names[] = {
+const char *const ks_format_names[] = {
 	[KS_FORMAT_JSON] = "json",
 	[KS_FORMAT_CSV] = "csv",
+	[KS_FORMAT_CSV + 1] = NULL,
 };
-static const char *const on_error_names[] = {
+const char *const ks_on_error_names[] = {
 	[KS_ON_ERROR_STOP] = "stop",
 	[KS_ON_ERROR_DEAD_LETTER] = "dead_letter",
+	[KS_ON_ERROR_DEAD_LETTER + 1] = NULL,
 };
-static const char *const delivery_guarantee_names[] = {
+const char *const ks_on_slot_lost_names[] = {
+	[KS_ON_SLOT_LOST_ERROR] = "error",
+	[KS_ON_SLOT_LOST_RESYNC] = "resync",
+	[KS_ON_SLOT_LOST_RESYNC + 1] = NULL,
+};
+const char *const ks_delivery_guarantee_names[] = {
 	[KS_AT_LEAST_ONCE] = "at_least_once",
 	[KS_EXACTLY_ONCE] = "exactly_once",
+	[KS_EXACTLY_ONCE + 1] = NULL,
 };
 static const char *const auth_names[] = {
 	[KS_AUTH_APPLICATION] = "application",
@@ -111,9 +121,10 @@ static const char *const auth_names[] = {
 	[KS_AUTH_WORKLOAD_IDENTITY] = "workload_identity",
 	[KS_AUTH_TOKEN] = "token",
 };
-static const char *const jwt_algorithm_names[] = {
+const char *const ks_jwt_algorithm_names[] = {
 	[KS_JWT_PS256] = "PS256",
 	[KS_JWT_RS256] = "RS256",
+	[KS_JWT_RS256 + 1] = NULL,
 };
 
 /*
@@ -143,8 +154,10 @@ enum_value(const char *sink, const char *option, const char *value,
 	return 0;					/* not reached */
 }
 
+/* (the sink options' name lists end with a NULL, the others do not) */
 #define ENUM_VALUE(sink, option, value, names) \
-	enum_value((sink), (option), (value), (names), lengthof(names))
+	enum_value((sink), (option), (value), (names), \
+			   lengthof(names) - ((names)[lengthof(names) - 1] == NULL ? 1 : 0))
 
 static bool
 bool_value(const char *sink, const char *option, const char *v)
@@ -167,7 +180,7 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 
 	c->ingestion_method = ENUM_VALUE(c->name, "kusto_sink.ingestion_method",
 									 ks_default_ingestion_method ? ks_default_ingestion_method : "managed",
-									 ingestion_method_names);
+									 ks_ingestion_method_names);
 	c->format = KS_FORMAT_JSON;
 	c->batch_interval_ms = ks_default_batch_interval_ms;
 	c->batch_size = ks_default_batch_size;
@@ -176,6 +189,7 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 	c->poll_for_ingestion_status = true;
 	c->on_error = KS_ON_ERROR_STOP;
 	c->delivery_guarantee = KS_AT_LEAST_ONCE;
+	c->on_slot_lost = KS_ON_SLOT_LOST_ERROR;
 
 	foreach(lc, options)
 	{
@@ -183,9 +197,9 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 		char	   *v = strVal(d->arg);
 
 		if (strcmp(d->defname, "ingestion_method") == 0)
-			c->ingestion_method = ENUM_VALUE(c->name, d->defname, v, ingestion_method_names);
+			c->ingestion_method = ENUM_VALUE(c->name, d->defname, v, ks_ingestion_method_names);
 		else if (strcmp(d->defname, "format") == 0)
-			c->format = ENUM_VALUE(c->name, d->defname, v, format_names);
+			c->format = ENUM_VALUE(c->name, d->defname, v, ks_format_names);
 		else if (strcmp(d->defname, "batch_interval_ms") == 0)
 			c->batch_interval_ms = pg_strtoint32(v);
 		else if (strcmp(d->defname, "batch_size") == 0)
@@ -199,11 +213,13 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 		else if (strcmp(d->defname, "ingestion_mapping_ref") == 0)
 			c->ingestion_mapping_ref = v;
 		else if (strcmp(d->defname, "on_error") == 0)
-			c->on_error = ENUM_VALUE(c->name, d->defname, v, on_error_names);
+			c->on_error = ENUM_VALUE(c->name, d->defname, v, ks_on_error_names);
+		else if (strcmp(d->defname, "on_slot_lost") == 0)
+			c->on_slot_lost = ENUM_VALUE(c->name, d->defname, v, ks_on_slot_lost_names);
 		else if (strcmp(d->defname, "create_table") == 0)
 			c->create_table = bool_value(c->name, d->defname, v);
 		else if (strcmp(d->defname, "delivery_guarantee") == 0)
-			c->delivery_guarantee = ENUM_VALUE(c->name, d->defname, v, delivery_guarantee_names);
+			c->delivery_guarantee = ENUM_VALUE(c->name, d->defname, v, ks_delivery_guarantee_names);
 		else if (ks_is_metadata_option(d->defname))
 			c->plugin_options = lappend(c->plugin_options, d);	/* for the plugin */
 		/* "tables" is read elsewhere */
@@ -236,7 +252,7 @@ apply_connection_options(KsSinkConfig *c, List *options)
 		else if (strcmp(d->defname, "managed_identity_endpoint") == 0)
 			c->managed_identity_endpoint = v;
 		else if (strcmp(d->defname, "jwt_algorithm") == 0)
-			c->jwt_algorithm = ENUM_VALUE(c->name, d->defname, v, jwt_algorithm_names);
+			c->jwt_algorithm = ENUM_VALUE(c->name, d->defname, v, ks_jwt_algorithm_names);
 		else if (strcmp(d->defname, "ingest_url") == 0)
 			c->ingest_url = v;
 		else if (strcmp(d->defname, "connect_timeout_ms") == 0)
@@ -397,13 +413,13 @@ ks_route_table(KsSinkConfig *config, const char *qualified_name)
 const char *
 ks_ingestion_method_name(KsIngestionMethod method)
 {
-	return ingestion_method_names[method];
+	return ks_ingestion_method_names[method];
 }
 
 const char *
 ks_format_name(KsFormat format)
 {
-	return format_names[format];
+	return ks_format_names[format];
 }
 
 const char *
@@ -415,5 +431,5 @@ ks_auth_name(KsAuth auth)
 const char *
 ks_jwt_algorithm_name(KsJwtAlgorithm algorithm)
 {
-	return jwt_algorithm_names[algorithm];
+	return ks_jwt_algorithm_names[algorithm];
 }

@@ -38,6 +38,12 @@ typedef enum KsOnError
 	KS_ON_ERROR_DEAD_LETTER
 } KsOnError;
 
+typedef enum KsOnSlotLost
+{
+	KS_ON_SLOT_LOST_ERROR,		/* state error, saying why (failover.h) */
+	KS_ON_SLOT_LOST_RESYNC		/* a new slot, and every table sent again */
+} KsOnSlotLost;
+
 typedef enum KsDeliveryGuarantee
 {
 	KS_AT_LEAST_ONCE,
@@ -88,6 +94,7 @@ typedef struct KsSinkConfig
 	bool		poll_for_ingestion_status;
 	char	   *ingestion_mapping_ref;
 	KsOnError	on_error;
+	KsOnSlotLost on_slot_lost;	/* failover.h */
 	KsDeliveryGuarantee delivery_guarantee;
 	bool		create_table;	/* create and check the Kusto tables */
 	List	   *plugin_options; /* DefElem list for the output plugin */
@@ -119,6 +126,18 @@ typedef struct KsSinkConfig
 
 extern KsSinkConfig *ks_load_config(const char *sink_name, MemoryContext cxt);
 extern const char *ks_route_table(KsSinkConfig *config, const char *qualified_name);
+/*
+ * The names of the options' values, indexed by value and ending with a
+ * NULL: the one list, from which the option validators (sink_options.c,
+ * connection_options.c) take the values they allow.
+ */
+extern const char *const ks_ingestion_method_names[];
+extern const char *const ks_format_names[];
+extern const char *const ks_on_error_names[];
+extern const char *const ks_on_slot_lost_names[];
+extern const char *const ks_delivery_guarantee_names[];
+extern const char *const ks_jwt_algorithm_names[];	/* connection option jwt_algorithm */
+
 extern const char *ks_ingestion_method_name(KsIngestionMethod method);
 extern const char *ks_format_name(KsFormat format);
 extern const char *ks_auth_name(KsAuth auth);

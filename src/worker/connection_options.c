@@ -11,6 +11,7 @@
 #include "utils/builtins.h"
 
 #include "kusto/kusto.h"
+#include "worker/config.h"
 #include "worker/connection_options.h"
 #include "worker/jsonb_pairs.h"
 
@@ -33,7 +34,7 @@ typedef struct KsConnOption
 	KsConnOptionKind kind;
 	int			min;
 	int			max;
-	const char *values[3];
+	const char *const *values;	/* KS_CONN_ENUM: config.h's names, NULL-terminated */
 	const char *hint;			/* for an invalid enum value */
 } KsConnOption;
 
@@ -45,7 +46,7 @@ static const KsConnOption conn_options[] = {
 	{"connect_timeout_ms", KS_CONN_INT, 1, 3600000},
 	{"request_timeout_ms", KS_CONN_INT, 1, 86400000},
 	{"managed_identity_endpoint", KS_CONN_URL_IMDS},
-	{"jwt_algorithm", KS_CONN_ENUM, 0, 0, {"PS256", "RS256"}, "Valid values are PS256 (the default) and RS256."},
+	{"jwt_algorithm", KS_CONN_ENUM, 0, 0, ks_jwt_algorithm_names, "Valid values are PS256 (the default) and RS256."},
 	{"ingest_url", KS_CONN_URL},
 	{"app_key_file", KS_CONN_FILE},
 	{"token_file", KS_CONN_FILE},
@@ -209,7 +210,7 @@ check_option(const KsConnOption *o, const KsJsonPair *p)
 			check_file(text);
 			break;
 		case KS_CONN_ENUM:
-			for (i = 0; i < 3 && o->values[i] != NULL; i++)
+			for (i = 0; o->values != NULL && o->values[i] != NULL; i++)
 				if (strcmp(o->values[i], text) == 0)
 					return;
 			ereport(ERROR,

@@ -15,6 +15,12 @@
  * as logicalfuncs.c does.  The decoding context lives in a long-lived memory
  * context of its own.
  *
+ * A failover slot decodes only WAL that the standbys of
+ * synchronized_standby_slots have confirmed (failover.h), as
+ * pg_logical_slot_get_changes() waits for them: a step aims at the flush
+ * position and, until the standbys have it, at the last position they
+ * confirmed, so that a steady load does not keep the target out of reach.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -31,6 +37,7 @@
 
 #include "compat.h"
 #include "worker/decode.h"
+#include "worker/failover.h"
 
 struct KsDecodeStream
 {
@@ -40,6 +47,7 @@ struct KsDecodeStream
 	KsDecoderHooks counting;	/* ours: counts, then calls the caller's */
 	int64		nrecords;		/* records decoded so far */
 	XLogRecPtr	confirmed;
+	XLogRecPtr	standby_target; /* failover slot: the position being waited for */
 	bool		pause;			/* ks_decode_pause(): stop after this WAL record */
 };
 
@@ -104,7 +112,7 @@ ks_decode_start(const char *slot_name, List *plugin_options, KsDecoderHooks *hoo
 	StartTransactionCommand();
 	oldcxt = MemoryContextSwitchTo(cxt);
 	CheckLogicalDecodingRequirements();
-	ReplicationSlotAcquire(slot_name, true);
+	KS_REPLICATION_SLOT_ACQUIRE(slot_name, true);
 	if (MyReplicationSlot->data.database != MyDatabaseId)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -153,6 +161,15 @@ ks_decode_step(KsDecodeStream *stream, int64 max_records, int64 *nrecords)
 	*nrecords = 0;
 	if (ctx->reader->EndRecPtr >= end_of_wal)
 		return true;
+	if (!ks_standbys_confirmed(end_of_wal))
+	{
+		/* decode up to the last target the standbys reached, or wait for it */
+		if (stream->standby_target <= ctx->reader->EndRecPtr)
+			stream->standby_target = end_of_wal;
+		if (!ks_standbys_confirmed(stream->standby_target))
+			return true;
+		end_of_wal = stream->standby_target;
+	}
 
 	StartTransactionCommand();
 

@@ -17,6 +17,7 @@
 #include "decoder/colrules.h"
 #include "decoder/options.h"
 #include "worker/jsonb_pairs.h"
+#include "worker/config.h"
 #include "worker/sink_options.h"
 
 typedef enum KsSinkOptionKind
@@ -36,23 +37,24 @@ typedef struct KsSinkOption
 	KsSinkOptionKind kind;
 	int			min;
 	int			max;
-	const char *values[4];		/* KS_SINK_ENUM, NULL-terminated */
+	const char *const *values;	/* KS_SINK_ENUM: config.h's names, NULL-terminated */
 	const char *default_value;	/* when left out, or NULL (none, or the setting's) */
 	const char *setting;		/* the kusto_sink.* setting it defaults to, or NULL */
 } KsSinkOption;
 
 /* every sink option; the ranges are those of the kusto_sink.* defaults (GUCs) */
 static const KsSinkOption sink_options[] = {
-	{"ingestion_method", KS_SINK_ENUM, 0, 0, {"queued", "streaming", "managed"}, NULL, "kusto_sink.ingestion_method"},
-	{"format", KS_SINK_ENUM, 0, 0, {"json", "csv"}, "json"},
-	{"batch_interval_ms", KS_SINK_INT, 1, 3600000, {NULL}, NULL, "kusto_sink.batch_interval_ms"},
-	{"batch_size", KS_SINK_INT, 1, PG_INT32_MAX, {NULL}, NULL, "kusto_sink.batch_size"},
-	{"client_batch_size_limit", KS_SINK_INT, 1, 4096, {NULL}, NULL, "kusto_sink.client_batch_size_limit"},
-	{"flush_immediately", KS_SINK_BOOL, 0, 0, {NULL}, "false"},
-	{"poll_for_ingestion_status", KS_SINK_BOOL, 0, 0, {NULL}, "true"},
-	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, {"at_least_once", "exactly_once"}, "at_least_once"},
+	{"ingestion_method", KS_SINK_ENUM, 0, 0, ks_ingestion_method_names, NULL, "kusto_sink.ingestion_method"},
+	{"format", KS_SINK_ENUM, 0, 0, ks_format_names, "json"},
+	{"batch_interval_ms", KS_SINK_INT, 1, 3600000, NULL, NULL, "kusto_sink.batch_interval_ms"},
+	{"batch_size", KS_SINK_INT, 1, PG_INT32_MAX, NULL, NULL, "kusto_sink.batch_size"},
+	{"client_batch_size_limit", KS_SINK_INT, 1, 4096, NULL, NULL, "kusto_sink.client_batch_size_limit"},
+	{"flush_immediately", KS_SINK_BOOL, 0, 0, NULL, "false"},
+	{"poll_for_ingestion_status", KS_SINK_BOOL, 0, 0, NULL, "true"},
+	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, ks_delivery_guarantee_names, "at_least_once"},
 	{"ingestion_mapping_ref", KS_SINK_KUSTO_NAME},
-	{"on_error", KS_SINK_ENUM, 0, 0, {"stop", "dead_letter"}, "stop"},
+	{"on_error", KS_SINK_ENUM, 0, 0, ks_on_error_names, "stop"},
+	{"on_slot_lost", KS_SINK_ENUM, 0, 0, ks_on_slot_lost_names, "error"},
 	{"tables", KS_SINK_TABLES},
 	{"metadata", KS_SINK_METADATA},
 	{"op_column", KS_SINK_KUSTO_NAME},
@@ -63,8 +65,8 @@ static const KsSinkOption sink_options[] = {
 	{"schema_column", KS_SINK_KUSTO_NAME},
 	{"table_column", KS_SINK_KUSTO_NAME},
 	{"unchanged_toast_column", KS_SINK_KUSTO_NAME},
-	{"create_table", KS_SINK_BOOL, 0, 0, {NULL}, "false"},
-	{"snapshot", KS_SINK_BOOL, 0, 0, {NULL}, "true"},
+	{"create_table", KS_SINK_BOOL, 0, 0, NULL, "false"},
+	{"snapshot", KS_SINK_BOOL, 0, 0, NULL, "true"},
 	{"columns", KS_SINK_COLUMNS},
 };
 
@@ -103,7 +105,7 @@ enum_list(const KsSinkOption *o)
 	int			i;
 
 	initStringInfo(&s);
-	for (i = 0; i < 4 && o->values[i] != NULL; i++)
+	for (i = 0; o->values != NULL && o->values[i] != NULL; i++)
 		appendStringInfo(&s, "%s%s", i > 0 ? ", " : "", o->values[i]);
 	return s.data;
 }
@@ -165,7 +167,7 @@ check_option(const KsSinkOption *o, const KsJsonPair *p, StringInfo out)
 			if (p->value.type == jbvString)
 			{
 				text = ks_jsonb_pair_text(p);
-				for (i = 0; i < 4 && o->values[i] != NULL; i++)
+				for (i = 0; o->values != NULL && o->values[i] != NULL; i++)
 				{
 					if (pg_strcasecmp(o->values[i], text) == 0)
 					{

@@ -44,6 +44,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "worker/ack_window.h"
 #include "worker/batch.h"
 #include "worker/catalog_version.h"
@@ -51,6 +52,7 @@
 #include "worker/crashpoint.h"
 #include "worker/dead_letters.h"
 #include "worker/decode.h"
+#include "worker/failover.h"
 #include "worker/kusto_tables.h"
 #include "worker/layouts.h"
 #include "worker/launcher.h"
@@ -64,7 +66,7 @@
 
 PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
 
-static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn();
+static pg_noreturn void run_sink(KsSinkSlot *slot, const char *name);
 
 #define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
 #define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */
@@ -328,8 +330,13 @@ start_ready(void)
 
 		if (MyWorker->inflight >= KS_MAX_INFLIGHT || MyWorker->error_stop)
 			break;
-		if (MyWorker->eo && batch->state == KS_BATCH_SEALED)
-			continue;			/* its row is committed first (record_ready) */
+		/*
+		 * Exactly once: its row is committed first (record_ready).  A dead
+		 * letter sent again has no row and no id: its batch left the protocol
+		 * when Kusto rejected it, so the retry is delivered at least once.
+		 */
+		if (MyWorker->eo && batch->state == KS_BATCH_SEALED && batch->dead_letter_id == 0)
+			continue;
 		if (batch->retry_at > now)
 		{
 			long		ms = TimestampDifferenceMilliseconds(now, batch->retry_at);
@@ -914,6 +921,8 @@ record_ready(void)
 	ks_progress_record(MyWorker->progress, fresh,
 					   ks_ingestion_method_name(MyWorker->config->ingestion_method));
 	list_free(fresh);
+	/* a failover slot: the standbys have the rows before Kusto gets the batches */
+	ks_wait_for_standbys(XactLastCommitEnd);
 	ks_crash_point("after_record");
 }
 
@@ -1099,23 +1108,6 @@ ks_sink_worker_main(Datum main_arg)
 	PG_END_TRY();
 }
 
-/*
- * A sink restored from a dump has no slot (pg_dump writes none): say so, and
- * what creates it, before decoding would fail on it.
- */
-static void
-check_slot_exists(const char *name, const char *slot_name)
-{
-	if (SearchNamedReplicationSlot(slot_name, true) != NULL)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("replication slot \"%s\" does not exist: run kusto_sink.resume_sink('%s') to create it and resync the sink's tables",
-					slot_name, name),
-			 errdetail("A sink restored from a dump has no slot: pg_dump writes none."),
-			 errhint("kusto_sink.resume_sink() creates the slot and sends every row of the sink's tables again, each table ending with a snapshot_done record.")));
-}
-
 /* The worker's life after connecting: never returns (it exits). */
 static void
 run_sink(KsSinkSlot *slot, const char *name)
@@ -1131,8 +1123,8 @@ run_sink(KsSinkSlot *slot, const char *name)
 		proc_exit(0);
 	}
 	ks_check_catalog_version(slot, name);
-	check_slot_exists(name, MyWorker->config->slot_name);
 	ks_access_start(MyWorker->config, slot);
+	ks_check_slot(MyWorker->config, slot);
 	SetUserIdAndSecContext(MyWorker->config->owner, SECURITY_LOCAL_USERID_CHANGE);
 
 	MyWorker->max_batch_bytes = (size_t) MyWorker->config->client_batch_size_limit_mb * 1024 * 1024;

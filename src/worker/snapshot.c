@@ -294,7 +294,7 @@ lock_briefly(Oid relid)
 static Oid
 key_index(Relation rel)
 {
-	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Oid			indexoid = KS_PRIMARY_KEY_INDEX(rel);
 
 	if (!OidIsValid(indexoid))
 		indexoid = RelationGetReplicaIndex(rel);
@@ -578,7 +578,7 @@ add_row(ChunkRead *c, TupleTableSlot *slot)
 static bool
 find_end_key(ChunkRead *c, KeyIndex *k)
 {
-	IndexScanDesc scan = index_beginscan(c->rel, k->index, GetActiveSnapshot(), 0, 0);
+	IndexScanDesc scan = KS_INDEX_BEGINSCAN(c->rel, k->index, GetActiveSnapshot(), 0, 0);
 	TupleTableSlot *slot = table_slot_create(c->rel, NULL);
 	bool		found;
 
@@ -642,7 +642,7 @@ read_keyed(ChunkRead *c, SnapTable *t, Oid indexoid)
 		nscankeys = key_scan_keys(&k, after, keys);
 	}
 	values = palloc(k.nkeys * sizeof(Datum));
-	scan = index_beginscan(c->rel, k.index, GetActiveSnapshot(), nscankeys, 0);
+	scan = KS_INDEX_BEGINSCAN(c->rel, k.index, GetActiveSnapshot(), nscankeys, 0);
 	index_rescan(scan, keys, nscankeys, NULL, 0);
 	slot = table_slot_create(c->rel, NULL);
 	while (!c->full)

@@ -1,21 +1,35 @@
 # Shared helpers of kusto_sink's test, benchmark and demo scripts (sourced, not run).
 #
 # Contract: after sourcing, KS_ROOT is the repository root, PG_BINDIR/PGXS_DIR/PG_REGRESS
-# point at the PostgreSQL selected by PG_CONFIG, and
+# point at the PostgreSQL selected by PG_CONFIG (empty when that pg_config is not
+# installed yet: deps.sh installs it), and
 #   as_test_user CMD...   runs CMD as the unprivileged test user when invoked as root
 #                         (PostgreSQL refuses to run as root), else as the caller
 #   make_test_dir         prints a fresh temporary directory that the test user owns
 #   server_conf           prints the postgresql.conf lines every kusto_sink test cluster needs
 #   free_port             prints a free TCP port on 127.0.0.1
+#   pg18_prefix, pg18_config: where pg18.sh installs PostgreSQL 18 (under
+#                         KS_PG18_CACHE, default /var/cache/kusto_sink), and its pg_config
 #   start_cluster, stop_cluster, start_emulator, stop_emulator, kusto_cmd:
 #                         see their comments below
 
 KS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
-PG_BINDIR=$("$PG_CONFIG" --bindir)
-PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
-PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
+PG_BINDIR= PGXS_DIR= PG_REGRESS=
+if PG_BINDIR=$("$PG_CONFIG" --bindir 2>/dev/null); then
+	PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
+	PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
+fi
 KS_TEST_USER=${KS_TEST_USER:-kusto_sink_test}
+KS_PG18_CACHE=${KS_PG18_CACHE:-/var/cache/kusto_sink}
+
+pg18_prefix() {
+	echo "$KS_PG18_CACHE/pg18"
+}
+
+pg18_config() {
+	echo "$(pg18_prefix)/bin/pg_config"
+}
 
 ensure_test_user() {
 	if ! id -u "$KS_TEST_USER" >/dev/null 2>&1; then

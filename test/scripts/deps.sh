@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what kusto_sink's build, tests, benchmarks and demo need and this
 # machine lacks: Debian packages through apt-get, and the Kusto emulator's npm
-# packages (from test/kusto-emulator/package-lock.json). Idempotent: prints
-# one line and changes nothing when everything is there. Installing needs root.
+# packages (from test/kusto-emulator/package-lock.json), and PostgreSQL 18
+# built from Debian's source package (see pg18.sh). Idempotent: prints one
+# line and changes nothing when everything is there. Installing needs root.
 #
-#   deps.sh            everything
+#   deps.sh            everything (PostgreSQL 18 too, unless KS_PG18=0)
 #   deps.sh --npm-only only the emulator's npm packages
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -18,6 +19,10 @@ APT_PACKAGES=(
 	libipc-run-perl perl openssl valgrind python3 procps ca-certificates curl bc
 	debhelper postgresql-server-dev-all dpkg-dev fakeroot
 )
+# building PostgreSQL 18 from source (pg18.sh)
+if [ "${KS_PG18:-1}" != 0 ]; then
+	APT_PACKAGES+=(bison flex bzip2 libreadline-dev libxml2-dev pkg-config)
+fi
 
 missing_apt() {
 	local p
@@ -66,6 +71,9 @@ install_npm() {
 
 if [ "${1:-}" != --npm-only ]; then
 	install_apt
+	if [ "${KS_PG18:-1}" != 0 ]; then
+		bash "$KS_ROOT/test/scripts/pg18.sh"
+	fi
 fi
 install_npm
 echo "deps: all dependencies present"

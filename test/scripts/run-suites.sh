@@ -5,8 +5,22 @@
 # failed or any suite ended abnormally (a suite that exits non-zero without a
 # failure it could count is counted as one failure). Arguments: the pg_regress
 # test names.
+#
+# With --all-versions (make test) the suites that run a server (pg_regress,
+# TAP) run on each PostgreSQL: the one PG_CONFIG selects (the distribution's
+# 15 by default) and 18 (test/scripts/pg18.sh; not with KS_PG18=0), each
+# after building and installing the extension for it (a failed build counts
+# as one failure); the others (the core's unit tests, the emulator's) run
+# once, as they use no server. Without it: every suite once, on the
+# PostgreSQL of PG_CONFIG, with the extension already installed.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
+
+all_versions=
+if [ "${1:-}" = --all-versions ]; then
+	all_versions=1
+	shift
+fi
 
 total_pass=0
 total_fail=0
@@ -73,16 +87,55 @@ run_suite() {
 	summary+=("$(printf '%-14s %6d passed %4d failed' "$name" "$p" "$f")")
 }
 
-run_suite regress regress bash "$KS_ROOT/test/scripts/regress.sh" "$@"
+count_build() {
+	if grep -q '^build ok$' "$1"; then echo "0 0"; else echo "0 1"; fi
+}
+
+# build_for PG_CONFIG: builds and installs the extension for that server
+build_for() {
+	local log
+	log=$(mktemp)
+	if make -C "$KS_ROOT" -j"$(nproc)" PG_CONFIG="$1" all >"$log" 2>&1 &&
+		make -C "$KS_ROOT" PG_CONFIG="$1" install >>"$log" 2>&1; then
+		echo "build ok"
+	else
+		tail -n 40 "$log"
+		echo "build failed"
+	fi
+	rm -f "$log"
+}
+
+# server_suites LABEL: the suites that run a server, on the PostgreSQL of PG_CONFIG
+server_suites() {
+	local label=$1
+	shift
+	run_suite "regress$label" regress bash "$KS_ROOT/test/scripts/regress.sh" "$@"
+	if compgen -G "$KS_ROOT/test/t/*.pl" >/dev/null; then
+		run_suite "tap$label" prove bash "$KS_ROOT/test/scripts/tap.sh"
+	fi
+}
+
+if [ -n "$all_versions" ]; then
+	versions=("$PG_CONFIG")
+	[ "${KS_PG18:-1}" != 0 ] && versions+=("$(pg18_config)")
+	# (the scripts of the suites select their server by PG_CONFIG)
+	default_pg_config=$PG_CONFIG
+	for pgc in "${versions[@]}"; do
+		major=$("$pgc" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+		export PG_CONFIG=$pgc
+		run_suite "build-$major" build build_for "$pgc"
+		server_suites "-$major" "$@"
+	done
+	export PG_CONFIG=$default_pg_config
+else
+	server_suites "" "$@"
+fi
 if [ -f "$KS_ROOT/test/unit/run.sh" ]; then
 	run_suite unit plain bash "$KS_ROOT/test/scripts/unit.sh"
 	run_suite unit-valgrind plain env VALGRIND=1 bash "$KS_ROOT/test/scripts/unit.sh"
 fi
 if compgen -G "$KS_ROOT/test/kusto-emulator/test/*.test.js" >/dev/null; then
 	run_suite emulator node bash "$KS_ROOT/test/scripts/emulator-test.sh"
-fi
-if compgen -G "$KS_ROOT/test/t/*.pl" >/dev/null; then
-	run_suite tap prove bash "$KS_ROOT/test/scripts/tap.sh"
 fi
 # last: it installs the Debian package into the system's PostgreSQL 15 and
 # puts the tree's build back afterwards

@@ -26,7 +26,7 @@ fi
 cd "$tmp"
 as_test_user env \
 	PATH="$PG_BINDIR:$PATH" \
-	TESTDIR="$tmp" \
+	TESTDIR="$tmp" TESTDATADIR="$tmp/tmp_check" TESTLOGDIR="$tmp/tmp_check/log" \
 	TEMP_CONFIG="$tmp/temp.conf" \
 	PG_REGRESS="$PG_REGRESS" \
 	KS_ROOT="$KS_ROOT" \

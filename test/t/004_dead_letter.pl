@@ -81,6 +81,29 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHER
 	'and drops the slot');
 $kusto->admin('POST', '/admin/reset', {});
 
+# exactly once: a dead letter is sent again too (its batch left the protocol
+# when Kusto rejected it: the retry is delivered at least once)
+$kusto->create_sink_table('Db', 'O', 'id:long');
+$node->safe_psql('postgres', q{
+	CREATE TABLE o (id int PRIMARY KEY);
+	SELECT kusto_sink.create_sink('once', 'emu', 'o', 'Db', 'O',
+		'{"ingestion_method": "streaming", "delivery_guarantee": "exactly_once", "batch_interval_ms": 100,
+		  "on_error": "dead_letter"}');
+});
+ok(Sinks::wait_state($node, 'once', 'running'), 'an exactly-once sink with dead letters runs');
+$kusto->admin('POST', '/admin/faults', { kind => 'streaming', count => 1,
+	action => { status => 400, code => 'BadRequest_SyntaxError', permanent => JSON::PP::true } });
+$node->safe_psql('postgres', 'INSERT INTO o SELECT generate_series(1, 50)');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM kusto_sink.dead_letter WHERE sink = 'once'}),
+	'exactly once: the rejected batch is a dead letter');
+$node->safe_psql('postgres', 'INSERT INTO o SELECT generate_series(51, 60)');
+is($kusto->wait_count('Db', 'O', 10), 10, 'exactly once: the sink goes on');
+is($node->safe_psql('postgres', "SELECT kusto_sink.retry_dead_letter('once')"), '1', 'exactly once: one dead letter to retry');
+is_deeply($kusto->query_until('Db', 'O | summarize count(), dcount(id)', [ [ 60, 60 ] ]), [ [ 60, 60 ] ],
+	'exactly once: the retried records arrive, each once');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM kusto_sink.dead_letter WHERE sink = 'once'}),
+	'exactly once: and the dead letter is gone');
+
 Sinks::batch_moves_ok($node);
 $node->stop;
 $kusto->stop;

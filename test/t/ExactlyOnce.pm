@@ -47,7 +47,8 @@ sub take
 sub running
 {
 	my ($self) = @_;
-	return $self->{node}->poll_query_until('postgres',
+	# (right after a crash point: the server may be restarting)
+	return Sinks::poll_until($self->{node},
 		"SELECT state = 'running' AND worker_pid IS NOT NULL FROM kusto_sink.status WHERE name = '$self->{sink}'");
 }
 

@@ -12,6 +12,12 @@
 #       alter_sink, then waits until the new worker runs: the old one still
 #       says running until it has settled and exited, so a poll for the state
 #       alone would pass at once
+#   Sinks::poll_until($node, "SELECT ...")
+#       as the node's poll_query_until (true once the query returns t, within
+#       the test timeout), but with the query as psql's -c argument: while a
+#       crash restarts the server, psql exits before it read its standard
+#       input, and poll_query_until's write of the query died with a broken
+#       pipe (SIGPIPE) that ended the whole test script
 #   Sinks::batch_moves_ok($node)
 #       a test that no batch made a move of state its protocol does not allow
 #       (src/worker/batch.h; batch.c logs such a move as a WARNING)
@@ -22,6 +28,25 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+
+sub poll_until
+{
+	my ($node, $query) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	my @cmd = ('psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', $query);
+	while (time < $deadline)
+	{
+		my ($out, $err) = ('', '');
+		IPC::Run::run(\@cmd, '<', '/dev/null', '>', \$out, '2>', \$err);
+		chomp $out;
+		return 1 if $out eq 't';
+		usleep(100_000);
+	}
+	diag("poll_until timed out: $query");
+	return 0;
+}
 
 sub start_node
 {
