@@ -90,6 +90,8 @@ KUSTO_OBJS = \
 	src/kusto/resources.o \
 	src/kusto/result.o \
 	src/kusto/retry.o \
+	src/kusto/status_book.o \
+	src/kusto/streaming_memo.o \
 	src/kusto/storage.o
 
 COMMON_OBJS = \
@@ -128,7 +130,7 @@ $(OBJS) $(OBJS:.o=.bc): .pg_build
 .PHONY: FORCE
 EXTRA_CLEAN += .pg_build
 
-.PHONY: deps installcheck unit emulator-test tap test bench bench-snapshot demo emulator soak deb
+.PHONY: deps installcheck unit emulator-test tap test-live test bench bench-snapshot demo emulator soak deb
 
 # kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
 KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
@@ -151,6 +153,10 @@ emulator-test:
 
 tap:
 	@bash test/scripts/tap.sh
+
+# the end-to-end TAP test against a real cluster (KUSTO_LIVE_*; "skipped" without them)
+test-live:
+	@bash test/scripts/live.sh
 
 # deps, then for each server build + install and its suites, summed into one
 # closing line (run-suites.sh --all-versions)

@@ -1241,6 +1241,34 @@ LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION kusto_sink._create_slot(text) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
+-- [kusto] what a real cluster accepts (issue 19)
+-------------------------------------------------------------------------------
+
+-- latest_state_kql: a command Kusto accepts.  Backfill needs the async form
+-- of .create (dataexplorer-docs, materialized-view-create.md: "When you're
+-- using this option, the create command must be async"), and .create-or-alter
+-- refuses backfill for a view that exists; ifnotexists leaves an existing
+-- view as it is (change one with .alter materialized-view, see the README).
+-- An arg_max(lsn, *) view is disabled when its source table's schema changes
+-- (create_table adds columns) unless autoUpdateSchema = true.
+CREATE OR REPLACE FUNCTION kusto_sink.impl_latest_state_kql(caller regrole, sink text, source_table regclass, view_name text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	PERFORM kusto_sink._owned_sink(caller, sink);
+	p := kusto_sink._latest_state_parts(sink, source_table);
+	RETURN format(E'.create async ifnotexists materialized-view with (backfill=true, autoUpdateSchema=true) %s on table %s\n{\n    %s\n    %s| summarize arg_max(%s, *) by %s\n}',
+				  kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest')),
+				  kusto_sink._kql_name(p.kusto_table), kusto_sink._kql_name(p.kusto_table),
+				  coalesce(p.filter || E'\n    ', ''),
+				  kusto_sink._kql_name(p.lsn_column),
+				  (SELECT string_agg(kusto_sink._kql_name(k), ', ') FROM unnest(p.keys) k));
+END
+$$;
 
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();

@@ -5,7 +5,7 @@
 CREATE TABLE kt_orders (id int PRIMARY KEY, customer text, amount numeric, at timestamptz, doc jsonb);
 CREATE TABLE kt_refunds (id int, line int, amount numeric, PRIMARY KEY (id, line));
 CREATE TABLE kt_clash (id text PRIMARY KEY);
-CREATE TABLE "odd 'name" ("a""b" int PRIMARY KEY);
+CREATE TABLE "odd 'name" ("a b.c-d" int PRIMARY KEY);
 SELECT kusto_sink.create_connection('kt', 'http://127.0.0.1:9', 'application',
 	tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
 SELECT kusto_sink.create_sink('kt', 'kt', 'kt_orders, kt_refunds, "odd ''name"', 'db', 'Orders',

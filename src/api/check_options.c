@@ -34,6 +34,7 @@
 #include "utils/jsonb.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "access/relation.h"
@@ -41,6 +42,7 @@
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
 
+#include "common/kusto_name.h"
 #include "decoder/options.h"
 #include "kusto/kusto.h"
 #include "worker/jsonb_pairs.h"
@@ -270,6 +272,51 @@ kusto_sink_check_sink_name(PG_FUNCTION_ARGS)
  * column of one of the tables has the name of a metadata column the options
  * enable (the output plugin would refuse its records: relinfo.c).
  */
+/* the sink option create_table, true */
+static bool
+create_table_on(Jsonb *options)
+{
+	JsonbValue	key;
+	JsonbValue *v;
+
+	key.type = jbvString;
+	key.val.string.val = "create_table";
+	key.val.string.len = strlen("create_table");
+	v = findJsonbValueFromContainer(&options->root, JB_FOBJECT, &key);
+	return v != NULL && v->type == jbvBool && v->val.boolean;
+}
+
+/*
+ * With create_table the columns of a source table become Kusto columns of
+ * the same names: one Kusto cannot hold (src/common/kusto_name.c) is refused
+ * here, not at the worker's first .create-merge table
+ */
+static void
+check_column_names(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *why;
+
+		if (att->attisdropped)
+			continue;
+		why = kusto_entity_name_error(NameStr(att->attname));
+		if (why != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("column \"%s\" of table %s cannot be a Kusto column",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errdetail("%c%s.", pg_toupper((unsigned char) why[0]), why + 1),
+					 errhint("Rename the column, or create the Kusto table yourself and leave the sink option \"create_table\" off.")));
+	}
+	relation_close(rel, AccessShareLock);
+}
+
 Datum
 kusto_sink_check_metadata_columns(PG_FUNCTION_ARGS)
 {
@@ -286,6 +333,9 @@ kusto_sink_check_metadata_columns(PG_FUNCTION_ARGS)
 	{
 		Oid			relid = DatumGetObjectId(rels[i]);
 		int			m;
+
+		if (create_table_on(options))
+			check_column_names(relid);
 
 		for (m = 0; m < KS_META_COUNT; m++)
 		{

@@ -216,7 +216,7 @@ kusto_client_create(const kusto_config *cfg, kusto_error *err)
 	c->ingest_url = kusto_strdup(cfg->ingest_url);
 	c->app_name = kusto_strdup(cfg->app_name ? cfg->app_name : "kusto_sink");
 	c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
-	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 60000;
+	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 0;
 	c->block_threshold = cfg->block_threshold > 0 ? cfg->block_threshold : 64 * 1024 * 1024;
 	c->block_size = cfg->block_size > 0 ? cfg->block_size : 8 * 1024 * 1024;
 	c->seed = (unsigned int) time(NULL) ^ (unsigned int) (size_t) c;
@@ -266,6 +266,8 @@ kusto_client_destroy(kusto_client *c)
 	}
 	curl_multi_cleanup(c->multi);
 	kusto_resources_free(c->res);
+	kusto_status_book_free(c->status_book);
+	kusto_streaming_memo_free(c);
 	kusto_free(c->cluster_url);
 	kusto_free(c->auth);
 	kusto_free(c->tenant_id);
@@ -314,9 +316,10 @@ kusto_execute(kusto_client *c, const char *db, const char *csl, char **result_js
  */
 kusto_request *
 kusto_csl_request(kusto_client *c, const char *url, const char *db, const char *csl,
-				  kusto_error *err)
+				  bool strong_consistency, kusto_error *err)
 {
 	const char *token = kusto_token(c, err);
+	bool		command = csl[strspn(csl, " \t\r\n")] == '.';
 	json_t	   *body;
 	char	   *text;
 	kusto_request *req;
@@ -324,9 +327,18 @@ kusto_csl_request(kusto_client *c, const char *url, const char *db, const char *
 	if (token == NULL)
 		return NULL;
 	body = json_pack("{s:s, s:s, s:{s:{}}}", "db", db, "csl", csl, "properties", "Options");
+	/*
+	 * A query that decides whether a batch is in Kusto reads what every
+	 * node has committed, whatever the database's default (Kusto's
+	 * client request property queryconsistency, docs: query consistency)
+	 */
+	if (strong_consistency)
+		json_object_set_new(json_object_get(json_object_get(body, "properties"), "Options"),
+							"queryconsistency", json_string("strongconsistency"));
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	req = kusto_request_new(c, url, "application/json; charset=utf-8", NULL, text, strlen(text), token);
+	kusto_request_set_timeout(req, c, command ? KUSTO_TIMEOUT_MGMT : KUSTO_TIMEOUT_QUERY);
 	/* the request keeps its own copy of the body (the size is set already) */
 	curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, text);
 	kusto_free(text);
@@ -338,7 +350,7 @@ kusto_status
 kusto_post_csl(kusto_client *c, const char *url, const char *db, const char *csl,
 			   char **answer, size_t *answer_len, kusto_error *err)
 {
-	kusto_request *req = kusto_csl_request(c, url, db, csl, err);
+	kusto_request *req = kusto_csl_request(c, url, db, csl, false, err);
 	bool		ok;
 
 	*answer = NULL;
@@ -411,6 +423,7 @@ kusto_stream_request(kusto_client *c, const char *db, const char *table, const c
 	curl_free(eformat);
 	curl_free(emapping);
 	req = kusto_request_new(c, url, "application/octet-stream", "gzip", gz, gz_len, token);
+	kusto_request_set_timeout(req, c, KUSTO_TIMEOUT_STREAMING);
 	kusto_free(url);
 	kusto_request_no_resend(req, gz, gz_len, false);
 	return req;

@@ -37,7 +37,21 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	kusto_request *req = (kusto_request *) userdata;
 	size_t		len = size * nitems;
 
-	if (len > 12 && strncasecmp(buffer, "Retry-After:", 12) == 0)
+	if (len > 17 && (strncasecmp(buffer, "x-ms-activity-id:", 17) == 0 ||
+					 strncasecmp(buffer, "x-ms-request-id:", 16) == 0))
+	{
+		/* Kusto's activity id, or Azure Storage's request id */
+		const char *v = buffer + strcspn(buffer, ":") + 1;
+		size_t		n;
+
+		v += strspn(v, " \t");
+		n = strcspn(v, "\r\n");
+		if (n >= sizeof(req->activity_id))
+			n = sizeof(req->activity_id) - 1;
+		memcpy(req->activity_id, v, n);
+		req->activity_id[n] = '\0';
+	}
+	else if (len > 12 && strncasecmp(buffer, "Retry-After:", 12) == 0)
 	{
 		char		value[64];
 		size_t		n = len - 12 < sizeof(value) - 1 ? len - 12 : sizeof(value) - 1;
@@ -227,7 +241,7 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->curl_error);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, client->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, client->request_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, kusto_timeout_ms(client, KUSTO_TIMEOUT_OTHER));
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, client);
@@ -243,6 +257,47 @@ kusto_request_new(kusto_client *client, const char *url, const char *content_typ
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
 	}
 	return req;
+}
+
+long
+kusto_timeout_ms(const kusto_client *client, kusto_timeout_kind kind)
+{
+	const long	delta = 30 * 1000L; /* the SDKs' client-server delta */
+
+	if (client->request_timeout_ms > 0)
+		return client->request_timeout_ms;
+	switch (kind)
+	{
+		case KUSTO_TIMEOUT_QUERY:
+			return (4 * 60 + 30) * 1000L + delta;
+		case KUSTO_TIMEOUT_MGMT:
+			return (3600 + 30) * 1000L + delta;
+		case KUSTO_TIMEOUT_STREAMING:
+		case KUSTO_TIMEOUT_STORAGE:
+			return 10 * 60 * 1000L + delta;
+		case KUSTO_TIMEOUT_OTHER:
+			break;
+	}
+	return 60 * 1000L;
+}
+
+void
+kusto_request_set_timeout(kusto_request *req, const kusto_client *client, kusto_timeout_kind kind)
+{
+	curl_easy_setopt(req->easy, CURLOPT_TIMEOUT_MS, kusto_timeout_ms(client, kind));
+}
+
+void
+kusto_error_note_activity(kusto_error *err, const kusto_request *req)
+{
+	size_t		len;
+
+	if (req->activity_id[0] == '\0')
+		return;
+	snprintf(err->activity_id, sizeof(err->activity_id), "%s", req->activity_id);
+	len = strlen(err->message);
+	if (len + 1 < sizeof(err->message))
+		snprintf(err->message + len, sizeof(err->message) - len, " (activity id %s)", req->activity_id);
 }
 
 static size_t
@@ -413,7 +468,10 @@ kusto_request_outcome(const kusto_request *req, kusto_error *err)
 	if (req->curl_rc != CURLE_OK)
 		kusto_error_from_curl(err, req->curl_rc, req->curl_error);
 	else if (kusto_request_failed(req))
+	{
 		kusto_error_from_response(err, req->http_status, req->response.data,
 								  req->response.len, req->retry_after_s);
+		kusto_error_note_activity(err, req);
+	}
 	return err->status == KUSTO_OK;
 }

@@ -22,7 +22,8 @@
  *	  returns typed tables (kusto_result).
  *	- kusto_stream_ingest(), kusto_queued_ingest(), kusto_managed_ingest()
  *	  kusto_get_ingest_status() and kusto_count() (a query answering one
- *	  number) start an operation without waiting;
+ *	  number, run with queryconsistency = strongconsistency: exactly once
+ *	  looks batches up with it) start an operation without waiting;
  *	  kusto_client_run() drives every transfer for at most max_wait_ms;
  *	  kusto_client_done() hands back finished operations with their outcome.
  *	  Several operations may be in flight at once.  The data passed to an
@@ -33,14 +34,24 @@
  *	  up to three are tried; the blob goes up in one PUT, or in blocks and a
  *	  block list above block_threshold; with track_status a status-table
  *	  entity (Pending) is written after the blob, just before the message,
- *	  and kusto_get_ingest_status() reads it back.
+ *	  and kusto_get_ingest_status() reads it back from the table it was
+ *	  written to (Kusto rotates its status tables: status_book.c).
  *	  The operation is done when the queue accepted the message.
  *	- Managed ingestion streams when the data is small enough and falls
- *	  back to queued ingestion when it is too large, when streaming is not
- *	  enabled on the table, or when streaming failed transiently.
+ *	  back to queued ingestion when it is too large, when streaming is off
+ *	  (on the table or the cluster) or the table's configuration keeps it
+ *	  from streaming, when it is throttled, or when streaming failed
+ *	  transiently (the official SDKs' set: kusto_managed_fallback()).  A table
+ *	  found unable to stream goes queued without a try for 15 minutes (10 s
+ *	  after a throttled stream), and its results say so (streaming_off).
  *	- Errors come back as a kusto_error: HTTP status, Kusto error code,
- *	  message, Retry-After, and a class (transient, throttled, permanent,
- *	  auth, cancelled).  No message ever contains a secret.
+ *	  message, Retry-After, the service's activity id, and a class
+ *	  (transient, throttled, permanent, auth, cancelled).  No message ever
+ *	  contains a secret.
+ *	- Each request's time is bounded as by the official SDKs
+ *	  (kusto_timeout_ms): queries 4.5 min, commands 1 h, streaming and
+ *	  storage uploads 10 min, each plus 30 s for the way; request_timeout_ms
+ *	  replaces them all.
  *	- Memory comes from the C library's allocator (jansson's too); every
  *	  object has a destroy function.
  *
@@ -72,7 +83,11 @@ typedef struct kusto_error
 	char		code[96];		/* Kusto or OAuth error code (texts for people
 								 * and class checks: a longer one is cut, never
 								 * used to address anything) */
-	char		message[512];
+	char		message[512];	/* ends with "(activity id ...)" when the
+								 * service named the request (below) */
+	char		activity_id[64];	/* Kusto's x-ms-activity-id (Azure Storage's
+									 * x-ms-request-id) of a failed request, for a
+									 * support case; "" when none */
 } kusto_error;
 
 /*
@@ -156,7 +171,8 @@ typedef struct kusto_config
 	const char *proxy;
 	const char *ingest_url;		/* DM endpoint; default: "ingest-" + cluster host */
 	long		connect_timeout_ms; /* 0: 10 s */
-	long		request_timeout_ms; /* 0: 60 s */
+	long		request_timeout_ms; /* every request's whole time; 0: the official
+									 * SDKs' defaults by kind (kusto_timeout_ms) */
 	const char *app_name;		/* x-ms-app; default "kusto_sink" */
 	size_t		block_threshold;	/* queued: blocks above this; 0: 64 MB */
 	size_t		block_size;		/* queued: block size; 0: 8 MB */
@@ -174,6 +190,9 @@ typedef struct kusto_ingest_options
 	const char *ingest_if_not_exists;	/* skip if an extent has ingest-by:<this> */
 	bool		flush_immediately;
 	bool		track_status;	/* write and report to the status table */
+	const char *creation_time;	/* the extents' creationTime (ISO 8601), or
+								 * NULL: none, as the SDKs send (it changes how
+								 * Kusto batches and retains the data) */
 	size_t		raw_size;		/* uncompressed size of the data */
 } kusto_ingest_options;
 
@@ -189,6 +208,11 @@ typedef enum kusto_ingest_state
 	KUSTO_INGEST_UNKNOWN		/* no status entity */
 } kusto_ingest_state;
 
+/*
+ * A status whose ErrorCode is BlobAlreadyReceived_BlobAlreadyFoundInBatch (a
+ * re-sent message that landed in its first message's batch) is reported as
+ * Failed and not permanent: it tells nothing of the data (queued.c).
+ */
 typedef struct kusto_ingest_status
 {
 	kusto_ingest_state state;
@@ -207,6 +231,9 @@ typedef struct kusto_ingest_result
 	int			storage_attempts;	/* blob/queue tries */
 	bool		maybe_queued;	/* failed, but a queue post got no answer: the
 								 * message may be in the queue */
+	char		streaming_off[96];	/* managed, sent queued because streaming is
+									 * unavailable for the table for now: the
+									 * Kusto error code that said so; else "" */
 } kusto_ingest_result;
 
 typedef struct kusto_client kusto_client;
@@ -315,5 +342,35 @@ extern bool kusto_url_allowed(const char *url, bool allow_imds, char *why, size_
  */
 extern long kusto_retry_delay_ms(int attempt, int max_attempts, const kusto_error *err,
 								 unsigned int *seed);
+
+/*
+ * Does a failed stream go queued under managed ingestion, and for how long
+ * do the table's next batches go queued without a try (*memo_s, 0: none)?
+ * The official SDKs' managed clients' rule (azure-kusto-java ingest-v2
+ * ManagedStreamingIngestClient): streaming off (error codes with
+ * StreamingIngestionPolicyNotEnabled or StreamingIngestionDisabledForCluster;
+ * a 404 from the streaming endpoint, which a cluster without streaming
+ * answers, azure-kusto-python) and the table's configuration
+ * (UpdatePolicyIncompatible, QuerySchemaDoesNotMatchTableSchema): yes, 15
+ * minutes; too large (413, FileTooLarge, InputStreamTooLarge): yes; throttled:
+ * yes, 10 s; transient: yes; anything else: no.
+ */
+extern bool kusto_managed_fallback(const kusto_error *err, int *memo_s);
+/* true when the error says streaming is off (table or cluster): a hint's case */
+extern bool kusto_streaming_off(const kusto_error *err);
+/*
+ * The managed clients' memory (streaming_memo.c) for callers that stream and
+ * queue themselves: kusto_streaming_unavailable() is the Kusto code that made
+ * the table go queued for now (else NULL); kusto_streaming_note() remembers
+ * a failed stream as kusto_managed_fallback() says.
+ */
+extern const char *kusto_streaming_unavailable(kusto_client *client, const char *db,
+											   const char *table);
+extern void kusto_streaming_note(kusto_client *client, const char *db, const char *table,
+								 const kusto_error *err);
+/* the same for a text that carries Kusto's error code (an error's message) */
+extern bool kusto_streaming_off_text(const char *text);
+/* true when it says streaming is off on the whole cluster */
+extern bool kusto_cluster_streaming_off_text(const char *text);
 
 #endif							/* KUSTO_H */

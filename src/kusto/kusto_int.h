@@ -57,6 +57,7 @@ typedef struct kusto_request
 	CURLcode	curl_rc;
 	long		http_status;
 	char		curl_error[CURL_ERROR_SIZE];
+	char		activity_id[64];	/* x-ms-activity-id, or x-ms-request-id */
 	bool		done;
 	struct kusto_request *next;	/* in the client's in-flight list */
 	void	   *owner;			/* the kusto_op, or NULL */
@@ -65,6 +66,31 @@ typedef struct kusto_request
 	size_t		body_pos;
 	char	   *body_owned;		/* its copy, when asked for */
 } kusto_request;
+
+/*
+ * How long a request of each kind may take in all (CURLOPT_TIMEOUT_MS),
+ * as the official SDKs bound theirs (azure-kusto-python's client_base.py:
+ * _query_default_timeout 4 min 30 s, _mgmt_default_timeout 1 h 30 s,
+ * _streaming_ingest_default_timeout 10 min, plus _client_server_delta 30 s
+ * on the client's side).  A stream cut off by the client can still commit
+ * on the server, so a short bound only makes in-doubt batches.
+ */
+typedef enum kusto_timeout_kind
+{
+	KUSTO_TIMEOUT_OTHER,		/* tokens, auth metadata: 60 s */
+	KUSTO_TIMEOUT_QUERY,		/* 4 min 30 s + 30 s */
+	KUSTO_TIMEOUT_MGMT,			/* 1 h 30 s + 30 s */
+	KUSTO_TIMEOUT_STREAMING,	/* 10 min + 30 s */
+	KUSTO_TIMEOUT_STORAGE		/* blobs, queue messages, status entities: as
+								 * streaming (they carry the same batches) */
+} kusto_timeout_kind;
+
+/* the bound for a kind: the client's request_timeout_ms when set */
+extern long kusto_timeout_ms(const kusto_client *client, kusto_timeout_kind kind);
+extern void kusto_request_set_timeout(kusto_request *req, const kusto_client *client,
+									  kusto_timeout_kind kind);
+/* appends the request's activity id to err (message and activity_id) */
+extern void kusto_error_note_activity(kusto_error *err, const kusto_request *req);
 
 extern kusto_request *kusto_request_new(kusto_client *client, const char *url,
 										const char *content_type, const char *content_encoding,
@@ -119,12 +145,34 @@ extern void kusto_resources_invalidate(kusto_client *client);
 extern void kusto_resources_free(kusto_resources *res);
 extern char *kusto_dm_url(const char *cluster_url);
 extern kusto_request *kusto_csl_request(kusto_client *client, const char *url, const char *db,
-										const char *csl, kusto_error *err);
+										const char *csl, bool strong_consistency,
+										kusto_error *err);
 extern kusto_status kusto_post_csl(kusto_client *client, const char *url, const char *db,
 								   const char *csl, char **answer, size_t *answer_len,
 								   kusto_error *err);
 extern kusto_status kusto_execute_at(kusto_client *client, const char *base_url, const char *db,
 									 const char *csl, char **result_json, kusto_error *err);
+
+/* ---------- where tracked statuses were written (status_book.c) ---------- */
+typedef struct kusto_status_book kusto_status_book;
+
+extern void kusto_status_book_note(kusto_client *client, const char *source_id,
+								   const char *table_url);
+extern const char *kusto_status_book_find(kusto_client *client, const char *source_id);
+extern void kusto_status_book_free(kusto_status_book *book);
+
+/* ---------- tables managed ingestion sends queued for now (streaming_memo.c) ---------- */
+typedef struct kusto_streaming_memo kusto_streaming_memo;
+
+#define KUSTO_STREAMING_OFF_S (15 * 60)	/* streaming off, or the table's configuration */
+#define KUSTO_STREAMING_THROTTLED_S 10
+
+extern void kusto_streaming_memo_note(kusto_client *client, const char *db, const char *table,
+									  int seconds, const char *code);
+/* the code that made the table go queued, while it does; else NULL */
+extern const char *kusto_streaming_memo_find(kusto_client *client, const char *db,
+											 const char *table);
+extern void kusto_streaming_memo_free(kusto_client *client);
 
 /* ---------- operations (client.c, queued.c) ---------- */
 typedef enum kusto_op_kind
@@ -189,7 +237,7 @@ struct kusto_client
 	char	   *ingest_url;
 	char	   *app_name;
 	long		connect_timeout_ms;
-	long		request_timeout_ms;
+	long		request_timeout_ms; /* 0: kusto_timeout_ms's defaults */
 
 	CURLM	   *multi;
 	kusto_request *inflight;
@@ -202,6 +250,8 @@ struct kusto_client
 	size_t		block_threshold;
 	size_t		block_size;
 	kusto_resources *res;		/* queued ingestion's resources, or NULL */
+	kusto_status_book *status_book; /* where statuses were written, or NULL */
+	kusto_streaming_memo *streaming_memo;	/* tables sent queued for now */
 	unsigned int seed;
 
 	/* token cache */

@@ -45,6 +45,7 @@ struct kusto_queued
 	char	   *mapping;
 	char	   *tags_json;		/* JSON array text, or NULL */
 	char	   *iine_json;
+	char	   *creation_time;	/* or NULL */
 	bool		flush_immediately;
 	bool		track_status;
 	size_t		raw_size;
@@ -75,6 +76,7 @@ kusto_queued_free(kusto_queued *q)
 	kusto_free(q->mapping);
 	kusto_free(q->tags_json);
 	kusto_free(q->iine_json);
+	kusto_free(q->creation_time);
 	kusto_free(q->blob_name);
 	kusto_free(q->blob_url);
 	for (k = 0; k < KUSTO_RES_NKINDS; k++)
@@ -181,6 +183,7 @@ entity_request(kusto_client *c, kusto_queued *q)
 	text = json_dumps(e, JSON_COMPACT);
 	json_decref(e);
 	req = kusto_request_new(c, url, "application/json", NULL, text, strlen(text), NULL);
+	kusto_request_set_timeout(req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_set_method(req, "PUT");
 	kusto_request_set_header(req, "Accept: application/json;odata=nometadata");
 	kusto_request_set_header(req, "x-ms-version: 2019-02-02");
@@ -240,18 +243,20 @@ blob_request(kusto_client *c, kusto_queued *q)
 		{
 			char	   *id = block_id(i);
 
-			kusto_buf_append(&xml, "<Latest>", 8);
+			kusto_buf_append(&xml, "<Latest>", strlen("<Latest>"));
 			kusto_buf_append(&xml, id, strlen(id));
-			kusto_buf_append(&xml, "</Latest>", 9);
+			kusto_buf_append(&xml, "</Latest>", strlen("</Latest>"));
 			kusto_free(id);
 		}
-		kusto_buf_append(&xml, "</BlockList>", 13);
+		/* the XML text alone: a NUL after it is not well-formed XML to Azure */
+		kusto_buf_append(&xml, "</BlockList>", strlen("</BlockList>"));
 		url = kusto_storage_url(root, suffix, "comp=blocklist");
 		req = kusto_request_new(c, url, "application/xml", NULL, xml.data, xml.len, NULL);
 		curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, xml.data);
 		kusto_buf_free(&xml);
 	}
 	kusto_request_set_method(req, "PUT");
+	kusto_request_set_timeout(req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_set_header(req, "x-ms-version: 2021-08-06");
 	kusto_free(url);
 	kusto_free(suffix);
@@ -272,8 +277,11 @@ queue_request(kusto_client *c, kusto_queued *q)
 	kusto_request *req;
 
 	iso_now(now, sizeof(now));
-	props = json_pack("{s:s, s:s, s:s}", "authorizationContext", kusto_resources_auth_context(c),
-					  "format", q->format, "creationTime", now);
+	props = json_pack("{s:s, s:s}", "authorizationContext", kusto_resources_auth_context(c),
+					  "format", q->format);
+	/* only when asked: the SDKs never set it, and it changes how Kusto batches */
+	if (q->creation_time)
+		json_object_set_new(props, "creationTime", json_string(q->creation_time));
 	if (q->mapping)
 	{
 		json_object_set_new(props, "ingestionMappingReference", json_string(q->mapping));
@@ -303,6 +311,7 @@ queue_request(kusto_client *c, kusto_queued *q)
 	snprintf(body, n, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
 	url = kusto_storage_url(q->urls[KUSTO_RES_QUEUE][q->tried], "/messages", NULL);
 	req = kusto_request_new(c, url, "application/xml", NULL, body, strlen(body), NULL);
+	kusto_request_set_timeout(req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_no_resend(req, body, strlen(body), true);
 	kusto_request_set_header(req, "x-ms-version: 2021-08-06");
 	kusto_free(url);
@@ -400,6 +409,7 @@ new_op(kusto_op_kind kind, const char *db, const char *table, const kusto_ingest
 		q->tags_json = json_list(o->tags, o->ntags);
 	if (o->ingest_if_not_exists)
 		q->iine_json = json_list(&o->ingest_if_not_exists, 1);
+	q->creation_time = kusto_strdup(o->creation_time);
 	q->flush_immediately = o->flush_immediately;
 	q->track_status = o->track_status;
 	q->raw_size = o->raw_size;
@@ -433,15 +443,85 @@ kusto_queued_ingest(kusto_client *c, const char *db, const char *table,
 	return kusto_op_start(c, op);
 }
 
+static bool
+code_has(const kusto_error *err, const char *what)
+{
+	return strstr(err->code, what) != NULL;
+}
+
+bool
+kusto_cluster_streaming_off_text(const char *text)
+{
+	return text != NULL && (strstr(text, "StreamingIngestionDisabledForCluster") != NULL ||
+							strstr(text, "StreamingIngestionFunctionalityDisabled") != NULL);
+}
+
+bool
+kusto_streaming_off_text(const char *text)
+{
+	return text != NULL && (strstr(text, "StreamingIngestionPolicyNotEnabled") != NULL ||
+							kusto_cluster_streaming_off_text(text));
+}
+
+bool
+kusto_streaming_off(const kusto_error *err)
+{
+	return kusto_streaming_off_text(err->code) ||
+		(err->http_status == 404 && err->status == KUSTO_ERR_PERMANENT &&
+		 !code_has(err, "EntityNotFound"));	/* no streaming endpoint at all */
+}
+
+bool
+kusto_managed_fallback(const kusto_error *err, int *memo_s)
+{
+	*memo_s = 0;
+	if (kusto_streaming_off(err) || code_has(err, "UpdatePolicyIncompatible") ||
+		code_has(err, "QuerySchemaDoesNotMatchTableSchema"))
+	{
+		*memo_s = KUSTO_STREAMING_OFF_S;
+		return true;
+	}
+	if (err->http_status == 413 || code_has(err, "FileTooLarge") || code_has(err, "InputStreamTooLarge"))
+		return true;
+	if (err->status == KUSTO_ERR_THROTTLED)
+	{
+		*memo_s = KUSTO_STREAMING_THROTTLED_S;
+		return true;
+	}
+	return err->status == KUSTO_ERR_TRANSIENT;
+}
+
+const char *
+kusto_streaming_unavailable(kusto_client *c, const char *db, const char *table)
+{
+	return kusto_streaming_memo_find(c, db, table);
+}
+
+void
+kusto_streaming_note(kusto_client *c, const char *db, const char *table, const kusto_error *err)
+{
+	int			memo_s;
+
+	if (kusto_managed_fallback(err, &memo_s) && memo_s > 0)
+		kusto_streaming_memo_note(c, db, table, memo_s, err->code[0] ? err->code : "NotFound");
+}
+
 kusto_op *
 kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 					 const kusto_ingest_options *o, const void *gz, size_t gz_len, void *user)
 {
 	kusto_op   *op = new_op(KUSTO_OP_MANAGED, db, table, o, gz, gz_len, user);
+	const char *off;
 
 	if (op->err.status != KUSTO_OK)
 		return kusto_op_start(c, op);	/* refused (never cut) */
-	if (o->raw_size > KUSTO_STREAMING_LIMIT || o->ntags > 0 || o->ingest_if_not_exists)
+	if ((off = kusto_streaming_memo_find(c, db, table)) != NULL)
+	{
+		/* the table cannot stream for now (streaming_memo.c) */
+		snprintf(op->result.streaming_off, sizeof(op->result.streaming_off), "%s", off);
+		start_queued(c, op);
+	}
+	else if (o->raw_size > KUSTO_STREAMING_LIMIT || o->ntags > 0 || o->ingest_if_not_exists)
 		start_queued(c, op);	/* too large, or needs what only queued ingestion carries */
 	else
 	{
@@ -467,9 +547,16 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 	q->step = Q_STATUS;
 	/* the status's copy is for show; the request uses source_id whole */
 	snprintf(op->status.source_id, sizeof(op->status.source_id), "%s", source_id);
-	if (!kusto_resources_refresh(c, &op->err))
+	if (kusto_status_book_find(c, source_id) != NULL)
+	{
+		/* read where it was written (status_book.c) */
+		q->urls[KUSTO_RES_STATUS_TABLE][0] = kusto_strdup(kusto_status_book_find(c, source_id));
+		q->accounts[KUSTO_RES_STATUS_TABLE][0] = kusto_storage_account(q->urls[KUSTO_RES_STATUS_TABLE][0]);
+		q->npicked[KUSTO_RES_STATUS_TABLE] = 1;
+	}
+	else if (!kusto_resources_refresh(c, &op->err))
 		return kusto_op_start(c, op);
-	if (!pick(c, q, KUSTO_RES_STATUS_TABLE))
+	else if (!pick(c, q, KUSTO_RES_STATUS_TABLE))
 	{
 		kusto_error_set(&op->err, KUSTO_ERR_PERMANENT, 0, "NoStatusTable",
 						"the cluster offers no ingestion status table");
@@ -479,6 +566,7 @@ kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
 	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
 	kusto_free(suffix);
 	op->req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
+	kusto_request_set_timeout(op->req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_set_header(op->req, "Accept: application/json;odata=nometadata");
 	kusto_request_set_header(op->req, "x-ms-version: 2019-02-02");
 	kusto_free(url);
@@ -512,6 +600,19 @@ parse_status(kusto_op *op, const kusto_request *req)
 	else if (strcmp(st, "Skipped") == 0)
 		s->state = KUSTO_INGEST_SKIPPED;
 	s->permanent = fs != NULL && strcmp(fs, "Transient") != 0;
+	if (code && strcmp(code, "BlobAlreadyReceived_BlobAlreadyFoundInBatch") == 0)
+	{
+		/*
+		 * A re-sent message whose blob was still in its first message's
+		 * ingestion batch (the same blob name, the same status entity): Kusto
+		 * calls it permanent, but it says nothing of the blob, which the
+		 * other message ingests (or not), and its report may land on the
+		 * shared entity after that one's.  Transient: the caller looks again
+		 * or sends again, which under an ingest-by tag adds nothing.
+		 */
+		s->state = KUSTO_INGEST_FAILED;
+		s->permanent = false;
+	}
 	s->updated_at = 0;
 	{
 		/* the table service's own Timestamp of the entity's last change */
@@ -559,11 +660,19 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 			}
 			kusto_request_outcome(req, &op->err);
 			kusto_request_free(req);
-			if (op->err.status == KUSTO_ERR_TRANSIENT || op->err.status == KUSTO_ERR_THROTTLED ||
-				op->err.http_status == 413 ||
-				strcmp(op->err.code, "BadRequest_StreamingIngestionPolicyNotEnabled") == 0 ||
-				strcmp(op->err.code, "Stream_InputStreamTooLarge") == 0)
 			{
+				int			memo_s;
+
+				if (!kusto_managed_fallback(&op->err, &memo_s))
+					return false;
+				if (memo_s > 0)
+				{
+					kusto_streaming_memo_note(c, q->db, q->table, memo_s,
+											  op->err.code[0] ? op->err.code : "NotFound");
+					if (memo_s == KUSTO_STREAMING_OFF_S)
+						snprintf(op->result.streaming_off, sizeof(op->result.streaming_off), "%s",
+								 op->err.code[0] ? op->err.code : "NotFound");
+				}
 				kusto_error_clear(&op->err);
 				if (!start_queued(c, op))
 					return false;
@@ -571,7 +680,6 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 				kusto_request_submit(c, op->req);
 				return true;
 			}
-			return false;
 
 		case Q_STATUS:
 			if (!failed)
@@ -615,6 +723,8 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 		switch (q->step)
 		{
 			case Q_ENTITY:
+				/* the message will name this table: its status is read there */
+				kusto_status_book_note(c, q->source_id, q->urls[KUSTO_RES_STATUS_TABLE][0]);
 				q->step = Q_QUEUE;
 				q->tried = 0;
 				op->req = queue_request(c, q);

@@ -162,7 +162,7 @@ kusto_count(kusto_client *c, const char *db, const char *csl, void *user)
 	op->user = user;
 	op->count = -1;
 	url = kusto_asprintf("%s/v2/rest/query", c->cluster_url);
-	op->req = kusto_csl_request(c, url, db, csl, &op->err);
+	op->req = kusto_csl_request(c, url, db, csl, true, &op->err);
 	kusto_free(url);
 	return kusto_op_start(c, op);
 }

@@ -167,6 +167,7 @@ kusto_error_from_storage(kusto_error *err, const kusto_request *req)
 					st, *code ? code : "StorageError", "storage answered %ld%s%s", st,
 					*message ? ": " : "", message);
 	err->retry_after_s = req->retry_after_s;
+	kusto_error_note_activity(err, req);
 }
 
 /* Replaces the value of every sig= (a SAS signature) with REDACTED. */

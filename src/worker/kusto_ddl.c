@@ -231,6 +231,17 @@ ks_kusto_streaming_policy(const char *kusto_table)
 	return table_command(".alter table", kusto_table, " policy streamingingestion enable");
 }
 
+/*
+ * Makes the streaming nodes take a table's new schema, mappings and policy at
+ * once instead of minutes later (dataexplorer-docs: streaming ingestion and
+ * schema changes)
+ */
+char *
+ks_kusto_clear_streaming_schema(const char *kusto_table)
+{
+	return table_command(".clear table", kusto_table, " cache streamingingestion schema");
+}
+
 char *
 ks_kusto_mapping_command(const char *kusto_table, const char *mapping_name, bool csv,
 						 int ncolumns, char *const *names)

@@ -53,6 +53,7 @@ extern List *ks_kusto_table_commands(const char *sink, const char *kusto_table, 
 extern char *ks_kusto_create_merge(const char *kusto_table, int ncolumns,
 								   char *const *names, char *const *types);
 extern char *ks_kusto_streaming_policy(const char *kusto_table);
+extern char *ks_kusto_clear_streaming_schema(const char *kusto_table);
 extern char *ks_kusto_mapping_command(const char *kusto_table, const char *mapping_name,
 									  bool csv, int ncolumns, char *const *names);
 

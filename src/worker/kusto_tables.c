@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "kusto/kusto.h"
 #include "worker/kusto_ddl.h"
 #include "worker/kusto_tables.h"
 #include "worker/worker_sql.h"
@@ -86,6 +87,7 @@ ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 		char	   *schema;
 		List	   *commands;
 		ListCell   *cc;
+		bool		changed = false;
 
 		CHECK_FOR_INTERRUPTS();
 		schema = ks_ship_table_schema(shipper, table);
@@ -93,12 +95,47 @@ ks_prepare_kusto_tables(KsShipper *shipper, KsSinkConfig *config)
 		foreach(cc, commands)
 		{
 			char		message[768];
+			const char *cmd = (char *) lfirst(cc);
+			bool		policy = strcmp(cmd, ks_kusto_streaming_policy(table)) == 0;
 
 			CHECK_FOR_INTERRUPTS();
-			if (ks_ship_command(shipper, (char *) lfirst(cc), message, sizeof(message)) != KS_SHIP_ACKED)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("kusto_sink sink \"%s\": could not prepare Kusto table \"%s\": %s",
+			if (ks_ship_command(shipper, cmd, message, sizeof(message)) == KS_SHIP_ACKED)
+			{
+				changed = true;
+				continue;
+			}
+			if (policy && kusto_streaming_off_text(message) &&
+				config->ingestion_method == KS_METHOD_MANAGED)
+			{
+				/* a cluster without streaming (a new cluster's default): managed goes queued */
+				ereport(WARNING,
+						(errmsg("kusto_sink sink \"%s\": streaming ingestion cannot be enabled on Kusto table \"%s\": %s",
+								config->name, table, message),
+						 errdetail("Managed ingestion sends the table's batches queued."),
+						 errhint("Enable streaming ingestion on the cluster for the sink to stream.")));
+				continue;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("kusto_sink sink \"%s\": could not prepare Kusto table \"%s\": %s",
+							config->name, table, message),
+					 policy && kusto_streaming_off_text(message) ?
+					 errhint("Enable streaming ingestion on the cluster, or use the sink option ingestion_method \"managed\" or \"queued\".") : 0));
+		}
+
+		/*
+		 * Kusto's streaming nodes take a changed schema, mapping or policy
+		 * minutes later unless told (kusto_ddl.c): a stream meanwhile would
+		 * fail or lose values
+		 */
+		if (changed && config->ingestion_method != KS_METHOD_QUEUED)
+		{
+			char		message[768];
+
+			if (ks_ship_command(shipper, ks_kusto_clear_streaming_schema(table), message,
+								sizeof(message)) != KS_SHIP_ACKED)
+				ereport(WARNING,
+						(errmsg("kusto_sink sink \"%s\": could not make Kusto's streaming nodes take the schema of table \"%s\" now: %s",
 								config->name, table, message)));
 		}
 		ereport(LOG,

@@ -11,6 +11,8 @@
 #include "nodes/pg_list.h"
 #include "utils/memutils.h"
 
+#include "common/kusto_name.h"
+#include "kusto/kusto.h"
 #include "worker/kusto_ddl.h"
 #include "worker/layouts.h"
 
@@ -70,7 +72,28 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 {
 	bool		csv = config->format == KS_FORMAT_CSV;
 	char	   *name;
+	char	   *report = NULL;
 	KsShipOutcome outcome;
+	int			i;
+
+	/*
+	 * A column Kusto cannot hold (one added since create_sink checked the
+	 * table's columns) stops the sink before anything is sent, naming it,
+	 * rather than failing in Kusto's .create-merge
+	 */
+	for (i = 0; i < l->ncolumns; i++)
+	{
+		const char *why = kusto_entity_name_error(l->names[i]);
+
+		if (why != NULL)
+		{
+			snprintf(message, size,
+					 "column \"%.200s\" cannot be a column of Kusto table \"%s\": %s; "
+					 "the sink stops before sending records that carry it",
+					 l->names[i], l->kusto_table, why);
+			return KS_SHIP_PERMANENT;
+		}
+	}
 
 	outcome = ks_ship_command(shipper, ks_kusto_create_merge(l->kusto_table, l->ncolumns, l->names, l->types),
 							  message, size);
@@ -81,16 +104,42 @@ merge_and_map(KsShipper *shipper, KsSinkConfig *config, KsLayout *l,
 		 * streams, as the tables made ready at start do (kusto_tables.c)
 		 */
 		outcome = ks_ship_command(shipper, ks_kusto_streaming_policy(l->kusto_table), message, size);
+		if (outcome != KS_SHIP_ACKED && kusto_streaming_off_text(message) &&
+			config->ingestion_method == KS_METHOD_MANAGED)
+		{
+			/* a cluster without streaming: managed sends the table queued */
+			ereport(WARNING,
+					(errmsg("kusto_sink sink \"%s\": streaming ingestion cannot be enabled on Kusto table \"%s\": %s",
+							config->name, l->kusto_table, message),
+					 errdetail("Managed ingestion sends the table's batches queued."),
+					 errhint("Enable streaming ingestion on the cluster for the sink to stream.")));
+			outcome = KS_SHIP_ACKED;
+			report = psprintf("managed ingestion sends Kusto table \"%s\" queued: %s", l->kusto_table, message);
+		}
 	}
-	if (outcome != KS_SHIP_ACKED || config->ingestion_mapping_ref != NULL)
-		return outcome;			/* the user's mapping maps the fields */
-
-	name = psprintf("kusto_sink_%s_%016llx", config->name, (unsigned long long) l->hash);
-	outcome = ks_ship_command(shipper, ks_kusto_mapping_command(l->kusto_table, name, csv, l->ncolumns, l->names),
-							  message, size);
+	if (outcome == KS_SHIP_ACKED && config->ingestion_mapping_ref == NULL)
+	{
+		name = psprintf("kusto_sink_%s_%016llx", config->name, (unsigned long long) l->hash);
+		outcome = ks_ship_command(shipper, ks_kusto_mapping_command(l->kusto_table, name, csv, l->ncolumns, l->names),
+								  message, size);
+		if (outcome == KS_SHIP_ACKED)
+			l->mapping = MemoryContextStrdup(TopMemoryContext, name);
+	}
 	if (outcome != KS_SHIP_ACKED)
 		return outcome;
-	l->mapping = MemoryContextStrdup(TopMemoryContext, name);
+
+	/*
+	 * Kusto's streaming nodes take the new columns, mapping and policy
+	 * minutes later unless told: a batch of this layout streamed meanwhile
+	 * would name a mapping they do not know (a permanent refusal) or lose the
+	 * new columns' values (dataexplorer-docs: streaming ingestion and schema
+	 * changes).  Cleared before the layout's first batch goes out.
+	 */
+	if (config->ingestion_method != KS_METHOD_QUEUED &&
+		ks_ship_command(shipper, ks_kusto_clear_streaming_schema(l->kusto_table), message, size) != KS_SHIP_ACKED)
+		return KS_SHIP_TRANSIENT;	/* not sent before it worked: retried */
+	/* what there is to report (kusto_sink.status.last_error) */
+	snprintf(message, size, "%s", report ? report : "");
 	return KS_SHIP_ACKED;
 }
 

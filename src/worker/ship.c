@@ -45,6 +45,7 @@ struct KsShipper
 	KsSinkConfig *config;
 	int			inflight;		/* batches handed to ks_ship_start, not yet done */
 	KsDoubt    *doubt;			/* status reads and batches in doubt (in_doubt.h) */
+	char		notice[512];	/* for the next acknowledged batch's done() */
 };
 
 /* ks_ship_set_stop_check()'s function, or NULL */
@@ -146,6 +147,9 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 		o.ntags = 1;
 		o.ingest_if_not_exists = batch->batch_id;
 	}
+	if (eo && cfg->ingestion_method == KS_METHOD_MANAGED && !batch->go_queued &&
+		kusto_streaming_unavailable(shipper->client, cfg->database, batch->kusto_table) != NULL)
+		batch->go_queued = true;	/* the table cannot stream for now (the managed clients' memory) */
 	if (eo && cfg->ingestion_method == KS_METHOD_MANAGED &&
 		!batch->go_queued && batch->raw_bytes <= KUSTO_STREAMING_LIMIT)
 	{
@@ -228,16 +232,29 @@ sent(KsShipper *shipper, KsBatch *batch, const kusto_error *err,
 
 	if (*outcome != KS_SHIP_ACKED)
 	{
+		int			memo_s;
+
 		if (tagless && cfg->ingestion_method == KS_METHOD_MANAGED &&
-			(err->http_status == 413 ||
-			 strcmp(err->code, "BadRequest_StreamingIngestionPolicyNotEnabled") == 0 ||
-			 strcmp(err->code, "Stream_InputStreamTooLarge") == 0))
+			*outcome == KS_SHIP_PERMANENT && kusto_managed_fallback(err, &memo_s))
 		{
 			/* managed: Kusto refused the stream before storing anything */
+			kusto_streaming_note(shipper->client, cfg->database, batch->kusto_table, err);
 			batch->go_queued = true;
 			return KS_NEXT_SEND;
 		}
 		ks_ship_describe(message, size, err);
+		if (cfg->ingestion_method == KS_METHOD_STREAMING && *outcome == KS_SHIP_PERMANENT &&
+			kusto_streaming_off(err))
+		{
+			/* no batch of this sink can stream: stop, whatever on_error says */
+			size_t		len = strlen(message);
+
+			snprintf(message + len, size - len, "; %s",
+					 kusto_cluster_streaming_off_text(err->code) || err->http_status == 404 ?
+					 "enable streaming ingestion on the cluster, or use the sink option ingestion_method managed or queued" :
+					 "enable the streaming ingestion policy of the table (or create_table), or use the sink option ingestion_method managed or queued");
+			*outcome = KS_SHIP_STOP;
+		}
 
 		/*
 		 * Exactly once, Kusto may have it: an unanswered queue post is
@@ -246,6 +263,13 @@ sent(KsShipper *shipper, KsBatch *batch, const kusto_error *err,
 		return ks_ship_finished(batch, *outcome,
 								(eo && res->maybe_queued) ||
 								(tagless && *outcome == KS_SHIP_TRANSIENT));
+	}
+	if (res->streaming_off[0] != '\0')
+	{
+		/* said in kusto_sink.status (last_error) when the batch is done */
+		snprintf(shipper->notice, sizeof(shipper->notice),
+				 "managed ingestion sends Kusto table \"%s\" queued for now: streaming is unavailable (%s); a stream is tried again after 15 minutes",
+				 batch->kusto_table, res->streaming_off);
 	}
 	if (res->queued)
 	{
@@ -328,7 +352,15 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 			case KS_NEXT_DONE:
 				shipper->inflight--;
 				finished++;
-				done(arg, batch, outcome, outcome == KS_SHIP_ACKED ? NULL : message);
+				if (outcome == KS_SHIP_ACKED && shipper->notice[0] != '\0')
+				{
+					/* an acknowledged batch with something to say */
+					snprintf(message, sizeof(message), "%s", shipper->notice);
+					shipper->notice[0] = '\0';
+					done(arg, batch, outcome, message);
+				}
+				else
+					done(arg, batch, outcome, outcome == KS_SHIP_ACKED ? NULL : message);
 				break;
 		}
 	}

@@ -11,8 +11,13 @@
  * and reports each finished batch to done() with its outcome: acknowledged
  * (queued: the queue accepted it, or its status became Succeeded when
  * poll_for_ingestion_status is on; streaming: 200), a transient failure (the
- * core's retries ran out: send it again later), or a permanent one.  The
- * batch is then ACKED, or in the state its next send starts from.
+ * core's retries ran out: send it again later), a permanent one, or one that
+ * no batch of the sink can get past (KS_SHIP_STOP: a streaming sink on a
+ * cluster or table without streaming; its message says what to do).  The
+ * message is NULL for an acknowledged batch, unless there is something to
+ * report (a managed sink that goes queued because streaming is unavailable):
+ * a notice for kusto_sink.status.  The batch is then ACKED, or in the state
+ * its next send starts from.
  * ks_ship_command() and ks_ship_table_schema() run management commands and
  * wait (kusto_tables.c prepares the sink's Kusto tables with them).
  * Messages never contain secrets.
@@ -29,7 +34,11 @@ typedef enum KsShipOutcome
 {
 	KS_SHIP_ACKED,
 	KS_SHIP_TRANSIENT,
-	KS_SHIP_PERMANENT
+	KS_SHIP_PERMANENT,
+	KS_SHIP_STOP				/* permanent for every batch of the sink (a
+								 * streaming sink on a cluster without
+								 * streaming): it stops in state error, never
+								 * a dead letter */
 } KsShipOutcome;
 
 typedef void (*KsShipDone) (void *arg, KsBatch *batch, KsShipOutcome outcome,

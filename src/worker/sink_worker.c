@@ -224,6 +224,8 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		if (MyWorker->slot->state != KS_STATE_PAUSED && !MyWorker->error_stop)
 			MyWorker->slot->state = KS_STATE_RUNNING;
 		SpinLockRelease(&MyWorker->slot->mutex);
+		if (message != NULL)
+			ks_slot_set_error(MyWorker->slot, message); /* a notice (ship.h) */
 		if (batch->newest_commit_time != 0)
 			ks_slot_add_latency(MyWorker->slot,
 								(double) (now - batch->newest_commit_time) / 1000.0);
@@ -253,7 +255,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		ks_dead_letters_reject(MyWorker->dead_letters, batch, message);
 		return;
 	}
-	if (outcome == KS_SHIP_PERMANENT)
+	if (outcome == KS_SHIP_PERMANENT || outcome == KS_SHIP_STOP)
 	{
 		ereport(LOG,
 				(errmsg("kusto_sink sink \"%s\": Kusto rejected a batch of %lld records for table \"%s\": %s",
@@ -277,7 +279,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 	 */
 	batch->attempts++;
 	batch->retry_at = TimestampTzPlusMilliseconds(now, ks_ship_retry_delay_ms(batch, outcome));
-	if (outcome == KS_SHIP_PERMANENT)
+	if (outcome == KS_SHIP_PERMANENT || outcome == KS_SHIP_STOP)
 	{
 		/* the pause lasts until every rejected batch is due; they go first */
 		MyWorker->error_stop_until = Max(MyWorker->error_stop_until, batch->retry_at);

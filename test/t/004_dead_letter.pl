@@ -31,7 +31,8 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) = 1 FROM kusto_sink.dead
 is($node->safe_psql('postgres', 'SELECT records, kusto_table, format FROM kusto_sink.dead_letter'),
 	'50|T|json', 'with its records, table and format');
 like($node->safe_psql('postgres', 'SELECT error FROM kusto_sink.dead_letter'),
-	qr/BadRequest_SyntaxError: Rejected for the test\. \(HTTP 400, permanent\)/, 'and the error');
+	qr/BadRequest_SyntaxError: Rejected for the test\. \(activity id [0-9a-f-]{36}\) \(HTTP 400, permanent\)/,
+	'and the error, with the activity id of the request Kusto refused');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM kusto_sink.dead_letter, regexp_split_to_table(rtrim(payload, E'\n'), E'\n') l WHERE l::jsonb ? 'id'}),
 	'50', 'the payload holds the 50 records');
 

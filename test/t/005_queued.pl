@@ -54,8 +54,12 @@ ok($node->poll_query_until('postgres',
 $node->safe_psql('postgres', q{INSERT INTO managed SELECT g, 'm' FROM generate_series(1, 300) g});
 is($kusto->wait_count($db, 'Managed', 300), 300, 'managed: the rows arrive through the queued fallback');
 is($kusto->query($db, 'Managed | summarize dcount(id)')->[0][0], 300, 'managed: each row once');
-# and with streaming on, the same sink streams
+# and with streaming on, the same sink streams: a worker remembers for 15
+# minutes that the table could not stream (as the SDKs' managed clients do),
+# a new one tries at once
 $kusto->mgmt($db, '.alter table Managed policy streamingingestion enable');
+ok(Sinks::alter_and_wait($node, 'm', '{"ingestion_method": "managed", "batch_interval_ms": 101}'),
+	'managed: a new worker after alter_sink');
 my $dm_mid = $kusto->dm_settled;
 $node->safe_psql('postgres', q{INSERT INTO managed SELECT g, 'm' FROM generate_series(301, 320) g});
 is($kusto->wait_count($db, 'Managed', 320), 320, 'managed: streams once the policy is on');

@@ -17,6 +17,13 @@
 #                                            # hand; returns how many it has processed
 #   $kusto->admin('POST', '/admin/faults', {...})
 #   $kusto->stop
+#
+#   my $kusto = KustoEmulator->live;          # a real cluster instead (make test-live):
+#       KUSTO_LIVE_CLUSTER, KUSTO_LIVE_DATABASE, KUSTO_LIVE_TENANT,
+#       KUSTO_LIVE_APP_ID, KUSTO_LIVE_APP_KEY; commands and queries go through
+#       kusto-cli (KS_KUSTO_CLI, the ingest core on its own); no admin API.
+#       Only test/scripts/live.sh asks for it: no other test talks to anything
+#       but the emulator it starts.
 package KustoEmulator;
 
 use strict;
@@ -43,6 +50,32 @@ sub new
 	push @running, $self;
 	Scalar::Util::weaken($running[-1]);
 	return $self;
+}
+
+sub live
+{
+	my ($class) = @_;
+	for my $v (qw(KUSTO_LIVE_CLUSTER KUSTO_LIVE_DATABASE KUSTO_LIVE_TENANT KUSTO_LIVE_APP_ID KUSTO_LIVE_APP_KEY KS_KUSTO_CLI))
+	{
+		die "$v is not set (test/scripts/live.sh sets up a live run)" unless $ENV{$v};
+	}
+	(my $url = $ENV{KUSTO_LIVE_CLUSTER}) =~ s{/+$}{};
+	return bless { live => 1, url => $url, cli => $ENV{KS_KUSTO_CLI} }, $class;
+}
+
+sub is_live { return $_[0]->{live} ? 1 : 0; }
+
+# a command or query on the live cluster through kusto-cli: the first table
+sub _live_rest
+{
+	my ($self, $db, $csl) = @_;
+	local $ENV{KUSTO_APP_KEY} = $ENV{KUSTO_LIVE_APP_KEY};
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $self->{cli}, '--cluster', $self->{url}, '--tenant', $ENV{KUSTO_LIVE_TENANT},
+		'--app-id', $ENV{KUSTO_LIVE_APP_ID}, 'query', $db, $csl ], \undef, \$out, \$err,
+		IPC::Run::timeout($timeout))
+	  or die "$csl: $err";
+	return JSON::PP->new->utf8->decode($out)->{Tables}[0];
 }
 
 # starts the emulator on $port (0: any free port) with the state directory
@@ -95,7 +128,7 @@ sub _died
 sub stop
 {
 	my ($self) = @_;
-	return unless $self->{handle};
+	return unless $self && $self->{handle};
 	$self->{handle}->signal('TERM');
 	eval { $self->{handle}->finish; };
 	delete $self->{handle};
@@ -124,6 +157,7 @@ sub token
 sub _rest
 {
 	my ($self, $path, $db, $csl) = @_;
+	return $self->_live_rest($db, $csl) if $self->{live};
 	my $res = $self->{http}->post("$self->{url}$path", {
 		headers => { 'Content-Type' => 'application/json; charset=utf-8',
 					 Authorization => 'Bearer ' . $self->token },
@@ -214,6 +248,7 @@ sub dm_settled
 sub admin
 {
 	my ($self, $method, $path, $body) = @_;
+	die "no admin API on a live cluster" if $self->{live};
 	my $res = $self->{http}->request($method, "$self->{url}$path", {
 		headers => { 'Content-Type' => 'application/json' },
 		($body ? (content => encode_json($body)) : ()) });

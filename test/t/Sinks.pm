@@ -62,10 +62,14 @@ sub start_node
 	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
 	$node->start;
 	my $url = $kusto->url;
+	# a live cluster (KustoEmulator->live): its principal, from the environment
+	my ($tenant, $app, $key) = $kusto->{live}
+	  ? map { my $v = $_; $v =~ s/'/''/g; $v } @ENV{qw(KUSTO_LIVE_TENANT KUSTO_LIVE_APP_ID KUSTO_LIVE_APP_KEY)}
+	  : ('emulator', 'kusto-sink-dev', 'dev-secret');
 	$node->safe_psql('postgres', qq{
 		CREATE EXTENSION kusto_sink;
 		SELECT kusto_sink.create_connection('emu', '$url', 'application',
-			tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+			tenant_id => '$tenant', app_id => '$app', app_key => '$key');
 	});
 	return $node;
 }

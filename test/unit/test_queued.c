@@ -160,6 +160,72 @@ main(void)
 	CHECK_STR(st.error_code, "Skipped_IngestByTagAlreadyExists", "re-send: the error code is kept");
 	CHECK(count_rows(c, "Q") == 2, "re-send: no duplicate");
 
+	/*
+	 * Kusto rotates its status tables: a status is read from the table it was
+	 * written to, also once the cached resources name a newer one.
+	 */
+	{
+		char		before[40];
+
+		memset(&o, 0, sizeof(o));
+		o.format = "json";
+		o.mapping = "qm";
+		o.track_status = true;
+		CHECK(queued(c, "Q", "{\"k\":3,\"n\":\"c\"}\n", &o, &err, &res) == KUSTO_OK,
+			  "rotation: an ingestion tracked in the status table of the time");
+		snprintf(before, sizeof(before), "%s", res.source_id);
+		admin("/admin/rotate-status-table", "{}");
+		/* a 403 from storage makes the client fetch the resources again */
+		admin("/admin/faults", "{\"kind\":\"blob\",\"count\":1,\"action\":{\"status\":403,\"code\":\"AuthenticationFailed\"}}");
+		CHECK(queued(c, "Q", "{\"k\":4,\"n\":\"d\"}\n", &o, &err, &res) == KUSTO_OK,
+			  "rotation: an ingestion whose blob PUT got a 403 (the resources are stale)");
+		CHECK(queued(c, "Q", "{\"k\":5,\"n\":\"e\"}\n", &o, &err, &res) == KUSTO_OK,
+			  "rotation: an ingestion on freshly fetched resources (the new status table)");
+		CHECK(wait_status(c, before, &st) == KUSTO_INGEST_SUCCEEDED,
+			  "rotation: the earliest ingestion's status is read from its own table, not the new one");
+		CHECK(wait_status(c, res.source_id, &st) == KUSTO_INGEST_SUCCEEDED,
+			  "rotation: the latest one's from the new table");
+		CHECK(count_rows(c, "Q") == 5, "rotation: the three rows arrived");
+	}
+
+	/*
+	 * The same message twice in one ingestion batch (a re-send under the same
+	 * source id while the first is still being batched): Kusto answers the
+	 * second with BlobAlreadyReceived_BlobAlreadyFoundInBatch on the shared
+	 * status entity, after the first's Succeeded; the rows are there once,
+	 * and the status is transient, not a permanent failure.
+	 */
+	{
+		char		twice[40];
+
+		mgmt(c, ".create table D (id:long, name:string)");
+		admin("/admin/config", "{\"ingestionDelayMs\": 1500}");
+		memset(&o, 0, sizeof(o));
+		o.format = "csv";
+		o.track_status = true;
+		o.source_id = "5a1e5a1e-0000-4000-8000-00000000d0d0";
+		CHECK(queued(c, "D", "1,a\n2,b\n", &o, &err, &res) == KUSTO_OK, "in one batch: the first message");
+		CHECK(queued(c, "D", "1,a\n2,b\n", &o, &err, &res) == KUSTO_OK, "in one batch: the same message again");
+		snprintf(twice, sizeof(twice), "%s", res.source_id);
+		admin("/admin/config", "{\"ingestionDelayMs\": 100}");
+		for (i = 0; i < 100; i++)
+		{
+			/* Succeeded first, then the duplicate's report on the same entity */
+			if (wait_status(c, twice, &st) == KUSTO_INGEST_FAILED)
+				break;
+			usleep(100 * 1000);
+		}
+		if (st.state != KUSTO_INGEST_FAILED)
+			printf("# state %s %s\n", kusto_ingest_state_name(st.state), st.error_code);
+		CHECK(st.state == KUSTO_INGEST_FAILED && !st.permanent &&
+			  strcmp(st.error_code, "BlobAlreadyReceived_BlobAlreadyFoundInBatch") == 0,
+			  "BlobAlreadyFoundInBatch is a transient failure, with Kusto's code kept");
+		i = count_rows(c, "D");
+		CHECK(i == 2, "the rows arrived once, through the first message");
+		if (i != 2)
+			printf("# %d rows\n", i);
+	}
+
 	/* status of an id nobody ingested */
 	kusto_get_ingest_status(c, "00000000-0000-4000-8000-000000000000", NULL);
 	CHECK(finish(c, &err, NULL, &st) == KUSTO_OK && st.state == KUSTO_INGEST_UNKNOWN,

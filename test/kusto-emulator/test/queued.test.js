@@ -134,3 +134,45 @@ test('storage faults through the proxies: a blob PUT gets 503, a queue POST is d
   assert.equal(stats.requests.blob, 2);
   assert.equal(stats.requests.queue, 1);
 });
+
+test('a Put Block List or a queue message that is not well-formed XML gets InvalidXmlDocument, as from Azure Storage', async () => {
+  const res = await k.resources();
+  const [cbase, csas] = res.TempStorage[0].split('?');
+  const id = Buffer.from('block-000000').toString('base64');
+  let r = await fetch(`${cbase}/x.csv?comp=block&blockid=${encodeURIComponent(id)}&${csas}`,
+    { method: 'PUT', headers: { 'x-ms-version': '2021-08-06' }, body: '1\n' });
+  assert.equal(r.status, 201);
+  const list = `<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>${id}</Latest></BlockList>`;
+  r = await fetch(`${cbase}/x.csv?comp=blocklist&${csas}`,
+    { method: 'PUT', headers: { 'x-ms-version': '2021-08-06' }, body: `${list}\0` });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('x-ms-error-code'), 'InvalidXmlDocument');
+  assert.match(await r.text(), /XML specified is not syntactically valid\..*U\+0000/);
+  r = await fetch(`${cbase}/x.csv?comp=blocklist&${csas}`,
+    { method: 'PUT', headers: { 'x-ms-version': '2021-08-06' }, body: list });
+  assert.equal(r.status, 201);
+  const [qbase, qsas] = res.SecuredReadyForAggregationQueue[0].split('?');
+  r = await fetch(`${qbase}/messages?${qsas}`, { method: 'POST', body: '<QueueMessage><MessageText>e30=</MessageText>' });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('x-ms-error-code'), 'InvalidXmlDocument');
+});
+
+test('status tables rotate (admin rotate-status-table, --status-table-rotation-s): each status is written to the table its message names', async () => {
+  await k.mgmt('qdb', '.create table R (id:long)');
+  const first = await k.ingestQueued('qdb', 'R', Buffer.from('1\n'));
+  assert.equal((await settled(first)).Status, 'Succeeded');
+  const { table } = await admin(base, 'rotate-status-table', {});
+  const res = await k.resources();
+  assert.equal(res.IngestionsStatusTable.length, 1);
+  assert.match(res.IngestionsStatusTable[0], new RegExp(`/${table}\\?`));
+  assert.notEqual(res.IngestionsStatusTable[0], first.resources.IngestionsStatusTable[0]);
+  const second = await k.ingestQueued('qdb', 'R', Buffer.from('2\n'));
+  assert.equal((await settled(second)).Status, 'Succeeded');
+  // the first status is still in its own table, and only there
+  assert.equal((await first.status()).Status, 'Succeeded');
+  const [tbase, tsas] = res.IngestionsStatusTable[0].split('?');
+  const miss = await fetch(`${tbase}(PartitionKey='${first.id}',RowKey='${first.id}')?${tsas}`,
+    { headers: { Accept: 'application/json;odata=nometadata' } });
+  assert.equal(miss.status, 404);
+  assert.equal(await k.count('qdb', 'R'), 2);
+});

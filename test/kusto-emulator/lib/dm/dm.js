@@ -25,6 +25,8 @@ class DataManagement {
     this.inFlight = new Set();
     this.stopped = false;
     this.processed = 0;
+    this.withCreationTime = 0;       // messages that carried creationTime (GET /admin/stats)
+    this.batchBlobs = new Map();     // blob (without SAS) -> the processing of its first message
   }
 
   start() { this.loop = this.run(); }
@@ -56,15 +58,40 @@ class DataManagement {
   // the batching delay, which FlushImmediately skips as in Kusto
   async later(msg) {
     let flush = false;
-    try { flush = !!JSON.parse(Buffer.from(msg.text, 'base64').toString('utf8')).FlushImmediately; } catch { /* process() says why */ }
-    if (this.delayMs > 0 && !flush) await new Promise((r) => setTimeout(r, this.delayMs));
-    if (this.stopped) return;
+    let parsed = null;
+    try { parsed = JSON.parse(Buffer.from(msg.text, 'base64').toString('utf8')); flush = !!parsed.FlushImmediately; } catch { /* process() says why */ }
+    // a message for a blob whose first message is still in its batch: Kusto
+    // answers BlobAlreadyReceived_BlobAlreadyFoundInBatch (permanent, the
+    // ingestion error codes table); its report lands after the first's, on
+    // the same status entity when the messages share their id
+    // (the same blob: the same blob name under the same ingestion id, whichever
+    // container of the ingestion resources the re-send picked)
+    const blob = parsed && parsed.BlobPath ? `${parsed.Id}/${stripSas(parsed.BlobPath).split('/').pop()}` : null;
+    if (blob && this.batchBlobs.has(blob)) {
+      await this.batchBlobs.get(blob);
+      if (this.stopped) return;
+      try {
+        await this.report(parsed, { status: 'Failed', errorCode: 'BlobAlreadyReceived_BlobAlreadyFoundInBatch',
+          failureStatus: 'Permanent', details: 'The blob was already received in this ingestion batch.' }, crypto.randomUUID(), 0);
+        await this.storage.deleteMessage(this.names.ready, msg);
+        this.processed++;
+      } catch (e) {
+        process.stderr.write(`kusto-emulator: DM: ${e.stack || e.message}\n`);
+      }
+      return;
+    }
+    let done;
+    if (blob) this.batchBlobs.set(blob, new Promise((r) => { done = r; }));
     try {
+      if (this.delayMs > 0 && !flush) await new Promise((r) => setTimeout(r, this.delayMs));
+      if (this.stopped) return;
       await this.process(msg);
       await this.storage.deleteMessage(this.names.ready, msg);
       this.processed++;
     } catch (e) {
       process.stderr.write(`kusto-emulator: DM: ${e.stack || e.message}\n`);
+    } finally {
+      if (blob) { this.batchBlobs.delete(blob); done(); }
     }
   }
 
@@ -113,7 +140,9 @@ class DataManagement {
         mapping: props.ingestionMapping,
         tags: jsonList(props.tags),
         ingestIfNotExists: jsonList(props.ingestIfNotExists),
+        creationTime: props.creationTime,
       };
+      if (props.creationTime !== undefined) this.withCreationTime++;
       if (fault === 'partial') {
         const all = require('../mini/types').readRecords(data.toString('utf8'), opts.format,
           this.engine().table(m.DatabaseName, m.TableName).columns,
@@ -149,7 +178,7 @@ class DataManagement {
     const pk = st.PartitionKey || st.partitionKey;
     const rk = st.RowKey || st.rowKey;
     if (method !== REPORT_METHOD.Queue && pk && rk) {
-      await this.storage.mergeEntity(this.names.status, pk, rk, {
+      await this.storage.mergeEntity(this.statusTableOf(st), pk, rk, {
         Status: o.status, ErrorCode: o.errorCode, FailureStatus: o.failureStatus, Details: o.details,
         OperationId: operationId, ActivityId: operationId, UpdatedOn: now, IngestionSourceId: m.Id,
         IngestionSourcePath: stripSas(m.BlobPath), Database: m.DatabaseName, Table: m.TableName,
@@ -167,6 +196,18 @@ class DataManagement {
     }
   }
 }
+
+// The status table the message names (TableConnectionString: a table URL with
+// its SAS), where Kusto's DM writes the status: one of the tables the emulator
+// handed out (they rotate), else its first.
+DataManagement.prototype.statusTableOf = function statusTableOf(st) {
+  const known = this.statusTables ? this.statusTables() : [this.names.status];
+  let name = null;
+  try {
+    name = decodeURIComponent(new URL(st.TableConnectionString || st.tableConnectionString).pathname.split('/').pop());
+  } catch { /* no URL: the first table */ }
+  return known.includes(name) ? name : known[0];
+};
 
 function jsonList(v) {
   if (!v) return [];

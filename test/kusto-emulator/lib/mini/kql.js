@@ -1315,6 +1315,11 @@ function runTabular(engine, dbName, toks, ctx) {
   } else if (view) {
     const r = runTabular(engine, dbName, tokenize(view.query), ctx);
     t = { cols: r.cols.slice(), rows: r.rows };
+    if (view.schema && !view.autoUpdateSchema) {
+      // the view keeps the columns it was created with (engine.js, materialized views)
+      const idx = view.schema.map((n) => t.cols.findIndex((c) => c.name === n)).filter((i) => i >= 0);
+      t = { cols: idx.map((i) => t.cols[i]), rows: t.rows.map((row) => idx.map((i) => row[i])) };
+    }
   } else {
     const table = engine.table(dbName, name);
     t = { cols: table.columns.slice(), rows: table.rows };

@@ -40,7 +40,12 @@ class Emulator {
     this.engine = this.stateFile && fs.existsSync(this.stateFile)
       ? Engine.fromJSON(JSON.parse(fs.readFileSync(this.stateFile, 'utf8'))) : new Engine();
     this.engine.onChange = () => this.scheduleSave();
+    this.applyEngineOptions(opts);
     this.ingestionDelayMs = Number(opts.ingestionDelayMs ?? 1000);
+    // Kusto rotates its ingestion status tables: .get ingestion resources names a
+    // new one from time to time, and an entity stays in the table it was written to
+    this.statusRotationS = Number(opts.statusTableRotationS || 0);
+    this.statusTables = [STORAGE.status];
     // the token signing key survives a restart with --state-dir, as tokens do in Kusto
     const keyFile = opts.stateDir ? nodePath.join(opts.stateDir, 'token-key') : null;
     if (keyFile && fs.existsSync(keyFile)) this.key = fs.readFileSync(keyFile);
@@ -55,7 +60,16 @@ class Emulator {
     this.principals = new Principals(opts.principals, { ...DEV, cert: this.clientCert, federatedToken: this.federatedToken });
     this.faults = [];
     this.stats = {};
+    this.consistency = {};           // queryconsistency values seen: { value: n }
     this.sockets = new Set();
+  }
+
+  // the cluster's streaming switch and the streaming nodes' schema delay live on the engine
+  applyEngineOptions(o) {
+    if (o.clusterStreaming !== undefined) this.clusterStreaming = !!o.clusterStreaming;
+    if (o.streamingSchemaDelayMs !== undefined) this.streamingSchemaDelayMs = Number(o.streamingSchemaDelayMs);
+    this.engine.clusterStreaming = this.clusterStreaming !== false;
+    this.engine.schemaDelayMs = this.streamingSchemaDelayMs || 0;
   }
 
   // ---------- tokens ----------
@@ -120,7 +134,13 @@ class Emulator {
       }
       return u;
     };
+    this.direct = direct;
+    if (this.statusRotationS > 0) {
+      this.rotationTimer = setInterval(() => { this.rotateStatusTable().catch(() => {}); }, this.statusRotationS * 1000);
+      this.rotationTimer.unref();
+    }
     this.dm = new DataManagement({ engine: () => this.engine, storage: direct, names: STORAGE, toAzurite,
+      statusTables: () => this.statusTables,
       checkAuthContext: (c) => this.checkAuthContext(c),
       authorize: (sub, db) => this.principals.check(sub, db, 'ingestor', 'ingest'), delayMs: this.ingestionDelayMs });
     this.dm.start();
@@ -133,7 +153,15 @@ class Emulator {
         ['FailedIngestionsQueue', u('queue', STORAGE.failed)],
         ['SuccessfulIngestionsQueue', u('queue', STORAGE.succeeded)],
         ...STORAGE.containers.map((c) => ['TempStorage', u('blob', c)]),
-        ['IngestionsStatusTable', u('table', STORAGE.status)]] };
+        ['IngestionsStatusTable', u('table', this.statusTables[this.statusTables.length - 1])]] };
+  }
+
+  /** A new status table becomes the one .get ingestion resources names; the old ones stay readable. */
+  async rotateStatusTable() {
+    const name = `${STORAGE.status}${this.statusTables.length}`;
+    await this.direct.createTable(name);
+    this.statusTables.push(name);
+    return name;
   }
 
   authContext(subject) {
@@ -210,7 +238,13 @@ class Emulator {
         case 'mgmt':
         case 'query': {
           const claims = this.checkToken(req);
-          const { db, csl } = parseRequest(body);
+          const { db, csl, properties } = parseRequest(body);
+          // client request properties the emulator notes (GET /admin/stats): queryconsistency
+          const options = (typeof properties === 'string' ? safeJson(properties) : properties || {}).Options || {};
+          if (options.queryconsistency) {
+            const c = String(options.queryconsistency);
+            this.consistency[c] = (this.consistency[c] || 0) + 1;
+          }
           const v2 = path.startsWith('/v2/');
           const command = kind === 'mgmt' || csl.trim().startsWith('.');
           const dmCommand = /^\s*\.get\s+(ingestion\s+resources|kusto\s+identity\s+token)\s*$/i.test(csl);
@@ -326,18 +360,26 @@ class Emulator {
   streaming(req, url, path, body, send) {
     const claims = this.checkToken(req);
     const [, , , , db, table] = path.split('/').map(decodeURIComponent);
+    if (this.clusterStreaming === false) {
+      // a cluster without streaming ingestion has no streaming endpoint: 404, which
+      // the SDKs read as "streaming is off on the cluster" (azure-kusto-python's
+      // "Please enable streaming ingestion on your cluster"; the managed clients
+      // fall back on StreamingIngestionDisabledForCluster, azure-kusto-java)
+      throw new KustoError(404, 'NotFound_StreamingIngestionDisabledForCluster',
+        'Streaming ingestion is disabled for the cluster.', { permanent: true });
+    }
     this.principals.check(claims.sub, db, 'ingestor', 'ingest');
     let data = body;
     if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data);
     if (data.length > STREAMING_LIMIT) {
       throw new KustoError(413, 'Stream_InputStreamTooLarge', `The stream is larger than ${STREAMING_LIMIT} bytes.`, { permanent: true });
     }
-    if (!this.engine.streamingEnabled(db, table)) {
+    if (!this.engine.streamingEnabled(db, table, { streaming: true })) {
       throw new KustoError(400, 'BadRequest_StreamingIngestionPolicyNotEnabled',
         `Streaming ingestion policy is not enabled for table '${table}' in database '${db}'.`, { permanent: true });
     }
     const format = url.searchParams.get('streamFormat') || 'csv';
-    const r = this.engine.ingest(db, table, data, { format, mappingName: url.searchParams.get('mappingName') || undefined });
+    const r = this.engine.ingest(db, table, data, { format, mappingName: url.searchParams.get('mappingName') || undefined, streaming: true });
     return send(200, v1Body([{ columns: [{ name: 'ConsumedRecordsCount', type: 'long' },
       { name: 'UpdatePolicyStatus', type: 'string' }, { name: 'UpdatePolicyFailureCode', type: 'string' },
       { name: 'UpdatePolicyFailureReason', type: 'string' }], rows: [[r.rowCount, 'Inactive', 'Unknown', '']] }], false));
@@ -350,7 +392,8 @@ class Emulator {
       return send(200, { ok: true });
     }
     if (path === '/admin/stats') {
-      return send(200, { requests: this.stats, dm: { processed: this.dm.processed, inFlight: this.dm.inFlight.size } });
+      return send(200, { requests: this.stats, queryconsistency: this.consistency, dm: { processed: this.dm.processed, inFlight: this.dm.inFlight.size,
+        withCreationTime: this.dm.withCreationTime } });
     }
     if (path === '/admin/ingestion-faults' && req.method === 'POST') {
       if (!['transient', 'permanent', 'partial'].includes(json.kind)) {
@@ -362,18 +405,32 @@ class Emulator {
     if (path === '/admin/reset' && req.method === 'POST') {
       this.faults = [];
       this.stats = {};
+      this.consistency = {};
       this.dm.faults = [];
       if (json.data) {
         this.engine = new Engine();
         this.engine.onChange = () => this.scheduleSave();
+        this.applyEngineOptions({});
         this.scheduleSave();
       }
       return send(200, { ok: true });
     }
+    if (path === '/admin/rotate-status-table' && req.method === 'POST') {
+      return this.rotateStatusTable().then((table) => send(200, { table }));
+    }
     if (path === '/admin/config' && req.method === 'POST') {
+      if (json.statusTableRotationS !== undefined) {
+        clearInterval(this.rotationTimer);
+        this.statusRotationS = Number(json.statusTableRotationS);
+        if (this.statusRotationS > 0) {
+          this.rotationTimer = setInterval(() => { this.rotateStatusTable().catch(() => {}); }, this.statusRotationS * 1000);
+          this.rotationTimer.unref();
+        }
+      }
       if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
       if (json.ingestionDelayMs !== undefined) this.dm.delayMs = Number(json.ingestionDelayMs);
       if (json.loginEndpoint !== undefined) this.loginEndpoint = json.loginEndpoint || null;
+      this.applyEngineOptions(json);
       return send(200, { ok: true });
     }
     return send(404, { error: 'no such admin endpoint' });
@@ -396,6 +453,7 @@ class Emulator {
   }
 
   async close() {
+    clearInterval(this.rotationTimer);
     for (const s of this.sockets) s.destroy();
     await new Promise((r) => this.server.close(() => r()));
     await this.dm.stop();
@@ -439,6 +497,10 @@ function parseRequest(body) {
   }
   if (!j.db || typeof j.csl !== 'string') throw new KustoError(400, 'General_BadRequest', 'The request needs "db" and "csl".');
   return j;
+}
+
+function safeJson(text) {
+  try { return JSON.parse(text); } catch { return {}; }
 }
 
 function wire(v, type, v1) {

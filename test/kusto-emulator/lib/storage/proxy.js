@@ -6,6 +6,27 @@
 
 const http = require('node:http');
 const https = require('node:https');
+const { randomUUID } = require('node:crypto');
+const { xmlProblem } = require('./xml');
+
+// The requests whose body Azure Storage parses as XML: Put Block List and a
+// queue message (Put Message); a body that is not well-formed gets 400
+// InvalidXmlDocument there (./xml.js), whatever Azurite would take.
+function xmlBody(kind, req) {
+  const q = new URL(req.url, 'http://x').searchParams;
+  if (kind === 'blob') return req.method === 'PUT' && q.get('comp') === 'blocklist';
+  if (kind === 'queue') return req.method === 'POST' && /\/messages$/.test(req.url.split('?')[0]);
+  return false;
+}
+
+function readAll(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
 
 class StorageProxy {
   /**
@@ -32,9 +53,21 @@ class StorageProxy {
       else if (fault.status) {
         req.resume();
         const code = fault.code || (fault.status === 503 ? 'ServerBusy' : 'InternalError');
-        res.writeHead(fault.status, { 'Content-Type': 'application/xml',
+        res.writeHead(fault.status, { 'Content-Type': 'application/xml', 'x-ms-request-id': randomUUID(),
           'x-ms-error-code': code, ...(fault.retryAfter ? { 'Retry-After': String(fault.retryAfter) } : {}) });
         res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${fault.message || 'Injected fault.'}</Message></Error>`);
+        return;
+      }
+    }
+    let body = null;
+    if (xmlBody(this.kind, req)) {
+      body = await readAll(req);
+      const why = xmlProblem(body);
+      if (why) {
+        res.writeHead(400, { 'Content-Type': 'application/xml', 'x-ms-request-id': randomUUID(),
+          'x-ms-error-code': 'InvalidXmlDocument' });
+        res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidXmlDocument</Code>'
+          + `<Message>XML specified is not syntactically valid.</Message><Reason>${why.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</Reason></Error>`);
         return;
       }
     }
@@ -54,7 +87,8 @@ class StorageProxy {
       if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' });
       res.end(`storage proxy: ${e.message}`);
     });
-    req.pipe(up);
+    if (body) up.end(body);
+    else req.pipe(up);
   }
 
   listen(host, port = 0) {
