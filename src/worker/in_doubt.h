@@ -25,7 +25,10 @@
  *
  * The batches waiting for their next status read are held here
  * (ks_doubt_waiting counts them); ks_doubt_start_due() starts the reads that
- * are due.  Every other batch in flight has one request of the core running.
+ * are due.  ks_doubt_awaiting() counts the batches sent that wait for a
+ * status (AWAITING_STATUS and CHECKING_STATUS: they hold no shipping slot,
+ * and their bytes wait in the spill file, batch.c) and gives the oldest
+ * one's send time.  Every other batch in flight has one request of the core running.
  * Nothing here sends a batch or raises an error for Kusto's answers.
  *
  *-------------------------------------------------------------------------
@@ -52,6 +55,7 @@ extern void ks_doubt_resume(KsDoubt *doubt, KsBatch *batch);
 extern void ks_doubt_await_status(KsDoubt *doubt, KsBatch *batch);
 extern long ks_doubt_start_due(KsDoubt *doubt);
 extern int	ks_doubt_waiting(KsDoubt *doubt);
+extern int	ks_doubt_awaiting(KsDoubt *doubt, TimestampTz *oldest);
 extern KsShipNext ks_doubt_probed(KsDoubt *doubt, KsBatch *batch, const kusto_error *err,
 								  long long count, KsShipOutcome *outcome,
 								  char *message, size_t size);

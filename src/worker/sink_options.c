@@ -16,6 +16,7 @@
 #include "common/kusto_name.h"
 #include "decoder/colrules.h"
 #include "decoder/options.h"
+#include "worker/config.h"
 #include "worker/jsonb_pairs.h"
 #include "worker/sink_options.h"
 
@@ -50,6 +51,7 @@ static const KsSinkOption sink_options[] = {
 	{"client_batch_size_limit", KS_SINK_INT, 1, 4096, {NULL}, NULL, "kusto_sink.client_batch_size_limit"},
 	{"flush_immediately", KS_SINK_BOOL, 0, 0, {NULL}, "false"},
 	{"poll_for_ingestion_status", KS_SINK_BOOL, 0, 0, {NULL}, "true"},
+	{"max_awaiting_status", KS_SINK_INT, 1, 100000, {NULL}, CppAsString2(KS_DEFAULT_MAX_AWAITING_STATUS)},
 	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, {"at_least_once", "exactly_once"}, "at_least_once"},
 	{"ingestion_mapping_ref", KS_SINK_KUSTO_NAME},
 	{"on_error", KS_SINK_ENUM, 0, 0, {"stop", "dead_letter"}, "stop"},

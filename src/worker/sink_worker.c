@@ -66,7 +66,8 @@ PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
 
 static void run_sink(KsSinkSlot *slot, const char *name) pg_attribute_noreturn();
 
-#define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
+#define KS_MAX_INFLIGHT 4		/* batches being sent at once (not those
+								 * waiting for their status) */
 #define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */
 #define KS_IDLE_POLL_MS 20		/* WAL poll interval when caught up */
 /* exactly once without tags: room left in a stream for a run of one WAL record */
@@ -216,7 +217,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		MyWorker->slot->rows_sent += batch->nrecords;
 		MyWorker->slot->batches_sent++;
 		MyWorker->slot->raw_bytes += batch->raw_bytes;
-		MyWorker->slot->compressed_bytes += batch->gz.len;
+		MyWorker->slot->compressed_bytes += ks_batch_compressed_size(batch);
 		MyWorker->slot->last_success = now;
 		/* (a batch that was in flight with a rejected one: the sink stays stopped) */
 		if (MyWorker->slot->state != KS_STATE_PAUSED && !MyWorker->error_stop)
@@ -311,6 +312,21 @@ layout_ready(KsBatch *batch)
 	return true;
 }
 
+/*
+ * Whether every shipping slot is taken: KS_MAX_INFLIGHT batches are being
+ * sent (a batch the queue took and that waits for its status holds none),
+ * or the set of batches waiting for their status is full
+ * (max_awaiting_status).
+ */
+static bool
+slots_busy(void)
+{
+	int			awaiting = ks_ship_awaiting(MyWorker->shipper, NULL);
+
+	return MyWorker->inflight - awaiting >= KS_MAX_INFLIGHT ||
+		awaiting >= MyWorker->config->max_awaiting_status;
+}
+
 /* Starts the batches that are due; returns how long until the next one is. */
 static long
 start_ready(void)
@@ -324,7 +340,7 @@ start_ready(void)
 	{
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
 
-		if (MyWorker->inflight >= KS_MAX_INFLIGHT || MyWorker->error_stop)
+		if (slots_busy() || MyWorker->error_stop)
 			break;
 		if (MyWorker->eo && batch->state == KS_BATCH_SEALED)
 			continue;			/* its row is committed first (record_ready) */
@@ -827,6 +843,22 @@ snapshot_turn(void)
 
 /* ---------- the loop ---------- */
 
+/* Is a sealed batch waiting for its first send (not for a retry)? */
+static bool
+ready_waiting(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, MyWorker->ready)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+
+		if (b->attempts == 0 && b->dead_letter_id == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Seals batches that are old enough (or all of them); returns ms until the next is due. */
 static long
 seal_due(bool all)
@@ -836,12 +868,20 @@ seal_due(bool all)
 	ListCell   *lc;
 	MemoryContext oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 
+	/*
+	 * Batches grow with the backlog: while every shipping slot is taken, or
+	 * sealed batches still wait for one, a batch due by batch_interval_ms
+	 * stays open and fills on up to batch_size and client_batch_size_limit
+	 * (on_record seals it then), so a backlog makes few, large batches.
+	 */
+	bool		grow = !all && (slots_busy() || ready_waiting());
+
 	foreach(lc, MyWorker->open)
 	{
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
 		TimestampTz due = TimestampTzPlusMilliseconds(batch->opened_at, MyWorker->config->batch_interval_ms);
 
-		if (all || due <= now || (MyWorker->keep_runs && batch_full(batch, 0)))
+		if (all || (due <= now && !grow) || (MyWorker->keep_runs && batch_full(batch, 0)))
 		{
 			MyWorker->open = foreach_delete_current(MyWorker->open, lc);
 			ks_batch_seal(batch);
@@ -849,7 +889,8 @@ seal_due(bool all)
 		}
 		else
 		{
-			long		ms = TimestampDifferenceMilliseconds(now, due);
+			/* (growing: looked at again at the next turn) */
+			long		ms = due <= now ? KS_IDLE_POLL_MS : TimestampDifferenceMilliseconds(now, due);
 
 			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
 		}
@@ -935,6 +976,8 @@ static void
 publish_progress(void)
 {
 	TimestampTz oldest = 0;
+	TimestampTz oldest_awaiting;
+	int			awaiting;
 	ListCell   *lc;
 
 	oldest = ks_ack_oldest_commit_time(MyWorker->acks);
@@ -945,9 +988,12 @@ publish_progress(void)
 		if (b->oldest_commit_time != 0 && (oldest == 0 || b->oldest_commit_time < oldest))
 			oldest = b->oldest_commit_time;
 	}
+	awaiting = ks_ship_awaiting(MyWorker->shipper, &oldest_awaiting);
 	SpinLockAcquire(&MyWorker->slot->mutex);
 	MyWorker->slot->decoded_lsn = ks_decode_position(MyWorker->stream);
 	MyWorker->slot->oldest_pending = oldest;
+	MyWorker->slot->awaiting_status = awaiting;
+	MyWorker->slot->oldest_awaiting_status = oldest_awaiting;
 	SpinLockRelease(&MyWorker->slot->mutex);
 }
 
