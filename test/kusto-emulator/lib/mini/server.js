@@ -40,7 +40,8 @@ class Emulator {
     this.engine = this.stateFile && fs.existsSync(this.stateFile)
       ? Engine.fromJSON(JSON.parse(fs.readFileSync(this.stateFile, 'utf8'))) : new Engine();
     this.engine.onChange = () => this.scheduleSave();
-    this.ingestionDelayMs = Number(opts.ingestionDelayMs ?? 1000);
+    // an override of every table's batching time, or undefined: the tables' policies (dm.js)
+    this.ingestionDelayMs = opts.ingestionDelayMs === undefined ? undefined : Number(opts.ingestionDelayMs);
     // the token signing key survives a restart with --state-dir, as tokens do in Kusto
     const keyFile = opts.stateDir ? nodePath.join(opts.stateDir, 'token-key') : null;
     if (keyFile && fs.existsSync(keyFile)) this.key = fs.readFileSync(keyFile);
@@ -372,7 +373,7 @@ class Emulator {
     }
     if (path === '/admin/config' && req.method === 'POST') {
       if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
-      if (json.ingestionDelayMs !== undefined) this.dm.delayMs = Number(json.ingestionDelayMs);
+      if (json.ingestionDelayMs !== undefined) this.dm.delayMs = json.ingestionDelayMs === null ? undefined : Number(json.ingestionDelayMs);
       if (json.loginEndpoint !== undefined) this.loginEndpoint = json.loginEndpoint || null;
       return send(200, { ok: true });
     }
