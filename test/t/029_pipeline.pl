@@ -4,7 +4,9 @@
 # status (they hold no shipping slot: before, at most 4 batches were in
 # flight), kusto_sink.status counts them and the oldest one's age, and a
 # worker crash while they wait loses nothing and delivers nothing twice
-# (exactly once); an at-least-once sink alongside confirms every row.
+# (exactly once); an at-least-once sink alongside confirms every row.  Then
+# the sink option ingestion_batching sets the Kusto table's IngestionBatching
+# policy (create_table), which the emulator's DM follows.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -102,6 +104,31 @@ ok($node->poll_query_until('postgres', qq{
 					AND confirmed_lsn >= '$last')
 	FROM kusto_sink.status}), 'both sinks confirmed everything: no batch waits for its status')
   or diag($node->safe_psql('postgres', $done));
+
+# ingestion_batching with create_table: the Kusto table gets the
+# IngestionBatching policy, and the DM (an emulator without a delay override:
+# the policies decide, 1 s for a table without one) holds the sink's blobs for
+# its 10 s
+my $policed = KustoEmulator->new();
+$node->safe_psql('postgres', qq{
+	CREATE TABLE b (id int PRIMARY KEY, note text);
+	SELECT kusto_sink.create_connection('emu2', '@{[ $policed->url ]}', 'application',
+		tenant_id => 'emulator', app_id => 'kusto-sink-dev', app_key => 'dev-secret');
+	SELECT kusto_sink.create_sink('bt', 'emu2', 'b', 'Pipe', 'B',
+		'{"ingestion_method": "queued", "create_table": true, "batch_interval_ms": 100,
+		  "ingestion_batching": {"max_time": "00:00:10"}}');
+});
+ok($node->poll_query_until('postgres', "SELECT state = 'running' FROM kusto_sink.status WHERE name = 'bt'"),
+	'the sink with ingestion_batching runs');
+my $t0 = time;
+$node->safe_psql('postgres', "INSERT INTO b SELECT g, 'n' FROM generate_series(1, 50) g");
+ok($node->poll_query_until('postgres', "SELECT batches_awaiting_status > 0 FROM kusto_sink.status WHERE name = 'bt'"),
+	'its batch was sent and waits for its status');
+usleep(3_000_000);
+is($policed->count('Pipe', 'B'), 0, 'after 3 s the DM still batches (the policy says 10 s)');
+$policed->wait_count('Pipe', 'B', 50);
+my $took = time - $t0;
+cmp_ok($took, '>=', 9, "the rows arrived after the policy's 10 s ($took s)");
 Sinks::batch_moves_ok($node);
 
 done_testing();
