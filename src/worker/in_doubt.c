@@ -32,6 +32,13 @@
 /* status reads: the first after this, then doubling up to the maximum */
 #define KS_POLL_FIRST_MS 250
 #define KS_POLL_MAX_MS 10000
+/*
+ * With many batches waiting for their status, the pause between two reads of
+ * one grows to this much per waiting batch, so that the status table sees at
+ * most about 1000 / KS_POLL_SPREAD_MS reads a second (2,000 batches waiting
+ * for a 5-minute batching time: each read every 50 s, 40 reads a second).
+ */
+#define KS_POLL_SPREAD_MS 25
 /* consecutive failed status reads before a batch counts as failed */
 #define KS_POLL_MAX_FAILURES 30
 /* an Unknown status (written before the queue post?) is read this often first */
@@ -63,13 +70,14 @@ static void
 poll_later(KsDoubt *doubt, KsBatch *batch)
 {
 	long		ms = KS_POLL_FIRST_MS;
+	long		max_ms = Max(KS_POLL_MAX_MS, (long) list_length(doubt->awaiting) * KS_POLL_SPREAD_MS);
 	int			i;
 	MemoryContext oldcxt;
 
-	for (i = 0; i < batch->polls && ms < KS_POLL_MAX_MS; i++)
+	for (i = 0; i < batch->polls && ms < max_ms; i++)
 		ms *= 2;
 	batch->polls++;
-	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, KS_POLL_MAX_MS));
+	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, max_ms));
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	doubt->waiting = lappend(doubt->waiting, batch);
 	MemoryContextSwitchTo(oldcxt);

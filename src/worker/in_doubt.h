@@ -6,7 +6,9 @@
  *
  * A queued send that the queue took waits for its status
  * (ks_doubt_await_status: AWAITING_STATUS); the status is read after 250 ms,
- * then at doubling pauses up to 10 s, until it is final.  Exactly once, a
+ * then at doubling pauses up to 10 s (longer with many batches waiting:
+ * 25 ms per waiting batch, so the reads stay about 40 a second), until it
+ * is final.  Exactly once, a
  * batch IN_DOUBT (rebuilt after a restart, or a send that failed after Kusto
  * may have taken it) is not sent before ks_doubt_resume() found out whether
  * it is there: a stream, which carries no tag, is looked up in its table by

@@ -826,14 +826,24 @@ static bool
 snapshot_turn(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	KsSinkConfig *cfg = MyWorker->config;
+
+	/*
+	 * Queued with status reads, a chunk's batches wait for Kusto's batching
+	 * time without holding a shipping slot: many chunks may be on their way,
+	 * so that the snapshot takes about the batching time plus the reading,
+	 * not a batching time per 8 chunks.
+	 */
+	int			ahead = (cfg->ingestion_method == KS_METHOD_QUEUED && cfg->poll_for_ingestion_status) ?
+		Min(KS_SNAPSHOT_AHEAD_QUEUED, cfg->max_awaiting_status) : KS_SNAPSHOT_AHEAD;
 
 	ks_snapshot_delivered(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
-	if (!ks_snapshot_wanted(MyWorker->snapshot) && now >= MyWorker->next_snapshot_check)
+	if (!ks_snapshot_wanted(MyWorker->snapshot, ahead) && now >= MyWorker->next_snapshot_check)
 	{
 		ks_snapshot_refresh(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
 		MyWorker->next_snapshot_check = TimestampTzPlusMilliseconds(now, KS_SNAPSHOT_CHECK_MS);
 	}
-	if (!ks_snapshot_wanted(MyWorker->snapshot))
+	if (!ks_snapshot_wanted(MyWorker->snapshot, ahead))
 		return false;
 	ks_snapshot_take(MyWorker->snapshot,
 					 Min(MyWorker->config->batch_size, KS_SNAPSHOT_CHUNK_ROWS),

@@ -105,6 +105,26 @@ ok($node->poll_query_until('postgres', qq{
 	FROM kusto_sink.status}), 'both sinks confirmed everything: no batch waits for its status')
   or diag($node->safe_psql('postgres', $done));
 
+# the initial snapshot of a 60-chunk table against the same 10 s DM: its
+# chunks' batches wait for their status together (not 8 chunks at a time,
+# which took a batching time per 8 chunks: 80 s here)
+$kusto->mgmt($db, ".create table S (id:long, note:string, $KustoEmulator::METADATA_COLUMNS)");
+$node->safe_psql('postgres', q{
+	CREATE TABLE s (id int PRIMARY KEY, note text);
+	INSERT INTO s SELECT g, 'n' || g FROM generate_series(1, 60000) g;
+});
+my $s0 = time;
+$node->safe_psql('postgres', q{
+	SELECT kusto_sink.create_sink('snap', 'emu', 's', 'Pipe', 'S',
+		'{"ingestion_method": "queued", "batch_size": 1000}');
+});
+ok($node->poll_query_until('postgres',
+	"SELECT snapshot_state = 'done' FROM kusto_sink.status WHERE name = 'snap'"), 'the queued snapshot finishes');
+my $snap_s = time - $s0;
+is_deeply($kusto->query($db, q{S | where _op == 'snapshot' | summarize n = count(), ids = dcount(id)}),
+	[ [ 60000, 60000 ] ], 'every row of the table is in Kusto once');
+cmp_ok($snap_s, '<', 45, "60 chunks of a queued snapshot against a 10 s DM took $snap_s s, not 8 chunks per 10 s");
+
 # ingestion_batching with create_table: the Kusto table gets the
 # IngestionBatching policy, and the DM (an emulator without a delay override:
 # the policies decide, 1 s for a table without one) holds the sink's blobs for
