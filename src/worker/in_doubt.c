@@ -52,7 +52,7 @@ struct KsDoubt
 	kusto_client *client;
 	KsSinkConfig *config;
 	List	   *waiting;		/* KsBatch *, waiting for their next status read */
-	List	   *awaiting;		/* KsBatch *, AWAITING_STATUS (sent, not confirmed) */
+	List	   *awaiting;		/* KsBatch *, sent and waiting for a status (in_set) */
 };
 
 KsDoubt *
