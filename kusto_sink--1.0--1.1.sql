@@ -1270,6 +1270,59 @@ BEGIN
 END
 $$;
 
+-------------------------------------------------------------------------------
+-- [pipeline] sending and confirming apart: batches waiting for their status
+-------------------------------------------------------------------------------
+
+-- Per running sink, the queued batches sent that wait for their status, and
+-- when the oldest of them was sent (kusto_sink.status).
+CREATE FUNCTION kusto_sink._pipeline_status(OUT name text, OUT awaiting_status int,
+	OUT oldest_awaiting_status timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_pipeline_status'
+LANGUAGE C STRICT VOLATILE;
+-- (like _status, only the caller's sinks, or all with pg_read_all_stats)
+REVOKE ALL ON FUNCTION kusto_sink._pipeline_status() FROM PUBLIC;
+
+-- the [access] section's view, with the two columns at the end
+CREATE OR REPLACE VIEW kusto_sink.status AS
+	SELECT k.name,
+		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
+		   s.worker_pid, k.slot_name,
+		   r.confirmed_flush_lsn AS confirmed_lsn,
+		   s.decoded_lsn,
+		   -- (on a standby, where no sink runs, the view still reads: no lag)
+		   CASE WHEN pg_is_in_recovery() THEN NULL
+				ELSE pg_wal_lsn_diff(pg_current_wal_flush_lsn(), r.confirmed_flush_lsn)::bigint END AS lag_bytes,
+		   CASE WHEN s.name IS NULL THEN NULL
+				WHEN s.oldest_pending IS NULL THEN 0
+				ELSE extract(epoch FROM now() - s.oldest_pending)::float8 END AS lag_seconds,
+		   s.rows_sent, s.batches_sent, s.raw_bytes, s.compressed_bytes,
+		   s.ingestion_failures, s.retries, s.last_error, s.last_error_time, s.last_success,
+		   s.latency_p50_ms, s.latency_p99_ms,
+		   r.wal_status,
+		   CASE WHEN n.tables IS NULL THEN NULL
+				WHEN n.tables_done < n.tables THEN 'running'
+				WHEN n.tables_cancelled > 0 THEN 'cancelled'
+				ELSE 'done' END AS snapshot_state,
+		   n.tables_done AS snapshot_tables_done, n.tables AS snapshot_tables,
+		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate,
+		   x.skipped_tables,
+		   q.awaiting_status AS batches_awaiting_status,
+		   extract(epoch FROM now() - q.oldest_awaiting_status)::float8 AS oldest_awaiting_status_seconds
+	FROM kusto_sink.sink k
+	LEFT JOIN kusto_sink._status() s ON s.name = k.name
+	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name
+	LEFT JOIN (SELECT p.sink, count(*)::int AS tables,
+					  (count(*) FILTER (WHERE p.state IN ('done', 'cancelled')))::int AS tables_done,
+					  (count(*) FILTER (WHERE p.state = 'cancelled'))::int AS tables_cancelled,
+					  sum(p.rows_delivered)::bigint AS rows_delivered,
+					  sum(p.rows_estimate)::bigint AS rows_estimate
+				 FROM kusto_sink.snapshots p GROUP BY p.sink) n ON n.sink = k.name
+	LEFT JOIN kusto_sink._skipped_tables() x ON x.name = k.name
+	LEFT JOIN kusto_sink._pipeline_status() q ON q.name = k.name
+	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
+
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();

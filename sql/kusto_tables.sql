@@ -90,4 +90,13 @@ SELECT kusto_sink.latest_state_query('kt', '"o''k"."t\x	y"');
 SELECT kusto_sink._kql_string(E'a\nb''c\\d'), kusto_sink._kql_name(E'x]''\ty');
 SELECT kusto_sink.drop_sink('kt');
 DROP SCHEMA "o'k" CASCADE;
+-- ingestion_batching: Kusto's IngestionBatching policy on the tables the sink manages
+SELECT kusto_sink.create_sink('kt', 'kt', 'kt_orders', 'db', 'Orders',
+	'{"ingestion_method": "queued", "create_table": true, "ingestion_batching": {"max_time": "00:00:30", "max_items": 100}}');
+SELECT kusto_sink.pause_sink('kt');
+SELECT c FROM kusto_sink._kusto_table_commands('kt', 'Orders', NULL) c WHERE c LIKE '%policy%';
+SELECT kusto_sink.alter_sink('kt', '{"ingestion_batching": {"max_time": "00:00:05"}}');
+SELECT kusto_sink.alter_sink('kt', '{"ingestion_batching": {"max_size": 5}}');
+SELECT kusto_sink.alter_sink('kt', '{"ingestion_batching": "00:00:30"}');
+SELECT kusto_sink.drop_sink('kt');
 SELECT kusto_sink.drop_connection('kt');

@@ -102,7 +102,7 @@ RESET SESSION AUTHORIZATION;
 
 -- kusto_sink.status has the column the worker fills
 SELECT attname FROM pg_attribute
- WHERE attrelid = 'kusto_sink.status'::regclass AND attnum > 0 ORDER BY attnum DESC LIMIT 1;
+ WHERE attrelid = 'kusto_sink.status'::regclass AND attnum > 0 AND attname = 'skipped_tables';
 
 SELECT kusto_sink.drop_connection('emu');
 DROP PUBLICATION ta_pub;

@@ -36,6 +36,7 @@ PG_FUNCTION_INFO_V1(kusto_sink_notify_launcher);
 PG_FUNCTION_INFO_V1(kusto_sink_stop_worker);
 PG_FUNCTION_INFO_V1(kusto_sink_flush_sink);
 PG_FUNCTION_INFO_V1(kusto_sink_status);
+PG_FUNCTION_INFO_V1(kusto_sink_pipeline_status);
 PG_FUNCTION_INFO_V1(kusto_sink_slot_name);
 
 static bool wake_at_commit = false;
@@ -292,6 +293,48 @@ kusto_sink_status(PG_FUNCTION_ARGS)
 			nulls[n++] = true;
 			nulls[n++] = true;
 		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * _pipeline_status() -> (name, awaiting_status, oldest_awaiting_status): per
+ * sink, the queued batches sent that wait for their status, and when the
+ * oldest of them was sent (kusto_sink.status; the same sinks as _status).
+ */
+Datum
+kusto_sink_pipeline_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			me = GetUserId();
+	int			i;
+
+	registry_required();
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < ks_registry->nslots; i++)
+	{
+		KsSinkSlot *slot = &ks_registry->slots[i];
+		char		name[KS_NAME_LEN];
+		int			awaiting;
+		TimestampTz oldest;
+		int			pid;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (!slot->in_use || slot->dboid != MyDatabaseId || !ks_slot_visible_to(slot, me))
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		strlcpy(name, slot->name, sizeof(name));
+		awaiting = slot->awaiting_status;
+		oldest = slot->oldest_awaiting_status;
+		pid = slot->pid;
+		SpinLockRelease(&slot->mutex);
+		values[0] = CStringGetTextDatum(name);
+		/* (a worker that exited waits for nothing) */
+		values[1] = Int32GetDatum(pid != 0 ? awaiting : 0);
+		nulls[2] = (pid == 0 || awaiting == 0 || oldest == 0);
+		values[2] = TimestampTzGetDatum(oldest);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

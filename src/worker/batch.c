@@ -200,25 +200,38 @@ ks_batch_seal(KsBatch *batch)
 }
 
 /*
- * Spilled batches share one temporary file, appended to; it is closed (and
- * its space given back) when the last spilled batch has been loaded or freed.
+ * Spilled batches share temporary files, each appended to until it holds
+ * KS_SPILL_FILE_BYTES; then the next one is started.  A file is closed (and
+ * its space given back) when the last batch spilled into it has been loaded
+ * or freed, so that a steady stream of batches waiting for their status,
+ * each spilled and soon freed, never grows the disk without end.
  */
-static BufFile *spill_file = NULL;
-static int	spill_end_fileno = 0;
-static off_t spill_end_offset = 0;
-static int	spilled_batches = 0;
+#define KS_SPILL_FILE_BYTES ((off_t) 64 * 1024 * 1024)
+
+typedef struct KsSpillFile
+{
+	BufFile    *file;
+	int			end_fileno;
+	off_t		end_offset;
+	off_t		bytes;			/* written to it so far */
+	int			batches;		/* spilled into it and not yet loaded or freed */
+} KsSpillFile;
+
+static KsSpillFile *spill_current = NULL;	/* the one appended to */
 
 static void
 spill_release(KsBatch *batch)
 {
+	KsSpillFile *f = batch->spill;
+
 	batch->spilled = false;
-	if (--spilled_batches == 0)
-	{
-		BufFileClose(spill_file);
-		spill_file = NULL;
-		spill_end_fileno = 0;
-		spill_end_offset = 0;
-	}
+	batch->spill = NULL;
+	if (--f->batches > 0)
+		return;
+	BufFileClose(f->file);
+	if (f == spill_current)
+		spill_current = NULL;
+	pfree(f);
 }
 
 void
@@ -232,33 +245,40 @@ ks_batch_free(KsBatch *batch)
 }
 
 /*
- * Moves a sealed batch's compressed bytes to the spill file (they come back
- * with ks_batch_load), so that batches waiting to be sent do not hold
- * memory.  The file lives across transactions.
+ * Moves a sealed batch's compressed bytes to a spill file (they come back
+ * with ks_batch_load), so that batches waiting to be sent, or waiting for
+ * their status, do not hold memory.  The files live across transactions.
  */
 void
 ks_batch_spill(KsBatch *batch)
 {
+	KsSpillFile *f;
+
 	if (batch->state == KS_BATCH_OPEN || batch->spilled || batch->gz.data == NULL)
 		return;
-	if (spill_file == NULL)
+	if (spill_current == NULL || spill_current->bytes >= KS_SPILL_FILE_BYTES)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 
-		spill_file = BufFileCreateTemp(true);
+		/* (a full file stays open until its last batch is gone) */
+		spill_current = palloc0(sizeof(KsSpillFile));
+		spill_current->file = BufFileCreateTemp(true);
 		MemoryContextSwitchTo(oldcxt);
 	}
-	if (BufFileSeek(spill_file, spill_end_fileno, spill_end_offset, SEEK_SET) != 0)
+	f = spill_current;
+	if (BufFileSeek(f->file, f->end_fileno, f->end_offset, SEEK_SET) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("kusto_sink: could not seek in the file of spilled batches")));
-	batch->spill_fileno = spill_end_fileno;
-	batch->spill_offset = spill_end_offset;
-	BufFileWrite(spill_file, batch->gz.data, batch->gz.len);
-	BufFileTell(spill_file, &spill_end_fileno, &spill_end_offset);
+	batch->spill = f;
+	batch->spill_fileno = f->end_fileno;
+	batch->spill_offset = f->end_offset;
+	BufFileWrite(f->file, batch->gz.data, batch->gz.len);
+	BufFileTell(f->file, &f->end_fileno, &f->end_offset);
+	f->bytes += batch->gz.len;
+	f->batches++;
 	batch->spill_len = batch->gz.len;
 	batch->spilled = true;
-	spilled_batches++;
 	pfree(batch->gz.data);
 	batch->gz.data = NULL;
 	batch->gz.len = 0;
@@ -269,6 +289,7 @@ void
 ks_batch_load(KsBatch *batch)
 {
 	MemoryContext oldcxt;
+	KsSpillFile *f = batch->spill;
 
 	if (!batch->spilled)
 		return;
@@ -276,14 +297,21 @@ ks_batch_load(KsBatch *batch)
 	initStringInfo(&batch->gz);
 	enlargeStringInfo(&batch->gz, (int) batch->spill_len + 1);
 	MemoryContextSwitchTo(oldcxt);
-	if (BufFileSeek(spill_file, batch->spill_fileno, batch->spill_offset, SEEK_SET) != 0 ||
-		BufFileRead(spill_file, batch->gz.data, batch->spill_len) != batch->spill_len)
+	if (BufFileSeek(f->file, batch->spill_fileno, batch->spill_offset, SEEK_SET) != 0 ||
+		BufFileRead(f->file, batch->gz.data, batch->spill_len) != batch->spill_len)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("kusto_sink: could not read back a spilled batch")));
 	batch->gz.len = (int) batch->spill_len;
 	batch->gz.data[batch->gz.len] = '\0';
 	spill_release(batch);
+}
+
+/* The compressed size of a sealed batch, in memory or spilled. */
+size_t
+ks_batch_compressed_size(KsBatch *batch)
+{
+	return batch->spilled ? batch->spill_len : (size_t) batch->gz.len;
 }
 
 /* The sealed batch's records as text (for the dead-letter table), palloc'd. */
@@ -295,6 +323,7 @@ ks_batch_uncompressed(KsBatch *batch)
 	int			rc;
 
 	Assert(batch->state != KS_BATCH_OPEN);
+	ks_batch_load(batch);
 	memset(&zs, 0, sizeof(zs));
 	if (inflateInit2(&zs, GZIP_WINDOW_BITS) != Z_OK)
 		elog(ERROR, "could not start a gzip decompression");

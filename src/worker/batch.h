@@ -33,7 +33,11 @@
  *				failed -> back to the worker (see below).
  *	AWAITING_STATUS  queued: its status is read until it is final
  *				(in_doubt.c): Succeeded or already there -> ACKED; failed or
- *				no status -> back to the worker.
+ *				no status -> back to the worker.  Sending and confirming are
+ *				separate stages: a batch here (or CHECKING_STATUS) holds no
+ *				shipping slot, only its bookkeeping (its bytes wait in the
+ *				spill file, for a send again), in a set bounded by the sink
+ *				option max_awaiting_status (in_doubt.h).
  *	PROBING		in doubt, streamed: Kusto is asked whether the table holds
  *				its first record (in_doubt.c): yes -> ACKED; no -> SENDING;
  *				cannot tell -> IN_DOUBT (back to the worker).
@@ -57,8 +61,8 @@
  * moves (another one is a bug, logged as a WARNING).
  *
  * What is not a state stays a field of its own: `spilled` says where a
- * waiting batch's bytes are (memory or the spill file), in any waiting
- * state; `go_queued` (managed, exactly once: once a send of it went queued,
+ * waiting batch's bytes are (memory or a spill file), in any waiting
+ * state (waiting to be sent, or for its status); `go_queued` (managed, exactly once: once a send of it went queued,
  * every later send is queued and tagged) and `partial` (Kusto once ingested
  * part of it) are facts about its history that outlive many states.
  *
@@ -119,14 +123,16 @@ typedef struct KsBatch
 	/* queued ingestion: its status (in_doubt.c) */
 	char		source_id[40];	/* the ingestion's id once queued */
 	TimestampTz next_poll_at;	/* the next status read (when waiting for one) */
+	TimestampTz sent_at;		/* when it began waiting for its status */
 	int			polls;
 	int			poll_failures;	/* status reads in a row that failed */
 	char	   *error;			/* why Kusto rejected it, for the dead letter */
 	/* its records' fields (layouts.c), and the mapping they go through */
 	struct KsLayout *layout;	/* NULL for a dead letter sent again */
 	const char *mapping;		/* NULL: the sink's ingestion_mapping_ref */
-	bool		spilled;		/* waiting to be sent: its bytes on disk */
-	int			spill_fileno;	/* where, in the spill file (batch.c) */
+	bool		spilled;		/* waiting: its bytes on disk */
+	struct KsSpillFile *spill;	/* which spill file (batch.c) */
+	int			spill_fileno;	/* where, in that file */
 	off_t		spill_offset;
 	size_t		spill_len;
 } KsBatch;
@@ -140,6 +146,7 @@ extern char *ks_batch_uncompressed(KsBatch *batch);
 extern void ks_batch_free(KsBatch *batch);
 extern void ks_batch_spill(KsBatch *batch);
 extern void ks_batch_load(KsBatch *batch);
+extern size_t ks_batch_compressed_size(KsBatch *batch);
 extern void ks_batch_set_state(KsBatch *batch, KsBatchState state);
 extern KsBatchState ks_batch_retry_state(KsBatch *batch, bool in_doubt);
 extern const char *ks_batch_state_name(KsBatchState state);

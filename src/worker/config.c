@@ -185,6 +185,7 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 	c->batch_interval_ms = ks_default_batch_interval_ms;
 	c->batch_size = ks_default_batch_size;
 	c->client_batch_size_limit_mb = ks_default_client_batch_size_limit_mb;
+	c->max_awaiting_status = KS_DEFAULT_MAX_AWAITING_STATUS;
 	c->flush_immediately = false;
 	c->poll_for_ingestion_status = true;
 	c->on_error = KS_ON_ERROR_STOP;
@@ -206,6 +207,8 @@ apply_sink_options(KsSinkConfig *c, List *options, MemoryContext cxt)
 			c->batch_size = pg_strtoint32(v);
 		else if (strcmp(d->defname, "client_batch_size_limit") == 0)
 			c->client_batch_size_limit_mb = pg_strtoint32(v);
+		else if (strcmp(d->defname, "max_awaiting_status") == 0)
+			c->max_awaiting_status = pg_strtoint32(v);
 		else if (strcmp(d->defname, "flush_immediately") == 0)
 			c->flush_immediately = bool_value(c->name, d->defname, v);
 		else if (strcmp(d->defname, "poll_for_ingestion_status") == 0)

@@ -25,6 +25,13 @@
 
 #include "decoder/options.h"	/* KsFormat: the output plugin's too */
 
+/*
+ * The sink option max_awaiting_status's default: the queued batches that may
+ * wait for their status at once, enough for Kusto's default batching time
+ * (5 minutes) at several batches a second.
+ */
+#define KS_DEFAULT_MAX_AWAITING_STATUS 2000
+
 typedef enum KsIngestionMethod
 {
 	KS_METHOD_QUEUED,
@@ -90,6 +97,7 @@ typedef struct KsSinkConfig
 	int			batch_interval_ms;
 	int			batch_size;
 	int			client_batch_size_limit_mb;
+	int			max_awaiting_status;	/* batches sent, waiting for their status */
 	bool		flush_immediately;
 	bool		poll_for_ingestion_status;
 	char	   *ingestion_mapping_ref;

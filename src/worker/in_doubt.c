@@ -32,6 +32,13 @@
 /* status reads: the first after this, then doubling up to the maximum */
 #define KS_POLL_FIRST_MS 250
 #define KS_POLL_MAX_MS 10000
+/*
+ * With many batches waiting for their status, the pause between two reads of
+ * one grows to this much per waiting batch, so that the status table sees at
+ * most about 1000 / KS_POLL_SPREAD_MS reads a second (2,000 batches waiting
+ * for a 5-minute batching time: each read every 50 s, 40 reads a second).
+ */
+#define KS_POLL_SPREAD_MS 25
 /* consecutive failed status reads before a batch counts as failed */
 #define KS_POLL_MAX_FAILURES 30
 /* an Unknown status (written before the queue post?) is read this often first */
@@ -45,6 +52,7 @@ struct KsDoubt
 	kusto_client *client;
 	KsSinkConfig *config;
 	List	   *waiting;		/* KsBatch *, waiting for their next status read */
+	List	   *awaiting;		/* KsBatch *, sent and waiting for a status (in_set) */
 };
 
 KsDoubt *
@@ -62,16 +70,46 @@ static void
 poll_later(KsDoubt *doubt, KsBatch *batch)
 {
 	long		ms = KS_POLL_FIRST_MS;
+	long		max_ms = Max(KS_POLL_MAX_MS, (long) list_length(doubt->awaiting) * KS_POLL_SPREAD_MS);
 	int			i;
 	MemoryContext oldcxt;
 
-	for (i = 0; i < batch->polls && ms < KS_POLL_MAX_MS; i++)
+	for (i = 0; i < batch->polls && ms < max_ms; i++)
 		ms *= 2;
 	batch->polls++;
-	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, KS_POLL_MAX_MS));
+	batch->next_poll_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Min(ms, max_ms));
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	doubt->waiting = lappend(doubt->waiting, batch);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The set of batches sent that wait for a status (AWAITING_STATUS, or
+ * CHECKING_STATUS: in doubt, queued): they hold no shipping slot.
+ */
+static bool
+in_set(KsBatchState state)
+{
+	return state == KS_BATCH_AWAITING_STATUS || state == KS_BATCH_CHECKING_STATUS;
+}
+
+/* Keeps the set true after a move of the batch out of state `was`. */
+static void
+track(KsDoubt *doubt, KsBatch *batch, KsBatchState was)
+{
+	if (in_set(was) && !in_set(batch->state))
+		doubt->awaiting = list_delete_ptr(doubt->awaiting, batch);
+	else if (!in_set(was) && in_set(batch->state) &&
+			 !list_member_ptr(doubt->awaiting, batch))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		batch->sent_at = GetCurrentTimestamp();
+		doubt->awaiting = lappend(doubt->awaiting, batch);
+		MemoryContextSwitchTo(oldcxt);
+		/* its bytes wait on disk, loaded back if it is sent again */
+		ks_batch_spill(batch);
+	}
 }
 
 /*
@@ -116,17 +154,46 @@ ks_doubt_resume(KsDoubt *doubt, KsBatch *batch)
 	 * again only if it never arrived.
 	 */
 	ks_batch_set_state(batch, KS_BATCH_CHECKING_STATUS);
+	track(doubt, batch, KS_BATCH_IN_DOUBT);
 	batch->polls = 0;
 	strlcpy(batch->source_id, batch->batch_id, sizeof(batch->source_id));
 	kusto_get_ingest_status(doubt->client, batch->source_id, batch);
 }
 
-/* SENDING -> AWAITING_STATUS: the queue took the batch; its status decides. */
+/*
+ * SENDING -> AWAITING_STATUS: the queue took the batch; its status decides.
+ * Its compressed bytes go to the spill file (batch.c), so that the batches
+ * waiting for their status hold no memory but their bookkeeping; a send
+ * again (a failed status) loads them back.
+ */
 void
 ks_doubt_await_status(KsDoubt *doubt, KsBatch *batch)
 {
+	KsBatchState was = batch->state;
+
 	ks_batch_set_state(batch, KS_BATCH_AWAITING_STATUS);
+	track(doubt, batch, was);
 	poll_later(doubt, batch);
+}
+
+/* How many batches wait for their status, and since when the oldest (or 0). */
+int
+ks_doubt_awaiting(KsDoubt *doubt, TimestampTz *oldest)
+{
+	ListCell   *lc;
+
+	if (oldest != NULL)
+	{
+		*oldest = 0;
+		foreach(lc, doubt->awaiting)
+		{
+			KsBatch    *b = (KsBatch *) lfirst(lc);
+
+			if (*oldest == 0 || b->sent_at < *oldest)
+				*oldest = b->sent_at;
+		}
+	}
+	return list_length(doubt->awaiting);
 }
 
 /* Starts the status reads that are due; the ms until the next one, or -1. */
@@ -288,11 +355,33 @@ checked(KsDoubt *doubt, KsBatch *batch, const kusto_ingest_status *st,
 	return ks_ship_finished(batch, *outcome, false);
 }
 
+static KsShipNext status_read(KsDoubt *doubt, KsBatch *batch, const kusto_error *err,
+							  const kusto_ingest_status *st, KsShipOutcome *outcome,
+							  char *message, size_t size);
+
 /* AWAITING_STATUS or CHECKING_STATUS: a status read answered (or failed). */
 KsShipNext
 ks_doubt_status_read(KsDoubt *doubt, KsBatch *batch, const kusto_error *err,
 					 const kusto_ingest_status *st, KsShipOutcome *outcome,
 					 char *message, size_t size)
+{
+	KsBatchState was = batch->state;
+	KsShipNext	next = status_read(doubt, batch, err, st, outcome, message, size);
+
+	if (next == KS_NEXT_SEND)
+	{
+		/* the caller sends it (-> SENDING): it leaves the set now */
+		doubt->awaiting = list_delete_ptr(doubt->awaiting, batch);
+		return next;
+	}
+	track(doubt, batch, was);
+	return next;
+}
+
+static KsShipNext
+status_read(KsDoubt *doubt, KsBatch *batch, const kusto_error *err,
+			const kusto_ingest_status *st, KsShipOutcome *outcome,
+			char *message, size_t size)
 {
 	Assert(batch->state == KS_BATCH_AWAITING_STATUS ||
 		   batch->state == KS_BATCH_CHECKING_STATUS);

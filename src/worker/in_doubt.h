@@ -6,7 +6,9 @@
  *
  * A queued send that the queue took waits for its status
  * (ks_doubt_await_status: AWAITING_STATUS); the status is read after 250 ms,
- * then at doubling pauses up to 10 s, until it is final.  Exactly once, a
+ * then at doubling pauses up to 10 s (longer with many batches waiting:
+ * 25 ms per waiting batch, so the reads stay about 40 a second), until it
+ * is final.  Exactly once, a
  * batch IN_DOUBT (rebuilt after a restart, or a send that failed after Kusto
  * may have taken it) is not sent before ks_doubt_resume() found out whether
  * it is there: a stream, which carries no tag, is looked up in its table by
@@ -25,7 +27,10 @@
  *
  * The batches waiting for their next status read are held here
  * (ks_doubt_waiting counts them); ks_doubt_start_due() starts the reads that
- * are due.  Every other batch in flight has one request of the core running.
+ * are due.  ks_doubt_awaiting() counts the batches sent that wait for a
+ * status (AWAITING_STATUS and CHECKING_STATUS: they hold no shipping slot,
+ * and their bytes wait in the spill file, batch.c) and gives the oldest
+ * one's send time.  Every other batch in flight has one request of the core running.
  * Nothing here sends a batch or raises an error for Kusto's answers.
  *
  *-------------------------------------------------------------------------
@@ -52,6 +57,7 @@ extern void ks_doubt_resume(KsDoubt *doubt, KsBatch *batch);
 extern void ks_doubt_await_status(KsDoubt *doubt, KsBatch *batch);
 extern long ks_doubt_start_due(KsDoubt *doubt);
 extern int	ks_doubt_waiting(KsDoubt *doubt);
+extern int	ks_doubt_awaiting(KsDoubt *doubt, TimestampTz *oldest);
 extern KsShipNext ks_doubt_probed(KsDoubt *doubt, KsBatch *batch, const kusto_error *err,
 								  long long count, KsShipOutcome *outcome,
 								  char *message, size_t size);

@@ -136,6 +136,8 @@ ks_kusto_table_commands(const char *sink, const char *kusto_table, Jsonb *schema
 	StringInfoData missing;
 	StringInfoData diffs;
 	List	   *out = NIL;
+	char	   *batching = NULL;
+	MemoryContext caller = CurrentMemoryContext;
 	uint64		i;
 
 	/* (in the caller's context: SPI's ends with SPI_finish) */
@@ -161,6 +163,9 @@ ks_kusto_table_commands(const char *sink, const char *kusto_table, Jsonb *schema
 		streams = method != NULL && (strcmp(method, "streaming") == 0 || strcmp(method, "managed") == 0);
 		csv = pg_strcasecmp(ks_sink_option_text(options, "format"), "csv") == 0;
 		mapping_ref = ks_sink_option_text(options, "ingestion_mapping_ref") != NULL;
+		batching = ks_sink_batching_policy(options);
+		if (batching != NULL)
+			batching = MemoryContextStrdup(caller, batching);
 		d = SPI_getbinval(tup, desc, 2, &isnull);
 		nsources = isnull ? 0 : DatumGetInt64(d);
 	}
@@ -210,6 +215,8 @@ ks_kusto_table_commands(const char *sink, const char *kusto_table, Jsonb *schema
 		out = lappend(out, table_command(".alter-merge table", kusto_table, psprintf(" (%s)", missing.data)));
 	if (streams)
 		out = lappend(out, ks_kusto_streaming_policy(kusto_table));
+	if (batching != NULL)
+		out = lappend(out, ks_kusto_batching_policy(kusto_table, batching));
 	return out;
 }
 
@@ -240,6 +247,18 @@ char *
 ks_kusto_clear_streaming_schema(const char *kusto_table)
 {
 	return table_command(".clear table", kusto_table, " cache streamingingestion schema");
+}
+
+/* .alter table T policy ingestionbatching '<policy JSON>' */
+char *
+ks_kusto_batching_policy(const char *kusto_table, const char *policy_json)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, " policy ingestionbatching ");
+	ks_append_kql_string(&s, policy_json);
+	return table_command(".alter table", kusto_table, s.data);
 }
 
 char *

@@ -21,7 +21,8 @@
  *	  a sink with create_table, from the sink's catalog row and the table's
  *	  current schema (NULL: it does not exist): `.create table`, or
  *	  `.alter-merge table` with the missing columns, then the streaming
- *	  ingestion policy when the sink streams.  A column of another type is
+ *	  ingestion policy when the sink streams, and the IngestionBatching
+ *	  policy the sink option ingestion_batching asks for.  A column of another type is
  *	  an error (datatype_mismatch) naming every difference; a Kusto table
  *	  no source table of the sink goes to (undefined_table), and CSV records
  *	  of several source tables through one mapping of the user's
@@ -54,6 +55,7 @@ extern char *ks_kusto_create_merge(const char *kusto_table, int ncolumns,
 								   char *const *names, char *const *types);
 extern char *ks_kusto_streaming_policy(const char *kusto_table);
 extern char *ks_kusto_clear_streaming_schema(const char *kusto_table);
+extern char *ks_kusto_batching_policy(const char *kusto_table, const char *policy_json);
 extern char *ks_kusto_mapping_command(const char *kusto_table, const char *mapping_name,
 									  bool csv, int ncolumns, char *const *names);
 

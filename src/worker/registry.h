@@ -68,6 +68,8 @@ typedef struct KsSinkSlot
 	XLogRecPtr	decoded_lsn;	/* how far the worker has read */
 	TimestampTz last_commit_time;	/* of the newest acknowledged change */
 	TimestampTz oldest_pending;	/* commit time of the oldest unacknowledged change, or 0 */
+	int			awaiting_status;	/* queued batches sent, waiting for their status */
+	TimestampTz oldest_awaiting_status; /* when the oldest of them was sent, or 0 */
 	uint64		rows_sent;
 	uint64		batches_sent;
 	uint64		raw_bytes;

@@ -129,6 +129,7 @@ send_batch(KsShipper *shipper, KsBatch *batch)
 	const char *format = ks_format_name(cfg->format);
 
 	ks_batch_set_state(batch, KS_BATCH_SENDING);
+	ks_batch_load(batch);		/* (sent again after waiting for its status) */
 	batch->polls = 0;
 	batch->poll_failures = 0;
 	memset(&o, 0, sizeof(o));
@@ -371,6 +372,16 @@ int
 ks_ship_inflight(KsShipper *shipper)
 {
 	return shipper->inflight;
+}
+
+/*
+ * Of the batches in flight, those sent that wait for a status (they hold no
+ * shipping slot; in_doubt.h), and the oldest one's send time.
+ */
+int
+ks_ship_awaiting(KsShipper *shipper, TimestampTz *oldest)
+{
+	return ks_doubt_awaiting(shipper->doubt, oldest);
 }
 
 /* The largest batch the ingestion method takes (0: no limit of its own). */

@@ -18,6 +18,10 @@
  * report (a managed sink that goes queued because streaming is unavailable):
  * a notice for kusto_sink.status.  The batch is then ACKED, or in the state
  * its next send starts from.
+ * A queued
+ * batch the queue took waits for its status in a set of its own
+ * (ks_ship_awaiting counts it): sending and confirming are separate stages,
+ * and only the sending holds one of the worker's shipping slots.
  * ks_ship_command() and ks_ship_table_schema() run management commands and
  * wait (kusto_tables.c prepares the sink's Kusto tables with them).
  * Messages never contain secrets.
@@ -59,6 +63,7 @@ extern KsShipper *ks_shipper_create(KsSinkConfig *config);
 extern void ks_ship_start(KsShipper *shipper, KsBatch *batch);
 extern int	ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg);
 extern int	ks_ship_inflight(KsShipper *shipper);
+extern int	ks_ship_awaiting(KsShipper *shipper, TimestampTz *oldest);
 extern size_t ks_ship_streaming_limit(KsShipper *shipper);
 extern long ks_ship_retry_delay_ms(KsBatch *batch, KsShipOutcome outcome);
 extern KsShipOutcome ks_ship_command(KsShipper *shipper, const char *csl, char *message, size_t size);

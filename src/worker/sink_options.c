@@ -16,6 +16,7 @@
 #include "common/kusto_name.h"
 #include "decoder/colrules.h"
 #include "decoder/options.h"
+#include "worker/config.h"
 #include "worker/jsonb_pairs.h"
 #include "worker/config.h"
 #include "worker/sink_options.h"
@@ -28,7 +29,8 @@ typedef enum KsSinkOptionKind
 	KS_SINK_KUSTO_NAME,			/* a Kusto entity name */
 	KS_SINK_METADATA,			/* the output plugin's metadata list */
 	KS_SINK_TABLES,				/* {"schema.table": "KustoTable", ...} */
-	KS_SINK_COLUMNS				/* the output plugin's column rules (colrules.h) */
+	KS_SINK_COLUMNS,			/* the output plugin's column rules (colrules.h) */
+	KS_SINK_BATCHING			/* Kusto's IngestionBatching policy, for create_table */
 } KsSinkOptionKind;
 
 typedef struct KsSinkOption
@@ -51,6 +53,8 @@ static const KsSinkOption sink_options[] = {
 	{"client_batch_size_limit", KS_SINK_INT, 1, 4096, NULL, NULL, "kusto_sink.client_batch_size_limit"},
 	{"flush_immediately", KS_SINK_BOOL, 0, 0, NULL, "false"},
 	{"poll_for_ingestion_status", KS_SINK_BOOL, 0, 0, NULL, "true"},
+	{"ingestion_batching", KS_SINK_BATCHING},
+	{"max_awaiting_status", KS_SINK_INT, 1, 100000, NULL, CppAsString2(KS_DEFAULT_MAX_AWAITING_STATUS)},
 	{"delivery_guarantee", KS_SINK_ENUM, 0, 0, ks_delivery_guarantee_names, "at_least_once"},
 	{"ingestion_mapping_ref", KS_SINK_KUSTO_NAME},
 	{"on_error", KS_SINK_ENUM, 0, 0, ks_on_error_names, "stop"},
@@ -154,6 +158,95 @@ check_tables(const KsJsonPair *p)
 	}
 }
 
+/*
+ * The sink option ingestion_batching ({"max_time": "00:00:30", "max_items":
+ * 500, "max_raw_mb": 1024}, each optional) as the JSON of Kusto's
+ * IngestionBatching policy, checked; the one translation of the option.
+ */
+static const char *const batching_example =
+"For example: '{\"ingestion_batching\": {\"max_time\": \"00:00:30\", \"max_items\": 500, \"max_raw_mb\": 1024}}' (max_time as hh:mm:ss, at least 00:00:10).";
+
+static char *
+batching_policy(const KsJsonPair *p)
+{
+	StringInfoData s;
+	ListCell   *lc;
+
+	if (p->value.type != jbvBinary || !ks_jsonb_is_object(ks_jsonb_pair_jsonb(p)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sink option \"ingestion_batching\" must be a JSON object"),
+				 errhint("%s", batching_example)));
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	foreach(lc, ks_jsonb_pairs(ks_jsonb_pair_jsonb(p)))
+	{
+		KsJsonPair *m = (KsJsonPair *) lfirst(lc);
+		char	   *text = ks_jsonb_pair_text(m);
+		bool		ok = false;
+
+		if (s.len > 1)
+			appendStringInfoString(&s, ", ");
+		if (strcmp(m->key, "max_time") == 0 && m->value.type == jbvString)
+		{
+			int			h,
+						mi,
+						se,
+						n = 0;
+
+			/* hh:mm:ss, as Kusto's timespans, 10 s at least (Kusto's minimum) */
+			if (sscanf(text, "%2d:%2d:%2d%n", &h, &mi, &se, &n) == 3 && text[n] == '\0' &&
+				mi < 60 && se < 60 && h >= 0 && mi >= 0 && se >= 0 && h * 3600 + mi * 60 + se >= 10)
+			{
+				appendStringInfo(&s, "\"MaximumBatchingTimeSpan\": \"%02d:%02d:%02d\"", h, mi, se);
+				ok = true;
+			}
+		}
+		else if ((strcmp(m->key, "max_items") == 0 || strcmp(m->key, "max_raw_mb") == 0) &&
+				 m->value.type == jbvNumeric)
+		{
+			char	   *end;
+			long		v;
+
+			errno = 0;
+			v = strtol(text, &end, 10);
+			if (*end == '\0' && errno == 0 && v >= 1 && v <= 1000000)
+			{
+				appendStringInfo(&s, "\"%s\": %ld", strcmp(m->key, "max_items") == 0 ?
+								 "MaximumNumberOfItems" : "MaximumRawDataSizeMB", v);
+				ok = true;
+			}
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid member \"%s\" of sink option \"ingestion_batching\": %s",
+							m->key, json_text(m)),
+					 errdetail("Its members are max_time, max_items and max_raw_mb."),
+					 errhint("%s", batching_example)));
+	}
+	appendStringInfoChar(&s, '}');
+	return s.data;
+}
+
+/* The Kusto IngestionBatching policy (JSON) the sink's options ask for, or NULL. */
+char *
+ks_sink_batching_policy(Jsonb *options)
+{
+	ListCell   *lc;
+
+	if (options == NULL)
+		return NULL;
+	foreach(lc, ks_jsonb_pairs(options))
+	{
+		KsJsonPair *p = (KsJsonPair *) lfirst(lc);
+
+		if (strcmp(p->key, "ingestion_batching") == 0 && p->value.type != jbvNull)
+			return batching_policy(p);
+	}
+	return NULL;
+}
+
 /* checks one option; appends its normalised value (JSON) to out */
 static void
 check_option(const KsSinkOption *o, const KsJsonPair *p, StringInfo out)
@@ -208,6 +301,10 @@ check_option(const KsSinkOption *o, const KsJsonPair *p, StringInfo out)
 			return;
 		case KS_SINK_TABLES:
 			check_tables(p);
+			appendStringInfoString(out, ks_jsonb_pair_text(p));
+			return;
+		case KS_SINK_BATCHING:
+			(void) batching_policy(p);
 			appendStringInfoString(out, ks_jsonb_pair_text(p));
 			return;
 		case KS_SINK_COLUMNS:

@@ -22,6 +22,8 @@
  * the options leave it out (a fixed value, or the kusto_sink.* setting that
  * stands for it; NULL when it has none: the decoder's and the worker's
  * own).  ks_check_kusto_name() applies Kusto's rule for entity names.
+ * ks_sink_batching_policy() translates the option ingestion_batching into
+ * the JSON of Kusto's IngestionBatching policy (NULL when it is not set).
  * ks_sink_metadata_options() gives the options that concern the metadata
  * columns (metadata, <key>_column; ks_is_metadata_option() tells them) as
  * the output plugin's DefElem list.
@@ -41,6 +43,7 @@ extern bool ks_check_exactly_once(const char *method, bool poll_for_ingestion_st
 extern void ks_check_kusto_name(const char *what, const char *name);
 extern const char *ks_sink_option_text(Jsonb *options, const char *name);
 extern bool ks_is_metadata_option(const char *key);
+extern char *ks_sink_batching_policy(Jsonb *options);
 extern List *ks_sink_metadata_options(Jsonb *options);
 
 /* the i-th option of the table (0, 1, ...), NULL past its end */

@@ -68,7 +68,8 @@ PGDLLEXPORT void ks_sink_worker_main(Datum main_arg);
 
 static pg_noreturn void run_sink(KsSinkSlot *slot, const char *name);
 
-#define KS_MAX_INFLIGHT 4		/* batches being shipped at once */
+#define KS_MAX_INFLIGHT 4		/* batches being sent at once (not those
+								 * waiting for their status) */
 #define KS_STEP_RECORDS 5000	/* decoded records between shipping turns */
 #define KS_IDLE_POLL_MS 20		/* WAL poll interval when caught up */
 /* exactly once without tags: room left in a stream for a run of one WAL record */
@@ -218,7 +219,7 @@ ship_done_internal(KsBatch *batch, KsShipOutcome outcome, const char *message)
 		MyWorker->slot->rows_sent += batch->nrecords;
 		MyWorker->slot->batches_sent++;
 		MyWorker->slot->raw_bytes += batch->raw_bytes;
-		MyWorker->slot->compressed_bytes += batch->gz.len;
+		MyWorker->slot->compressed_bytes += ks_batch_compressed_size(batch);
 		MyWorker->slot->last_success = now;
 		/* (a batch that was in flight with a rejected one: the sink stays stopped) */
 		if (MyWorker->slot->state != KS_STATE_PAUSED && !MyWorker->error_stop)
@@ -315,6 +316,21 @@ layout_ready(KsBatch *batch)
 	return true;
 }
 
+/*
+ * Whether every shipping slot is taken: KS_MAX_INFLIGHT batches are being
+ * sent (a batch the queue took and that waits for its status holds none),
+ * or the set of batches waiting for their status is full
+ * (max_awaiting_status).
+ */
+static bool
+slots_busy(void)
+{
+	int			awaiting = ks_ship_awaiting(MyWorker->shipper, NULL);
+
+	return MyWorker->inflight - awaiting >= KS_MAX_INFLIGHT ||
+		awaiting >= MyWorker->config->max_awaiting_status;
+}
+
 /* Starts the batches that are due; returns how long until the next one is. */
 static long
 start_ready(void)
@@ -328,7 +344,7 @@ start_ready(void)
 	{
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
 
-		if (MyWorker->inflight >= KS_MAX_INFLIGHT || MyWorker->error_stop)
+		if (slots_busy() || MyWorker->error_stop)
 			break;
 		/*
 		 * Exactly once: its row is committed first (record_ready).  A dead
@@ -819,14 +835,24 @@ static bool
 snapshot_turn(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	KsSinkConfig *cfg = MyWorker->config;
+
+	/*
+	 * Queued with status reads, a chunk's batches wait for Kusto's batching
+	 * time without holding a shipping slot: many chunks may be on their way,
+	 * so that the snapshot takes about the batching time plus the reading,
+	 * not a batching time per 8 chunks.
+	 */
+	int			ahead = (cfg->ingestion_method == KS_METHOD_QUEUED && cfg->poll_for_ingestion_status) ?
+		Min(KS_SNAPSHOT_AHEAD_QUEUED, cfg->max_awaiting_status) : KS_SNAPSHOT_AHEAD;
 
 	ks_snapshot_delivered(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
-	if (!ks_snapshot_wanted(MyWorker->snapshot) && now >= MyWorker->next_snapshot_check)
+	if (!ks_snapshot_wanted(MyWorker->snapshot, ahead) && now >= MyWorker->next_snapshot_check)
 	{
 		ks_snapshot_refresh(MyWorker->snapshot, ks_decode_confirmed(MyWorker->stream));
 		MyWorker->next_snapshot_check = TimestampTzPlusMilliseconds(now, KS_SNAPSHOT_CHECK_MS);
 	}
-	if (!ks_snapshot_wanted(MyWorker->snapshot))
+	if (!ks_snapshot_wanted(MyWorker->snapshot, ahead))
 		return false;
 	ks_snapshot_take(MyWorker->snapshot,
 					 Min(MyWorker->config->batch_size, KS_SNAPSHOT_CHUNK_ROWS),
@@ -835,6 +861,22 @@ snapshot_turn(void)
 }
 
 /* ---------- the loop ---------- */
+
+/* Is a sealed batch waiting for its first send (not for a retry)? */
+static bool
+ready_waiting(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, MyWorker->ready)
+	{
+		KsBatch    *b = (KsBatch *) lfirst(lc);
+
+		if (b->attempts == 0 && b->dead_letter_id == 0)
+			return true;
+	}
+	return false;
+}
 
 /* Seals batches that are old enough (or all of them); returns ms until the next is due. */
 static long
@@ -845,12 +887,20 @@ seal_due(bool all)
 	ListCell   *lc;
 	MemoryContext oldcxt = MemoryContextSwitchTo(MyWorker->cxt);
 
+	/*
+	 * Batches grow with the backlog: while every shipping slot is taken, or
+	 * sealed batches still wait for one, a batch due by batch_interval_ms
+	 * stays open and fills on up to batch_size and client_batch_size_limit
+	 * (on_record seals it then), so a backlog makes few, large batches.
+	 */
+	bool		grow = !all && (slots_busy() || ready_waiting());
+
 	foreach(lc, MyWorker->open)
 	{
 		KsBatch    *batch = (KsBatch *) lfirst(lc);
 		TimestampTz due = TimestampTzPlusMilliseconds(batch->opened_at, MyWorker->config->batch_interval_ms);
 
-		if (all || due <= now || (MyWorker->keep_runs && batch_full(batch, 0)))
+		if (all || (due <= now && !grow) || (MyWorker->keep_runs && batch_full(batch, 0)))
 		{
 			MyWorker->open = foreach_delete_current(MyWorker->open, lc);
 			ks_batch_seal(batch);
@@ -858,7 +908,8 @@ seal_due(bool all)
 		}
 		else
 		{
-			long		ms = TimestampDifferenceMilliseconds(now, due);
+			/* (growing: looked at again at the next turn) */
+			long		ms = due <= now ? KS_IDLE_POLL_MS : TimestampDifferenceMilliseconds(now, due);
 
 			wait_ms = (wait_ms < 0) ? ms : Min(wait_ms, ms);
 		}
@@ -946,6 +997,8 @@ static void
 publish_progress(void)
 {
 	TimestampTz oldest = 0;
+	TimestampTz oldest_awaiting;
+	int			awaiting;
 	ListCell   *lc;
 
 	oldest = ks_ack_oldest_commit_time(MyWorker->acks);
@@ -956,9 +1009,12 @@ publish_progress(void)
 		if (b->oldest_commit_time != 0 && (oldest == 0 || b->oldest_commit_time < oldest))
 			oldest = b->oldest_commit_time;
 	}
+	awaiting = ks_ship_awaiting(MyWorker->shipper, &oldest_awaiting);
 	SpinLockAcquire(&MyWorker->slot->mutex);
 	MyWorker->slot->decoded_lsn = ks_decode_position(MyWorker->stream);
 	MyWorker->slot->oldest_pending = oldest;
+	MyWorker->slot->awaiting_status = awaiting;
+	MyWorker->slot->oldest_awaiting_status = oldest_awaiting;
 	SpinLockRelease(&MyWorker->slot->mutex);
 }
 

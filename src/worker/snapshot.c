@@ -237,11 +237,11 @@ ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed)
 	ks_snapshot_delivered(s, confirmed);
 }
 
-/* Is there a chunk to read now? */
+/* Is there a chunk to read now (at most `ahead` wait for delivery)? */
 bool
-ks_snapshot_wanted(KsSnapshot *s)
+ks_snapshot_wanted(KsSnapshot *s, int ahead)
 {
-	return s->tables != NIL && list_length(s->waiting) < KS_SNAPSHOT_AHEAD &&
+	return s->tables != NIL && list_length(s->waiting) < ahead &&
 		GetCurrentTimestamp() >= s->next_attempt;
 }
 

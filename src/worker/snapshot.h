@@ -45,8 +45,10 @@
  *
  * ks_snapshot_refresh() also asks for the snapshot of a table that joined the
  * sink since (option snapshot, kusto_sink._snapshot_follow).  Chunks never
- * hold more than max_rows records or max_bytes of them; at most
- * KS_SNAPSHOT_AHEAD chunks wait for delivery at a time.  Every function that
+ * hold more than max_rows records or max_bytes of them; at most `ahead`
+ * chunks (the worker's choice: KS_SNAPSHOT_AHEAD, or
+ * KS_SNAPSHOT_AHEAD_QUEUED when queued batches wait for their status apart,
+ * bounded by max_awaiting_status) wait for delivery at a time.  Every function that
  * runs SQL runs its own transaction: call them outside decoding.
  *
  *-------------------------------------------------------------------------
@@ -61,6 +63,8 @@
 #include "decoder/hooks.h"
 
 #define KS_SNAPSHOT_AHEAD 8			/* chunks read and not yet delivered */
+#define KS_SNAPSHOT_AHEAD_QUEUED 256	/* the same, when their batches wait for
+										 * queued statuses (and hold no slot) */
 #define KS_SNAPSHOT_LOCK_WAIT_MS 50	/* how long a chunk waits for its lock */
 #define KS_SNAPSHOT_LOCK_CLASS 19283	/* 'KS': high half of the advisory key */
 
@@ -84,7 +88,7 @@ typedef struct KsChunk
 
 extern KsSnapshot *ks_snapshot_start(const char *sink, List *plugin_options);
 extern void ks_snapshot_refresh(KsSnapshot *s, XLogRecPtr confirmed);
-extern bool ks_snapshot_wanted(KsSnapshot *s);
+extern bool ks_snapshot_wanted(KsSnapshot *s, int ahead);
 extern void ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes);
 extern KsChunk *ks_snapshot_read(KsSnapshot *s, XLogRecPtr lsn);
 extern void ks_snapshot_delivered(KsSnapshot *s, XLogRecPtr confirmed);

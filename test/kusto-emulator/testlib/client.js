@@ -58,7 +58,7 @@ class TestClient {
    * Queued ingestion by hand. Returns { id, status() } where status() reads the
    * status table entity.
    */
-  async ingestQueued(db, table, data, props = {}, { reportLevel = 2, reportMethod = 1, container = 0 } = {}) {
+  async ingestQueued(db, table, data, props = {}, { reportLevel = 2, reportMethod = 1, container = 0, flush = true } = {}) {
     const res = await this.resources();
     const id = crypto.randomUUID();
     const [cbase, csas] = res.TempStorage[container].split('?');
@@ -74,7 +74,7 @@ class TestClient {
     });
     if (r.status !== 201) throw new Error(`status entity: ${r.status}`);
     const msg = { Id: id, BlobPath: blob, RawDataSize: data.length, DatabaseName: db, TableName: table,
-      RetainBlobOnSuccess: true, FlushImmediately: true, IgnoreSizeLimit: false, ReportLevel: reportLevel,
+      RetainBlobOnSuccess: true, FlushImmediately: flush, IgnoreSizeLimit: false, ReportLevel: reportLevel,
       ReportMethod: reportMethod, SourceMessageCreationTime: new Date().toISOString(),
       IngestionStatusInTable: { TableConnectionString: res.IngestionsStatusTable[0], PartitionKey: id, RowKey: id },
       AdditionalProperties: { authorizationContext: res.context, ...props } };

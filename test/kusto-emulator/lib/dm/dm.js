@@ -10,6 +10,8 @@ const crypto = require('node:crypto');
 const zlib = require('node:zlib');
 const { KustoError } = require('../errors');
 
+const DEFAULT_DELAY_MS = 1000;     // a table without a batching policy (and no override)
+
 const REPORT_LEVEL = { FailuresOnly: 0, None: 1, FailuresAndSuccesses: 2 };
 const REPORT_METHOD = { Queue: 0, Table: 1, QueueAndTable: 2 };
 
@@ -33,6 +35,7 @@ class DataManagement {
 
   async stop() {
     this.stopped = true;
+    for (const b of (this.batches || new Map()).values()) b.seal();
     clearTimeout(this.timer);
     if (this.wake) this.wake();
     await this.loop;
@@ -42,7 +45,8 @@ class DataManagement {
   async run() {
     while (!this.stopped) {
       let msgs = [];
-      try { msgs = await this.storage.getMessages(this.names.ready, 120); } catch (e) {
+      // (hidden from the next read for longer than any batch is held)
+      try { msgs = await this.storage.getMessages(this.names.ready, this.visibilitySeconds()); } catch (e) {
         if (!this.stopped) process.stderr.write(`kusto-emulator: DM cannot read its queue: ${e.message}\n`);
       }
       for (const m of msgs) {
@@ -55,7 +59,7 @@ class DataManagement {
     }
   }
 
-  // the batching delay, which FlushImmediately skips as in Kusto
+  // the batching time, which FlushImmediately skips as in Kusto
   async later(msg) {
     let flush = false;
     let parsed = null;
@@ -83,7 +87,7 @@ class DataManagement {
     let done;
     if (blob) this.batchBlobs.set(blob, new Promise((r) => { done = r; }));
     try {
-      if (this.delayMs > 0 && !flush) await new Promise((r) => setTimeout(r, this.delayMs));
+      if (parsed && !flush) await this.batched(parsed);
       if (this.stopped) return;
       await this.process(msg);
       await this.storage.deleteMessage(this.names.ready, msg);
@@ -93,6 +97,51 @@ class DataManagement {
     } finally {
       if (blob) { this.batchBlobs.delete(blob); done(); }
     }
+  }
+
+  /*
+   * Waits until the blob's batch is sealed: with an override of the delay
+   * (--ingestion-delay-ms, admin config ingestionDelayMs), that long; else by
+   * its table's (or database's) IngestionBatching policy: the blobs of a table
+   * queued since its batch opened complete together when the batch is
+   * MaximumBatchingTimeSpan old, holds MaximumNumberOfItems blobs or
+   * MaximumRawDataSizeMB of raw data; without a policy, after DEFAULT_DELAY_MS
+   * (the emulator's stand-in for Kusto's 5-minute default).
+   */
+  batched(m) {
+    let policy = null;
+    if (this.delayMs === undefined || this.delayMs === null || Number.isNaN(this.delayMs)) {
+      try { policy = this.engine().batchingPolicy(m.DatabaseName, m.TableName); } catch { /* process() says why */ }
+    }
+    if (!policy) {
+      const ms = this.delayMs ?? DEFAULT_DELAY_MS;
+      return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+    }
+    const key = `${m.DatabaseName}\u0000${m.TableName}`;
+    this.batches = this.batches || new Map();
+    let b = this.batches.get(key);
+    if (!b) {
+      b = { items: 0, bytes: 0, waiters: [] };
+      b.seal = () => { clearTimeout(b.timer); if (this.batches.get(key) === b) this.batches.delete(key); b.waiters.forEach((r) => r()); };
+      b.timer = setTimeout(b.seal, policy.timeMs);
+      this.batches.set(key, b);
+    }
+    const done = new Promise((r) => b.waiters.push(r));
+    b.items++;
+    b.bytes += Number((m.AdditionalProperties || {}).rawSizeBytes || m.RawDataSize || 0);
+    if (b.items >= policy.items || b.bytes >= policy.rawBytes) b.seal();
+    return done;
+  }
+
+  visibilitySeconds() {
+    let ms = this.delayMs ?? DEFAULT_DELAY_MS;
+    if (this.delayMs === undefined || this.delayMs === null) {
+      for (const d of this.engine().databases.values()) {
+        if (d.batching) ms = Math.max(ms, d.batching.timeMs);
+        for (const t of d.tables.values()) if (t.batching) ms = Math.max(ms, t.batching.timeMs);
+      }
+    }
+    return Math.max(120, Math.ceil(ms / 1000) + 60);
   }
 
   takeFault() {

@@ -14,6 +14,35 @@ const QUOTED_NAME = String.raw`\[\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\]
 const NAME = String.raw`(${QUOTED_NAME}|[^\s\[\](){}]+)`;
 const NAME_NODOT = String.raw`(${QUOTED_NAME}|[^\s\[\](){}.]+)`;
 
+// IngestionBatching: Kusto's defaults, and a policy's JSON as the DM applies it
+const BATCHING_DEFAULTS = { MaximumBatchingTimeSpan: '00:05:00', MaximumNumberOfItems: 500, MaximumRawDataSizeMB: 1024 };
+
+function timespanMs(s) {
+  const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$/.exec(String(s));
+  if (!m) return null;
+  return ((Number(m[1] || 0) * 24 + Number(m[2])) * 3600 + Number(m[3]) * 60 + Number(m[4])) * 1000
+    + (m[5] ? Math.round(Number(`0.${m[5]}`) * 1000) : 0);
+}
+
+function parseBatchingPolicy(text) {
+  let j;
+  try { j = JSON.parse(text); } catch {
+    throw new KustoError(400, 'BadRequest_InvalidPolicy', `The ingestion batching policy is not valid JSON: ${text.slice(0, 200)}`);
+  }
+  if (!j || typeof j !== 'object' || Array.isArray(j)) {
+    throw new KustoError(400, 'BadRequest_InvalidPolicy', 'The ingestion batching policy must be a JSON object.');
+  }
+  const json = { ...BATCHING_DEFAULTS, ...j };
+  const timeMs = timespanMs(json.MaximumBatchingTimeSpan);
+  const items = Number(json.MaximumNumberOfItems);
+  const mb = Number(json.MaximumRawDataSizeMB);
+  if (timeMs === null || !Number.isInteger(items) || items < 1 || !(mb > 0)) {
+    throw new KustoError(400, 'BadRequest_InvalidPolicy',
+      `Invalid ingestion batching policy: ${JSON.stringify(j).slice(0, 200)}`);
+  }
+  return { json, timeMs, items, rawBytes: mb * 1024 * 1024 };
+}
+
 class Table {
   constructor(name, columns) {
     this.name = name;
@@ -21,6 +50,7 @@ class Table {
     this.rows = [];                  // arrays in column order
     this.extents = [];               // { id, rows, tags, createdOn }
     this.streaming = false;
+    this.batching = null;            // its IngestionBatching policy ({ timeMs, items, rawBytes }), or null
     this.mappings = new Map();       // "Json:name" -> { name, kind, text, compiled }
   }
 }
@@ -37,10 +67,10 @@ class Engine {
   toJSON() {
     return {
       failures: this.failures,
-      databases: [...this.databases].map(([name, d]) => ({ name, streaming: d.streaming,
+      databases: [...this.databases].map(([name, d]) => ({ name, streaming: d.streaming, batching: d.batching,
         views: [...d.views.values()],
         tables: [...d.tables.values()].map((t) => ({ name: t.name, columns: t.columns, rows: t.rows,
-          extents: t.extents, streaming: t.streaming,
+          extents: t.extents, streaming: t.streaming, batching: t.batching,
           mappings: [...t.mappings.values()].map((m) => ({ name: m.name, kind: m.kind, text: m.text })) })) })),
     };
   }
@@ -51,10 +81,11 @@ class Engine {
     for (const d of j.databases || []) {
       const db = e.db(d.name);
       db.streaming = d.streaming;
+      db.batching = d.batching || null;
       for (const v of d.views || []) db.views.set(v.name, v);
       for (const tj of d.tables) {
         const t = new Table(tj.name, tj.columns);
-        Object.assign(t, { rows: tj.rows, extents: tj.extents, streaming: tj.streaming });
+        Object.assign(t, { rows: tj.rows, extents: tj.extents, streaming: tj.streaming, batching: tj.batching || null });
         for (const m of tj.mappings) {
           t.mappings.set(`${m.kind}:${m.name}`, { ...m, compiled: parseMapping(m.kind, m.text, t.columns) });
         }
@@ -76,6 +107,13 @@ class Engine {
         `Entity ID '${name}' of kind 'Table' was not found.`);
     }
     return t;
+  }
+
+  /** The IngestionBatching policy of a table, else of its database, else null. */
+  batchingPolicy(dbName, name) {
+    const d = this.db(dbName);
+    const t = d.tables.get(name);
+    return (t && t.batching) || d.batching || null;
   }
 
   streamingEnabled(dbName, name, { streaming = false } = {}) {
@@ -277,6 +315,15 @@ class Engine {
       }
       return result(['PolicyName:string', 'EntityName:string', 'Policy:string'],
         [['StreamingIngestionPolicy', unbracket(m[2]), JSON.stringify({ IsEnabled: on })]]);
+    }
+    if ((m = /^\.alter\s+(table|database)\s+(\S+)\s+policy\s+ingestionbatching\s+(?:```([\s\S]*)```|'((?:[^'\\]|\\.)*)')\s*$/i.exec(text))) {
+      const raw = m[3] !== undefined ? m[3] : m[4].replace(/\\(.)/g, '$1');
+      const policy = parseBatchingPolicy(raw);
+      if (m[1].toLowerCase() === 'table') this.table(dbName, unbracket(m[2])).batching = policy;
+      else this.db(unbracket(m[2])).batching = policy;
+      this.onChange();
+      return result(['PolicyName:string', 'EntityName:string', 'Policy:string'],
+        [['IngestionBatchingPolicy', unbracket(m[2]), JSON.stringify(policy.json)]]);
     }
     throw new KustoError(400, 'General_BadRequest', `Unsupported or invalid management command: ${text.slice(0, 200)}`);
   }

@@ -41,7 +41,8 @@ class Emulator {
       ? Engine.fromJSON(JSON.parse(fs.readFileSync(this.stateFile, 'utf8'))) : new Engine();
     this.engine.onChange = () => this.scheduleSave();
     this.applyEngineOptions(opts);
-    this.ingestionDelayMs = Number(opts.ingestionDelayMs ?? 1000);
+    // an override of every table's batching time, or undefined: the tables' policies (dm.js)
+    this.ingestionDelayMs = opts.ingestionDelayMs === undefined ? undefined : Number(opts.ingestionDelayMs);
     // Kusto rotates its ingestion status tables: .get ingestion resources names a
     // new one from time to time, and an entity stays in the table it was written to
     this.statusRotationS = Number(opts.statusTableRotationS || 0);
@@ -428,7 +429,7 @@ class Emulator {
         }
       }
       if (json.tokenLifetimeSeconds) this.tokenLifetime = Number(json.tokenLifetimeSeconds);
-      if (json.ingestionDelayMs !== undefined) this.dm.delayMs = Number(json.ingestionDelayMs);
+      if (json.ingestionDelayMs !== undefined) this.dm.delayMs = json.ingestionDelayMs === null ? undefined : Number(json.ingestionDelayMs);
       if (json.loginEndpoint !== undefined) this.loginEndpoint = json.loginEndpoint || null;
       this.applyEngineOptions(json);
       return send(200, { ok: true });
