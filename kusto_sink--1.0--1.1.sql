@@ -559,7 +559,14 @@ BEGIN
 END
 $$;
 
--- latest_state_kql and latest_state_query: the 1.0 bodies, for the owner
+-- latest_state_kql and latest_state_query, for the owner.  latest_state_kql:
+-- a command Kusto accepts.  Backfill needs the async form
+-- of .create (dataexplorer-docs, materialized-view-create.md: "When you're
+-- using this option, the create command must be async"), and .create-or-alter
+-- refuses backfill for a view that exists; ifnotexists leaves an existing
+-- view as it is (change one with .alter materialized-view, see the README).
+-- An arg_max(lsn, *) view is disabled when its source table's schema changes
+-- (create_table adds columns) unless autoUpdateSchema = true.
 CREATE FUNCTION kusto_sink.impl_latest_state_kql(caller regrole, sink text, source_table regclass, view_name text)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -570,7 +577,7 @@ DECLARE
 BEGIN
 	PERFORM kusto_sink._owned_sink(caller, sink);
 	p := kusto_sink._latest_state_parts(sink, source_table);
-	RETURN format(E'.create-or-alter materialized-view with (backfill=true) %s on table %s\n{\n    %s\n    %s| summarize arg_max(%s, *) by %s\n}',
+	RETURN format(E'.create async ifnotexists materialized-view with (backfill=true, autoUpdateSchema=true) %s on table %s\n{\n    %s\n    %s| summarize arg_max(%s, *) by %s\n}',
 				  kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest')),
 				  kusto_sink._kql_name(p.kusto_table), kusto_sink._kql_name(p.kusto_table),
 				  coalesce(p.filter || E'\n    ', ''),
@@ -720,35 +727,11 @@ RETURNS text AS 'MODULE_PATHNAME', 'kusto_sink_gate' LANGUAGE C STABLE;
 
 -- The views show a role the connections and sinks it owns (superusers see
 -- all; the status also to members of pg_read_all_stats).
-CREATE OR REPLACE VIEW kusto_sink.connections AS
-	SELECT name, cluster_url, auth, tenant_id, app_id,
-		   kusto_sink._connection_has_secret(c) AS has_secret,
-		   certificate_file, private_key_file, managed_identity_id, federated_token_file,
-		   options, owner, created_at, updated_at
-	FROM kusto_sink.connection c
-	WHERE pg_catalog.pg_has_role(c.owner, 'USAGE');
-
 CREATE OR REPLACE VIEW kusto_sink.sinks AS
 	SELECT name, connection, database, source_tables, publication, kusto_table, options,
 		   enabled, slot_name, owner, created_at, updated_at
 	FROM kusto_sink.sink s
 	WHERE pg_catalog.pg_has_role(s.owner, 'USAGE');
-
-CREATE OR REPLACE VIEW kusto_sink.snapshots AS
-	SELECT p.sink, p.source_table,
-		   CASE WHEN p.cancelled_at IS NOT NULL AND p.finished_at IS NOT NULL THEN 'cancelled'
-				WHEN p.finished_at IS NOT NULL THEN 'done'
-				WHEN p.copied THEN 'delivering'
-				WHEN p.started_at IS NOT NULL THEN 'copying'
-				ELSE 'pending' END AS state,
-		   p.rows_copied, p.rows_delivered,
-		   greatest(c.reltuples, 0)::bigint AS rows_estimate,
-		   p.chunks, p.longest_chunk_ms, p.longest_lock_ms,
-		   p.requested_at, p.started_at, p.finished_at, p.cancelled_at
-	FROM kusto_sink.snapshot p
-	JOIN kusto_sink.sink k ON k.name = p.sink
-	LEFT JOIN pg_class c ON c.oid = p.relid
-	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE');
 
 -- every sink's name and last error: not for PUBLIC (and the C function
 -- returns only the caller's sinks, unless it has pg_read_all_stats)
@@ -776,38 +759,6 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'kusto_sink_skipped_tables'
 LANGUAGE C STRICT VOLATILE;
 
-CREATE OR REPLACE VIEW kusto_sink.status AS
-	SELECT k.name,
-		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
-		   s.worker_pid, k.slot_name,
-		   r.confirmed_flush_lsn AS confirmed_lsn,
-		   s.decoded_lsn,
-		   pg_wal_lsn_diff(pg_current_wal_flush_lsn(), r.confirmed_flush_lsn)::bigint AS lag_bytes,
-		   CASE WHEN s.name IS NULL THEN NULL
-				WHEN s.oldest_pending IS NULL THEN 0
-				ELSE extract(epoch FROM now() - s.oldest_pending)::float8 END AS lag_seconds,
-		   s.rows_sent, s.batches_sent, s.raw_bytes, s.compressed_bytes,
-		   s.ingestion_failures, s.retries, s.last_error, s.last_error_time, s.last_success,
-		   s.latency_p50_ms, s.latency_p99_ms,
-		   r.wal_status,
-		   CASE WHEN n.tables IS NULL THEN NULL
-				WHEN n.tables_done < n.tables THEN 'running'
-				WHEN n.tables_cancelled > 0 THEN 'cancelled'
-				ELSE 'done' END AS snapshot_state,
-		   n.tables_done AS snapshot_tables_done, n.tables AS snapshot_tables,
-		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate,
-		   x.skipped_tables
-	FROM kusto_sink.sink k
-	LEFT JOIN kusto_sink._status() s ON s.name = k.name
-	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name
-	LEFT JOIN (SELECT p.sink, count(*)::int AS tables,
-					  (count(*) FILTER (WHERE p.state IN ('done', 'cancelled')))::int AS tables_done,
-					  (count(*) FILTER (WHERE p.state = 'cancelled'))::int AS tables_cancelled,
-					  sum(p.rows_delivered)::bigint AS rows_delivered,
-					  sum(p.rows_estimate)::bigint AS rows_estimate
-				 FROM kusto_sink.snapshots p GROUP BY p.sink) n ON n.sink = k.name
-	LEFT JOIN kusto_sink._skipped_tables() x ON x.name = k.name
-	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
 -- (like _status, only the caller's sinks, or all with pg_read_all_stats)
 REVOKE ALL ON FUNCTION kusto_sink._skipped_tables() FROM PUBLIC;
 
@@ -1244,31 +1195,7 @@ REVOKE ALL ON FUNCTION kusto_sink._create_slot(text) FROM PUBLIC;
 -- [kusto] what a real cluster accepts (issue 19)
 -------------------------------------------------------------------------------
 
--- latest_state_kql: a command Kusto accepts.  Backfill needs the async form
--- of .create (dataexplorer-docs, materialized-view-create.md: "When you're
--- using this option, the create command must be async"), and .create-or-alter
--- refuses backfill for a view that exists; ifnotexists leaves an existing
--- view as it is (change one with .alter materialized-view, see the README).
--- An arg_max(lsn, *) view is disabled when its source table's schema changes
--- (create_table adds columns) unless autoUpdateSchema = true.
-CREATE OR REPLACE FUNCTION kusto_sink.impl_latest_state_kql(caller regrole, sink text, source_table regclass, view_name text)
-RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	p record;
-BEGIN
-	PERFORM kusto_sink._owned_sink(caller, sink);
-	p := kusto_sink._latest_state_parts(sink, source_table);
-	RETURN format(E'.create async ifnotexists materialized-view with (backfill=true, autoUpdateSchema=true) %s on table %s\n{\n    %s\n    %s| summarize arg_max(%s, *) by %s\n}',
-				  kusto_sink._kql_name(coalesce(view_name, p.kusto_table || 'Latest')),
-				  kusto_sink._kql_name(p.kusto_table), kusto_sink._kql_name(p.kusto_table),
-				  coalesce(p.filter || E'\n    ', ''),
-				  kusto_sink._kql_name(p.lsn_column),
-				  (SELECT string_agg(kusto_sink._kql_name(k), ', ') FROM unnest(p.keys) k));
-END
-$$;
+-- latest_state_kql's command: impl_latest_state_kql in [api].
 
 -------------------------------------------------------------------------------
 -- [pipeline] sending and confirming apart: batches waiting for their status
@@ -1284,7 +1211,7 @@ LANGUAGE C STRICT VOLATILE;
 -- (like _status, only the caller's sinks, or all with pg_read_all_stats)
 REVOKE ALL ON FUNCTION kusto_sink._pipeline_status() FROM PUBLIC;
 
--- the [access] section's view, with the two columns at the end
+-- kusto_sink.status (since 1.0; skipped_tables since 1.1), with the two columns at the end
 CREATE OR REPLACE VIEW kusto_sink.status AS
 	SELECT k.name,
 		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
