@@ -249,45 +249,18 @@ ks_snapshot_wanted(KsSnapshot *s, int ahead)
  * SHARE lock on the table, waiting at most KS_SNAPSHOT_LOCK_WAIT_MS so that
  * writers never queue long behind the request; false when it was not had.
  */
+static void
+lock_share(void *arg)
+{
+	LockRelationOid(*(Oid *) arg, ShareLock);
+}
+
 static bool
 lock_briefly(Oid relid)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char		timeout[16];
-	volatile bool locked = false;
-
 	if (ConditionalLockRelationOid(relid, ShareLock))
 		return true;
-	snprintf(timeout, sizeof(timeout), "%d", KS_SNAPSHOT_LOCK_WAIT_MS);
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		/* the timeout for this wait only */
-		int			nestlevel = NewGUCNestLevel();
-
-		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		LockRelationOid(relid, ShareLock);
-		AtEOXact_GUC(false, nestlevel);
-		ReleaseCurrentSubTransaction();
-		locked = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return locked;
+	return ks_without_waiting(lock_share, &relid, KS_SNAPSHOT_LOCK_WAIT_MS);
 }
 
 /* The primary key index, else the replica identity index; InvalidOid without. */

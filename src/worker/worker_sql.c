@@ -50,12 +50,12 @@ ks_sql_run(const char *sql, int nargs, Oid *types, Datum *values)
 }
 
 /*
- * Runs one statement in a subtransaction that waits at most wait_ms for a
- * lock (lock_timeout); false, with nothing of the statement left, when a
- * lock was not had in that time.  Other errors are raised.
+ * Runs fn(arg) in a subtransaction that waits at most wait_ms for a lock
+ * (lock_timeout); false, with nothing of it left, when a lock was not had in
+ * that time.  Other errors are raised.  What fn locked stays locked.
  */
 bool
-ks_sql_try_run(const char *sql, int nargs, Oid *types, Datum *values, int wait_ms)
+ks_without_waiting(void (*fn) (void *), void *arg, int wait_ms)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -70,7 +70,7 @@ ks_sql_try_run(const char *sql, int nargs, Oid *types, Datum *values, int wait_m
 
 		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		(void) ks_sql_run(sql, nargs, types, values);
+		fn(arg);
 		AtEOXact_GUC(false, nestlevel);
 		ReleaseCurrentSubTransaction();
 		done = true;
@@ -91,6 +91,31 @@ ks_sql_try_run(const char *sql, int nargs, Oid *types, Datum *values, int wait_m
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 	return done;
+}
+
+typedef struct TryRun
+{
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+} TryRun;
+
+static void
+try_run(void *arg)
+{
+	TryRun	   *r = (TryRun *) arg;
+
+	(void) ks_sql_run(r->sql, r->nargs, r->types, r->values);
+}
+
+/* One statement that must not wait long for a lock (ks_without_waiting). */
+bool
+ks_sql_try_run(const char *sql, int nargs, Oid *types, Datum *values, int wait_ms)
+{
+	TryRun		r = {sql, nargs, types, values};
+
+	return ks_without_waiting(try_run, &r, wait_ms);
 }
 
 void

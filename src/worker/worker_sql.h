@@ -32,6 +32,7 @@ extern void ks_sql_begin(KsSqlTxn *txn);
 extern void ks_sql_end(KsSqlTxn *txn);
 extern int	ks_sql_run(const char *sql, int nargs, Oid *types, Datum *values);
 extern bool ks_sql_try_run(const char *sql, int nargs, Oid *types, Datum *values, int wait_ms);
+extern bool ks_without_waiting(void (*fn) (void *), void *arg, int wait_ms);
 extern void ks_sql_pin_search_path(void);
 
 #endif							/* KS_WORKER_SQL_H */
