@@ -1250,6 +1250,24 @@ CREATE OR REPLACE VIEW kusto_sink.status AS
 	LEFT JOIN kusto_sink._pipeline_status() q ON q.name = k.name
 	WHERE pg_catalog.pg_has_role(k.owner, 'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
 
+-------------------------------------------------------------------------------
+-- [grants] what PUBLIC may execute (docs/security.md, TAP 032)
+-------------------------------------------------------------------------------
+
+-- Internal helpers that only the impl_* functions (run by the gate as the
+-- bootstrap superuser) and the worker call: PUBLIC needs none of them.
+-- PUBLIC keeps EXECUTE on kusto_type (a pure look-up of the type mapping)
+-- and on the three pure helpers the view connections calls
+-- (_with_secret, _connection_has_secret, _connection_missing_secret): a
+-- view's functions are checked against the role that reads the view.
+-- Schema kusto_sink grants PUBLIC no USAGE, so none is reachable without
+-- a grant.
+REVOKE ALL ON FUNCTION kusto_sink._check_prerequisites() FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._kql_string(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._kql_name(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._metadata_columns(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._metadata_column(jsonb, text) FROM PUBLIC;
+
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();

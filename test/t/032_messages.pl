@@ -25,6 +25,9 @@
 # themselves must be documented as written.  The checker is also run on
 # copies of the document with a row taken out or a message added, and on a
 # copy of the code's messages with one added, so that it is known to fail.
+#
+# And docs/security.md's word on PUBLIC: the functions of schema kusto_sink
+# that PUBLIC may execute are exactly the four it names.
 use strict;
 use warnings;
 use utf8;
@@ -425,6 +428,26 @@ for my $m (@mutations)
 	ok((grep { $_ =~ $expected } @found), "the checker finds $what")
 	  or diag(join("\n", @found));
 }
+
+# docs/security.md: what PUBLIC may execute
+my $security = slurp_file("$root/docs/security.md");
+my @public = split /\n/, $node->safe_psql('postgres', q{
+	SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+	WHERE p.pronamespace = 'kusto_sink'::regnamespace
+	  AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1});
+is(join(', ', @public),
+	'kusto_sink.kusto_type(regtype), kusto_sink._connection_has_secret(kusto_sink.connection), '
+	  . 'kusto_sink._connection_missing_secret(kusto_sink.connection), '
+	  . 'kusto_sink._with_secret(kusto_sink.connection,text,text)',
+	'PUBLIC may execute only the four pure functions docs/security.md names');
+for my $f (@public)
+{
+	(my $name = $f) =~ s/^kusto_sink\.(\w+)\(.*/$1/;
+	like($security, qr/`\Q$name\E\(/, "docs/security.md names $name as executable by PUBLIC");
+}
+is($node->safe_psql('postgres', q{
+	SELECT pg_catalog.has_schema_privilege('public', 'kusto_sink', 'USAGE')}), 'f',
+	'PUBLIC has no USAGE on schema kusto_sink');
 
 $node->stop;
 done_testing();
