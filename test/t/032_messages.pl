@@ -22,7 +22,11 @@
 # format matches a span whose text it produces (its placeholders standing
 # for any text but a double quote), whole or after the prefix 'kusto_sink sink "<name>": ' or
 # 'kusto_sink: ' the worker puts before its messages; the two frames
-# themselves must be documented as written.  The checker is also run on
+# themselves must be documented as written.  Where the code fixes a
+# message's SQLSTATE (an errmsg's ereport: its errcode(ERRCODE_...), else its
+# level's default; a RAISE: its ERRCODE, else P0001, or 01000 or 00000 for
+# a WARNING or NOTICE) a row naming it in a table with a SQLSTATE column
+# gives that SQLSTATE.  The checker is also run on
 # copies of the document with a row taken out or a message added, and on a
 # copy of the code's messages with one added, so that it is known to fail.
 #
@@ -132,7 +136,9 @@ sub c_variants
 	return @variants;
 }
 
-# the arguments of the call whose "(" is at $pos in $text
+# the arguments of the call whose "(" is at $pos in $text (in list context
+# with call_end, the position after its ")")
+my $call_end;
 sub call_args
 {
 	my ($text, $pos) = @_;
@@ -146,19 +152,56 @@ sub call_args
 		elsif ($t =~ /^[)\]}]$/)
 		{
 			$depth--;
-			return split_top(substr($text, $start, pos($text) - 1 - $start), ',') if $depth == 0;
+			next unless $depth == 0;
+			$call_end = pos($text);
+			return split_top(substr($text, $start, pos($text) - 1 - $start), ',');
 		}
 	}
 	return ();
 }
 
 # A message: where (file:line, or the function) and format (placeholders
-# \x02) -> { where, format, variants }
+# \x02) -> { where, format, variants, sqlstate (when the code fixes one) }
 sub add_message
 {
-	my ($out, $where, $format, @variants) = @_;
+	my ($out, $where, $format, $sqlstate, @variants) = @_;
 	my $m = $out->{"$where\t$format"} //= { where => $where, format => $format, variants => {} };
+	$m->{sqlstate} = $sqlstate if defined $sqlstate;
 	$m->{variants}{$_} = 1 for @variants;
+}
+
+# SQLSTATEs by errcodes.h's name (ERRCODE_INVALID_PARAMETER_VALUE) and by
+# PL/pgSQL's condition name (invalid_parameter_value)
+my %sqlstate;
+sub read_sqlstates
+{
+	my ($pg_config) = @_;
+	my $dir = `$pg_config --includedir-server`;
+	chomp $dir;
+	for my $line (split /\n/, slurp_file("$dir/utils/errcodes.h"))
+	{
+		next unless $line =~ /^#define (ERRCODE_(\w+))\s+MAKE_SQLSTATE\((.*)\)/;
+		my ($macro, $name, $chars) = ($1, lc $2, $3);
+		my $code = join('', $chars =~ /'(.)'/g);
+		$sqlstate{$macro} = $code;
+		$sqlstate{$name} //= $code;
+	}
+}
+
+# The SQLSTATE of the ereport that spans [$start, $end) of a C text: its
+# errcode(ERRCODE_...), else its level's default; undef when the code picks
+# it at run time
+sub ereport_sqlstate
+{
+	my ($level, $body) = @_;
+	my @codes = $body =~ /\berrcode(?:_for_\w+)?\s*\(([^()]*)\)/g;
+	return undef if @codes > 1 || $body =~ /\berrcode_for_/;
+	if (@codes == 1)
+	{
+		return $codes[0] =~ /^\s*(ERRCODE_\w+)\s*$/ ? $sqlstate{$1} : undef;
+	}
+	return { ERROR => 'XX000', FATAL => 'XX000', WARNING => '01000', NOTICE => '00000', LOG => '00000',
+		INFO => '00000', DEBUG1 => '00000' }->{$level};
 }
 
 sub c_messages
@@ -175,6 +218,14 @@ sub c_messages
 		(my $short = $file) =~ s{^\Q$root\E/}{};
 		%macros = ();
 		$macros{$1} = c_unescape($2) while $text =~ /^#define\s+(\w+)\s+"((?:[^"\\]|\\.)*)"\s*$/mg;
+		my @spans;    # [start, end, sqlstate] of each ereport
+		while ($text =~ /\bereport\s*\(/g)
+		{
+			my $open = pos($text) - 1;
+			my @a = call_args($text, $open);
+			push @spans, [ $open, $call_end, ereport_sqlstate(($a[0] // '') =~ s/\s//gr, join(',', @a)) ];
+			pos($text) = $open + 1;
+		}
 		my @found;    # [position, format expression, its arguments, prefix]
 		while ($text =~ /\b(errmsg_plural|errmsg|kusto_error_set|snprintf|ks_slot_set_error)\s*\(/g)
 		{
@@ -208,12 +259,15 @@ sub c_messages
 		{
 			my ($open, $expr, $args, $prefix, $plural) = @$f;
 			my $line = 1 + (substr($text, 0, $open) =~ tr/\n//);
+			# errmsg's SQLSTATE: its ereport's (the other texts have none)
+			my ($span) = grep { $_->[0] < $open && $open < $_->[1] } @spans;
+			my $state = $span && substr($text, $open - 20, 20) =~ /errmsg(?:_plural)?\s*$/ ? $span->[2] : undef;
 			for my $format (c_alternatives($expr // ''))
 			{
 				my @variants = map { $prefix . $_ }
 				  map { c_variants($_, @$args) } $format, defined $plural ? c_alternatives($plural) : ();
 				my ($placeholders) = c_variants($format);
-				add_message(\%out, "$short:$line", $prefix . $placeholders, @variants);
+				add_message(\%out, "$short:$line", $prefix . $placeholders, $state, @variants);
 			}
 		}
 	}
@@ -234,13 +288,16 @@ sub sql_messages
 	{
 		my ($proc, $b64) = split /\|/, $row, 2;
 		my $src = MIME::Base64::decode_base64($b64);
-		while ($src =~ /\bRAISE\s+(?:EXCEPTION|WARNING|NOTICE|INFO|LOG)?\s*'((?:[^']|'')*)'/gi)
+		while ($src =~ /\bRAISE\s+(EXCEPTION|WARNING|NOTICE|INFO|LOG)?\s*'((?:[^']|'')*)'([^;]*)/gi)
 		{
-			(my $f = $1) =~ s/''/'/g;
+			my ($level, $using) = (uc($1 // 'EXCEPTION'), $3);
+			(my $f = $2) =~ s/''/'/g;
+			my $state = $using =~ /\bERRCODE\s*=\s*'(\w+)'/i ? $sqlstate{ lc $1 } // "unknown condition $1"
+			  : { EXCEPTION => 'P0001', WARNING => '01000' }->{$level} // '00000';
 			$f =~ s/%%/\x01/g;
 			$f =~ s/%/\x02/g;
 			$f =~ s/\x01/%/g;
-			add_message(\%out, "RAISE in $proc", $f, $f);
+			add_message(\%out, "RAISE in $proc", $f, $state, $f);
 		}
 	}
 	return %out;
@@ -275,7 +332,7 @@ sub doc_messages
 {
 	my ($text) = @_;
 	my @out;
-	my ($in, $header, $n) = (0, 1, 0);
+	my ($in, $header, $n, $state_column) = (0, 1, 0, undef);
 	for my $line (split /\n/, $text)
 	{
 		$n++;
@@ -283,13 +340,20 @@ sub doc_messages
 		next unless $in;
 		if ($line !~ /^\|/) { $header = 1; next; }
 		next if $line =~ /^\|[-|\s]*$/;
-		if ($header) { $header = 0; next; }
 		(my $row = $line) =~ s/\\\|/\x03/g;
-		my (undef, $first) = split /\s*\|\s*/, $row;
-		$first =~ s/\x03/\\|/g;
+		my (undef, @cells) = split /\s*\|\s*/, $row;
+		if ($header)
+		{
+			# the column of the SQLSTATEs, if the table has one
+			($state_column) = grep { $cells[$_] eq 'SQLSTATE' } 0 .. $#cells;
+			$header = 0;
+			next;
+		}
+		(my $first = $cells[0]) =~ s/\x03/\\|/g;
+		my $state = defined $state_column ? $cells[$state_column] : undef;
 		while ($first =~ /`([^`]+)`(\s*\((?:PostgreSQL|Kusto|libcurl)'s\))?/g)
 		{
-			push @out, [ doc_normal($1), $n ] unless defined $2;
+			push @out, [ doc_normal($1), $n, $state ] unless defined $2;
 		}
 	}
 	return @out;
@@ -317,13 +381,13 @@ sub differences
 		next unless @variants;
 		my $name = normal($m->{format});
 		$name = $variants[0] unless grep { $_ eq $name } @variants;
-		my $entry = $messages{"$name ($m->{where})"} //= { name => $name, regexes => {} };
+		my $entry = $messages{"$name ($m->{where})"} //= { name => $name, regexes => {}, sqlstate => $m->{sqlstate} };
 		$entry->{regexes}{$_} //= as_regex($_) for grep { !$frames{$_} } @variants;
 	}
-	my (%documented, @extra);
+	my (%documented, @extra, @states);
 	for my $d (doc_messages($text))
 	{
-		my ($m, $line) = @$d;
+		my ($m, $line, $state) = @$d;
 		my @forms = ($m);
 		for my $p (@frame_prefixes)
 		{
@@ -342,13 +406,16 @@ sub differences
 				next unless grep { $_ =~ $re } @forms;
 				$documented{$c} = 1;
 				$known = 1;
+				my $code = $messages{$c}{sqlstate};
+				push @states, "docs/operations.md:$line gives $m another SQLSTATE than $code: $c"
+				  if defined $code && defined $state && $state !~ /\b\Q$code\E\b/;
 			}
 		}
 		push @extra, "docs/operations.md:$line names a message the code no longer has: $m" unless $known;
 	}
 	my @missing = map { "not in docs/operations.md: $_" }
 	  sort grep { !$documented{$_} } keys %messages;
-	return (@missing, @extra);
+	return (@missing, @extra, sort(@states));
 }
 
 # ---------- the test ----------
@@ -358,6 +425,7 @@ $node->init(allows_streaming => 'logical');
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION kusto_sink');
 
+read_sqlstates($ENV{PG_CONFIG} // 'pg_config');
 my %c = c_messages();
 my %sql = sql_messages($node);
 my %code = (%c, %sql);
@@ -380,6 +448,10 @@ ok((grep { /^table \x02 is not a source table of sink "\x02"$/ } @sql_formats),
 	'RAISE formats of the 1.0 functions the 1.1 script kept are found');
 ok(!(grep { /^permission denied for table/ } @sql_formats), 'RAISE formats of replaced 1.0 functions are not');
 ok(scalar(doc_messages($doc)) > 100, 'the document\'s rows are read');
+ok((grep { $_->{format} eq "kusto_sink needs wal_level = logical, not \x02" && ($_->{sqlstate} // '') eq '55000' } values %c),
+	'an errmsg has its ereport\'s SQLSTATE');
+ok((grep { $_->{format} =~ /^connection "\x02" is used by sink/ && ($_->{sqlstate} // '') eq '2BP01' } values %sql),
+	'a RAISE has its ERRCODE\'s SQLSTATE');
 
 my @diff = differences(\%code, $doc);
 is(join("\n", @diff), '', 'docs/operations.md lists exactly the messages of the code')
@@ -398,6 +470,12 @@ my @mutations = (
 		sub { $_[0] =~ s/^(\| `sink "<name>" has no running worker` \|)/| `sink "<name>" has no sleeping worker` | 55000 | | |\n$1/m },
 		\%code,
 		qr/^docs\/operations\.md:\d+ names a message the code no longer has: sink "<\.\.\.>" has no sleeping worker$/
+	],
+	[
+		'a wrong SQLSTATE',
+		sub { $_[0] =~ s/^(\| `sink "<name>" has no running worker` \|) 55000 /$1 55006 /m },
+		\%code,
+		qr/^docs\/operations\.md:\d+ gives sink "<\.\.\.>" has no running worker another SQLSTATE than 55000: /
 	],
 	[
 		'a frame left undocumented',
