@@ -26,6 +26,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "decoder/colbind.h"
 #include "decoder/colrules.h"
 #include "decoder/escape.h"
 #include "decoder/pubfilter.h"
@@ -287,11 +288,22 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	KsColumnRule *rule = ks_column_rule_for(opts->column_rules,
 											get_namespace_name(RelationGetNamespace(rel)),
 											RelationGetRelationName(rel));
+	KsTableBinding *binding = ks_table_binding_for(opts->column_bindings, RelationGetRelid(rel));
+	bool		default_sent = (rule == NULL || !rule->include);
 	int			i;
 
-	/* a rule naming a column the table does not have (any more) stops the sink */
-	if (rule != NULL)
-		ks_column_rules_check(rule, rel);
+	/*
+	 * The rule's columns by attnum (colbind.h): as bound by create_sink or
+	 * alter_sink, else by name in this descriptor.  A rule naming a column
+	 * the table does not have (any more) stops the sink.
+	 */
+	if (binding == NULL && rule != NULL)
+		binding = ks_bind_rule(rule, rel, NULL);
+	if (binding != NULL)
+		ks_table_binding_check(binding, rule != NULL ? rule->table :
+							   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+														  RelationGetRelationName(rel)),
+							   rel);
 
 	/*
 	 * An update logs the old row only when its identity key changed (or
@@ -306,6 +318,7 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const KsColumnBinding *bound = ks_column_binding(binding, att->attnum);
 		KsColumn   *col;
 		int			m;
 
@@ -316,7 +329,7 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 			!bms_is_member(att->attnum, info->pubfilter->columns))
 			continue;
 		/* the sink's own include or exclude list */
-		if (!ks_column_rule_sends(rule, NameStr(att->attname)))
+		if (!(bound != NULL ? bound->sent : default_sent))
 			continue;
 		for (m = 0; m < KS_META_COUNT; m++)
 		{
@@ -334,7 +347,7 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		col->name = pstrdup(NameStr(att->attname));
 		col->type = ks_lookup_type(att->atttypid);
 		col->is_identity = bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, identity);
-		col->mask = ks_column_rule_mask(rule, col->name);
+		col->mask = bound != NULL ? bound->mask : NULL;
 		col->mask_out = NULL;
 		if (col->mask != NULL && col->mask->kind == KS_MASK_HASH)
 		{
