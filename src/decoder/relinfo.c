@@ -168,6 +168,8 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 
 	publish_all(info, false);
 	info->pubfilter = NULL;
+	info->via_publications = false;
+	info->publish_as = relid;
 	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), KS_CATALOG_SCHEMA) == 0)
 		return;
 	if (!ks_has_table_filter(opts))
@@ -228,7 +230,11 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 			if (in_publication(relid, pub))
 				publish = true;
 		}
-		if (!publish)
+		/*
+		 * A partitioned table's changes are its partitions' (they have the
+		 * rows), unless the publication publishes via the root
+		 */
+		if (!publish || (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE && !pub->pubviaroot))
 			continue;
 
 		info->publish_insert |= pub->pubactions.pubinsert;
@@ -248,8 +254,12 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		rel_publications = lappend(rel_publications, pub);
 	}
 
-	if (info->publish_insert || info->publish_update || info->publish_delete)
+	if (rel_publications != NIL)
+	{
+		info->via_publications = true;
+		info->publish_as = publish_as;
 		info->pubfilter = ks_pubfilter_build(rel, rel_publications, publish_as);
+	}
 }
 
 static void
@@ -276,6 +286,21 @@ render_names(KsRelInfo *info, const char *schema, const char *table)
 	ks_append_csv_field(&buf, table, strlen(table));
 	info->table_csv = pstrdup(buf.data);
 	info->table_csv_len = buf.len;
+}
+
+/*
+ * pgoutput's logicalrep_should_publish_column: a column list's columns, else
+ * every column but generated ones (stored ones with
+ * publish_generated_columns = stored)
+ */
+static bool
+pub_sends(const KsPubFilter *f, Form_pg_attribute att)
+{
+	if (f != NULL && f->columns != NULL)
+		return bms_is_member(att->attnum, f->columns);
+	if (!att->attgenerated)
+		return true;
+	return KS_ATT_GENERATED_STORED(att) && f != NULL && f->gencols_stored;
 }
 
 static void
@@ -322,11 +347,11 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		KsColumn   *col;
 		int			m;
 
-		if (att->attisdropped)
+		/* a virtual generated column (18) has no value in WAL */
+		if (att->attisdropped || KS_ATT_GENERATED_VIRTUAL(att))
 			continue;
-		/* a publication's column list: only its columns leave the server */
-		if (info->pubfilter != NULL && info->pubfilter->columns != NULL &&
-			!bms_is_member(att->attnum, info->pubfilter->columns))
+		/* through publications: pgoutput's columns (pubfilter.h) */
+		if (info->via_publications && !pub_sends(info->pubfilter, att))
 			continue;
 		/* the sink's own include or exclude list */
 		if (!(bound != NULL ? bound->sent : default_sent))
