@@ -34,6 +34,7 @@
 #ifndef KS_COLRULES_H
 #define KS_COLRULES_H
 
+#include "compat.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/rel.h"
@@ -67,7 +68,7 @@ extern KsColumnMask *ks_column_rule_mask(const KsColumnRule *rule, const char *c
 struct KsJsonPair;
 extern KsColumnMask *ks_parse_column_mask(const char *table, const struct KsJsonPair *m);
 extern AttrNumber ks_column_rule_attnum(const KsColumnRule *rule, Relation rel, const char *column);
-extern void ks_column_missing(const char *table, const char *column) pg_attribute_noreturn();
+extern pg_noreturn void ks_column_missing(const char *table, const char *column);
 extern void ks_append_mask_hash(StringInfo out, const char *salt, int salt_len,
 								const char *value);
 
