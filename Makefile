@@ -26,6 +26,7 @@ DECODER_OBJS = \
 	src/decoder/relinfo.o \
 	src/decoder/pubfilter.o \
 	src/decoder/colrules.o \
+	src/decoder/colbind.o \
 	src/decoder/typemap.o \
 	src/decoder/values.o \
 	src/decoder/record.o \

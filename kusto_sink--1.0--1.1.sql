@@ -1114,16 +1114,51 @@ CREATE OR REPLACE VIEW kusto_sink.snapshots AS
 -- [publications] row filters, column lists and the sink option "columns"
 -------------------------------------------------------------------------------
 
+-- The sink option "columns" bound to attnums (src/decoder/colbind.h): each
+-- column a rule names, resolved by create_sink and alter_sink against the
+-- current catalog, with the rule's treatment of it ("send", "exclude",
+-- "hash", "null", {"fixed": s}); the decoder matches columns by attnum, so
+-- a rule follows its column through a RENAME, never moves to a new column
+-- that takes a dropped one's name, and a dropped column left out of the
+-- rule later stays "dropped" with the treatment it had, for the WAL written
+-- before the drop.  Derived from the sink's options, not dumped.
+CREATE TABLE kusto_sink.sink_column (
+	sink text NOT NULL REFERENCES kusto_sink.sink (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	source text NOT NULL,
+	rel oid NOT NULL,
+	attnum int2 NOT NULL,
+	name text NOT NULL,
+	treatment jsonb NOT NULL,
+	dropped bool NOT NULL DEFAULT false,
+	PRIMARY KEY (sink, rel, attnum)
+);
+REVOKE ALL ON kusto_sink.sink_column FROM PUBLIC;
+
+-- The output plugin's option column_attnums for a sink: NULL without bindings.
+CREATE FUNCTION kusto_sink._column_attnums(sink text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.jsonb_object_agg(t.rel::pg_catalog.text, t.columns)
+	  FROM (SELECT c.rel, pg_catalog.jsonb_object_agg(c.attnum::pg_catalog.text,
+				pg_catalog.jsonb_build_object('name', c.name, 'treatment', c.treatment, 'dropped', c.dropped)) AS columns
+			  FROM kusto_sink.sink_column c
+			 WHERE c.sink OPERATOR(pg_catalog.=) $1
+			 GROUP BY c.rel) t
+$$;
+REVOKE ALL ON FUNCTION kusto_sink._column_attnums(text) FROM PUBLIC;
+
 -- The columns of a source table that the records carry, with their Kusto
 -- types: the decoder's answer (src/api/sent_columns.c), so that a
 -- publication's column list and the sink option "columns" (include or
 -- exclude lists; a masked column is a string) shape create_table too.
 CREATE FUNCTION kusto_sink._sent_columns(publication text, rel regclass, columns jsonb,
-	OUT name text, OUT type text, OUT attnum int)
+	column_attnums jsonb, OUT name text, OUT type text, OUT attnum int)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'kusto_sink_sent_columns'
 LANGUAGE C STABLE;
-REVOKE ALL ON FUNCTION kusto_sink._sent_columns(text, regclass, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._sent_columns(text, regclass, jsonb, jsonb) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION kusto_sink._source_columns(s kusto_sink.sink, kusto_table text)
 RETURNS TABLE (name text, type text, rel regclass, pos bigint)
@@ -1132,16 +1167,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT c.name, c.type, src.rel, src.ord OPERATOR(pg_catalog.*) 100000 OPERATOR(pg_catalog.+) c.attnum
 	  FROM kusto_sink._sources_of(s, kusto_table) src
-	 CROSS JOIN LATERAL kusto_sink._sent_columns(s.publication, src.rel, s.options OPERATOR(pg_catalog.->) 'columns') c
+	 CROSS JOIN LATERAL kusto_sink._sent_columns(s.publication, src.rel, s.options OPERATOR(pg_catalog.->) 'columns',
+												kusto_sink._column_attnums(s.name)) c
 $$;
 
 -- The sink option "columns" against the tables it names: each must exist
--- (as schema.table) and have every column its rule names.
-CREATE FUNCTION kusto_sink._check_sink_columns(columns jsonb)
-RETURNS void
-AS 'MODULE_PATHNAME', 'kusto_sink_check_sink_columns'
+-- (as schema.table) and have every column its rule names; the columns
+-- named, bound to attnums (kusto_sink.sink_column); `bound` is the sink's
+-- bindings so far (a name bound to a column renamed since may not move to
+-- another column while the renamed one loses its rule).
+CREATE FUNCTION kusto_sink._bind_sink_columns(columns jsonb, bound jsonb,
+	OUT source text, OUT rel oid, OUT attnum int2, OUT name text, OUT treatment jsonb)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kusto_sink_bind_sink_columns'
 LANGUAGE C STABLE;
-REVOKE ALL ON FUNCTION kusto_sink._check_sink_columns(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kusto_sink._bind_sink_columns(jsonb, jsonb) FROM PUBLIC;
 
 -- A sink's secrets: the salt of its hash masks, made in the server
 -- (src/api/mask_salt.c).  Superusers only, as kusto_sink.connection, and
@@ -1159,14 +1199,28 @@ LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION kusto_sink._new_mask_salt() FROM PUBLIC;
 
 -- Every sink gets its salt when it is created (or, made before 1.1, now);
--- create_sink and alter_sink check the option "columns" against its tables.
+-- create_sink and alter_sink check the option "columns" against its tables
+-- and bind it to attnums (kusto_sink.sink_column).
 CREATE FUNCTION kusto_sink._sink_columns_trigger()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	bound jsonb := kusto_sink._column_attnums(NEW.name);
 BEGIN
-	PERFORM kusto_sink._check_sink_columns(NEW.options OPERATOR(pg_catalog.->) 'columns');
+	-- bound columns dropped since (or whose table is gone): kept, with
+	-- their treatment, for the WAL written before the drop
+	UPDATE kusto_sink.sink_column c SET dropped = true
+	 WHERE c.sink OPERATOR(pg_catalog.=) NEW.name AND NOT c.dropped
+	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+						WHERE a.attrelid OPERATOR(pg_catalog.=) c.rel
+						  AND a.attnum OPERATOR(pg_catalog.=) c.attnum AND NOT a.attisdropped);
+	DELETE FROM kusto_sink.sink_column c
+	 WHERE c.sink OPERATOR(pg_catalog.=) NEW.name AND NOT c.dropped;
+	INSERT INTO kusto_sink.sink_column (sink, source, rel, attnum, name, treatment)
+	SELECT NEW.name, b.source, b.rel, b.attnum, b.name, b.treatment
+	  FROM kusto_sink._bind_sink_columns(NEW.options OPERATOR(pg_catalog.->) 'columns', bound) b;
 	INSERT INTO kusto_sink.sink_secret (sink, mask_salt) VALUES (NEW.name, kusto_sink._new_mask_salt())
 	ON CONFLICT (sink) DO NOTHING;
 	RETURN NEW;

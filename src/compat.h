@@ -49,6 +49,26 @@
 #define KS_HAVE_PUBLICATION_FILTERS 1
 #endif
 
+/*
+ * Generated columns in publications (pgoutput): before 18 never published;
+ * since 18 a publication's publish_generated_columns = stored publishes the
+ * stored ones (a column list may name them too), and virtual generated
+ * columns (new in 18, never in WAL) are never published, and a row filter
+ * sees them expanded to their expressions.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "rewrite/rewriteHandler.h"
+#define KS_PUB_GENCOLS_STORED(pub) ((pub)->pubgencols_type == PUBLISH_GENCOLS_STORED)
+#define KS_ATT_GENERATED_STORED(att) ((att)->attgenerated == ATTRIBUTE_GENERATED_STORED)
+#define KS_ATT_GENERATED_VIRTUAL(att) ((att)->attgenerated == ATTRIBUTE_GENERATED_VIRTUAL)
+#define KS_EXPAND_GENERATED_COLUMNS(node, rel) expand_generated_columns_in_expr(node, rel, 1)
+#else
+#define KS_PUB_GENCOLS_STORED(pub) false
+#define KS_ATT_GENERATED_STORED(att) ((att)->attgenerated != '\0')
+#define KS_ATT_GENERATED_VIRTUAL(att) false
+#define KS_EXPAND_GENERATED_COLUMNS(node, rel) (node)
+#endif
+
 /* GetFlushRecPtr grew a timeline argument in 15 */
 #if PG_VERSION_NUM >= 150000
 #define KS_GET_FLUSH_REC_PTR() GetFlushRecPtr(NULL)

@@ -11,11 +11,16 @@
  * columns the records have: a publication's column list and the sink's
  * include or exclude lists leave the other columns out, and a masked
  * column is a string.  `publication` is NULL for a sink with a table list,
- * `columns` (the sink option) NULL without rules.
+ * `columns` (the sink option) NULL without rules, `column_attnums` the
+ * sink's bindings (kusto_sink._column_attnums(), colbind.h) or NULL.
  *
- * _check_sink_columns() raises an error for a table that does not exist or
- * is not named as schema.table, and for a column of a rule that its table
- * does not have (create_sink and alter_sink run it).
+ * _bind_sink_columns(columns, bound) raises an error for a table that does
+ * not exist or is not named as schema.table, for a column of a rule that
+ * its table does not have, and for a name that `bound` (the sink's
+ * bindings so far, NULL for a new sink) has on a column renamed since while
+ * the rule now gives it to another column; it returns each column a rule names, with the table's OID,
+ * the column's attnum and the rule's treatment of it (colbind.h): what
+ * create_sink and alter_sink keep in kusto_sink.sink_column.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,12 +39,13 @@
 #include "utils/regproc.h"
 
 #include "compat.h"
+#include "decoder/colbind.h"
 #include "decoder/colrules.h"
 #include "decoder/options.h"
 #include "decoder/relinfo.h"
 
 PG_FUNCTION_INFO_V1(kusto_sink_sent_columns);
-PG_FUNCTION_INFO_V1(kusto_sink_check_sink_columns);
+PG_FUNCTION_INFO_V1(kusto_sink_bind_sink_columns);
 
 Datum
 kusto_sink_sent_columns(PG_FUNCTION_ARGS)
@@ -56,6 +62,9 @@ kusto_sink_sent_columns(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 		options = lappend(options,
 						  makeDefElem("columns", (Node *) makeString(JsonbToCString(NULL, &PG_GETARG_JSONB_P(2)->root, VARSIZE(PG_GETARG_JSONB_P(2)))), -1));
+	if (!PG_ARGISNULL(3))
+		options = lappend(options,
+						  makeDefElem("column_attnums", (Node *) makeString(JsonbToCString(NULL, &PG_GETARG_JSONB_P(3)->root, VARSIZE(PG_GETARG_JSONB_P(3)))), -1));
 	/* any salt: only the columns' types are asked for */
 	options = lappend(options, makeDefElem("mask_salt", (Node *) makeString("00"), -1));
 	if (!PG_ARGISNULL(0))
@@ -82,20 +91,30 @@ kusto_sink_sent_columns(PG_FUNCTION_ARGS)
 }
 
 Datum
-kusto_sink_check_sink_columns(PG_FUNCTION_ARGS)
+kusto_sink_bind_sink_columns(PG_FUNCTION_ARGS)
 {
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Jsonb	   *columns;
 	ListCell   *lc;
 
+	List	   *bound = NIL;
+
+	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
-		PG_RETURN_VOID();
+		return (Datum) 0;
 	columns = PG_GETARG_JSONB_P(0);
+	if (!PG_ARGISNULL(1))
+		bound = ks_parse_column_attnums(JsonbToCString(NULL, &PG_GETARG_JSONB_P(1)->root,
+													   VARSIZE(PG_GETARG_JSONB_P(1))));
 	foreach(lc, ks_parse_column_rules(JsonbToCString(NULL, &columns->root, VARSIZE(columns))))
 	{
 		KsColumnRule *rule = (KsColumnRule *) lfirst(lc);
 		Oid			relid = InvalidOid;
 		List	   *names = KS_STRING_TO_QUALIFIED_NAME_LIST(rule->table);
 		Relation	rel;
+		KsTableBinding *prior;
+		KsTableBinding *binding;
+		ListCell   *bc;
 
 		if (list_length(names) == 2)
 			relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, true);
@@ -107,8 +126,27 @@ kusto_sink_check_sink_columns(PG_FUNCTION_ARGS)
 					 errmsg("table %s named in sink option \"columns\" does not exist", rule->table),
 					 errhint("Name source tables as schema.table, as kusto_sink.sinks lists them.")));
 		rel = relation_open(relid, AccessShareLock);
-		ks_column_rules_check(rule, rel);
+		prior = ks_table_binding_for(bound, relid);
+		binding = ks_bind_rule(rule, rel, prior);
+		if (prior != NULL)
+			ks_table_binding_moved_check(prior, binding, rule->table, rel);
+		foreach(bc, binding->columns)
+		{
+			KsColumnBinding *b = (KsColumnBinding *) lfirst(bc);
+			StringInfoData treatment;
+			Datum		values[5];
+			bool		nulls[5] = {false, false, false, false, false};
+
+			initStringInfo(&treatment);
+			ks_append_treatment(&treatment, b);
+			values[0] = CStringGetTextDatum(rule->table);
+			values[1] = ObjectIdGetDatum(relid);
+			values[2] = Int16GetDatum(b->attnum);
+			values[3] = CStringGetTextDatum(b->name);
+			values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(treatment.data));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
 		relation_close(rel, AccessShareLock);
 	}
-	PG_RETURN_VOID();
+	return (Datum) 0;
 }

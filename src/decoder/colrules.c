@@ -53,8 +53,8 @@ name_list(const char *table, const KsJsonPair *p)
 	return names;
 }
 
-static KsColumnMask *
-parse_mask(const char *table, const KsJsonPair *m)
+KsColumnMask *
+ks_parse_column_mask(const char *table, const KsJsonPair *m)
 {
 	KsColumnMask *mask = palloc0(sizeof(KsColumnMask));
 
@@ -126,7 +126,7 @@ ks_parse_column_rules(const char *json)
 				if (p->value.type != jbvBinary || JsonContainerIsArray(p->value.val.binary.data))
 					bad(t->key, "\"mask\" must map columns to masks");
 				foreach(mc, ks_jsonb_pairs(ks_jsonb_pair_jsonb(p)))
-					rule->masks = lappend(rule->masks, parse_mask(t->key, (KsJsonPair *) lfirst(mc)));
+					rule->masks = lappend(rule->masks, ks_parse_column_mask(t->key, (KsJsonPair *) lfirst(mc)));
 			}
 			else
 				bad(t->key, psprintf("unrecognized key \"%s\" (valid keys are include, exclude and mask)", p->key));
@@ -198,28 +198,24 @@ ks_column_rule_mask(const KsColumnRule *rule, const char *column)
 	return NULL;
 }
 
-static void
-check_column(const KsColumnRule *rule, Relation rel, const char *column)
+void
+ks_column_missing(const char *table, const char *column)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("column \"%s\" of table %s named in option \"columns\" does not exist",
+					column, table),
+			 errhint("Change the table's rule in sink option \"columns\" with kusto_sink.alter_sink().")));
+}
+
+AttrNumber
+ks_column_rule_attnum(const KsColumnRule *rule, Relation rel, const char *column)
 {
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), column);
 
 	if (attnum == InvalidAttrNumber || attnum < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table %s named in option \"columns\" does not exist",
-						column, rule->table),
-				 errhint("Change the table's rule in sink option \"columns\" with kusto_sink.alter_sink().")));
-}
-
-void
-ks_column_rules_check(const KsColumnRule *rule, Relation rel)
-{
-	ListCell   *lc;
-
-	foreach(lc, rule->names)
-		check_column(rule, rel, (char *) lfirst(lc));
-	foreach(lc, rule->masks)
-		check_column(rule, rel, ((KsColumnMask *) lfirst(lc))->column);
+		ks_column_missing(rule->table, column);
+	return attnum;
 }
 
 void

@@ -22,15 +22,19 @@
  *
  * ks_parse_column_rules() checks the form and raises an error naming the
  * mistake (the validator of sink option "columns" calls it too).
- * ks_column_rules_check() raises an error for a column of a rule that the
+ * ks_parse_column_mask() parses one mask (the value of "mask"'s member m).
+ * ks_column_rule_attnum() resolves a name of a rule against the relation's
+ * descriptor and raises ks_column_missing()'s error for a column the
  * relation does not have (a dropped column stops a sink, naming it, rather
- * than send nothing or everything).  ks_append_mask_hash() writes the hash.
+ * than send nothing or everything); rules are matched to columns by attnum
+ * (colbind.h).  ks_append_mask_hash() writes the hash.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_COLRULES_H
 #define KS_COLRULES_H
 
+#include "compat.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/rel.h"
@@ -61,7 +65,10 @@ extern List *ks_parse_column_rules(const char *json);
 extern KsColumnRule *ks_column_rule_for(List *rules, const char *schema, const char *table);
 extern bool ks_column_rule_sends(const KsColumnRule *rule, const char *column);
 extern KsColumnMask *ks_column_rule_mask(const KsColumnRule *rule, const char *column);
-extern void ks_column_rules_check(const KsColumnRule *rule, Relation rel);
+struct KsJsonPair;
+extern KsColumnMask *ks_parse_column_mask(const char *table, const struct KsJsonPair *m);
+extern AttrNumber ks_column_rule_attnum(const KsColumnRule *rule, Relation rel, const char *column);
+extern pg_noreturn void ks_column_missing(const char *table, const char *column);
 extern void ks_append_mask_hash(StringInfo out, const char *salt, int salt_len,
 								const char *value);
 

@@ -15,6 +15,7 @@
 #include "utils/varlena.h"
 
 #include "compat.h"
+#include "decoder/colbind.h"
 #include "decoder/colrules.h"
 #include "decoder/options.h"
 
@@ -36,7 +37,7 @@ static const struct
 	[KS_META_UNCHANGED_TOAST] = {"unchanged_toast", "unchanged_toast_column", "_unchanged_toast", KT_DYNAMIC},
 };
 
-#define OPTION_LIST "format, metadata, tables, relids, publication, columns, mask_salt, op_column, lsn_column, " \
+#define OPTION_LIST "format, metadata, tables, relids, publication, columns, column_attnums, mask_salt, op_column, lsn_column, " \
 	"commit_lsn_column, commit_time_column, xid_column, schema_column, table_column, " \
 	"unchanged_toast_column"
 #define METADATA_LIST "op, lsn, commit_lsn, commit_time, xid, schema, table, unchanged_toast"
@@ -260,6 +261,11 @@ ks_parse_options(KsDecoderOptions *opts, List *options)
 		if (strcmp(name, "columns") == 0)
 		{
 			opts->column_rules = ks_parse_column_rules(value);
+			continue;
+		}
+		if (strcmp(name, "column_attnums") == 0)
+		{
+			opts->column_bindings = ks_parse_column_attnums(value);
 			continue;
 		}
 		if (strcmp(name, "mask_salt") == 0)

@@ -67,6 +67,8 @@ typedef struct KsDecoderOptions
 	bool		relids_given;	/* relids was given (even empty: no table) */
 	List	   *publications;	/* of char * */
 	List	   *column_rules;	/* of KsColumnRule * (option columns) */
+	List	   *column_bindings;	/* of KsTableBinding * (option
+									 * column_attnums, colbind.h) */
 	char	   *mask_salt;		/* option mask_salt, decoded; NULL without */
 	int			mask_salt_len;
 } KsDecoderOptions;

@@ -265,7 +265,12 @@ ks_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		KsRelInfo  *info = ks_relinfo_get(relations[i], &state->opts);
 
-		if (info->publish_truncate)
+		/*
+		 * as pgoutput_truncate: a partition published via its root is
+		 * truncated as the root (which the record names), not itself
+		 */
+		if (info->publish_truncate &&
+			!(relations[i]->rd_rel->relispartition && info->publish_as != RelationGetRelid(relations[i])))
 			write_record(ctx, RelationGetRelid(relations[i]), info, RelationGetDescr(relations[i]), NULL, NULL, false, &meta);
 	}
 	MemoryContextSwitchTo(oldcxt);

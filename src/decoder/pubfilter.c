@@ -49,13 +49,16 @@ calls_user_function(Node *node, void *context)
  * The row filters of the publications, per operation, ORed (pgoutput's
  * pgoutput_row_filter_init): a publication that publishes an operation
  * without a filter (FOR ALL TABLES, FOR TABLES IN SCHEMA of the table's
- * schema, or no WHERE) means every row for that operation.
+ * schema, or no WHERE) means every row for that operation.  The snapshot's
+ * filter (index KS_FILTER_COPY) is tablesync's (fetch_remote_table_info):
+ * the OR of every publication's filter whatever it publishes, none when one
+ * of them has none.
  */
 static void
 init_row_filters(KsPubFilter *f, Relation as_rel, List *publications, bool *any)
 {
-	List	   *rfnodes[KS_FILTER_ACTIONS] = {NIL, NIL, NIL};
-	bool		no_filter[KS_FILTER_ACTIONS] = {false, false, false};
+	List	   *rfnodes[KS_FILTER_SLOTS] = {NIL, NIL, NIL, NIL};
+	bool		no_filter[KS_FILTER_SLOTS] = {false, false, false, false};
 	Oid			schemaid = RelationGetNamespace(as_rel);
 	ListCell   *lc;
 	int			idx;
@@ -88,6 +91,7 @@ init_row_filters(KsPubFilter *f, Relation as_rel, List *publications, bool *any)
 			no_filter[KS_ROW_INSERT] |= pub->pubactions.pubinsert;
 			no_filter[KS_ROW_UPDATE] |= pub->pubactions.pubupdate;
 			no_filter[KS_ROW_DELETE] |= pub->pubactions.pubdelete;
+			no_filter[KS_FILTER_COPY] = true;
 			if (no_filter[KS_ROW_INSERT] && no_filter[KS_ROW_UPDATE] &&
 				no_filter[KS_ROW_DELETE])
 				return;			/* every row, whatever the others say */
@@ -102,11 +106,13 @@ init_row_filters(KsPubFilter *f, Relation as_rel, List *publications, bool *any)
 				rfnodes[KS_ROW_UPDATE] = lappend(rfnodes[KS_ROW_UPDATE], qual);
 			if (pub->pubactions.pubdelete && !no_filter[KS_ROW_DELETE])
 				rfnodes[KS_ROW_DELETE] = lappend(rfnodes[KS_ROW_DELETE], qual);
+			if (!no_filter[KS_FILTER_COPY])
+				rfnodes[KS_FILTER_COPY] = lappend(rfnodes[KS_FILTER_COPY], qual);
 		}
 		ReleaseSysCache(rftuple);
 	}
 
-	for (idx = 0; idx < KS_FILTER_ACTIONS; idx++)
+	for (idx = 0; idx < KS_FILTER_SLOTS; idx++)
 	{
 		List	   *filters = NIL;
 		ListCell   *fc;
@@ -117,7 +123,7 @@ init_row_filters(KsPubFilter *f, Relation as_rel, List *publications, bool *any)
 			f->estate = CreateExecutorState();
 		foreach(fc, rfnodes[idx])
 		{
-			Node	   *node = stringToNode((char *) lfirst(fc));
+			Node	   *node = KS_EXPAND_GENERATED_COLUMNS(stringToNode((char *) lfirst(fc)), as_rel);
 
 			if (calls_user_function(node, NULL))
 				ereport(ERROR,
@@ -138,15 +144,112 @@ init_row_filters(KsPubFilter *f, Relation as_rel, List *publications, bool *any)
 	}
 }
 
+/* A publication's column list for the relation (check_and_fetch_column_list). */
+static bool
+column_list_of(Publication *pub, Oid relid, Bitmapset **cols)
+{
+	HeapTuple	cftuple;
+	bool		found = false;
+
+	if (pub->alltables)
+		return false;
+	cftuple = SearchSysCache2(PUBLICATIONRELMAP, ObjectIdGetDatum(relid),
+							  ObjectIdGetDatum(pub->oid));
+	if (HeapTupleIsValid(cftuple))
+	{
+		bool		isnull = true;
+		Datum		cfdatum = SysCacheGetAttr(PUBLICATIONRELMAP, cftuple,
+											  Anum_pg_publication_rel_prattrs, &isnull);
+
+		if (!isnull)
+		{
+			if (cols != NULL)
+				*cols = pub_collist_to_bitmapset(NULL, cfdatum, CurrentMemoryContext);
+			found = true;
+		}
+		ReleaseSysCache(cftuple);
+	}
+	return found;
+}
+
 /*
- * The column list (pgoutput's pgoutput_column_list_init): the same in every
- * publication or an error; a list of every live column means no list.
+ * The columns a publication without a column list publishes
+ * (pub_form_cols_map): every live one, a generated one only when stored
+ * and publish_generated_columns = stored.
  */
 static Bitmapset *
-init_column_list(KsPubFilter *f, Relation as_rel, List *publications)
+all_columns(Relation rel, bool gencols_stored)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Bitmapset  *cols = NULL;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (att->attgenerated && !(KS_ATT_GENERATED_STORED(att) && gencols_stored))
+			continue;
+		cols = bms_add_member(cols, att->attnum);
+	}
+	return cols;
+}
+
+/*
+ * publish_generated_columns over the publications without a column list
+ * (pgoutput's check_and_init_gencol): the same in each or an error, for a
+ * table with a generated column.
+ */
+static bool
+init_gencols(Relation as_rel, List *publications)
+{
+	TupleDesc	desc = RelationGetDescr(as_rel);
+	bool		present = false;
+	bool		first = true;
+	bool		stored = false;
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < desc->natts && !present; i++)
+		present = TupleDescAttr(desc, i)->attgenerated != '\0';
+	if (!present)
+		return false;
+	foreach(lc, publications)
+	{
+		Publication *pub = (Publication *) lfirst(lc);
+
+		/* a column list takes precedence over publish_generated_columns */
+		if (column_list_of(pub, RelationGetRelid(as_rel), NULL))
+			continue;
+		if (first)
+		{
+			stored = KS_PUB_GENCOLS_STORED(pub);
+			first = false;
+		}
+		else if (stored != KS_PUB_GENCOLS_STORED(pub))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot use different values of publish_generated_columns for table \"%s.%s\" in different publications",
+							get_namespace_name(RelationGetNamespace(as_rel)),
+							RelationGetRelationName(as_rel))));
+	}
+	return stored;
+}
+
+/*
+ * The column list (pgoutput's pgoutput_column_list_init): the same in every
+ * publication (one without a list stands for the columns it publishes) or
+ * an error; NULL when no publication has a list.
+ */
+static Bitmapset *
+init_column_list(Relation as_rel, List *publications, bool gencols_stored)
 {
 	Bitmapset  *columns = NULL;
+	Bitmapset  *relcols = NULL;
 	bool		first = true;
+	bool		found = false;
 	ListCell   *lc;
 
 	foreach(lc, publications)
@@ -154,41 +257,12 @@ init_column_list(KsPubFilter *f, Relation as_rel, List *publications)
 		Publication *pub = (Publication *) lfirst(lc);
 		Bitmapset  *cols = NULL;
 
-		if (!pub->alltables)
+		found |= column_list_of(pub, RelationGetRelid(as_rel), &cols);
+		if (cols == NULL)
 		{
-			HeapTuple	cftuple = SearchSysCache2(PUBLICATIONRELMAP,
-												  ObjectIdGetDatum(f->publish_as),
-												  ObjectIdGetDatum(pub->oid));
-
-			if (HeapTupleIsValid(cftuple))
-			{
-				bool		pub_no_list = true;
-				Datum		cfdatum = SysCacheGetAttr(PUBLICATIONRELMAP, cftuple,
-													  Anum_pg_publication_rel_prattrs,
-													  &pub_no_list);
-
-				if (!pub_no_list)
-				{
-					TupleDesc	desc = RelationGetDescr(as_rel);
-					int			nliveatts = 0;
-					int			i;
-
-					cols = pub_collist_to_bitmapset(NULL, cfdatum, CurrentMemoryContext);
-					for (i = 0; i < desc->natts; i++)
-					{
-						Form_pg_attribute att = TupleDescAttr(desc, i);
-
-						if (!att->attisdropped && !att->attgenerated)
-							nliveatts++;
-					}
-					if (bms_num_members(cols) == nliveatts)
-					{
-						bms_free(cols);
-						cols = NULL;
-					}
-				}
-				ReleaseSysCache(cftuple);
-			}
+			if (relcols == NULL)
+				relcols = all_columns(as_rel, gencols_stored);
+			cols = relcols;
 		}
 		if (first)
 		{
@@ -202,7 +276,7 @@ init_column_list(KsPubFilter *f, Relation as_rel, List *publications)
 							get_namespace_name(RelationGetNamespace(as_rel)),
 							RelationGetRelationName(as_rel))));
 	}
-	return columns;
+	return found ? columns : NULL;
 }
 
 /* An ancestor's column numbers as the relation's own (by name). */
@@ -238,7 +312,8 @@ ks_pubfilter_build(Relation rel, List *publications, Oid publish_as)
 		as_rel = RelationIdGetRelation(publish_as);
 
 	init_row_filters(f, as_rel, publications, &any_filter);
-	columns = init_column_list(f, as_rel, publications);
+	f->gencols_stored = init_gencols(as_rel, publications);
+	columns = init_column_list(as_rel, publications, f->gencols_stored);
 	if (columns != NULL)
 		f->columns = (as_rel == rel) ? columns : columns_as_own(rel, as_rel, columns);
 
@@ -262,7 +337,7 @@ ks_pubfilter_build(Relation rel, List *publications, Oid publish_as)
 	}
 	if (as_rel != rel)
 		RelationClose(as_rel);
-	if (!any_filter && f->columns == NULL)
+	if (!any_filter && f->columns == NULL && !f->gencols_stored)
 	{
 		if (f->estate != NULL)
 			FreeExecutorState(f->estate);
@@ -295,6 +370,21 @@ store(KsPubFilter *f, HeapTuple tuple, TupleTableSlot *slot, TupleTableSlot *as)
 	if (f->map != NULL)
 		return execute_attr_map_slot(f->map->attrMap, slot, as);
 	return slot;
+}
+
+bool
+ks_pubfilter_copies(KsPubFilter *f, HeapTuple tuple)
+{
+	bool		matched;
+
+	if (f == NULL || f->exprstate[KS_FILTER_COPY] == NULL)
+		return true;
+	ResetPerTupleExprContext(f->estate);
+	matched = row_matches(f, f->exprstate[KS_FILTER_COPY], store(f, tuple, f->new_slot, f->new_as));
+	ExecClearTuple(f->new_slot);
+	if (f->map != NULL)
+		ExecClearTuple(f->new_as);
+	return matched;
 }
 
 /* pgoutput_row_filter, with the same four cases for an update */

@@ -16,8 +16,19 @@
  * pgoutput).  Filters are ORed per operation (insert, update, delete) over
  * the publications that publish the operation; a publication that
  * publishes it without a filter means every row.  Different column lists
- * in two publications raise pgoutput's error.  Everything lives in
+ * in two publications raise pgoutput's error.  `columns` is NULL when no
+ * publication has a column list: then the columns sent are pgoutput's
+ * (logicalrep_should_publish_column): every live column but generated
+ * ones, and stored generated ones too when `gencols_stored` (PostgreSQL
+ * 18's publish_generated_columns = stored; different values in two
+ * publications without a list raise pgoutput's error).  A row filter sees
+ * virtual generated columns (18) expanded, as pgoutput's.  Everything lives in
  * CurrentMemoryContext; no SQL runs.
+ *
+ * ks_pubfilter_copies() says whether the snapshot sends a row: the filter
+ * tablesync uses for a subscription's initial copy (fetch_remote_table_info),
+ * the OR of the filters of all the publications, whatever they publish; a
+ * publication without one means every row.
  *
  * ks_pubfilter_apply() says what becomes of a change: an insert or delete
  * passes when its row matches; an update is judged on both rows when the
@@ -55,11 +66,14 @@ typedef enum KsRowAction
 } KsRowAction;
 
 #define KS_FILTER_ACTIONS 3		/* insert, update, delete */
+#define KS_FILTER_COPY 3		/* the snapshot's (tablesync's) */
+#define KS_FILTER_SLOTS 4
 
 typedef struct KsPubFilter
 {
 	Oid			publish_as;		/* the relation the lists belong to */
-	ExprState  *exprstate[KS_FILTER_ACTIONS];	/* NULL: every row */
+	ExprState  *exprstate[KS_FILTER_SLOTS]; /* per action, and the
+											 * snapshot's; NULL: every row */
 	EState	   *estate;
 	TupleTableSlot *old_slot;	/* in the relation's own row type */
 	TupleTableSlot *new_slot;
@@ -67,11 +81,13 @@ typedef struct KsPubFilter
 	TupleTableSlot *old_as;		/* in publish_as's row type (with map) */
 	TupleTableSlot *new_as;
 	Bitmapset  *columns;		/* the relation's attnums (not offset);
-								 * NULL: every column */
+								 * NULL: no column list */
+	bool		gencols_stored; /* publish_generated_columns = stored */
 } KsPubFilter;
 
 extern KsPubFilter *ks_pubfilter_build(Relation rel, List *publications, Oid publish_as);
 extern KsRowAction ks_pubfilter_apply(KsPubFilter *f, KsRowAction action,
 									  HeapTuple oldtup, HeapTuple newtup);
+extern bool ks_pubfilter_copies(KsPubFilter *f, HeapTuple tuple);
 
 #endif							/* KS_PUBFILTER_H */

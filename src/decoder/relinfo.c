@@ -26,6 +26,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "decoder/colbind.h"
 #include "decoder/colrules.h"
 #include "decoder/escape.h"
 #include "decoder/pubfilter.h"
@@ -167,6 +168,8 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 
 	publish_all(info, false);
 	info->pubfilter = NULL;
+	info->via_publications = false;
+	info->publish_as = relid;
 	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), KS_CATALOG_SCHEMA) == 0)
 		return;
 	if (!ks_has_table_filter(opts))
@@ -227,7 +230,11 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 			if (in_publication(relid, pub))
 				publish = true;
 		}
-		if (!publish)
+		/*
+		 * A partitioned table's changes are its partitions' (they have the
+		 * rows), unless the publication publishes via the root
+		 */
+		if (!publish || (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE && !pub->pubviaroot))
 			continue;
 
 		info->publish_insert |= pub->pubactions.pubinsert;
@@ -247,8 +254,12 @@ compute_publish(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		rel_publications = lappend(rel_publications, pub);
 	}
 
-	if (info->publish_insert || info->publish_update || info->publish_delete)
+	if (rel_publications != NIL)
+	{
+		info->via_publications = true;
+		info->publish_as = publish_as;
 		info->pubfilter = ks_pubfilter_build(rel, rel_publications, publish_as);
+	}
 }
 
 static void
@@ -277,6 +288,21 @@ render_names(KsRelInfo *info, const char *schema, const char *table)
 	info->table_csv_len = buf.len;
 }
 
+/*
+ * pgoutput's logicalrep_should_publish_column: a column list's columns, else
+ * every column but generated ones (stored ones with
+ * publish_generated_columns = stored)
+ */
+static bool
+pub_sends(const KsPubFilter *f, Form_pg_attribute att)
+{
+	if (f != NULL && f->columns != NULL)
+		return bms_is_member(att->attnum, f->columns);
+	if (!att->attgenerated)
+		return true;
+	return KS_ATT_GENERATED_STORED(att) && f != NULL && f->gencols_stored;
+}
+
 static void
 build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 {
@@ -287,11 +313,22 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	KsColumnRule *rule = ks_column_rule_for(opts->column_rules,
 											get_namespace_name(RelationGetNamespace(rel)),
 											RelationGetRelationName(rel));
+	KsTableBinding *binding = ks_table_binding_for(opts->column_bindings, RelationGetRelid(rel));
+	bool		default_sent = (rule == NULL || !rule->include);
 	int			i;
 
-	/* a rule naming a column the table does not have (any more) stops the sink */
-	if (rule != NULL)
-		ks_column_rules_check(rule, rel);
+	/*
+	 * The rule's columns by attnum (colbind.h): as bound by create_sink or
+	 * alter_sink, else by name in this descriptor.  A rule naming a column
+	 * the table does not have (any more) stops the sink.
+	 */
+	if (binding == NULL && rule != NULL)
+		binding = ks_bind_rule(rule, rel, NULL);
+	if (binding != NULL)
+		ks_table_binding_check(binding, rule != NULL ? rule->table :
+							   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+														  RelationGetRelationName(rel)),
+							   rel);
 
 	/*
 	 * An update logs the old row only when its identity key changed (or
@@ -306,17 +343,18 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const KsColumnBinding *bound = ks_column_binding(binding, att->attnum);
 		KsColumn   *col;
 		int			m;
 
-		if (att->attisdropped)
+		/* a virtual generated column (18) has no value in WAL */
+		if (att->attisdropped || KS_ATT_GENERATED_VIRTUAL(att))
 			continue;
-		/* a publication's column list: only its columns leave the server */
-		if (info->pubfilter != NULL && info->pubfilter->columns != NULL &&
-			!bms_is_member(att->attnum, info->pubfilter->columns))
+		/* through publications: pgoutput's columns (pubfilter.h) */
+		if (info->via_publications && !pub_sends(info->pubfilter, att))
 			continue;
 		/* the sink's own include or exclude list */
-		if (!ks_column_rule_sends(rule, NameStr(att->attname)))
+		if (!(bound != NULL ? bound->sent : default_sent))
 			continue;
 		for (m = 0; m < KS_META_COUNT; m++)
 		{
@@ -334,7 +372,7 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 		col->name = pstrdup(NameStr(att->attname));
 		col->type = ks_lookup_type(att->atttypid);
 		col->is_identity = bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, identity);
-		col->mask = ks_column_rule_mask(rule, col->name);
+		col->mask = bound != NULL ? bound->mask : NULL;
 		col->mask_out = NULL;
 		if (col->mask != NULL && col->mask->kind == KS_MASK_HASH)
 		{

@@ -13,7 +13,11 @@
  * (their fields' names and Kusto types, metadata included).  The columns
  * are those the publications' column list and the option "columns"
  * (colrules.h) let through, with their masks (a masked column is a Kusto
- * string).  ks_relinfo_build() makes an entry outside the cache (for reading
+ * string); through publications, generated columns as pgoutput sends them
+ * (pubfilter.h), and never a virtual generated column (no value in WAL).
+ * A partitioned table published through a publication without
+ * publish_via_partition_root publishes nothing itself (its partitions do),
+ * as in pgoutput.  ks_relinfo_build() makes an entry outside the cache (for reading
  * a table outside decoding).  It raises an error when a column's name is
  * the name of an enabled metadata column, and when the option "columns"
  * names a column the table does not have.
@@ -55,6 +59,11 @@ typedef struct KsRelInfo
 	struct KsPubFilter *pubfilter;	/* the publications' row filters and
 									 * column list (pubfilter.h), or NULL:
 									 * every row and column */
+	bool		via_publications;	/* published through publications (not
+									 * named in tables or relids): their
+									 * columns, pgoutput's */
+	Oid			publish_as;		/* the relation it is published as: itself
+								 * or, via the root, an ancestor */
 
 	char		replident;		/* pg_class.relreplident */
 	int			ncolumns;

@@ -505,7 +505,7 @@ key_scan_keys(KeyIndex *k, Datum *after, ScanKey keys)
 
 /*
  * Renders the row in the slot into the chunk, when the publications' row
- * filter for inserts passes it (the columns are the column list's, as for
+ * filter for the initial copy passes it (tablesync's: pubfilter.h) (the columns are the column list's, as for
  * decoding: relinfo.h).  The table's tuple may point to TOAST values, which
  * a record would take for unchanged ones: they are fetched first.
  */
@@ -517,10 +517,10 @@ add_row(ChunkRead *c, TupleTableSlot *slot)
 	HeapTuple	row = tup;
 	text	   *record;
 
-	/* a publication's row filter: only the rows an insert of theirs would send */
+	/* a publication's row filter: the rows a subscription's initial copy takes */
 	if (++c->examined >= (int64) c->max_rows * KS_SNAPSHOT_FILTERED_FACTOR)
 		c->full = true;
-	if (ks_pubfilter_apply(c->info->pubfilter, KS_ROW_INSERT, NULL, tup) == KS_ROW_SKIP)
+	if (!ks_pubfilter_copies(c->info->pubfilter, tup))
 	{
 		if (should_free)
 			heap_freetuple(tup);
@@ -929,7 +929,8 @@ ks_snapshot_take(KsSnapshot *s, int max_rows, size_t max_bytes)
 	{
 		c.rel = rel;
 		c.info = ks_relinfo_build(rel, &s->opts);
-		if (!c.info->publish_insert)
+		/* as tablesync: a table its publications hold, whatever they publish */
+		if (!c.info->publish_insert && !c.info->via_publications)
 			skip = "its inserts are not published";
 		else
 		{
