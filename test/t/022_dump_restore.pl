@@ -42,7 +42,8 @@ $a->safe_psql('postgres', q{
 });
 $a->safe_psql('postgres', qq{
 	SELECT kusto_sink.create_sink('plain', 'emu', 't', '$db', 'Plain',
-		'{"ingestion_method": "streaming", "batch_interval_ms": 100}');
+		'{"ingestion_method": "streaming", "batch_interval_ms": 100,
+		  "columns": {"public.t": {"include": ["id", "note"]}}}');
 	SELECT kusto_sink.create_sink('once', 'emu', 't', '$db', 'Once',
 		'{"delivery_guarantee": "exactly_once", "ingestion_method": "queued",
 		  "batch_interval_ms": 100, "batch_size": 10}');
@@ -57,7 +58,11 @@ $a->safe_psql('postgres', q{
 
 my $config = q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s|%s', name, connection, database, source_tables, kusto_table, options, enabled, owner), ',' ORDER BY name) FROM kusto_sink.sink};
 my $conns = q{SELECT string_agg(format('%s|%s|%s|%s|%s|%s', name, cluster_url, auth, tenant_id, app_id, options), ',' ORDER BY name) FROM kusto_sink.connection};
+# the sink's column rules are bound to the columns of the server it is on
+my $bound = q{SELECT string_agg(format('%s|%s|%s|%s', sink, source, attnum, name), ',' ORDER BY sink, attnum)
+	FROM kusto_sink.sink_column WHERE rel OPERATOR(pg_catalog.=) 'public.t'::regclass AND NOT dropped};
 my ($config_a, $conns_a) = ($a->safe_psql('postgres', $config), $a->safe_psql('postgres', $conns));
+is($a->safe_psql('postgres', $bound), 'plain|public.t|1|id,plain|public.t|2|note', 'the old server binds the column rule');
 
 is($a->safe_psql('postgres', q{SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text)
 	FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'kusto_sink'}),
@@ -84,6 +89,8 @@ $b->command_ok(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $b->connstr('
 	'the dump restores into a new cluster');
 is($b->safe_psql('postgres', $config), $config_a, 'every sink is restored with its configuration');
 is($b->safe_psql('postgres', $conns), $conns_a, 'every connection is restored with its settings');
+is($b->safe_psql('postgres', $bound), 'plain|public.t|1|id,plain|public.t|2|note',
+	'the restored sink\'s column rule is bound to the new server\'s table');
 is($b->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.dead_letter'), '1', 'the dead letter too');
 is($b->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0', 'no slot was restored');
 
