@@ -1142,7 +1142,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT pg_catalog.jsonb_object_agg(t.rel::pg_catalog.text, t.columns)
 	  FROM (SELECT c.rel, pg_catalog.jsonb_object_agg(c.attnum::pg_catalog.text,
-				pg_catalog.jsonb_build_object('name', c.name, 'treatment', c.treatment, 'dropped', c.dropped)) AS columns
+				pg_catalog.jsonb_build_object('name', c.name, 'source', c.source, 'treatment', c.treatment,
+										 'dropped', c.dropped)) AS columns
 			  FROM kusto_sink.sink_column c
 			 WHERE c.sink OPERATOR(pg_catalog.=) $1
 			 GROUP BY c.rel) t

@@ -20,12 +20,12 @@ bad(const char *value)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value for kusto_sink option \"column_attnums\""),
-			 errdetail("The value must map table OIDs to attnums to {\"name\": ..., \"treatment\": ..., \"dropped\": ...}, not %s.",
+			 errdetail("The value must map table OIDs to attnums to {\"name\": ..., \"source\": ..., \"treatment\": ..., \"dropped\": ...}, not %s.",
 					   value)));
 }
 
 static KsColumnBinding *
-parse_binding(const char *json, const KsJsonPair *a)
+parse_binding(const char *json, const KsJsonPair *a, char **source)
 {
 	KsColumnBinding *b = palloc0(sizeof(KsColumnBinding));
 	char	   *end;
@@ -43,6 +43,15 @@ parse_binding(const char *json, const KsJsonPair *a)
 
 		if (strcmp(p->key, "name") == 0 && p->value.type == jbvString)
 			b->name = ks_jsonb_pair_text(p);
+		else if (strcmp(p->key, "source") == 0 && p->value.type == jbvString)
+		{
+			char	   *s = ks_jsonb_pair_text(p);
+
+			/* one table, one rule: every column names the same one */
+			if (*source != NULL && strcmp(*source, s) != 0)
+				bad(json);
+			*source = s;
+		}
 		else if (strcmp(p->key, "dropped") == 0 && p->value.type == jbvBool)
 			b->dropped = p->value.val.boolean;
 		else if (strcmp(p->key, "treatment") == 0)
@@ -93,7 +102,7 @@ ks_parse_column_attnums(const char *json)
 			bad(json);
 		tb->relid = (Oid) relid;
 		foreach(ac, ks_jsonb_pairs(ks_jsonb_pair_jsonb(t)))
-			tb->columns = lappend(tb->columns, parse_binding(json, (KsJsonPair *) lfirst(ac)));
+			tb->columns = lappend(tb->columns, parse_binding(json, (KsJsonPair *) lfirst(ac), &tb->source));
 		bindings = lappend(bindings, tb);
 	}
 	return bindings;
@@ -156,6 +165,7 @@ ks_bind_rule(const KsColumnRule *rule, Relation rel, const KsTableBinding *prior
 	ListCell   *lc;
 
 	tb->relid = RelationGetRelid(rel);
+	tb->source = pstrdup(rule->table);
 	foreach(lc, rule->names)
 		bind_name(tb, rule, rel, prior, (char *) lfirst(lc));
 	foreach(lc, rule->masks)

@@ -29,8 +29,12 @@
  *	  ADD) is no error.
  *
  * The bindings reach the output plugin as its option "column_attnums":
- *	{"<relid>": {"<attnum>": {"name": n, "treatment": t, "dropped": b}}}
- * t is "send", "exclude", "hash", "null" or {"fixed": s}.  Without the
+ *	{"<relid>": {"<attnum>": {"name": n, "source": s, "treatment": t, "dropped": b}}}
+ * s is the rule's table (schema.table) when it was bound, t is "send",
+ * "exclude", "hash", "null" or {"fixed": s}.  The decoder finds a bound
+ * table's rule by s, not by the relation's name: the worker follows a
+ * source table by OID through a RENAME, and so does its rule (an include
+ * list keeps the other columns out under the new name too).  Without the
  * option (the plugin used directly, a 1.0 catalog) or for a table that has
  * no binding, ks_table_binding_by_name() binds the rule against the
  * relation's own (historic) descriptor by name, as before.
@@ -60,6 +64,7 @@ typedef struct KsColumnBinding
 typedef struct KsTableBinding
 {
 	Oid			relid;
+	char	   *source;			/* the rule's table name when bound, or NULL */
 	List	   *columns;		/* of KsColumnBinding * */
 } KsTableBinding;
 

@@ -147,7 +147,13 @@ ks_parse_column_rules(const char *json)
 KsColumnRule *
 ks_column_rule_for(List *rules, const char *schema, const char *table)
 {
-	const char *qualified = quote_qualified_identifier(schema, table);
+	return ks_column_rule_named(rules, quote_qualified_identifier(schema, table));
+}
+
+/* The rule of a table named as the option names it ("schema.table"), or NULL. */
+KsColumnRule *
+ks_column_rule_named(List *rules, const char *qualified)
+{
 	ListCell   *lc;
 
 	foreach(lc, rules)

@@ -63,6 +63,7 @@ typedef struct KsColumnRule
 
 extern List *ks_parse_column_rules(const char *json);
 extern KsColumnRule *ks_column_rule_for(List *rules, const char *schema, const char *table);
+extern KsColumnRule *ks_column_rule_named(List *rules, const char *qualified);
 extern bool ks_column_rule_sends(const KsColumnRule *rule, const char *column);
 extern KsColumnMask *ks_column_rule_mask(const KsColumnRule *rule, const char *column);
 struct KsJsonPair;

@@ -310,12 +310,23 @@ build_columns(KsRelInfo *info, Relation rel, const KsDecoderOptions *opts)
 	Bitmapset  *identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 	Bitmapset  *pkey = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
 	StringInfoData key;
-	KsColumnRule *rule = ks_column_rule_for(opts->column_rules,
-											get_namespace_name(RelationGetNamespace(rel)),
-											RelationGetRelationName(rel));
 	KsTableBinding *binding = ks_table_binding_for(opts->column_bindings, RelationGetRelid(rel));
-	bool		default_sent = (rule == NULL || !rule->include);
+	KsColumnRule *rule;
+	bool		default_sent;
 	int			i;
+
+	/*
+	 * A bound table's rule is the one it was bound under (colbind.h): the
+	 * table may have been renamed since, as the worker follows it by OID.
+	 * Else the rule that names the relation as it is named here.
+	 */
+	if (binding != NULL && binding->source != NULL)
+		rule = ks_column_rule_named(opts->column_rules, binding->source);
+	else
+		rule = ks_column_rule_for(opts->column_rules,
+								  get_namespace_name(RelationGetNamespace(rel)),
+								  RelationGetRelationName(rel));
+	default_sent = (rule == NULL || !rule->include);
 
 	/*
 	 * The rule's columns by attnum (colbind.h): as bound by create_sink or

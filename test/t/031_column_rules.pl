@@ -195,5 +195,32 @@ is_deeply([ sort grep { !/^_/ } keys %{ rows_by_name('s')->[0] } ], [ 'id', 'v' 
 is_deeply($kusto->query($db, "s | where _op == 'update' | project id, v"), [ [ 2, 20 ] ],
 	'an update arrives only for a row the filter passes');
 
+# ---------- the table renamed: its rule follows it (bound to its OID) ----------
+# The worker follows a source table by OID through a RENAME; the rule is
+# keyed by the table's name when it was bound, so it must follow too: an
+# include list keeps the other columns out, a mask keeps masking.
+sql(q{CREATE TABLE e (id int PRIMARY KEY, name text, ssn text, pin text);
+	INSERT INTO e SELECT g, 'name-' || g, 'ssn-' || g, 'pin-' || g FROM generate_series(1, 3) g});
+make_sink('table_renamed', 'e', '{"public.e": {"include": ["id", "name", "pin"], "mask": {"pin": "hash"}}}');
+$kusto->wait_count($db, 'e', 3);
+sql(q{ALTER TABLE e RENAME TO e_renamed; INSERT INTO e_renamed VALUES (4, 'name-4', 'ssn-4', 'pin-4')});
+wait_id('e', 4);
+my $esalt = salt('table_renamed');
+is_deeply({ map { ($_->{id} => [ $_->{name}, $_->{pin}, exists $_->{ssn} ? 'ssn' : '' ]) } @{ rows_by_name('e') } },
+	{ map { ($_ => [ "name-$_", hmac_sha256_hex("pin-$_", $esalt), '' ]) } 1 .. 4 },
+	'after the table is renamed its rule still holds: the included columns, the mask, no other column');
+unlike(all_values('e'), qr/ssn-|pin-/, 'no clear value of a left-out or masked column arrives after the rename');
+is(Sinks::status($node, 'table_renamed', 'state'), 'running', 'the table rename does not stop the sink');
+($rc, $out, $err) = $node->psql('postgres', q{SELECT kusto_sink.alter_sink('table_renamed', '{"batch_interval_ms": 150}')});
+like($err, qr/table public\.e named in sink option "columns" does not exist/,
+	'alter_sink asks for the table\'s new name in the rule');
+ok(Sinks::alter_and_wait($node, 'table_renamed',
+	'{"columns": {"public.e_renamed": {"include": ["id", "name", "pin"], "mask": {"pin": "hash"}}}}'),
+	'the rule under the new name is taken');
+sql(q{INSERT INTO e_renamed VALUES (5, 'name-5', 'ssn-5', 'pin-5')});
+wait_id('e', 5);
+is(by_id('e')->{5}{pin}, hmac_sha256_hex('pin-5', $esalt), 'and holds as before');
+unlike(all_values('e'), qr/ssn-|pin-/, 'still no clear value');
+
 $node->stop;
 done_testing();
