@@ -238,6 +238,7 @@ SELECT kusto_sink.alter_sink('cols', '{"columns": {"public.masked": {"include": 
 SELECT kusto_sink.alter_sink('cols', '{"columns": {"public.nosuch": {"include": ["id"]}}}');
 SELECT kusto_sink.alter_sink('cols', '{"columns": {"masked": {"include": ["id"]}}}');
 SELECT kusto_sink.alter_sink('cols', '{"columns": {"public.masked": {"mask": {"id": "sha1"}}}}');
+SELECT kusto_sink.alter_sink('cols', '{"columns": {"public.masked": {"include": []}}}');
 SELECT kusto_sink.alter_sink('cols', '{"columns": "public.masked"}');
 SELECT kusto_sink.create_sink('cols2', 'pubs', 'masked', 'db', 'Masked',
 	'{"columns": {"public.masked": {"exclude": ["phone"], "mask": {"phone": "null"}}}}');

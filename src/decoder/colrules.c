@@ -50,6 +50,13 @@ name_list(const char *table, const KsJsonPair *p)
 			bad(table, psprintf("\"%s\" must be an array of column names", p->key));
 		names = lappend(names, pnstrdup(v.val.string.val, v.val.string.len));
 	}
+
+	/*
+	 * An include list names what the rule is bound by (colbind.h): without
+	 * a name, nothing would follow the table through a RENAME.
+	 */
+	if (names == NIL && strcmp(p->key, "include") == 0)
+		bad(table, "\"include\" must name at least one column");
 	return names;
 }
 
