@@ -110,6 +110,12 @@ wait_sent() {
 	echo "$out"
 }
 pick() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+# the emulator's storage request counts: "table queue" (status-table requests: an
+# entity written per batch and the status reads; queue messages: one per batch)
+storage_counts() {
+	curl -s "$KS_EMU_URL/admin/stats" |
+		python3 -c 'import json,sys; r=json.load(sys.stdin)["requests"]; print(r.get("table", 0), r.get("queue", 0))'
+}
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 declare -A V	# measured values by key
@@ -154,6 +160,7 @@ pid_al=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'st_al
 pid_eo=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'st_eo'")
 V[rss0_al]=$(rss_kb "$pid_al")
 V[rss0_eo]=$(rss_kb "$pid_eo")
+read -r table0 queue0 < <(storage_counts)
 as_test_user env PGHOST="$PGHOST" pgbench -n -c 2 -j 2 -R "$tps" -T "$STEADY_S" -f "$dir/steady.sql" postgres \
 	> "$dir/pgbench.out" 2>&1 &
 pgbench_pid=$!
@@ -188,6 +195,9 @@ V[b_eo_during]=$(sent st_eo)
 r=$(wait_sent "$t0" "st_al=$committed" "st_eo=$committed")
 V[b_al_all]=$(pick "$r" st_al)
 V[b_eo_all]=$(pick "$r" st_eo)
+read -r table1 queue1 < <(storage_counts)
+V[b_table_rps]=$(echo "scale=1; ($table1 - $table0) / ${V[b_al_all]}" | bc)
+V[b_reads_per_batch]=$(echo "scale=2; ($table1 - $table0 - ($queue1 - $queue0)) / ($queue1 - $queue0)" | bc)
 echo "bench: (b) $committed rows committed in $load_secs s; confirmed meanwhile ${V[b_al_during]} (at least once), ${V[b_eo_during]} (exactly once); all after ${V[b_al_all]} s, ${V[b_eo_all]} s; at most $wait_al, $wait_eo batches waiting for their status"
 V[b_lag_al]=$lag_al
 V[b_lag_eo]=$lag_eo
@@ -236,7 +246,11 @@ row() {	# row LABEL VALUE UNIT TARGET CMP RATIO: CMP le|ge95|none
 		# le: at most the target; ge95: at least 95% of it (a rate measured over seconds)
 		met=$(awk -v v="$2" -v t="$4" -v c="$5" 'BEGIN { print ((c == "le" ? v <= t : v >= 0.95 * t) ? "yes" : "no") }')
 	fi
-	printf '%-52s %10.1f %-3s %10.1f %-3s %5s %8s\n' "$1" "$2" "$3" "$4" "$3" "$met" "$6"
+	if [ "$4" = - ]; then
+		printf '%-52s %10.1f %-3s %10s %-3s %5s %8s\n' "$1" "$2" "$3" - "" "$met" "$6"
+	else
+		printf '%-52s %10.1f %-3s %10.1f %-3s %5s %8s\n' "$1" "$2" "$3" "$4" "$3" "$met" "$6"
+	fi
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a == a + 0) printf "%.2fx", a / b; else print "-" }'; }
 for g in al eo; do
@@ -267,6 +281,8 @@ for g in al eo; do
 			"$(ratio "${V[rss${p}_$g]}" "${V[rss0_$g]}")"
 	done
 done
+row "(b) both sinks: status-table requests/s" "${V[b_table_rps]}" /s - none "-"
+row "    status-table reads per batch sent" "${V[b_reads_per_batch]}" "" - none "-"
 row "(c) snapshot of ${SNAP_ROWS} rows, streaming (exactly once)" "${V[c_sn_str]}" s "${V[c_sn_str]}" none "1.00x"
 for g in al eo; do
 	gname="at least once"
