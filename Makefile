@@ -11,6 +11,7 @@
 #                            one "N passed, N failed" for both
 #   make bench               benchmarks (test/bench), printed as a table
 #   make bench-snapshot      the initial snapshot benchmark alone
+#   make bench-pipeline      the queued pipeline benchmark alone (issue 20)
 #   make demo                the end-to-end demo
 #   make emulator            run the Kusto emulator in the foreground
 #   make deb                 the Debian package postgresql-<major>-kusto-sink, in build/deb/
@@ -131,7 +132,7 @@ $(OBJS) $(OBJS:.o=.bc): .pg_build
 .PHONY: FORCE
 EXTRA_CLEAN += .pg_build
 
-.PHONY: deps installcheck unit emulator-test tap test-live test bench bench-snapshot demo emulator soak deb
+.PHONY: deps installcheck unit emulator-test tap test-live test bench bench-snapshot bench-pipeline demo emulator soak deb
 
 # kusto-cli: the ingest core on its own (src/kusto/cli/kusto_cli.c)
 KUSTO_SRCS = $(KUSTO_OBJS:.o=.c)
@@ -172,12 +173,19 @@ bench:
 	@bash test/bench/decode_bench.sh
 	@bash test/bench/sink_bench.sh
 	@bash test/bench/snapshot_bench.sh
+	@bash test/bench/pipeline_bench.sh
 
 bench-snapshot:
 	@bash test/scripts/deps.sh
 	$(MAKE) all
 	$(MAKE) install
 	@bash test/bench/snapshot_bench.sh
+
+bench-pipeline:
+	@bash test/scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	@bash test/bench/pipeline_bench.sh
 
 demo:
 	@bash test/scripts/deps.sh

@@ -513,6 +513,7 @@ kusto_op_free(kusto_op *op)
 		return;
 	kusto_request_free(op->req);
 	kusto_queued_free(op->q);
+	kusto_free(op->statuses);
 	kusto_free(op);
 }
 
@@ -520,6 +521,18 @@ const kusto_ingest_status *
 kusto_op_status(const kusto_op *op)
 {
 	return &op->status;
+}
+
+int
+kusto_op_nstatuses(const kusto_op *op)
+{
+	return op->nstatuses;
+}
+
+const kusto_ingest_status *
+kusto_op_status_at(const kusto_op *op, int i)
+{
+	return i >= 0 && i < op->nstatuses ? &op->statuses[i] : NULL;
 }
 
 const kusto_ingest_result *

@@ -35,7 +35,8 @@
  *	  block list above block_threshold; with track_status a status-table
  *	  entity (Pending) is written after the blob, just before the message,
  *	  and kusto_get_ingest_status() reads it back from the table it was
- *	  written to (Kusto rotates its status tables: status_book.c).
+ *	  written to (Kusto rotates its status tables: status_book.c);
+ *	  kusto_get_ingest_statuses() reads up to 15 of one table in one query.
  *	  The operation is done when the queue accepted the message.
  *	- Managed ingestion streams when the data is small enough and falls
  *	  back to queued ingestion when it is too large, when streaming is off
@@ -221,6 +222,8 @@ typedef struct kusto_ingest_status
 	char		error_code[96];
 	char		details[512];
 	long long	updated_at;		/* last change of the status (Unix time), or 0 */
+	bool		unread;			/* kusto_get_ingest_statuses: not in its answer
+								 * (state Unknown); read it alone to know */
 } kusto_ingest_status;
 
 /* How an ingestion went: which path a managed ingestion took, and the id. */
@@ -298,6 +301,20 @@ extern kusto_op *kusto_managed_ingest(kusto_client *client, const char *db, cons
 									  const kusto_ingest_options *options,
 									  const void *gz, size_t gz_len, void *user);
 extern kusto_op *kusto_get_ingest_status(kusto_client *client, const char *source_id, void *user);
+
+/*
+ * Several statuses in one status-table request (Azure Table allows at most 15
+ * comparisons in a $filter): read from the table of source_ids[0]; those of
+ * the others that kusto_status_same_table() puts elsewhere, and those the
+ * answer lacks (a query over several partitions may end early), come back
+ * unread.  kusto_op_status_at(op, i) is source_ids[i]'s.
+ */
+#define KUSTO_STATUS_READ_MAX 15
+extern kusto_op *kusto_get_ingest_statuses(kusto_client *client, const char *const *source_ids,
+										   int n, void *user);
+extern bool kusto_status_same_table(kusto_client *client, const char *a, const char *b);
+extern int	kusto_op_nstatuses(const kusto_op *op);
+extern const kusto_ingest_status *kusto_op_status_at(const kusto_op *op, int i);
 extern kusto_op *kusto_count(kusto_client *client, const char *db, const char *csl, void *user);
 extern long long kusto_op_count(const kusto_op *op);
 extern const kusto_ingest_status *kusto_op_status(const kusto_op *op);

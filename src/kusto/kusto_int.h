@@ -195,6 +195,8 @@ struct kusto_op
 	kusto_op   *next;
 	kusto_queued *q;			/* queued/managed state */
 	kusto_ingest_status status; /* KUSTO_OP_STATUS */
+	kusto_ingest_status *statuses;	/* kusto_get_ingest_statuses, in the order asked */
+	int			nstatuses;
 	kusto_ingest_result result;
 	long long	count;			/* KUSTO_OP_COUNT */
 };

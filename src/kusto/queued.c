@@ -4,7 +4,8 @@
  *	  Queued and managed ingestion as operations that advance one request
  *	  at a time inside kusto_client_run(): blob (one PUT, or blocks and a
  *	  block list), status entity (when tracked), queue message; and the
- *	  status lookup of an ingestion by its source id.
+ *	  status lookup of an ingestion by its source id, or of several in one
+ *	  status-table query.
  *
  * A storage failure is reported against its account (for ranking) and the
  * step moves on to the next picked resource (at most three); a 401/403/404
@@ -33,7 +34,8 @@ typedef enum qstep
 	Q_BLOCK,
 	Q_BLOCKLIST,
 	Q_QUEUE,
-	Q_STATUS
+	Q_STATUS,
+	Q_STATUSES					/* several statuses, one query */
 } qstep;
 
 struct kusto_queued
@@ -531,60 +533,176 @@ kusto_managed_ingest(kusto_client *c, const char *db, const char *table,
 	return kusto_op_start(c, op);
 }
 
-kusto_op *
-kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
+/*
+ * The status table to read source_id's status from: where it was written
+ * (status_book.c), else the current one.  False with op->err set when there
+ * is none.
+ */
+static bool
+status_table(kusto_client *c, kusto_op *op, const char *source_id)
 {
-	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
-	kusto_queued *q = kusto_malloc(sizeof(kusto_queued));
-	char	   *suffix;
-	char	   *url;
+	kusto_queued *q = op->q;
+	const char *written = kusto_status_book_find(c, source_id);
 
-	memset(op, 0, sizeof(*op));
-	memset(q, 0, sizeof(*q));
-	op->kind = KUSTO_OP_STATUS;
-	op->user = user;
-	op->q = q;
-	q->step = Q_STATUS;
-	/* the status's copy is for show; the request uses source_id whole */
-	snprintf(op->status.source_id, sizeof(op->status.source_id), "%s", source_id);
-	if (kusto_status_book_find(c, source_id) != NULL)
+	if (written != NULL)
 	{
-		/* read where it was written (status_book.c) */
-		q->urls[KUSTO_RES_STATUS_TABLE][0] = kusto_strdup(kusto_status_book_find(c, source_id));
-		q->accounts[KUSTO_RES_STATUS_TABLE][0] = kusto_storage_account(q->urls[KUSTO_RES_STATUS_TABLE][0]);
+		q->urls[KUSTO_RES_STATUS_TABLE][0] = kusto_strdup(written);
+		q->accounts[KUSTO_RES_STATUS_TABLE][0] = kusto_storage_account(written);
 		q->npicked[KUSTO_RES_STATUS_TABLE] = 1;
+		return true;
 	}
-	else if (!kusto_resources_refresh(c, &op->err))
-		return kusto_op_start(c, op);
-	else if (!pick(c, q, KUSTO_RES_STATUS_TABLE))
+	if (!kusto_resources_refresh(c, &op->err))
+		return false;
+	if (!pick(c, q, KUSTO_RES_STATUS_TABLE))
 	{
 		kusto_error_set(&op->err, KUSTO_ERR_PERMANENT, 0, "NoStatusTable",
 						"the cluster offers no ingestion status table");
-		return kusto_op_start(c, op);
+		return false;
 	}
-	suffix = kusto_asprintf("(PartitionKey='%s',RowKey='%s')", source_id, source_id);
-	url = kusto_storage_url(q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, NULL);
-	kusto_free(suffix);
+	return true;
+}
+
+static kusto_op *
+new_status_op(kusto_op_kind kind, qstep step, void *user)
+{
+	kusto_op   *op = kusto_malloc(sizeof(kusto_op));
+	kusto_queued *q = kusto_malloc(sizeof(kusto_queued));
+
+	memset(op, 0, sizeof(*op));
+	memset(q, 0, sizeof(*q));
+	op->kind = kind;
+	op->user = user;
+	op->q = q;
+	q->step = step;
+	return op;
+}
+
+static void
+status_request(kusto_client *c, kusto_op *op, const char *suffix, const char *query)
+{
+	char	   *url = kusto_storage_url(op->q->urls[KUSTO_RES_STATUS_TABLE][0], suffix, query);
+
 	op->req = kusto_request_new(c, url, NULL, NULL, NULL, 0, NULL);
 	kusto_request_set_timeout(op->req, c, KUSTO_TIMEOUT_STORAGE);
 	kusto_request_set_header(op->req, "Accept: application/json;odata=nometadata");
 	kusto_request_set_header(op->req, "x-ms-version: 2019-02-02");
 	kusto_free(url);
+}
+
+kusto_op *
+kusto_get_ingest_status(kusto_client *c, const char *source_id, void *user)
+{
+	kusto_op   *op = new_status_op(KUSTO_OP_STATUS, Q_STATUS, user);
+	char	   *suffix;
+
+	/* the status's copy is for show; the request uses source_id whole */
+	snprintf(op->status.source_id, sizeof(op->status.source_id), "%s", source_id);
+	if (!status_table(c, op, source_id))
+		return kusto_op_start(c, op);
+	suffix = kusto_asprintf("(PartitionKey='%s',RowKey='%s')", source_id, source_id);
+	status_request(c, op, suffix, NULL);
+	kusto_free(suffix);
 	return kusto_op_start(c, op);
 }
 
-static void
-parse_status(kusto_op *op, const kusto_request *req)
+/* Whether the statuses of a and b are read from the same status table. */
+bool
+kusto_status_same_table(kusto_client *c, const char *a, const char *b)
 {
-	json_error_t jerr;
-	json_t	   *e = json_loadb(req->response.data, req->response.len, 0, &jerr);
+	const char *ta = kusto_status_book_find(c, a);
+	const char *tb = kusto_status_book_find(c, b);
+
+	return ta == tb || (ta != NULL && tb != NULL && strcmp(ta, tb) == 0);
+}
+
+/* Appends text to buf percent-encoded (RFC 3986: all but the unreserved). */
+static void
+append_encoded(kusto_buf *buf, const char *text)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) text; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			*p == '-' || *p == '_' || *p == '.' || *p == '~')
+			kusto_buf_append(buf, (const char *) p, 1);
+		else
+		{
+			char		e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+
+			kusto_buf_append(buf, e, 3);
+		}
+	}
+}
+
+/*
+ * Reads the statuses of n ingestions (at most KUSTO_STATUS_READ_MAX) in one
+ * status-table query: $filter=PartitionKey eq 'a' or PartitionKey eq 'b' ...
+ * (the status entity's PartitionKey and RowKey are both its source id; Azure
+ * Table allows at most 15 comparisons in a filter).  Read from the table of
+ * source_ids[0]; an id whose status lives in another table is not read.
+ */
+kusto_op *
+kusto_get_ingest_statuses(kusto_client *c, const char *const *source_ids, int n, void *user)
+{
+	kusto_op   *op = new_status_op(KUSTO_OP_STATUS, Q_STATUSES, user);
+	kusto_buf	filter;
+	int			i;
+	bool		first = true;
+
+	if (n > KUSTO_STATUS_READ_MAX)
+		n = KUSTO_STATUS_READ_MAX;	/* (the caller's mistake: the rest is not asked) */
+	op->statuses = kusto_malloc(sizeof(kusto_ingest_status) * n);
+	memset(op->statuses, 0, sizeof(kusto_ingest_status) * n);
+	op->nstatuses = n;
+	memset(&filter, 0, sizeof(filter));
+	kusto_buf_append(&filter, "$filter=", 8);
+	for (i = 0; i < n; i++)
+	{
+		kusto_ingest_status *s = &op->statuses[i];
+		char	   *cmp;
+		const char *p;
+		kusto_buf	lit;
+
+		snprintf(s->source_id, sizeof(s->source_id), "%s", source_ids[i]);
+		s->state = KUSTO_INGEST_UNKNOWN;
+		s->unread = true;
+		if (i > 0 && !kusto_status_same_table(c, source_ids[0], source_ids[i]))
+			continue;			/* another table's: not read here */
+		/* an OData string literal: a quote doubled */
+		memset(&lit, 0, sizeof(lit));
+		for (p = source_ids[i]; *p; p++)
+		{
+			if (*p == '\'')
+				kusto_buf_append(&lit, "'", 1);
+			kusto_buf_append(&lit, p, 1);
+		}
+		kusto_buf_append(&lit, "", 1);
+		cmp = kusto_asprintf("%sPartitionKey eq '%s'", first ? "" : " or ", lit.data);
+		kusto_free(lit.data);
+		append_encoded(&filter, cmp);
+		kusto_free(cmp);
+		first = false;
+	}
+	kusto_buf_append(&filter, "", 1);
+	if (status_table(c, op, source_ids[0]))
+		status_request(c, op, "()", filter.data);
+	kusto_free(filter.data);
+	return kusto_op_start(c, op);
+}
+
+/* Fills s from a status entity (a JSON object, or NULL: none). */
+static void
+parse_entity(const json_t *e, kusto_ingest_status *s)
+{
 	const char *st = json_string_value(json_object_get(e, "Status"));
 	const char *code = json_string_value(json_object_get(e, "ErrorCode"));
 	const char *fs = json_string_value(json_object_get(e, "FailureStatus"));
 	const char *details = json_string_value(json_object_get(e, "Details"));
-	kusto_ingest_status *s = &op->status;
 
 	s->state = KUSTO_INGEST_UNKNOWN;
+	s->unread = false;
 	if (code && strcmp(code, "Skipped_IngestByTagAlreadyExists") == 0)
 		s->state = KUSTO_INGEST_ALREADY_INGESTED;	/* the ErrorCode is authoritative */
 	else if (st == NULL)
@@ -631,8 +749,45 @@ parse_status(kusto_op *op, const kusto_request *req)
 	snprintf(s->error_code, sizeof(s->error_code), "%s", code ? code : "");
 	snprintf(s->details, sizeof(s->details), "%s", details ? details : "");
 	kusto_redact_inplace(s->details);
+}
+
+static void
+parse_status(kusto_op *op, const kusto_request *req)
+{
+	json_error_t jerr;
+	json_t	   *e = json_loadb(req->response.data, req->response.len, 0, &jerr);
+
+	parse_entity(e, &op->status);
 	if (e)
 		json_decref(e);
+}
+
+/*
+ * The answer of kusto_get_ingest_statuses: {"value": [entity, ...]}.  An id
+ * the answer lacks stays unread (Unknown): a query over several partitions
+ * may end early with a continuation, so only a read of that entity alone
+ * (404) tells that it has none.
+ */
+static void
+parse_statuses(kusto_op *op, const kusto_request *req)
+{
+	json_error_t jerr;
+	json_t	   *doc = json_loadb(req->response.data, req->response.len, 0, &jerr);
+	json_t	   *value = json_object_get(doc, "value");
+	size_t		k;
+	json_t	   *e;
+
+	json_array_foreach(value, k, e)
+	{
+		const char *pk = json_string_value(json_object_get(e, "PartitionKey"));
+		int			i;
+
+		for (i = 0; pk != NULL && i < op->nstatuses; i++)
+			if (strcmp(op->statuses[i].source_id, pk) == 0)
+				parse_entity(e, &op->statuses[i]);
+	}
+	if (doc)
+		json_decref(doc);
 }
 
 /*
@@ -680,6 +835,18 @@ kusto_queued_advance(kusto_client *c, kusto_op *op)
 				kusto_request_submit(c, op->req);
 				return true;
 			}
+
+		case Q_STATUSES:
+			if (!failed)
+				parse_statuses(op, req);
+			else
+			{
+				kusto_error_from_storage(&op->err, req);
+				if (op->err.status == KUSTO_ERR_AUTH)
+					kusto_resources_invalidate(c);
+			}
+			kusto_request_free(req);
+			return false;
 
 		case Q_STATUS:
 			if (!failed)

@@ -126,6 +126,7 @@ typedef struct KsBatch
 	TimestampTz sent_at;		/* when it began waiting for its status */
 	int			polls;
 	int			poll_failures;	/* status reads in a row that failed */
+	bool		read_alone;		/* its next status read is its own (in_doubt.c) */
 	char	   *error;			/* why Kusto rejected it, for the dead letter */
 	/* its records' fields (layouts.c), and the mapping they go through */
 	struct KsLayout *layout;	/* NULL for a dead letter sent again */

@@ -6,9 +6,11 @@
  *
  * A queued send that the queue took waits for its status
  * (ks_doubt_await_status: AWAITING_STATUS); the status is read after 250 ms,
- * then at doubling pauses up to 10 s (longer with many batches waiting:
- * 25 ms per waiting batch, so the reads stay about 40 a second), until it
- * is final.  Exactly once, a
+ * then at doubling pauses up to 2 s (longer with many batches waiting:
+ * 5 ms per waiting batch, so the statuses read stay about 200 a second),
+ * until it is final.  A read that is due takes along the reads of the same
+ * status table due within the next second, up to 15 statuses in one
+ * request (a KsStatusGroup: kusto_get_ingest_statuses).  Exactly once, a
  * batch IN_DOUBT (rebuilt after a restart, or a send that failed after Kusto
  * may have taken it) is not sent before ks_doubt_resume() found out whether
  * it is there: a stream, which carries no tag, is looked up in its table by
@@ -27,7 +29,11 @@
  *
  * The batches waiting for their next status read are held here
  * (ks_doubt_waiting counts them); ks_doubt_start_due() starts the reads that
- * are due.  ks_doubt_awaiting() counts the batches sent that wait for a
+ * are due.  A request of a group answers for each of its batches: the caller
+ * finds the group by ks_doubt_group(), hands each batch's status to
+ * ks_doubt_status_read() (or, when the answer lacked it, to
+ * ks_doubt_read_alone(): read again at once, alone) and then calls
+ * ks_doubt_group_done().  ks_doubt_awaiting() counts the batches sent that wait for a
  * status (AWAITING_STATUS and CHECKING_STATUS: they hold no shipping slot,
  * and their bytes wait in the spill file, batch.c) and gives the oldest
  * one's send time.  Every other batch in flight has one request of the core running.
@@ -52,11 +58,21 @@ typedef enum KsShipNext
 
 typedef struct KsDoubt KsDoubt;
 
+/* The batches whose statuses one request reads (in_doubt.c) */
+typedef struct KsStatusGroup
+{
+	int			n;
+	KsBatch    *batches[KUSTO_STATUS_READ_MAX];	/* in the request's order */
+} KsStatusGroup;
+
 extern KsDoubt *ks_doubt_create(kusto_client *client, KsSinkConfig *config);
 extern void ks_doubt_resume(KsDoubt *doubt, KsBatch *batch);
 extern void ks_doubt_await_status(KsDoubt *doubt, KsBatch *batch);
 extern long ks_doubt_start_due(KsDoubt *doubt);
 extern int	ks_doubt_waiting(KsDoubt *doubt);
+extern KsStatusGroup *ks_doubt_group(KsDoubt *doubt, void *user);
+extern void ks_doubt_group_done(KsDoubt *doubt, KsStatusGroup *group);
+extern void ks_doubt_read_alone(KsDoubt *doubt, KsBatch *batch);
 extern int	ks_doubt_awaiting(KsDoubt *doubt, TimestampTz *oldest);
 extern KsShipNext ks_doubt_probed(KsDoubt *doubt, KsBatch *batch, const kusto_error *err,
 								  long long count, KsShipOutcome *outcome,

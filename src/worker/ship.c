@@ -286,6 +286,37 @@ sent(KsShipper *shipper, KsBatch *batch, const kusto_error *err,
 	return ks_ship_finished(batch, KS_SHIP_ACKED, false);
 }
 
+/*
+ * What comes after an answer for the batch: nothing yet, its next send, or
+ * done (handed to the caller's callback); 1 when it is done.
+ */
+static int
+settle(KsShipper *shipper, KsBatch *batch, KsShipNext next, KsShipOutcome outcome,
+	   char *message, size_t size, KsShipDone done, void *arg)
+{
+	switch (next)
+	{
+		case KS_NEXT_WAIT:
+			return 0;
+		case KS_NEXT_SEND:
+			send_batch(shipper, batch);
+			return 0;
+		case KS_NEXT_DONE:
+			break;
+	}
+	shipper->inflight--;
+	if (outcome == KS_SHIP_ACKED && shipper->notice[0] != '\0')
+	{
+		/* an acknowledged batch with something to say */
+		snprintf(message, size, "%s", shipper->notice);
+		shipper->notice[0] = '\0';
+		done(arg, batch, outcome, message);
+	}
+	else
+		done(arg, batch, outcome, outcome == KS_SHIP_ACKED ? NULL : message);
+	return 1;
+}
+
 int
 ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 {
@@ -313,6 +344,7 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 	}
 	while ((op = kusto_client_done(shipper->client, &user, &err)) != NULL)
 	{
+		KsStatusGroup *group = ks_doubt_group(shipper->doubt, user);
 		KsBatch    *batch = (KsBatch *) user;
 		KsShipOutcome outcome = outcome_of(&err);
 		char		message[768] = "";
@@ -321,6 +353,33 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 		long long	count = kusto_op_count(op);
 		KsShipNext	next;
 
+		if (group != NULL)
+		{
+			/* several statuses read in one request: each batch moves on */
+			int			i;
+
+			for (i = 0; i < group->n; i++)
+			{
+				batch = group->batches[i];
+				outcome = outcome_of(&err);
+				message[0] = '\0';
+				st = *kusto_op_status_at(op, i);
+				if (outcome == KS_SHIP_ACKED && st.unread)
+				{
+					ks_doubt_read_alone(shipper->doubt, batch);
+					continue;
+				}
+				/* a request that failed: each is read alone next (a store that refuses the query) */
+				if (outcome != KS_SHIP_ACKED)
+					batch->read_alone = true;
+				next = ks_doubt_status_read(shipper->doubt, batch, &err, &st, &outcome,
+											message, sizeof(message));
+				finished += settle(shipper, batch, next, outcome, message, sizeof(message), done, arg);
+			}
+			kusto_op_free(op);
+			ks_doubt_group_done(shipper->doubt, group);
+			continue;
+		}
 		kusto_op_free(op);
 		if (err.retry_after_s > 0)
 			batch->retry_after_ms = err.retry_after_s * 1000;
@@ -343,27 +402,7 @@ ks_ship_poll(KsShipper *shipper, int timeout_ms, KsShipDone done, void *arg)
 					 ks_batch_state_name(batch->state));
 				next = KS_NEXT_WAIT;	/* keep the compiler quiet */
 		}
-		switch (next)
-		{
-			case KS_NEXT_WAIT:
-				break;
-			case KS_NEXT_SEND:
-				send_batch(shipper, batch);
-				break;
-			case KS_NEXT_DONE:
-				shipper->inflight--;
-				finished++;
-				if (outcome == KS_SHIP_ACKED && shipper->notice[0] != '\0')
-				{
-					/* an acknowledged batch with something to say */
-					snprintf(message, sizeof(message), "%s", shipper->notice);
-					shipper->notice[0] = '\0';
-					done(arg, batch, outcome, message);
-				}
-				else
-					done(arg, batch, outcome, outcome == KS_SHIP_ACKED ? NULL : message);
-				break;
-		}
+		finished += settle(shipper, batch, next, outcome, message, sizeof(message), done, arg);
 	}
 	return finished;
 }
