@@ -9,6 +9,9 @@
 #                         until every row is confirmed (the status table says
 #                         Succeeded), at the batching time and again at 1 s
 #                         (the ratio); target: the 1 s time + the batching time
+#                         + 2 s (a blob's batch seals at most the batching time
+#                         after the blob, and a Succeeded status is read at most
+#                         2 s late: KS_POLL_MAX_MS, src/worker/in_doubt.c)
 #   (b) steady load       BENCH_PIPE_RATE (2,000) rows/s for BENCH_PIPE_STEADY_S
 #                         (120 s), from pgbench -R (BENCH_PIPE_TX_ROWS, 10,
 #                         rows per transaction): rows/s confirmed vs. the rate
@@ -28,6 +31,8 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
 
 ROWS=${BENCH_PIPE_ROWS:-1000000}
+# the status-read backoff cap (KS_POLL_MAX_MS, src/worker/in_doubt.c): a status is seen at most this late
+STATUS_READ_CAP_S=2
 RATE=${BENCH_PIPE_RATE:-2000}
 TX_ROWS=${BENCH_PIPE_TX_ROWS:-10}
 STEADY_S=${BENCH_PIPE_STEADY_S:-120}
@@ -258,7 +263,7 @@ for g in al eo; do
 	[ $g = eo ] && gname="exactly once"
 	row "(a) ${ROWS} rows, one tx, $gname: batching 1 s" "${V[a_${g}1]}" s "${V[a_${g}1]}" none "1.00x"
 	row "    the same at batching ${BATCHING_S} s" "${V[a_${g}$BATCHING_S]}" s \
-		"$(echo "${V[a_${g}1]} + $BATCHING_S" | bc)" le "$(ratio "${V[a_${g}$BATCHING_S]}" "${V[a_${g}1]}")"
+		"$(echo "${V[a_${g}1]} + $BATCHING_S + $STATUS_READ_CAP_S" | bc)" le "$(ratio "${V[a_${g}$BATCHING_S]}" "${V[a_${g}1]}")"
 done
 rate=$(echo "scale=1; ${V[b_committed]} / ${V[b_secs]}" | bc)
 row "(b) steady load: rows/s committed" "$rate" /s "$RATE" none "1.00x"
@@ -290,7 +295,7 @@ for g in al eo; do
 	row "    queued, batching ${BATCHING_S} s, $gname" "${V[c_sn_$g]}" s \
 		"$(echo "$BATCHING_S + 2 * ${V[c_sn_str]}" | bc)" le "$(ratio "${V[c_sn_$g]}" "${V[c_sn_str]}")"
 done
-echo "(targets: (a) the 1 s time + the batching time; (b) the committed rate (met at 95%; confirmed: the rows over"
+echo "(targets: (a) the 1 s time + the batching time + the status-read cap (${STATUS_READ_CAP_S} s); (b) the committed rate (met at 95%; confirmed: the rows over"
 echo " the time until all are confirmed less the batching time), lag <= batching + 10 s,"
 echo " every row confirmed by the load's end + batching + 10 s, RSS within 25% of the start; (c) batching + 2x"
 echo " streaming; ratios against the row's peer: the 1 s run, the committed rate, the batching time, the load's"
