@@ -47,6 +47,7 @@ API_OBJS = \
 	src/api/prerequisites.o \
 	src/api/sent_columns.o \
 	src/api/sink_control.o \
+	src/api/slot_sync_status.o \
 	src/api/source_access.o \
 	src/api/table_commands.o \
 	src/api/table_empty.o \
@@ -76,6 +77,7 @@ WORKER_OBJS = \
 	src/worker/sink_options.o \
 	src/worker/sink_secret.o \
 	src/worker/sink_worker.o \
+	src/worker/slot_sync_check.o \
 	src/worker/snapshot.o \
 	src/worker/table_access.o \
 	src/worker/worker_sql.o

@@ -1246,6 +1246,18 @@ AS 'MODULE_PATHNAME', 'kusto_sink_create_slot'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION kusto_sink._create_slot(text) FROM PUBLIC;
 
+-- On a standby: why a sink's slot is not kept in step for a promotion (the
+-- settings slot synchronization needs, or the standby's copy of the slot;
+-- before PostgreSQL 17, that there are no failover slots), NULL when it is
+-- and on a primary (src/worker/slot_sync_check.c, the check the launcher
+-- logs on a standby); kusto_sink.status.slot_sync_problem.  Like _status,
+-- for the roles that read kusto_sink.status (a monitoring role is granted it).
+CREATE FUNCTION kusto_sink._slot_sync_problem(slot_name text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kusto_sink_slot_sync_problem'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION kusto_sink._slot_sync_problem(text) FROM PUBLIC;
+
 -------------------------------------------------------------------------------
 -- [kusto] what a real cluster accepts (issue 19)
 -------------------------------------------------------------------------------
@@ -1266,7 +1278,8 @@ LANGUAGE C STRICT VOLATILE;
 -- (like _status, only the caller's sinks, or all with pg_read_all_stats)
 REVOKE ALL ON FUNCTION kusto_sink._pipeline_status() FROM PUBLIC;
 
--- kusto_sink.status (since 1.0; skipped_tables since 1.1), with the two columns at the end
+-- kusto_sink.status (since 1.0; skipped_tables since 1.1), with the two
+-- columns at the end, and [failover]'s slot_sync_problem after them
 CREATE OR REPLACE VIEW kusto_sink.status AS
 	SELECT k.name,
 		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
@@ -1291,7 +1304,8 @@ CREATE OR REPLACE VIEW kusto_sink.status AS
 		   n.rows_delivered AS snapshot_rows_delivered, n.rows_estimate AS snapshot_rows_estimate,
 		   x.skipped_tables,
 		   q.awaiting_status AS batches_awaiting_status,
-		   extract(epoch FROM now() - q.oldest_awaiting_status)::float8 AS oldest_awaiting_status_seconds
+		   extract(epoch FROM now() - q.oldest_awaiting_status)::float8 AS oldest_awaiting_status_seconds,
+		   kusto_sink._slot_sync_problem(k.slot_name) AS slot_sync_problem
 	FROM kusto_sink.sink k
 	LEFT JOIN kusto_sink._status() s ON s.name = k.name
 	LEFT JOIN pg_replication_slots r ON r.slot_name = k.slot_name

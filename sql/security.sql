@@ -17,7 +17,7 @@ BEGIN
 	FOREACH f IN ARRAY ARRAY['create_connection', 'alter_connection', 'drop_connection', 'test_connection',
 		'create_sink', '_create_sink', 'alter_sink', 'pause_sink', 'resume_sink', 'flush_sink',
 		'drop_sink', 'resnapshot_sink', 'cancel_snapshot', 'retry_dead_letter', 'latest_state_kql',
-		'_status', '_skipped_tables', '_pipeline_status'] LOOP
+		'_status', '_skipped_tables', '_pipeline_status', '_slot_sync_problem'] LOOP
 		EXECUTE format('GRANT EXECUTE ON FUNCTION kusto_sink.%I TO sec_alice, sec_bob, sec_ops', f);
 	END LOOP;
 END

@@ -20,8 +20,9 @@
  * fails the worker with an error that says what happened ("error", the
  * default) or creates a new slot and resynchronizes every table ("resync":
  * the snapshot that resnapshot_sink asks for, ending in snapshot_done
- * records).  Nothing here runs in recovery: the launcher, and so the
- * workers, start only once the server is promoted (BgWorkerStart_RecoveryFinished).
+ * records).  Nothing here runs in recovery: the workers start only once the
+ * server is promoted (BgWorkerStart_RecoveryFinished; the launcher waits
+ * on a standby, see slot_sync_check.h).
  *
  *-------------------------------------------------------------------------
  */

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -26,10 +27,13 @@
 
 #include "worker/launcher.h"
 #include "worker/registry.h"
+#include "worker/slot_sync_check.h"
 #include "worker/worker_sql.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 300000
+/* in recovery: how often the launcher looks for the promotion */
+#define STANDBY_POLL_MS 1000
 
 char	   *ks_database = NULL;
 extern int	ks_launcher_naptime_ms;
@@ -63,8 +67,11 @@ ks_register_launcher(void)
 
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* on a standby: once it is promoted, and so its workers (failover.h) */
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/*
+	 * on a hot standby too, to say whether the sinks' slots are kept in step
+	 * (standby_wait); its workers start only once it is promoted (failover.h)
+	 */
+	bgw.bgw_start_time = BgWorkerStart_ConsistentState;
 	bgw.bgw_restart_time = 10;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "kusto_sink");
 	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "ks_launcher_main");
@@ -303,6 +310,64 @@ reconcile(MemoryContext cxt)
 	return Max(sleep_ms, 10);
 }
 
+/*
+ * On a standby, while it is in recovery: no worker runs, and the launcher
+ * says in the log, once per configuration (again when a reload changes it),
+ * whether the sinks' slots are kept in step for a promotion, by the check
+ * kusto_sink.status shows too (slot_sync_check.h).  Only when there are
+ * sinks.  Returns once the server is promoted.
+ */
+static void
+standby_wait(MemoryContext cxt)
+{
+	KsSlotSyncSettings said = KS_SLOT_SYNC_NOT_STANDBY;
+
+	pgstat_report_activity(STATE_IDLE, NULL);
+	while (RecoveryInProgress())
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (read_catalog(cxt) != NIL)
+		{
+			KsSlotSyncCheck check;
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			ks_slot_sync_settings(&check);
+			MemoryContextSwitchTo(old);
+			if (check.settings != said && check.settings != KS_SLOT_SYNC_NOT_STANDBY)
+			{
+				if (check.settings == KS_SLOT_SYNC_OK)
+				{
+					if (said != KS_SLOT_SYNC_NOT_STANDBY)
+						ereport(LOG,
+								(errmsg("kusto_sink: this standby's settings now let it synchronize the sinks' replication slots")));
+				}
+				else if (check.elevel == WARNING)
+					ereport(WARNING,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("kusto_sink: this standby does not synchronize the sinks' replication slots: a promotion would lose them"),
+							 errdetail("%s", check.detail),
+							 errhint("%s", check.hint)));
+				else
+					ereport(LOG,
+							(errmsg("kusto_sink: %s", check.status),
+							 errdetail("%s", check.detail),
+							 errhint("%s", check.hint)));
+				said = check.settings;
+			}
+		}
+		MemoryContextReset(cxt);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 STANDBY_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
 void
 ks_launcher_main(Datum main_arg)
 {
@@ -324,6 +389,7 @@ ks_launcher_main(Datum main_arg)
 									 ks_registry->nslots * sizeof(BackgroundWorkerHandle *));
 	cxt = AllocSetContextCreate(TopMemoryContext, "kusto_sink launcher", ALLOCSET_DEFAULT_SIZES);
 
+	standby_wait(cxt);
 	for (;;)
 	{
 		long		sleep_ms;

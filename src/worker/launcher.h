@@ -12,6 +12,11 @@
  * backoff (1 s doubling to 5 min), and stops the workers of sinks that were
  * paused or dropped.
  *
+ * On a hot standby it starts no worker while the server is in recovery: it
+ * logs once per configuration (again after a reload changes it) whether the
+ * standby keeps the sinks' slots in step for a promotion (slot_sync_check.h),
+ * and goes on as above once the server is promoted.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_WORKER_LAUNCHER_H
