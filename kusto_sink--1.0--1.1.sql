@@ -1337,6 +1337,53 @@ REVOKE ALL ON FUNCTION kusto_sink._kql_name(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION kusto_sink._metadata_columns(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION kusto_sink._metadata_column(jsonb, text) FROM PUBLIC;
 
+-------------------------------------------------------------------------------
+-- [readers] roles that read kusto_sink.status under 1.0
+-------------------------------------------------------------------------------
+
+-- Version 1.0 let PUBLIC execute kusto_sink._status(); 1.1 does not, and the
+-- view calls functions that 1.0 did not have.  A view's functions are
+-- checked against the role that reads the view, so a role granted SELECT on
+-- kusto_sink.status under 1.0 (a monitoring role) would get "permission
+-- denied" after the update.  Say so, with the GRANT that fixes it, rather
+-- than grant it here: a grant made by an extension script is an initial
+-- privilege, which pg_dump leaves out, so it would be lost in a dump and
+-- restore.  The functions are those the view depends on (pg_depend), so the
+-- list cannot drift from the view.
+DO $$
+DECLARE
+	fns pg_catalog.oid[];
+	names text;
+	r record;
+BEGIN
+	SELECT pg_catalog.array_agg(DISTINCT f.oid),
+		   pg_catalog.string_agg(DISTINCT pg_catalog.format('kusto_sink.%I(%s)', f.proname,
+								 pg_catalog.pg_get_function_identity_arguments(f.oid)), ', ')
+	  INTO fns, names
+	  FROM pg_catalog.pg_rewrite w
+	  JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+		AND d.objid OPERATOR(pg_catalog.=) w.oid
+		AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+	  JOIN pg_catalog.pg_proc f ON f.oid OPERATOR(pg_catalog.=) d.refobjid
+	 WHERE w.ev_class OPERATOR(pg_catalog.=) 'kusto_sink.status'::pg_catalog.regclass
+	   AND f.pronamespace OPERATOR(pg_catalog.=) 'kusto_sink'::pg_catalog.regnamespace;
+	FOR r IN
+		SELECT DISTINCT a.grantee
+		  FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) a
+		 WHERE c.oid OPERATOR(pg_catalog.=) 'kusto_sink.status'::pg_catalog.regclass
+		   AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
+		   AND a.grantee OPERATOR(pg_catalog.<>) 0
+		   AND EXISTS (SELECT FROM pg_catalog.unnest(fns) g
+						WHERE NOT pg_catalog.has_function_privilege(a.grantee, g, 'EXECUTE'))
+		 ORDER BY 1
+	LOOP
+		RAISE WARNING 'role % may read kusto_sink.status but not call the functions it reads', r.grantee::pg_catalog.regrole
+			USING DETAIL = 'Version 1.1 lets only the roles granted it execute the functions that the view kusto_sink.status calls.',
+				  HINT = pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s;', names, r.grantee::pg_catalog.regrole);
+	END LOOP;
+END
+$$;
+
 -- the workers of every sink restart on the new catalog
 UPDATE kusto_sink.sink SET updated_at = now();
 SELECT kusto_sink._notify_launcher();

@@ -27,6 +27,14 @@ $node->safe_psql('postgres', qq{
 });
 is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'kusto_sink'"),
 	'1.0', 'installed as version 1.0');
+# a monitoring role as 1.0 let one be made: USAGE and SELECT on the view
+$node->safe_psql('postgres', q{
+	CREATE ROLE watcher LOGIN;
+	GRANT USAGE ON SCHEMA kusto_sink TO watcher;
+	GRANT SELECT ON kusto_sink.status TO watcher;
+});
+is($node->safe_psql('postgres', 'SELECT count(*) >= 0 FROM kusto_sink.status', extra_params => [ '-U', 'watcher' ]),
+	't', 'under 1.0 the monitoring role reads kusto_sink.status');
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('plain', 'emu', 't', 'Up', 'Plain',
 	'{"ingestion_method": "streaming", "batch_interval_ms": 100}')});
 $node->safe_psql('postgres', q{SELECT kusto_sink.create_sink('once', 'emu', 't', 'Up', 'Once',
@@ -74,7 +82,17 @@ like($conns_before, qr/\|dev-secret\|/, 'the 1.0 catalog holds the secret in kus
 $node->restart;
 delivered(insert_rows(100), 'after a restart on the 1.0 catalog');
 
-$node->safe_psql('postgres', 'ALTER EXTENSION kusto_sink UPDATE');
+my ($upd_rc, $upd_out, $upd_err) = $node->psql('postgres', 'ALTER EXTENSION kusto_sink UPDATE');
+is($upd_rc, 0, 'ALTER EXTENSION kusto_sink UPDATE');
+like($upd_err, qr/WARNING:  role watcher may read kusto_sink\.status but not call the functions it reads/,
+	'the update names the role that can no longer read the status');
+my ($hint) = $upd_err =~ /HINT:  (GRANT EXECUTE ON FUNCTION .* TO watcher;)/;
+ok(defined $hint, 'and gives the GRANT that fixes it') or diag($upd_err);
+my ($w_rc, $w_out, $w_err) = $node->psql('postgres', 'SELECT count(*) FROM kusto_sink.status', extra_params => [ '-U', 'watcher' ]);
+like($w_err, qr/permission denied for function/, 'without it the role cannot read the status');
+$node->safe_psql('postgres', $hint);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM kusto_sink.status', extra_params => [ '-U', 'watcher' ]),
+	'0', 'with it the role reads the status again (it owns no sink: no rows)');
 is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'kusto_sink'"),
 	'1.1', 'updated to 1.1');
 is($node->safe_psql('postgres', $config), $config_before, 'every sink kept its configuration');
