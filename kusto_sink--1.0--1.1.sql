@@ -1282,7 +1282,10 @@ REVOKE ALL ON FUNCTION kusto_sink._pipeline_status() FROM PUBLIC;
 -- columns at the end, and [failover]'s slot_sync_problem after them
 CREATE OR REPLACE VIEW kusto_sink.status AS
 	SELECT k.name,
-		   CASE WHEN NOT k.enabled THEN 'paused' ELSE coalesce(s.state, 'starting') END AS state,
+		   CASE WHEN NOT k.enabled THEN 'paused'
+				-- no worker runs until the promotion (slot_sync_problem says whether it keeps the slot)
+				WHEN s.state IS NULL AND pg_is_in_recovery() THEN 'standby'
+				ELSE coalesce(s.state, 'starting') END AS state,
 		   s.worker_pid, k.slot_name,
 		   r.confirmed_flush_lsn AS confirmed_lsn,
 		   s.decoded_lsn,

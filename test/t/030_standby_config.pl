@@ -56,7 +56,7 @@ if ($major < 17)
 	ok($standby->wait_for_log(qr/LOG:  kusto_sink: failover slots are unavailable on PostgreSQL $major: a promotion of this standby loses the sink's slot\n[^\n]*DETAIL:  Only PostgreSQL 17 and later keep a logical replication slot in step on a standby/),
 		'and so does the launcher, in the log');
 	unlike(slurp_file($standby->logfile), $warning, 'no WARNING: nothing can be configured');
-	is(Sinks::status($standby, 'a', 'state'), 'starting', 'no worker runs on the standby');
+	is(Sinks::status($standby, 'a', 'state'), 'standby', 'no worker runs on the standby: its state says so');
 	$standby->stop;
 	$primary->stop;
 	done_testing();
@@ -82,7 +82,7 @@ standby_status_like('a', q{^sync_replication_slots is on, but hot_standby_feedba
 	'and kusto_sink.status says why the slot is not kept in step');
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kusto_sink_a'}), '0',
 	'the slot is indeed not synchronized');
-is(Sinks::status($standby, 'a', 'state'), 'starting', 'no worker runs on the standby');
+is(Sinks::status($standby, 'a', 'state'), 'standby', 'no worker runs on the standby: its state says so');
 
 # ---------- fixed, but primary_conninfo names no database ----------
 $standby->safe_psql('postgres', qq{
