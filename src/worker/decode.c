@@ -7,8 +7,10 @@
  * The worker keeps its decoding context for its whole life, like a
  * walsender, instead of re-decoding from restart_lsn at every round as
  * pg_logical_slot_get_changes() does.  It never reads past the flush
- * position, so read_local_xlog_page() does not sit waiting for WAL (it may
- * still wait a moment for the end of a record that is being flushed).
+ * position, so read_local_xlog_page() does not sit waiting for WAL; the end
+ * of a record that the flush position cuts in two (a large record is flushed
+ * in pieces as the WAL buffers fill) is waited for on the latch, which ends
+ * the worker when the postmaster dies (read_flushed_page()).
  * Each step runs in a transaction of its own, as decoding does under
  * pg_logical_slot_get_changes(); between steps the worker runs ordinary
  * transactions, so a step starts and ends by invalidating the system caches,
@@ -29,9 +31,11 @@
 #include "access/xlog.h"
 #include "access/xlogutils.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
 #include "replication/slot.h"
+#include "storage/latch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 
@@ -50,6 +54,41 @@ struct KsDecodeStream
 	XLogRecPtr	standby_target; /* failover slot: the position being waited for */
 	bool		pause;			/* ks_decode_pause(): stop after this WAL record */
 };
+
+/*
+ * read_local_xlog_page() once the page asked for is flushed.  Itself it
+ * waits for unflushed WAL in a loop of pg_usleep() that never looks at the
+ * postmaster, and the rest of a record that the flush position cut in two
+ * comes only from a server that still runs: after a crash of the postmaster
+ * the worker would wait there for ever, holding the shared memory that keeps
+ * a new postmaster from starting.  So it waits here, on its latch with
+ * WL_EXIT_ON_PM_DEATH, as the walsender's WalSndWaitForWal() does; a latch
+ * set meanwhile is set again for the worker's main loop.
+ */
+#define KS_WAL_WAIT_MS 10
+
+static int
+read_flushed_page(XLogReaderState *state, XLogRecPtr targetPagePtr, int reqLen,
+				  XLogRecPtr targetRecPtr, char *cur_page)
+{
+	bool		woken = false;
+
+	while (targetPagePtr + reqLen > KS_GET_FLUSH_REC_PTR())
+	{
+		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   KS_WAL_WAIT_MS, PG_WAIT_EXTENSION);
+
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			woken = true;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (woken)
+		SetLatch(MyLatch);
+	return read_local_xlog_page(state, targetPagePtr, reqLen, targetRecPtr, cur_page);
+}
 
 static void
 count_record(void *arg, Oid relid, const KsShape *shape, const char *data, int len,
@@ -130,7 +169,7 @@ ks_decode_start(const char *slot_name, List *plugin_options, KsDecoderHooks *hoo
 	PG_TRY();
 	{
 		stream->ctx = CreateDecodingContext(InvalidXLogRecPtr, plugin_options, false,
-											XL_ROUTINE(.page_read = read_local_xlog_page,
+											XL_ROUTINE(.page_read = read_flushed_page,
 													   .segment_open = wal_segment_open,
 													   .segment_close = wal_segment_close),
 											unused_prepare_write, unused_write, NULL);

@@ -104,14 +104,56 @@ sub batch_moves_ok
 		'every batch moved through its states as src/worker/batch.h has them');
 }
 
+# The children of a process (from /proc).
+sub children_of
+{
+	my ($ppid) = @_;
+	my @kids;
+	for my $stat (glob '/proc/[0-9]*/stat')
+	{
+		open(my $fh, '<', $stat) or next;
+		my $line = <$fh> // '';
+		close $fh;
+		# pid (comm) state ppid ...: comm may hold spaces and parentheses
+		push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $ppid;
+	}
+	return @kids;
+}
+
+# Whether a process runs (a zombie, exited but not reaped, does not).
+sub alive
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $line = <$fh> // '';
+	close $fh;
+	return $line =~ /^\d+ \(.*\) ([A-Za-z]) / && $1 ne 'Z';
+}
+
+# kill -9 of a node's postmaster, as a crash of the server would be; then
+# every process of the server must exit by itself (a backend or worker left
+# behind holds the shared memory that keeps a new postmaster from starting):
+# a test, and the ones left are killed so that the test run goes on.
 sub kill_postmaster
 {
 	my ($node) = @_;
 	my $pidfile = $node->data_dir . '/postmaster.pid';
 	my ($pid) = PostgreSQL::Test::Utils::slurp_file($pidfile) =~ /^(\d+)/;
+	my @kids = children_of($pid);
 	kill 'KILL', $pid;
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	Time::HiRes::usleep(10_000) while kill(0, $pid) && time < $deadline;
+	$deadline = time + 60;
+	my @left = @kids;
+	while (@left && time < $deadline)
+	{
+		Time::HiRes::usleep(50_000);
+		@left = grep { alive($_) } @left;
+	}
+	my @titles = map { my $c = eval { PostgreSQL::Test::Utils::slurp_file("/proc/$_/cmdline") } // ''; $c =~ tr/\0/ /; "$_: $c" } @left;
+	Test::More::ok(!@left, 'after kill -9 of the postmaster of ' . $node->name . ' every server process exits')
+	  or Test::More::diag(join("\n", @titles));
+	kill 'KILL', @left if @left;
 	unlink $pidfile;
 	$node->_update_pid(0);
 	return;
