@@ -141,6 +141,10 @@ for bt in "$BATCHING_S" 1; do
 	V[a_al$bt]=$(pick "$r" "tx_al$bt")
 	V[a_eo$bt]=$(pick "$r" "tx_eo$bt")
 	echo "bench: (a) $ROWS rows in one transaction, batching ${bt} s: confirmed after ${V[a_al$bt]} s (at least once), ${V[a_eo$bt]} s (exactly once)"
+	# what could have cost a batching window more (a batch sent again, a worker restarted): said, to tell a slow run apart
+	for s in "tx_al$bt" "tx_eo$bt"; do
+		echo "bench: (a) $s: $(psql_q -c "SELECT 'retries ' || coalesce(retries, 0) || ', ingestion failures ' || coalesce(ingestion_failures, 0) || ', last error: ' || coalesce(last_error, 'none') FROM kusto_sink.status WHERE name = '$s'")"
+	done
 	drop_sink "tx_al$bt"
 	drop_sink "tx_eo$bt"
 	kusto_mgmt ".drop table TxAl$bt"		# the emulator holds rows in memory

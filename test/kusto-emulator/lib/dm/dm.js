@@ -133,6 +133,34 @@ class DataManagement {
     return done;
   }
 
+  /*
+   * Downloads a message's blob as Kusto's DM does: a blob that is not there
+   * (404) fails permanently, Download_SourceNotFound; a failure of storage
+   * itself (no connection, a reset, a 5xx: Azurite under load) is tried again
+   * a few times and then fails transiently, Download_UnknownError, so that a
+   * client sends the blob again rather than taking it for a permanent
+   * rejection (it was: under load that cost an exactly-once sink a batching
+   * window and a sink with on_error = stop its pause).
+   */
+  async download(blobPath) {
+    const url = this.toAzurite(blobPath);
+    let last = null;
+    for (const pause of [0, 200, 1000, 3000]) {
+      if (pause) await new Promise((r) => setTimeout(r, pause));
+      if (this.stopped) break;
+      try { return await this.storage.getBlob(url); } catch (e) {
+        last = e;
+        const status = Number((/: (\d{3}) /.exec(e.message) || [])[1] || 0);
+        if (status && status < 500) break;      // the service answered: not a passing fault
+      }
+    }
+    const status = Number((/: (\d{3}) /.exec(last ? last.message : '') || [])[1] || 0);
+    if (status === 0 || status >= 500) {
+      throw new KustoError(500, 'Download_UnknownError', `The blob could not be downloaded: ${last ? last.message.split(':')[0] : 'stopped'}`, { permanent: false });
+    }
+    throw new KustoError(400, 'Download_SourceNotFound', `The blob could not be downloaded: ${last.message.split(':')[0]}`, { permanent: true });
+  }
+
   visibilitySeconds() {
     let ms = this.delayMs ?? DEFAULT_DELAY_MS;
     if (this.delayMs === undefined || this.delayMs === null) {
@@ -178,10 +206,7 @@ class DataManagement {
       if (fault === 'permanent') {
         throw new KustoError(400, 'BadRequest_InvalidBlob', 'Injected permanent ingestion failure.', { permanent: true });
       }
-      let data;
-      try { data = await this.storage.getBlob(this.toAzurite(m.BlobPath)); } catch (e) {
-        throw new KustoError(400, 'Download_SourceNotFound', `The blob could not be downloaded: ${e.message.split(':')[0]}`, { permanent: true });
-      }
+      let data = await this.download(m.BlobPath);
       if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) data = zlib.gunzipSync(data);
       const opts = {
         format: String(props.format || 'csv').toLowerCase(),
