@@ -33,6 +33,7 @@
 #   BENCH_PIPE_BATCHING_S=10 bash test/bench/pipeline_bench.sh
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
+source "$(dirname "$0")/bench_lib.sh"
 
 ROWS=${BENCH_PIPE_ROWS:-1000000}
 # the status-read backoff cap (KS_POLL_MAX_MS, src/worker/in_doubt.c): a status is seen at most this late
@@ -44,18 +45,9 @@ SNAP_ROWS=${BENCH_PIPE_SNAPSHOT_ROWS:-2000000}
 BATCHING_S=${BENCH_PIPE_BATCHING_S:-30}
 TIMEOUT_S=${BENCH_PIPE_TIMEOUT_S:-1800}	# give up waiting for a row after this
 
-dir=$(make_test_dir)
-cleanup_on_exit "$dir"
-
-start_emulator "$dir"
-url=$KS_EMU_URL
-start_cluster "$dir" "max_wal_size = '4GB'" "shared_buffers = '256MB'"
-psql_q() { as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
-kusto_mgmt() { kusto_cmd Bench mgmt "$1" > /dev/null; }
+bench_start
 hms() { printf '%02d:%02d:%02d' $(($1 / 3600)) $(($1 / 60 % 60)) $(($1 % 60)); }
 
-META='_op:string, _lsn:long, _commit_lsn:long, _commit_time:datetime, _xid:long, _schema:string, _table:string, _unchanged_toast:dynamic'
 # new_table NAME BATCHING_S: a Kusto table whose queued blobs complete after BATCHING_S
 new_table() {
 	kusto_mgmt ".create table $1 (id:long, customer:string, amount:decimal, created_at:datetime, note:string, $META)"
@@ -125,8 +117,8 @@ storage_counts() {
 	curl -s "$KS_EMU_URL/admin/stats" |
 		python3 -c 'import json,sys; r=json.load(sys.stdin)["requests"]; print(r.get("table", 0), r.get("queue", 0))'
 }
-rss_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-vmrss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_kb() { proc_kb "$1" RssAnon; }
+vmrss_kb() { proc_kb "$1" VmRSS; }
 
 declare -A V	# measured values by key
 

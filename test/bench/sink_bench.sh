@@ -15,23 +15,15 @@
 #               and again with exactly once (queued, batches spilled while waiting)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
+source "$(dirname "$0")/bench_lib.sh"
 
 ROWS=${BENCH_ROWS:-1000000}
 BIG_ROWS=${BENCH_BIG_ROWS:-5000000}
 LATENCY_S=${BENCH_LATENCY_S:-20}
 PGBENCH_S=${BENCH_PGBENCH_S:-20}
 
-dir=$(make_test_dir)
-cleanup_on_exit "$dir"
+bench_start
 
-start_emulator "$dir"
-url=$KS_EMU_URL
-start_cluster "$dir" "max_wal_size = '4GB'" "shared_buffers = '256MB'"
-psql_q() { as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
-
-kusto_mgmt() { kusto_cmd Bench mgmt "$1" > /dev/null; }
-META='_op:string, _lsn:long, _commit_lsn:long, _commit_time:datetime, _xid:long, _schema:string, _table:string, _unchanged_toast:dynamic'
 for t in OrdersJson OrdersCsv OrdersJsonQ OrdersCsvQ Latency; do
 	kusto_mgmt ".create table $t (id:long, customer:string, amount:decimal, created_at:datetime, payload:dynamic,
 		flag:bool, ref:guid, qty:int, score:real, $META)"
@@ -131,7 +123,7 @@ wpid=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'mem'")
 psql_q -c "INSERT INTO big SELECT g, 'value ' || g FROM generate_series(1, $BIG_ROWS) g" > /dev/null
 t0=$(now)
 big_secs=$(wait_rows mem "$BIG_ROWS" "$t0")
-rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")
+rss_kb=$(proc_kb "$wpid" VmHWM)
 psql_q -c "SELECT kusto_sink.drop_sink('mem')" > /dev/null
 
 # the same with exactly once (queued; batches wait for their progress row, on disk)
@@ -143,7 +135,7 @@ wpid=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'mem_eo'
 psql_q -c "INSERT INTO big SELECT g, 'value ' || g FROM generate_series($BIG_ROWS + 1, 2 * $BIG_ROWS) g" > /dev/null
 t0=$(now)
 big_eo_secs=$(wait_rows mem_eo "$BIG_ROWS" "$t0")
-rss_eo_kb=$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")
+rss_eo_kb=$(proc_kb "$wpid" VmHWM)
 
 echo
 printf '%-44s %12s %14s\n' "measure" "value" "ratio"

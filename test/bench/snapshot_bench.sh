@@ -13,18 +13,12 @@
 #               then while the snapshot runs: TPS and average latency
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
+source "$(dirname "$0")/bench_lib.sh"
 
 ROWS=${BENCH_SNAPSHOT_ROWS:-10000000}
 WRITE_S=${BENCH_SNAPSHOT_WRITE_S:-20}
 
-dir=$(make_test_dir)
-cleanup_on_exit "$dir"
-
-start_emulator "$dir"
-url=$KS_EMU_URL
-start_cluster "$dir" "max_wal_size = '4GB'" "shared_buffers = '256MB'"
-psql_q() { as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
+bench_start
 
 kusto_cmd Bench mgmt '.alter database Bench policy streamingingestion enable' > /dev/null
 psql_q <<SQL > /dev/null
@@ -64,12 +58,12 @@ read -r tps_snap lat_snap < <(pgbench_run)
 wpid=$(psql_q -c "SELECT worker_pid FROM kusto_sink.status WHERE name = 'snap'")
 anon_kb=0
 while [ "$(psql_q -c "SELECT coalesce(snapshot_state, '') FROM kusto_sink.status WHERE name = 'snap'")" != done ]; do
-	a=$(awk '/RssAnon/ {print $2}' "/proc/$wpid/status")
+	a=$(proc_kb "$wpid" RssAnon)
 	[ "${a:-0}" -gt "$anon_kb" ] && anon_kb=$a
 	sleep 0.2
 done
 snap_secs=$(echo "$(now) - $t0" | bc)
-rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")
+rss_kb=$(proc_kb "$wpid" VmHWM)
 read -r chunks chunk_ms lock_ms delivered < <(psql_q -F ' ' -c "SELECT chunks, round(longest_chunk_ms::numeric, 1),
 	round(longest_lock_ms::numeric, 3), rows_delivered FROM kusto_sink.snapshots WHERE sink = 'snap'")
 in_kusto=$(kusto_cmd Bench query "Snap | where _op == 'snapshot' | summarize dcount(id)")
