@@ -248,8 +248,6 @@ kusto_sink_status(PG_FUNCTION_ARGS)
 		bool		nulls[18];
 		int			n = 0;
 
-		if (!slot->in_use || slot->dboid != MyDatabaseId)
-			continue;
 		/* a role sees the sinks it owns (pg_read_all_stats: every sink) */
 		if (!ks_slot_visible_to(slot, me))
 			continue;
@@ -322,7 +320,7 @@ kusto_sink_pipeline_status(PG_FUNCTION_ARGS)
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
-		if (!slot->in_use || slot->dboid != MyDatabaseId || !ks_slot_visible_to(slot, me))
+		if (!ks_slot_visible_to(slot, me))
 			continue;
 		SpinLockAcquire(&slot->mutex);
 		strlcpy(name, slot->name, sizeof(name));

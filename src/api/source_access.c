@@ -61,7 +61,7 @@ kusto_sink_skipped_tables(PG_FUNCTION_ARGS)
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		if (!slot->in_use || slot->dboid != MyDatabaseId || !ks_slot_visible_to(slot, GetUserId()))
+		if (!ks_slot_visible_to(slot, GetUserId()))
 			continue;
 		SpinLockAcquire(&slot->mutex);
 		strlcpy(name, slot->name, sizeof(name));

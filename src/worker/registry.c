@@ -133,12 +133,14 @@ ks_wake_launcher(void)
 }
 
 /*
- * May a role see a sink's state (kusto_sink._status, _skipped_tables)?  Its
- * owner's privileges, or pg_read_all_stats's, as for pg_stat_activity.
+ * May a role see a sink's state (kusto_sink._status, _pipeline_status,
+ * _skipped_tables)?  A slot in use by a sink of this database, with its
+ * owner's privileges or pg_read_all_stats's, as for pg_stat_activity.
  */
 bool
 ks_slot_visible_to(const KsSinkSlot *slot, Oid roleid)
 {
-	return has_privs_of_role(roleid, slot->owner_oid) ||
-		has_privs_of_role(roleid, ROLE_PG_READ_ALL_STATS);
+	return slot->in_use && slot->dboid == MyDatabaseId &&
+		(has_privs_of_role(roleid, slot->owner_oid) ||
+		 has_privs_of_role(roleid, ROLE_PG_READ_ALL_STATS));
 }
