@@ -104,30 +104,30 @@ sub batch_moves_ok
 		'every batch moved through its states as src/worker/batch.h has them');
 }
 
-# The children of a process (from /proc).
+# A process's state letter and parent from /proc/PID/stat (pid (comm) state
+# ppid ...: comm may hold spaces and parentheses), or () when it is gone.
+sub proc_stat
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return ();
+	my $line = <$fh> // '';
+	close $fh;
+	return $line =~ /^\d+ \(.*\) ([A-Za-z]) (\d+) / ? ($1, $2) : ();
+}
+
+# The children of a process.
 sub children_of
 {
 	my ($ppid) = @_;
-	my @kids;
-	for my $stat (glob '/proc/[0-9]*/stat')
-	{
-		open(my $fh, '<', $stat) or next;
-		my $line = <$fh> // '';
-		close $fh;
-		# pid (comm) state ppid ...: comm may hold spaces and parentheses
-		push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $ppid;
-	}
-	return @kids;
+	return grep { my ($state, $parent) = proc_stat($_); defined $parent && $parent == $ppid }
+	  map { m{^/proc/(\d+)/stat$} ? $1 : () } glob '/proc/[0-9]*/stat';
 }
 
 # Whether a process runs (a zombie, exited but not reaped, does not).
 sub alive
 {
-	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/stat") or return 0;
-	my $line = <$fh> // '';
-	close $fh;
-	return $line =~ /^\d+ \(.*\) ([A-Za-z]) / && $1 ne 'Z';
+	my ($state) = proc_stat($_[0]);
+	return defined $state && $state ne 'Z';
 }
 
 # kill -9 of a node's postmaster, as a crash of the server would be; then
@@ -140,6 +140,8 @@ sub kill_postmaster
 	my $pidfile = $node->data_dir . '/postmaster.pid';
 	my ($pid) = PostgreSQL::Test::Utils::slurp_file($pidfile) =~ /^(\d+)/;
 	my @kids = children_of($pid);
+	# a running server always has some (checkpointer, WAL writer, ...)
+	die "no child process of postmaster $pid found in /proc" unless @kids;
 	kill 'KILL', $pid;
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	Time::HiRes::usleep(10_000) while kill(0, $pid) && time < $deadline;
