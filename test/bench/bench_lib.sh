@@ -12,7 +12,7 @@ bench_start() {
 	start_cluster "$dir" "max_wal_size = '4GB'" "shared_buffers = '256MB'"
 }
 
-psql_q() { as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+psql_q() { as_test_user env PGHOST="$PGHOST" "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
 kusto_mgmt() { kusto_cmd Bench mgmt "$1" > /dev/null; }
 

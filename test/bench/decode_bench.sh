@@ -20,7 +20,7 @@ if server_supports_output_plugin_libraries; then
 	wal2json_conf="output_plugin_libraries = 'pgoutput, test_decoding, kusto_sink, wal2json'"
 fi
 start_cluster "$dir" "max_wal_size = '4GB'" "shared_buffers = '256MB'" "$wal2json_conf"
-psql_q() { as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+psql_q() { as_test_user env PGHOST="$PGHOST" "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 psql_q "CREATE TABLE orders (id bigserial PRIMARY KEY, customer text, amount numeric(12,2),
 	created_at timestamptz, payload jsonb, flag bool, ref uuid, qty int, score float8)"
@@ -50,7 +50,7 @@ declare -A best
 time_peek() {
 	local name=$1 sql=$2 run out secs count
 	for run in $(seq "$RUNS"); do
-		out=$(as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 <<SQL
+		out=$(as_test_user env PGHOST="$PGHOST" "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 <<SQL
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) AS n FROM ($sql) s \gset
 SELECT :n, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz);

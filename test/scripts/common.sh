@@ -8,13 +8,16 @@
 #   make_test_dir         prints a fresh temporary directory that the test user owns
 #   server_conf           prints the postgresql.conf lines every kusto_sink test cluster needs
 #   free_port             prints a free TCP port on 127.0.0.1
-#   pg18_prefix, pg18_config: where pg18.sh installs PostgreSQL 18 (under
-#                         KS_PG18_CACHE, default /var/cache/kusto_sink), and its pg_config
+#   pg18_prefix, pg18_config: where pg18.sh installs PostgreSQL 18 (Debian's
+#                         layout, /usr/lib/postgresql/18), and its pg_config
 #   start_cluster, stop_cluster, start_emulator, stop_emulator, kusto_cmd:
 #                         see their comments below
 
 KS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PG_CONFIG=${PG_CONFIG:-pg_config}
+# the distribution's PostgreSQL (15) unless PG_CONFIG says otherwise: Debian's
+# /usr/bin/pg_config is the newest postgresql-server-dev installed, which is 18
+# once pg18.sh has run (the Makefile's default is the same)
+PG_CONFIG=${PG_CONFIG:-$(ls /usr/lib/postgresql/15/bin/pg_config 2>/dev/null || echo pg_config)}
 PG_BINDIR= PGXS_DIR= PG_REGRESS=
 if PG_BINDIR=$("$PG_CONFIG" --bindir 2>/dev/null); then
 	PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
@@ -24,7 +27,7 @@ KS_TEST_USER=${KS_TEST_USER:-kusto_sink_test}
 KS_PG18_CACHE=${KS_PG18_CACHE:-/var/cache/kusto_sink}
 
 pg18_prefix() {
-	echo "$KS_PG18_CACHE/pg18"
+	echo /usr/lib/postgresql/18
 }
 
 pg18_config() {

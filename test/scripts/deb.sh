@@ -8,6 +8,11 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
+# one package per installed postgresql-server-dev-N (pg_buildext's default is
+# the versions the distribution supports, which sid's postgresql-common, the
+# one pg18.sh installs, takes to be 18 alone)
+export PG_SUPPORTED_VERSIONS=installed
+
 out=${DEB_OUT:-$KS_ROOT/build/deb}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kusto_sink-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -16,7 +16,7 @@ echo "demo: starting the Kusto emulator and a throw-away PostgreSQL cluster"
 start_emulator "$dir"
 url=$KS_EMU_URL
 start_cluster "$dir"
-psql_q() { as_test_user env PGHOST="$PGHOST" psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+psql_q() { as_test_user env PGHOST="$PGHOST" "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 kusto() { kusto_cmd Shop "$@"; }
 
 echo "demo: creating the Kusto table Orders (streaming ingestion on)"
@@ -65,7 +65,7 @@ echo "KQL> Orders | where _op == 'update' | project id, customer, amount, status
 kusto query "Orders | where _op == 'update' | project id, customer, amount, status, _commit_time | take 3"
 echo
 echo "SQL> SELECT * FROM kusto_sink.status"
-as_test_user env PGHOST="$PGHOST" psql -X -x -c "SELECT name, state, worker_pid, confirmed_lsn, lag_bytes, lag_seconds,
+as_test_user env PGHOST="$PGHOST" "$PG_BINDIR/psql" -X -x -c "SELECT name, state, worker_pid, confirmed_lsn, lag_bytes, lag_seconds,
 	rows_sent, batches_sent, raw_bytes, compressed_bytes, ingestion_failures, last_error,
 	snapshot_state, snapshot_rows_delivered,
 	round(latency_p50_ms) AS latency_p50_ms, round(latency_p99_ms) AS latency_p99_ms FROM kusto_sink.status"

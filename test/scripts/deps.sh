@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what kusto_sink's build, tests, benchmarks and demo need and this
 # machine lacks: Debian packages through apt-get, and the Kusto emulator's npm
-# packages (from test/kusto-emulator/package-lock.json), and PostgreSQL 18
-# built from Debian's source package (see pg18.sh). Idempotent: prints one
-# line and changes nothing when everything is there. Installing needs root.
+# packages (from test/kusto-emulator/package-lock.json), and PostgreSQL 18's
+# Debian packages, built here from Debian's source package (see pg18.sh).
+# Idempotent: prints one line and changes nothing when everything is there.
+# Installing needs root.
 #
 #   deps.sh            everything (PostgreSQL 18 too, unless KS_PG18=0)
 #   deps.sh --npm-only only the emulator's npm packages
@@ -17,11 +18,15 @@ APT_PACKAGES=(
 	postgresql-contrib
 	libcurl4-openssl-dev libssl-dev zlib1g-dev libjansson-dev
 	libipc-run-perl perl openssl valgrind python3 procps ca-certificates curl bc
-	debhelper postgresql-server-dev-all dpkg-dev fakeroot
+	debhelper dpkg-dev fakeroot
 )
-# building PostgreSQL 18 from source (pg18.sh)
 if [ "${KS_PG18:-1}" != 0 ]; then
-	APT_PACKAGES+=(bison flex bzip2 libreadline-dev libxml2-dev pkg-config)
+	# PostgreSQL 18's Debian packages (pg18.sh; it installs their build
+	# dependencies, and sid's postgresql-common with its postgresql-server-dev-all)
+	APT_PACKAGES+=(bzip2 xz-utils)
+else
+	# pg_buildext for make deb
+	APT_PACKAGES+=(postgresql-server-dev-all)
 fi
 
 missing_apt() {

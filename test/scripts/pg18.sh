@@ -1,94 +1,179 @@
 #!/usr/bin/env bash
-# Builds PostgreSQL 18 from Debian's source package (suite sid) into a cache
-# directory that later runs reuse, for testing kusto_sink on 18 next to the
-# distribution's 15. Called by deps.sh; idempotent: with the build in place it
-# only checks its stamp and prints nothing (no network, no root needed).
+# Installs PostgreSQL 18 on Debian 12 as Debian packages built here from
+# Debian's own source package (suite sid), the way apt.postgresql.org builds
+# it for Debian 12: the server in Debian's layout (/usr/lib/postgresql/18,
+# pg_config in /usr/lib/postgresql/18/bin, see pg18_config in common.sh)
+# next to the distribution's 15, with postgresql-server-dev-18 for PGXS and
+# pg_buildext (make deb builds postgresql-18-kusto-sink with it). Called by
+# deps.sh; idempotent: with the packages installed it only checks them and
+# prints nothing (no network, no root needed).
 #
-#   KS_PG18_CACHE   cache directory (default /var/cache/kusto_sink); the server
-#                   is installed in $KS_PG18_CACHE/pg18 (see pg18_config in
-#                   common.sh), the downloaded source package is kept in
-#                   $KS_PG18_CACHE/src
+#   KS_PG18_CACHE   cache directory (default /var/cache/kusto_sink): the
+#                   source package is kept in src/, the packages built from it
+#                   in debs/, so that a reinstall needs no build
 #
-# apt's own client downloads the source package with a private configuration
-# (a deb-src line for sid, its own lists and cache): the machine's apt sources
-# are never changed. apt checks the files against the archive's signed index.
-# The build (as root) configures TAP support and installs the server, the
-# PGXS files, the TAP modules and contrib (test_decoding, hstore and
-# auto_explain among them, which the tests use).
+# Debian 12 packages neither PostgreSQL 18 nor a postgresql-common that knows
+# it; sid's postgresql-common (architecture "all": plain Perl and shell, as
+# apt.postgresql.org ships it to Debian 12) is taken as it is. apt's own
+# client downloads both with a private configuration (its own sources, lists
+# and cache: the machine's apt sources are never changed) and checks every
+# file against the archive's signed index. The build uses Debian's rules
+# with the profiles nocheck (PostgreSQL's own test suite: make test runs
+# ours), nodoc and pkg.postgresql.nollvm (no JIT package); everything else
+# (TAP support, contrib, ICU, lz4, zstd, ...) is as Debian ships it. It
+# installs libpq5 and libpq-dev of 18 (libpq is compatible with every older
+# server), postgresql-18, postgresql-client-18 and postgresql-server-dev-18,
+# and starts no server: no cluster is left behind.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 cache=$KS_PG18_CACHE
-prefix=$(pg18_prefix)
+debs=$cache/debs
+profiles="nocheck nodoc pkg.postgresql.nollvm"
 # what the stamp records: a change here rebuilds
-configure_flags=(--enable-tap-tests --with-libxml --without-icu --without-zstd --without-lz4)
-recipe="configure ${configure_flags[*]}; contrib"
+recipe="dpkg-buildpackage -B; profiles $profiles"
+# the sid packages installed as they are, and the ones built here
+common_pkgs=(postgresql-common postgresql-client-common postgresql-common-dev postgresql-server-dev-all)
+built_pkgs=(libpq5 libpq-dev postgresql-client-18 postgresql-18 postgresql-server-dev-18)
 
-if [ -f "$prefix/.kusto_sink-build" ] && [ "$(sed -n 2p "$prefix/.kusto_sink-build")" = "$recipe" ] &&
-	[ -x "$prefix/bin/pg_config" ]; then
-	exit 0
-fi
+installed() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || return 1
+	done
+}
+ready() {
+	[ -f "$debs/.kusto_sink-build" ] && [ "$(sed -n 2p "$debs/.kusto_sink-build")" = "$recipe" ] &&
+		installed "${built_pkgs[@]}" postgresql-common-dev &&
+		[ "$(dpkg-query -W -f='${Version}' postgresql-18)" = "$(sed -n 3p "$debs/.kusto_sink-build")" ] &&
+		[ -x "$(pg18_config)" ]
+}
+
+ready && exit 0
 if [ "$(id -u)" != 0 ]; then
-	echo "pg18: PostgreSQL 18 is not built in $prefix; run 'make deps' as root" >&2
+	echo "pg18: PostgreSQL 18 is not installed; run 'make deps' as root" >&2
 	exit 1
 fi
 
 mkdir -p "$cache"
 exec 9>"$cache/pg18.lock"
 flock 9
-# another run may have built it while this one waited for the lock
-if [ -f "$prefix/.kusto_sink-build" ] && [ "$(sed -n 2p "$prefix/.kusto_sink-build")" = "$recipe" ]; then
-	exit 0
+# another run may have installed it while this one waited for the lock
+ready && exit 0
+
+# apt_private KIND ARGS...: apt-get on sid in a private configuration (KIND:
+# deb or deb-src)
+apt_private() {
+	local kind=$1 dir=$cache/apt-$1
+	shift
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	echo "$kind [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" \
+		>"$dir/sources.list"
+	apt-get -o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=- \
+		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o Dir::State::status=/dev/null \
+		-o APT::Sandbox::User=root -qq "$@"
+}
+
+# apt_install DEB...: installs local packages (and what they need from the
+# machine's own sources) without starting a service: postgresql-common's
+# maintainer scripts would start every cluster of the machine
+apt_install() {
+	local own_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\n# pg18.sh: no service starts while it installs\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		own_policy=1
+	fi
+	local rc=0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" \
+		>>"$cache/install.log" 2>&1 || rc=$?
+	[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+	if [ "$rc" != 0 ]; then
+		echo "pg18: apt-get install failed; last lines of $cache/install.log:" >&2
+		tail -n 30 "$cache/install.log" >&2
+		exit 1
+	fi
+}
+
+# sid's postgresql-common, downloaded once
+mkdir -p "$cache/common"
+if ! ls "$cache/common"/postgresql-common-dev_*_all.deb >/dev/null 2>&1; then
+	echo "pg18: downloading sid's postgresql-common"
+	apt_private deb update
+	(cd "$cache/common" && apt_private deb download "${common_pkgs[@]}")
 fi
+common_debs=()
+for p in "${common_pkgs[@]}"; do
+	common_debs+=("$(ls "$cache/common/${p}"_*_all.deb | tail -n 1)")
+done
 
 # the source package, downloaded once
 src=$cache/src
 mkdir -p "$src"
 dsc=$(ls "$src"/postgresql-18_*.dsc 2>/dev/null | tail -n 1 || true)
 if [ -z "$dsc" ]; then
-	apt=$cache/apt
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" \
-		>"$apt/sources.list"
-	apt_opts=(
-		-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
-		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-		-o APT::Sandbox::User=root -qq
-	)
 	echo "pg18: downloading Debian's source package postgresql-18"
-	apt-get "${apt_opts[@]}" update
-	(cd "$src" && apt-get "${apt_opts[@]}" source --download-only postgresql-18 >/dev/null)
+	apt_private deb-src update
+	(cd "$src" && apt_private deb-src source --download-only postgresql-18 >/dev/null)
 	dsc=$(ls "$src"/postgresql-18_*.dsc | tail -n 1)
 fi
 version=$(basename "$dsc" .dsc)
 version=${version#postgresql-18_}
-upstream=${version%-*}
-orig=$src/postgresql-18_$upstream.orig.tar.bz2
 
-echo "pg18: building PostgreSQL $upstream (Debian $version) into $prefix"
-build=$cache/build
-rm -rf "$build" "$prefix"
-mkdir -p "$build"
-tar -xjf "$orig" -C "$build"
-cd "$build/postgresql-$upstream"
-log=$cache/build.log
-# a build of its own, not a sub-make of `make test`: PostgreSQL's makefiles
-# generate their headers first only at MAKELEVEL 0 (else a parallel build
-# fails on utils/errcodes.h)
-unset MAKELEVEL MAKEFLAGS MFLAGS
-{
-	./configure --prefix="$prefix" "${configure_flags[@]}" &&
-		make -j"$(nproc)" &&
-		make install &&
-		make -C contrib -j"$(nproc)" &&
-		make -C contrib install
-} >"$log" 2>&1 || {
-	echo "pg18: the build failed; last lines of $log:" >&2
-	tail -n 40 "$log" >&2
+: >"$cache/install.log"
+# postgresql-common first: the build needs its postgresql-common-dev
+# (postgresql-server-dev-all waits for postgresql-server-dev-18)
+apt_install "${common_debs[@]:0:3}"
+
+if ! [ -f "$debs/.kusto_sink-build" ] || [ "$(sed -n 2p "$debs/.kusto_sink-build")" != "$recipe" ] ||
+	[ "$(sed -n 3p "$debs/.kusto_sink-build")" != "$version" ]; then
+	echo "pg18: building PostgreSQL 18 (Debian $version) as Debian packages"
+	build=$cache/build
+	log=$cache/build.log
+	rm -rf "$build" "$debs" "$cache/pg18"
+	mkdir -p "$build" "$debs"
+	dpkg-source -x "$dsc" "$build/postgresql-18" >"$log" 2>&1
+	cd "$build/postgresql-18"
+	# its build dependencies from the machine's own sources (Debian 12)
+	apt-get update -qq >>"$log" 2>&1
+	DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq --no-install-recommends \
+		-P "${profiles// /,}" ./ >>"$log" 2>&1 || {
+		echo "pg18: installing the build dependencies failed; last lines of $log:" >&2
+		tail -n 30 "$log" >&2
+		exit 1
+	}
+	# a build of its own, not a sub-make of `make test`: PostgreSQL's
+	# makefiles generate their headers first only at MAKELEVEL 0
+	unset MAKELEVEL MAKEFLAGS MFLAGS
+	DEB_BUILD_PROFILES=$profiles DEB_BUILD_OPTIONS="$profiles noautodbgsym parallel=$(nproc)" \
+		dpkg-buildpackage -us -uc -B >>"$log" 2>&1 || {
+		echo "pg18: the build failed; last lines of $log:" >&2
+		tail -n 40 "$log" >&2
+		exit 1
+	}
+	cd /
+	for p in "${built_pkgs[@]}"; do
+		mv "$build/${p}_${version}_"*.deb "$debs/"
+	done
+	rm -rf "$build"
+	printf '%s\n%s\n%s\n' "PostgreSQL 18 (Debian source package $version)" "$recipe" "$version" \
+		>"$debs/.kusto_sink-build"
+fi
+
+# install them; postgresql-18's postinst creates a cluster 18/main when the
+# machine has none: it is dropped again
+had_main=$([ -e /etc/postgresql/18/main ] && echo 1 || true)
+built_debs=()
+for p in "${built_pkgs[@]}"; do
+	built_debs+=("$(ls "$debs/${p}_${version}_"*.deb)")
+done
+apt_install "${built_debs[@]}" "${common_debs[3]}"
+if [ -z "$had_main" ] && [ -e /etc/postgresql/18/main ]; then
+	pg_dropcluster --stop 18 main
+fi
+ready || {
+	echo "pg18: PostgreSQL 18 did not install as expected (see $cache/install.log)" >&2
 	exit 1
 }
-cd /
-rm -rf "$build"
-chmod -R a+rX "$prefix"
-printf '%s\n%s\n' "PostgreSQL $upstream (Debian source package $version)" "$recipe" >"$prefix/.kusto_sink-build"
-echo "pg18: PostgreSQL $upstream installed in $prefix"
+echo "pg18: PostgreSQL $(dpkg-query -W -f='${Version}' postgresql-18) installed in $(pg18_prefix)"

@@ -137,8 +137,8 @@ fi
 if compgen -G "$KS_ROOT/test/kusto-emulator/test/*.test.js" >/dev/null; then
 	run_suite emulator node bash "$KS_ROOT/test/scripts/emulator-test.sh"
 fi
-# last: it installs the Debian package into the system's PostgreSQL 15 and
-# puts the tree's build back afterwards
+# last: it installs the Debian packages into the system's PostgreSQL 15 and
+# 18 and puts the tree's build back afterwards
 run_suite package plain bash "$KS_ROOT/test/scripts/package-test.sh"
 rm -rf "$logdir"
 
