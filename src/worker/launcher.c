@@ -65,6 +65,15 @@ ks_register_launcher(void)
 {
 	BackgroundWorker bgw;
 
+	/*
+	 * Not while pg_upgrade runs the server (binary-upgrade mode, either
+	 * cluster): a sink would send changes of the old server, or run on a new
+	 * one whose files are still being put in place. PostgreSQL's own logical
+	 * replication launcher does not start there either (17+).
+	 */
+	if (IsBinaryUpgrade)
+		return;
+
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	/*

@@ -17,6 +17,9 @@
  * standby keeps the sinks' slots in step for a promotion (slot_sync_check.h),
  * and goes on as above once the server is promoted.
  *
+ * A server that pg_upgrade runs (binary-upgrade mode) has no launcher, and so
+ * runs no sink.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef KS_WORKER_LAUNCHER_H
