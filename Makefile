@@ -109,9 +109,11 @@ SHLIB_LINK += -lcurl -ljansson -lssl -lcrypto -lz
 NO_INSTALLCHECK = 1
 REGRESS = types formats changes toast options filter typeinfo connections sinks kusto_tables security table_access publications
 
-# the distribution's PostgreSQL (15) by default: Debian's /usr/bin/pg_config is
-# the newest postgresql-server-dev installed, 18 once make deps has built it
-PG_CONFIG ?= $(or $(wildcard /usr/lib/postgresql/15/bin/pg_config),pg_config)
+# the distribution's PostgreSQL (PG_MAJOR, 15, as deps.sh installs it) by
+# default: Debian's /usr/bin/pg_config is the newest postgresql-server-dev
+# installed, 18 once make deps has built it
+PG_MAJOR ?= 15
+PG_CONFIG ?= $(or $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config),pg_config)
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wall -Wextra -Werror, minus the -Wextra warnings that PostgreSQL's own
 # headers and function-manager conventions trigger.

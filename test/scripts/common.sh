@@ -14,10 +14,11 @@
 #                         see their comments below
 
 KS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# the distribution's PostgreSQL (15) unless PG_CONFIG says otherwise: Debian's
-# /usr/bin/pg_config is the newest postgresql-server-dev installed, which is 18
-# once pg18.sh has run (the Makefile's default is the same)
-PG_CONFIG=${PG_CONFIG:-$(ls /usr/lib/postgresql/15/bin/pg_config 2>/dev/null || echo pg_config)}
+# the distribution's PostgreSQL (PG_MAJOR, 15, as deps.sh installs it) unless
+# PG_CONFIG says otherwise: Debian's /usr/bin/pg_config is the newest
+# postgresql-server-dev installed, which is 18 once pg18.sh has run (the
+# Makefile's default is the same)
+PG_CONFIG=${PG_CONFIG:-$(ls "/usr/lib/postgresql/${PG_MAJOR:-15}/bin/pg_config" 2>/dev/null || echo pg_config)}
 PG_BINDIR= PGXS_DIR= PG_REGRESS=
 if PG_BINDIR=$("$PG_CONFIG" --bindir 2>/dev/null); then
 	PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)

@@ -63,6 +63,7 @@ try_package() {
 	[ -f "$deb" ] || return
 
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null 2>&1
+	cur_pkg=$pkg
 	check "apt-get install ./$(basename "$deb")" \
 		sh -c "dpkg-query -W -f='\${Status}' $pkg | grep -q 'install ok installed'"
 	check "$pkg owns the library and both SQL scripts" sh -c "dpkg -L $pkg |
@@ -112,16 +113,31 @@ SQL
 	stop_emulator
 	rm -rf "$dir"
 	cur_dir=
-	DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$pkg" >/dev/null 2>&1
+	remove_package
 	check "apt-get remove $pkg removes its files" test ! -e "/usr/lib/postgresql/$major/lib/kusto_sink.so"
-	# the tree's own build back in place for whatever runs next
-	if [ -f "$KS_ROOT/kusto_sink.so" ]; then
-		make -C "$KS_ROOT" -s -j"$(nproc)" install PG_CONFIG="$PG_CONFIG" >/dev/null
+	if restore_tree_build; then
+		check "PostgreSQL $major: the tree's build is installed again" test -f "/usr/lib/postgresql/$major/lib/kusto_sink.so"
 	fi
 }
 
-cur_dir=
-trap '[ -n "$cur_dir" ] && { stop_cluster "$cur_dir"; rm -rf "$cur_dir"; }; stop_emulator; wait 2>/dev/null' EXIT
+# remove_package: removes the package being tried (cur_pkg), if any
+remove_package() {
+	[ -n "$cur_pkg" ] || return 0
+	DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$cur_pkg" >/dev/null 2>&1
+	cur_pkg=
+}
+
+# restore_tree_build: installs the tree's own build (when there is one) for
+# PG_CONFIG's server in the package's place, for whatever runs next; fails
+# when there is none
+restore_tree_build() {
+	[ -f "$KS_ROOT/kusto_sink.so" ] || return 1
+	make -C "$KS_ROOT" -s -j"$(nproc)" install PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
+	return 0
+}
+
+cur_dir= cur_pkg=
+trap '[ -n "$cur_dir" ] && { stop_cluster "$cur_dir"; rm -rf "$cur_dir"; }; stop_emulator; wait 2>/dev/null; [ -n "$cur_pkg" ] && { remove_package; restore_tree_build; }' EXIT
 for major in "${majors[@]}"; do
 	try_package "$major"
 done

@@ -13,17 +13,20 @@
 #                   in debs/, so that a reinstall needs no build
 #
 # Debian 12 packages neither PostgreSQL 18 nor a postgresql-common that knows
-# it; sid's postgresql-common (architecture "all": plain Perl and shell, as
-# apt.postgresql.org ships it to Debian 12) is taken as it is. apt's own
+# it; sid's postgresql-common (architecture "all": plain Perl and shell) is
+# taken as it is. Its default version is 18 (supported-versions), so
+# pg_buildext builds for 18 alone unless PG_SUPPORTED_VERSIONS says otherwise
+# (deb.sh: installed), and it calls Debian 12's 15 obsolete. apt's own
 # client downloads both with a private configuration (its own sources, lists
 # and cache: the machine's apt sources are never changed) and checks every
 # file against the archive's signed index. The build uses Debian's rules
 # with the profiles nocheck (PostgreSQL's own test suite: make test runs
 # ours), nodoc and pkg.postgresql.nollvm (no JIT package); everything else
 # (TAP support, contrib, ICU, lz4, zstd, ...) is as Debian ships it. It
-# installs libpq5 and libpq-dev of 18 (libpq is compatible with every older
-# server), postgresql-18, postgresql-client-18 and postgresql-server-dev-18,
-# and starts no server: no cluster is left behind.
+# installs libpq5 and libpq-dev of 18 in place of Debian 12's (libpq is
+# compatible with every older server; Debian 12's libpq updates no longer
+# apply over them), postgresql-18, postgresql-client-18 and
+# postgresql-server-dev-18, and starts no server: no cluster is left behind.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -76,19 +79,31 @@ apt_private() {
 
 # apt_install DEB...: installs local packages (and what they need from the
 # machine's own sources) without starting a service: postgresql-common's
-# maintainer scripts would start every cluster of the machine
+# maintainer scripts would start every cluster of the machine. --reinstall:
+# a package rebuilt at the same version replaces the installed one (apt
+# would keep it as "already the newest version"). The policy-rc.d it writes
+# is removed however the script ends (a leftover one of a killed run too).
+policy=/usr/sbin/policy-rc.d
+policy_mark='# pg18.sh: no service starts while it installs'
+own_policy() {
+	[ -f "$policy" ] && grep -qxF "$policy_mark" "$policy"
+}
+drop_policy() {
+	own_policy && rm -f "$policy"
+	return 0
+}
+trap drop_policy EXIT
+trap 'exit 130' INT TERM
 apt_install() {
-	local own_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\n# pg18.sh: no service starts while it installs\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		own_policy=1
+	if [ ! -e "$policy" ] || own_policy; then
+		printf '#!/bin/sh\n%s\nexit 101\n' "$policy_mark" >"$policy"
+		chmod 755 "$policy"
 	fi
 	local rc=0
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --reinstall \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" \
 		>>"$cache/install.log" 2>&1 || rc=$?
-	[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+	drop_policy
 	if [ "$rc" != 0 ]; then
 		echo "pg18: apt-get install failed; last lines of $cache/install.log:" >&2
 		tail -n 30 "$cache/install.log" >&2
@@ -96,28 +111,55 @@ apt_install() {
 	fi
 }
 
-# sid's postgresql-common, downloaded once
-mkdir -p "$cache/common"
-if ! ls "$cache/common"/postgresql-common-dev_*_all.deb >/dev/null 2>&1; then
+# logged LOG WHAT CMD...: runs CMD with its output appended to LOG; on a
+# failure prints WHAT and LOG's last lines, and stops
+logged() {
+	local log=$1 what=$2
+	shift 2
+	"$@" >>"$log" 2>&1 || {
+		echo "pg18: $what failed; last lines of $log:" >&2
+		tail -n 40 "$log" >&2
+		exit 1
+	}
+}
+
+# sid's postgresql-common and the source package, each downloaded once into
+# a directory of its own that is moved into place only when the download is
+# whole (apt checks every file against the archive's signed index), so that
+# an interrupted download is started again, not taken for the cache
+# download DIR KIND ARGS...: apt_private KIND ARGS... run in DIR
+download() {
+	local dir=$1 kind=$2
+	shift 2
+	rm -rf "$dir.part"
+	mkdir -p "$dir.part"
+	logged "$cache/download.log" "downloading into $dir" apt_private "$kind" update
+	(cd "$dir.part" && logged "$cache/download.log" "downloading into $dir" apt_private "$kind" "$@")
+	rm -rf "$dir"
+	mv "$dir.part" "$dir"
+}
+: >"$cache/download.log"
+common_whole() {
+	local p
+	for p in "${common_pkgs[@]}"; do
+		ls "$cache/common/${p}"_*_all.deb >/dev/null 2>&1 || return 1
+	done
+}
+if ! common_whole; then
 	echo "pg18: downloading sid's postgresql-common"
-	apt_private deb update
-	(cd "$cache/common" && apt_private deb download "${common_pkgs[@]}")
+	download "$cache/common" deb download "${common_pkgs[@]}"
 fi
 common_debs=()
 for p in "${common_pkgs[@]}"; do
 	common_debs+=("$(ls "$cache/common/${p}"_*_all.deb | tail -n 1)")
 done
 
-# the source package, downloaded once
 src=$cache/src
-mkdir -p "$src"
-dsc=$(ls "$src"/postgresql-18_*.dsc 2>/dev/null | tail -n 1 || true)
-if [ -z "$dsc" ]; then
+if ! ls "$src"/postgresql-18_*.dsc >/dev/null 2>&1; then
 	echo "pg18: downloading Debian's source package postgresql-18"
-	apt_private deb-src update
-	(cd "$src" && apt_private deb-src source --download-only postgresql-18 >/dev/null)
-	dsc=$(ls "$src"/postgresql-18_*.dsc | tail -n 1)
+	download "$src" deb-src source --download-only postgresql-18
 fi
+dsc=$(ls "$src"/postgresql-18_*.dsc | tail -n 1)
 version=$(basename "$dsc" .dsc)
 version=${version#postgresql-18_}
 
@@ -133,25 +175,18 @@ if ! [ -f "$debs/.kusto_sink-build" ] || [ "$(sed -n 2p "$debs/.kusto_sink-build
 	log=$cache/build.log
 	rm -rf "$build" "$debs" "$cache/pg18"
 	mkdir -p "$build" "$debs"
-	dpkg-source -x "$dsc" "$build/postgresql-18" >"$log" 2>&1
+	: >"$log"
+	logged "$log" "unpacking $dsc" dpkg-source -x "$dsc" "$build/postgresql-18"
 	cd "$build/postgresql-18"
 	# its build dependencies from the machine's own sources (Debian 12)
-	apt-get update -qq >>"$log" 2>&1
-	DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq --no-install-recommends \
-		-P "${profiles// /,}" ./ >>"$log" 2>&1 || {
-		echo "pg18: installing the build dependencies failed; last lines of $log:" >&2
-		tail -n 30 "$log" >&2
-		exit 1
-	}
+	logged "$log" "apt-get update" apt-get update -qq
+	logged "$log" "installing the build dependencies" env DEBIAN_FRONTEND=noninteractive \
+		apt-get build-dep -y -qq --no-install-recommends -P "${profiles// /,}" ./
 	# a build of its own, not a sub-make of `make test`: PostgreSQL's
 	# makefiles generate their headers first only at MAKELEVEL 0
 	unset MAKELEVEL MAKEFLAGS MFLAGS
-	DEB_BUILD_PROFILES=$profiles DEB_BUILD_OPTIONS="$profiles noautodbgsym parallel=$(nproc)" \
-		dpkg-buildpackage -us -uc -B >>"$log" 2>&1 || {
-		echo "pg18: the build failed; last lines of $log:" >&2
-		tail -n 40 "$log" >&2
-		exit 1
-	}
+	logged "$log" "the build" env DEB_BUILD_PROFILES="$profiles" \
+		DEB_BUILD_OPTIONS="$profiles noautodbgsym parallel=$(nproc)" dpkg-buildpackage -us -uc -B
 	cd /
 	for p in "${built_pkgs[@]}"; do
 		mv "$build/${p}_${version}_"*.deb "$debs/"

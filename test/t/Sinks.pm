@@ -3,8 +3,7 @@
 #   my $node = Sinks::start_node('name', $kusto, conf => "...")
 #       a started cluster for logical decoding with the extension created and
 #       the connection 'emu' to the emulator $kusto (its development
-#       principal); conf lines go to postgresql.conf before the start;
-#       install_path => '/usr/lib/postgresql/15' runs another installation
+#       principal); conf lines go to postgresql.conf before the start
 #   Sinks::status($node, 'sink', 'rows_sent')
 #       one column of the sink's row in kusto_sink.status
 #   Sinks::wait_state($node, 'sink', 'running')
@@ -58,13 +57,8 @@ sub poll_until
 sub start_node
 {
 	my ($name, $kusto, %opts) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name,
-		($opts{install_path} ? (install_path => $opts{install_path}) : ()));
-	# allows_streaming writes settings of this PostgreSQL::Test::Cluster's
-	# release, which an older server refuses: there, the lines the sinks need
-	$node->init(allows_streaming => ($opts{install_path} ? 0 : 'logical'));
-	$node->append_conf('postgresql.conf', "wal_level = logical\nmax_wal_senders = 10\n")
-	  if $opts{install_path};
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
 	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
 	$node->start;
 	my $url = $kusto->url;
