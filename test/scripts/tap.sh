@@ -3,7 +3,11 @@
 # PGXS) with prove, as the unprivileged test user when invoked as root. Each
 # test creates its own clusters (with the configuration in common.sh's
 # server_conf, passed as TEMP_CONFIG) and, where it needs one, its own Kusto
-# emulator. Arguments select test files (default: all).
+# emulator. Arguments select test files (default: all). Two test files run
+# at once (KS_PROVE_OPTS, default -j2, replaces prove's options; empty: one
+# at a time): they wait on their servers far more than they compute (about
+# 0.4 CPU seconds per second of one file alone), every port is the kernel's
+# choice and every directory the test's own, so they cannot meet.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -34,7 +38,7 @@ as_test_user env \
 	KS_TEST_LIVE="${KS_TEST_LIVE:-}" KS_KUSTO_CLI="${KS_KUSTO_CLI:-}" PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-180}" \
 	KUSTO_LIVE_CLUSTER="${KUSTO_LIVE_CLUSTER:-}" KUSTO_LIVE_DATABASE="${KUSTO_LIVE_DATABASE:-}" \
 	KUSTO_LIVE_TENANT="${KUSTO_LIVE_TENANT:-}" KUSTO_LIVE_APP_ID="${KUSTO_LIVE_APP_ID:-}" KUSTO_LIVE_APP_KEY="${KUSTO_LIVE_APP_KEY:-}" \
-	prove ${KS_PROVE_OPTS:-} -I "$PGXS_DIR/src/test/perl" -I "$tmp/t" "${tests[@]}"
+	prove ${KS_PROVE_OPTS--j2} -I "$PGXS_DIR/src/test/perl" -I "$tmp/t" "${tests[@]}"
 rc=$?
 if [ $rc != 0 ]; then
 	echo "--- test logs are in $tmp/tmp_check/log (kept) ---"
