@@ -8,12 +8,14 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -397,9 +399,9 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 	return c;
 }
 
-/* The Kusto table for a source table ("schema.table"), or NULL. */
-const char *
-ks_route_table(KsSinkConfig *config, const char *qualified_name)
+/* The route that the sink option "tables" gives a "schema.table", or NULL. */
+static const char *
+route_of(KsSinkConfig *config, const char *qualified_name)
 {
 	ListCell   *lc;
 
@@ -410,7 +412,44 @@ ks_route_table(KsSinkConfig *config, const char *qualified_name)
 		if (strcmp(r->source, qualified_name) == 0)
 			return r->kusto_table;
 	}
-	return config->kusto_table;
+	return NULL;
+}
+
+/*
+ * The Kusto table of the records of relation relid: the route that the sink
+ * option "tables" gives the relation, else the one it gives its nearest
+ * partition ancestor (a partition's changes go where the source table that
+ * holds it goes), else the sink's Kusto table (NULL when it has none).  A
+ * relation that no longer exists (relid invalid) is known by its qualified
+ * name alone.  Needs a transaction: the ancestors are read from pg_inherits.
+ */
+const char *
+ks_route_table(KsSinkConfig *config, Oid relid, const char *qualified_name)
+{
+	const char *table = NULL;
+
+	if (!OidIsValid(relid))
+		table = qualified_name != NULL ? route_of(config, qualified_name) : NULL;
+	else
+	{
+		List	   *chain = list_make1_oid(relid);
+		ListCell   *lc;
+
+		if (get_rel_relispartition(relid))
+			chain = list_concat(chain, get_partition_ancestors(relid));
+		foreach(lc, chain)
+		{
+			Oid			rel = lfirst_oid(lc);
+
+			table = route_of(config,
+							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
+														get_rel_name(rel)));
+			if (table != NULL)
+				break;
+		}
+		list_free(chain);
+	}
+	return table != NULL ? table : config->kusto_table;
 }
 
 const char *

@@ -133,7 +133,7 @@ typedef struct KsSinkConfig
 } KsSinkConfig;
 
 extern KsSinkConfig *ks_load_config(const char *sink_name, MemoryContext cxt);
-extern const char *ks_route_table(KsSinkConfig *config, const char *qualified_name);
+extern const char *ks_route_table(KsSinkConfig *config, Oid relid, const char *qualified_name);
 /*
  * The names of the options' values, indexed by value and ending with a
  * NULL: the one list, from which the option validators (sink_options.c,

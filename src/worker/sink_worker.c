@@ -570,13 +570,7 @@ route(Oid relid, const KsShape *shape, const char *name)
 			qualified = name;
 		else
 			qualified = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
-		table = ks_route_table(MyWorker->config, qualified);
-
-		if (table == NULL)
-		{
-			/* a partition: its parent's route */
-			table = MyWorker->config->kusto_table;
-		}
+		table = ks_route_table(MyWorker->config, rel != NULL ? relid : InvalidOid, qualified);
 		if (table == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

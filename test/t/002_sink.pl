@@ -164,6 +164,34 @@ $node->safe_psql('postgres', "SELECT kusto_sink.alter_connection('emu', app_key 
 is($kusto->query_until($db, 'Orders | where id between (20001 .. 20010) | summarize dcount(id)', [ [10] ])->[0][0], 10,
 	'fixed: the rows arrive');
 
+# ---- a partitioned table with its own Kusto table in option "tables" ----
+# its partitions' rows (snapshot and changes, also two levels down) go where
+# the table goes, not to the sink's Kusto table (they went there before)
+$kusto->create_sink_table($db, 'Plain', 'id:long, v:long');
+$kusto->create_sink_table($db, 'Parted', 'id:long, v:long');
+$node->safe_psql('postgres', qq{
+	CREATE TABLE plain (id int PRIMARY KEY, v int);
+	CREATE TABLE parted (id int PRIMARY KEY, v int) PARTITION BY RANGE (id);
+	CREATE TABLE parted_a PARTITION OF parted FOR VALUES FROM (1) TO (100) PARTITION BY RANGE (id);
+	CREATE TABLE parted_a1 PARTITION OF parted_a FOR VALUES FROM (1) TO (100);
+	CREATE TABLE parted_b PARTITION OF parted FOR VALUES FROM (100) TO (200);
+	INSERT INTO parted SELECT g, g FROM generate_series(1, 10) g;
+	INSERT INTO parted SELECT g, g FROM generate_series(101, 110) g;
+	SELECT kusto_sink.create_sink('parts', 'emu', 'plain, parted', '$db', 'Plain',
+		'{"tables": {"public.parted": "Parted"}, "ingestion_method": "streaming", "batch_interval_ms": 100}');
+});
+Sinks::wait_state($node, 'parts', 'running');
+$node->safe_psql('postgres', q{
+	INSERT INTO parted SELECT g, g FROM generate_series(11, 20) g;
+	INSERT INTO parted SELECT g, g FROM generate_series(111, 120) g;
+	INSERT INTO plain SELECT g, g FROM generate_series(1, 5) g;
+});
+is_deeply($kusto->query_until($db, 'Parted | summarize count(), dcount(id), countif(id > 100)', [ [40, 40, 20] ]), [ [40, 40, 20] ],
+	"a partitioned table's rows, snapshot and changes of both levels of partitions, are in its Kusto table");
+is_deeply($kusto->query_until($db, 'Plain | summarize count(), dcount(id)', [ [5, 5] ]), [ [5, 5] ],
+	"the sink's Kusto table holds the other table's rows alone");
+$node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('parts')");
+
 # ---- drop ----
 $node->safe_psql('postgres', "SELECT kusto_sink.drop_sink('sales')");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0', 'drop_sink drops the slot');
