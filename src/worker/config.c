@@ -304,6 +304,7 @@ ks_load_config(const char *sink_name, MemoryContext cxt)
 		c->database = value_or_null(tup, desc, 4, cxt);
 		c->kusto_table = value_or_null(tup, desc, 5, cxt);
 		publication = value_or_null(tup, desc, 6, cxt);
+		c->publication = publication != NULL;
 		tables = value_or_null(tup, desc, 7, cxt);
 		c->cluster_url = value_or_null(tup, desc, 8, cxt);
 		auth = value_or_null(tup, desc, 9, cxt);
@@ -417,11 +418,15 @@ route_of(KsSinkConfig *config, const char *qualified_name)
 
 /*
  * The Kusto table of the records of relation relid: the route that the sink
- * option "tables" gives the relation, else the one it gives its nearest
- * partition ancestor (a partition's changes go where the source table that
- * holds it goes), else the sink's Kusto table (NULL when it has none).  A
- * relation that no longer exists (relid invalid) is known by its qualified
- * name alone.  Needs a transaction: the ancestors are read from pg_inherits.
+ * option "tables" gives the relation, else the sink's Kusto table (NULL
+ * when it has none).  A sink on a list of tables names partitioned tables,
+ * whose changes come as their partitions': a partition takes the route of
+ * its nearest ancestor with one, as the SQL side (kusto_sink._sources_of)
+ * routes that table.  A publication's tables are the ones
+ * pg_publication_tables lists (its partitions, or their roots with
+ * publish_via_partition_root), routed by their own names on both sides.
+ * A relation that no longer exists (relid invalid) is known by its
+ * qualified name alone.  Needs a transaction (pg_inherits is read).
  */
 const char *
 ks_route_table(KsSinkConfig *config, Oid relid, const char *qualified_name)
@@ -435,15 +440,23 @@ ks_route_table(KsSinkConfig *config, Oid relid, const char *qualified_name)
 		List	   *chain = list_make1_oid(relid);
 		ListCell   *lc;
 
-		if (get_rel_relispartition(relid))
+		if (!config->publication && get_rel_relispartition(relid))
 			chain = list_concat(chain, get_partition_ancestors(relid));
 		foreach(lc, chain)
 		{
 			Oid			rel = lfirst_oid(lc);
+			char	   *rel_name = get_rel_name(rel);
+			char	   *nsp_name = rel_name ? get_namespace_name(get_rel_namespace(rel)) : NULL;
+			char	   *name;
 
-			table = route_of(config,
-							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
-														get_rel_name(rel)));
+			/* dropped while we look (the lookups take no lock) */
+			if (rel_name == NULL || nsp_name == NULL)
+				continue;
+			name = quote_qualified_identifier(nsp_name, rel_name);
+			table = route_of(config, name);
+			pfree(name);
+			pfree(nsp_name);
+			pfree(rel_name);
 			if (table != NULL)
 				break;
 		}

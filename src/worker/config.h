@@ -89,6 +89,7 @@ typedef struct KsSinkConfig
 	char	   *database;
 	char	   *kusto_table;	/* default target, may be NULL */
 	List	   *routes;			/* of KsTableRoute * (option "tables") */
+	bool		publication;	/* the source tables are a publication's */
 	char	   *dropped_tables; /* OIDs of source tables that no longer exist */
 
 	/* options */
