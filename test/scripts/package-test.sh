@@ -62,8 +62,9 @@ try_package() {
 	check "make deb builds $pkg" test -f "$deb"
 	[ -f "$deb" ] || return
 
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null 2>&1
+	# (set first: an install cut short is removed too)
 	cur_pkg=$pkg
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null 2>&1
 	check "apt-get install ./$(basename "$deb")" \
 		sh -c "dpkg-query -W -f='\${Status}' $pkg | grep -q 'install ok installed'"
 	check "$pkg owns the library and both SQL scripts" sh -c "dpkg -L $pkg |

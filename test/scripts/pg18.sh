@@ -93,7 +93,8 @@ drop_policy() {
 	return 0
 }
 trap drop_policy EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 apt_install() {
 	if [ ! -e "$policy" ] || own_policy; then
 		printf '#!/bin/sh\n%s\nexit 101\n' "$policy_mark" >"$policy"
