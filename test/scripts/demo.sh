@@ -37,6 +37,13 @@ SELECT kusto_sink.create_sink('shop', 'emulator', 'orders', 'Shop', 'Orders',
 	'{"ingestion_method": "streaming", "batch_interval_ms": 200}');
 SQL
 
+# the snapshot is the table at a point of the stream, so rows committed
+# before that point arrive as their changes and as snapshot rows: the
+# workload starts once the snapshot is done, so that each change is one row
+for _ in $(seq 1 300); do
+	[ "$(psql_q -c "SELECT snapshot_state FROM kusto_sink.status WHERE name = 'shop'")" = done ] && break
+	sleep 0.1
+done
 echo "demo: $ROUNDS rounds of inserts, updates and deletes"
 # the changes committed: the 500 rows of the snapshot, then the rows each
 # statement's command tag counts (INSERT 0 200, UPDATE n, DELETE 5); the
