@@ -100,16 +100,10 @@ apt_install() {
 		printf '#!/bin/sh\n%s\nexit 101\n' "$policy_mark" >"$policy"
 		chmod 755 "$policy"
 	fi
-	local rc=0
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --reinstall \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" \
-		>>"$cache/install.log" 2>&1 || rc=$?
+	logged "$cache/install.log" "apt-get install" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends --reinstall \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
 	drop_policy
-	if [ "$rc" != 0 ]; then
-		echo "pg18: apt-get install failed; last lines of $cache/install.log:" >&2
-		tail -n 30 "$cache/install.log" >&2
-		exit 1
-	fi
 }
 
 # logged LOG WHAT CMD...: runs CMD with its output appended to LOG; on a
